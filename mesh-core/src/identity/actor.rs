@@ -1,0 +1,190 @@
+//! The canonical actor key: one name for one subject across every source.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::IdentityError;
+
+/// Longest identifier accepted as an actor key, in bytes.
+pub const MAX_ACTOR_KEY_LEN: usize = 512;
+
+/// The canonical key of an actor (a person, workload or device).
+///
+/// The same subject seen in a token, an API key or a log line resolves to the
+/// same key, so correlation, revocation and policy speak of one subject.
+/// Canonicalization rules, in order:
+///
+/// 1. surrounding whitespace and a `mailto:` prefix are removed;
+/// 2. an AWS assumed-role ARN whose session name is an e-mail address
+///    (`arn:aws:sts::123:assumed-role/Role/alice@example.com`) resolves to
+///    that address; other ARNs are kept as they are;
+/// 3. e-mail addresses and UPNs (anything with a single `@` and no `/`,
+///    `\` or whitespace) are lower-cased;
+/// 4. Windows down-level names (`DOMAIN\user`) are lower-cased;
+/// 5. Windows SIDs (`S-1-…`) are upper-cased;
+/// 6. everything else (opaque subject ids, SPIFFE IDs) is kept byte for byte,
+///    since those are case-sensitive.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ActorKey(String);
+
+impl ActorKey {
+    /// The canonical key for a raw identifier (see the type's rules).
+    pub fn from_identifier(raw: &str) -> Result<ActorKey, IdentityError> {
+        let s = raw.trim();
+        let s = s.strip_prefix("mailto:").unwrap_or(s).trim();
+        if s.is_empty() {
+            return Err(IdentityError::InvalidActor {
+                reason: "identifier is empty",
+            });
+        }
+        if s.len() > MAX_ACTOR_KEY_LEN {
+            return Err(IdentityError::InvalidActor {
+                reason: "identifier is longer than 512 bytes",
+            });
+        }
+        if s.chars().any(char::is_control) {
+            return Err(IdentityError::InvalidActor {
+                reason: "identifier contains control characters",
+            });
+        }
+        if let Some(session) = assumed_role_session(s) {
+            if is_email_like(session) {
+                return Ok(ActorKey(session.to_ascii_lowercase()));
+            }
+            return Ok(ActorKey(s.to_owned()));
+        }
+        if s.starts_with("arn:") || s.starts_with("spiffe://") {
+            return Ok(ActorKey(s.to_owned()));
+        }
+        if is_email_like(s) || is_down_level(s) {
+            return Ok(ActorKey(s.to_lowercase()));
+        }
+        if is_sid(s) {
+            return Ok(ActorKey(s.to_ascii_uppercase()));
+        }
+        Ok(ActorKey(s.to_owned()))
+    }
+
+    /// A key for a subject that is not a usable identifier on its own
+    /// (empty, oversized): `sha256:` and the hex SHA-256 of issuer and subject.
+    pub(crate) fn fallback(issuer: &str, subject: &str) -> ActorKey {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(issuer.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(subject.as_bytes());
+        let mut key = String::from("sha256:");
+        for b in ctx.finish().as_ref() {
+            key.push_str(&format!("{b:02x}"));
+        }
+        ActorKey(key)
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn assumed_role_session(s: &str) -> Option<&str> {
+    if !s.starts_with("arn:") {
+        return None;
+    }
+    let resource = s.splitn(6, ':').nth(5)?;
+    let rest = resource.strip_prefix("assumed-role/")?;
+    let (_role, session) = rest.split_once('/')?;
+    (!session.is_empty()).then_some(session)
+}
+
+fn is_email_like(s: &str) -> bool {
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !s.contains(['/', '\\'])
+                && !s.chars().any(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+fn is_down_level(s: &str) -> bool {
+    matches!(s.split_once('\\'), Some((d, u)) if !d.is_empty() && !u.is_empty() && !u.contains('\\'))
+}
+
+fn is_sid(s: &str) -> bool {
+    let upper = s.len() > 4 && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("s-1-"));
+    upper
+        && s.get(4..)
+            .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit() || c == '-'))
+}
+
+impl TryFrom<String> for ActorKey {
+    type Error = IdentityError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        ActorKey::from_identifier(&value)
+    }
+}
+
+impl From<ActorKey> for String {
+    fn from(value: ActorKey) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ActorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ActorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorKey({:?})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> String {
+        ActorKey::from_identifier(s)
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn emails_and_upns_fold_case() {
+        assert_eq!(key(" Alice@Example.COM "), "alice@example.com");
+        assert_eq!(key("mailto:alice@example.com"), "alice@example.com");
+    }
+
+    #[test]
+    fn assumed_role_with_email_session_is_the_person() {
+        assert_eq!(
+            key("arn:aws:sts::123456789012:assumed-role/Admin/Alice@example.com"),
+            "alice@example.com"
+        );
+        assert_eq!(
+            key("arn:aws:sts::123456789012:assumed-role/Admin/i-0abc"),
+            "arn:aws:sts::123456789012:assumed-role/Admin/i-0abc"
+        );
+    }
+
+    #[test]
+    fn opaque_ids_keep_case_and_sids_upper() {
+        assert_eq!(key("00uAbC123"), "00uAbC123");
+        assert_eq!(key("s-1-5-21-1-2-3-1001"), "S-1-5-21-1-2-3-1001");
+        assert_eq!(key("CORP\\Alice"), "corp\\alice");
+        assert_eq!(key("spiffe://Prod/Api"), "spiffe://Prod/Api");
+    }
+
+    #[test]
+    fn rejects_empty_control_and_oversized() {
+        assert!(ActorKey::from_identifier("  ").is_err());
+        assert!(ActorKey::from_identifier("a\u{0}b").is_err());
+        assert!(ActorKey::from_identifier(&"a".repeat(513)).is_err());
+    }
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod analytics;
+pub mod error;
+pub mod events;
+pub mod identity;
+pub mod policy;
+mod time;
+
+pub use error::Error;
+pub use identity::{ActorKey, Identity, IdentityKind};
+pub use time::Timestamp;
