@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test of mesh: Rust (format, lints, unit/integration/doc tests,
+# benches compiled, fuzz targets briefly), C and Python.
+# Installs what it needs when missing (cargo tools, pip packages), so it works
+# on a fresh machine. Set MESH_SKIP_FUZZ=1 to skip the fuzz smoke runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests (unit, integration, doc)"
+cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
+
+step "benchmarks compile"
+cargo bench --workspace --locked --no-run
+
+if [ -d fuzz/fuzz_targets ] && [ "${MESH_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz targets (${MESH_FUZZ_SECONDS:-4}s each)"
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+  targets=$(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list)
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O $targets >/dev/null 2>&1 || RUSTC_BOOTSTRAP=1 cargo fuzz build -O)
+  for t in $targets; do
+    mkdir -p "fuzz/corpus/$t"
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="${MESH_FUZZ_SECONDS:-4}" -print_final_stats=0 >"$log/fuzz-$t.txt" 2>&1) \
+      || { cat "$log/fuzz-$t.txt"; echo "fuzz target $t failed"; exit 1; }
+    echo "fuzz $t: ok"
+  done
+fi
+
+if [ -f scripts/validate_ocsf.py ]; then
+  step "OCSF 1.8.0 JSON Schema validation of normalized outputs"
+  python3 -c 'import jsonschema, ocsf_json_schema' 2>/dev/null || pip_install jsonschema ocsf-json-schema
+  python3 scripts/validate_ocsf.py mesh-core/tests
+fi
+
+step "summary"
+passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$log/cargo-test.txt" | awk '{s+=$2} END {print s+0}')
+echo "rust: $passed passed, $failed failed"
