@@ -28,7 +28,7 @@ if [ -d fuzz/fuzz_targets ] && [ "${MESH_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz targets (${MESH_FUZZ_SECONDS:-4}s each)"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   targets=$(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list)
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O $targets >/dev/null 2>&1 || RUSTC_BOOTSTRAP=1 cargo fuzz build -O)
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O)
   for t in $targets; do
     mkdir -p "fuzz/corpus/$t"
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="${MESH_FUZZ_SECONDS:-4}" -print_final_stats=0 >"$log/fuzz-$t.txt" 2>&1) \
