@@ -31,8 +31,10 @@ pub struct ActorKey(String);
 impl ActorKey {
     /// The canonical key for a raw identifier (see the type's rules).
     pub fn from_identifier(raw: &str) -> Result<ActorKey, IdentityError> {
-        let s = raw.trim();
-        let s = s.strip_prefix("mailto:").unwrap_or(s).trim();
+        let mut s = raw.trim();
+        while let Some(rest) = s.strip_prefix("mailto:") {
+            s = rest.trim();
+        }
         if s.is_empty() {
             return Err(IdentityError::InvalidActor {
                 reason: "identifier is empty",
@@ -159,6 +161,9 @@ mod tests {
     fn emails_and_upns_fold_case() {
         assert_eq!(key(" Alice@Example.COM "), "alice@example.com");
         assert_eq!(key("mailto:alice@example.com"), "alice@example.com");
+        // Found by fuzzing: a second prefix must not survive canonicalization.
+        assert_eq!(key("mailto: mailto:! @e"), "! @e");
+        assert_eq!(key("! @e"), "! @e");
     }
 
     #[test]
