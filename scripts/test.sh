@@ -18,11 +18,11 @@ cargo fmt --all -- --check
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Rust build of every target (benches included, test profile)"
+cargo test --workspace --all-targets --locked --no-run
+
 step "Rust tests (unit, integration, doc)"
 cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
-
-step "benchmarks compile"
-cargo bench --workspace --locked --no-run
 
 if [ -d fuzz/fuzz_targets ] && [ "${MESH_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz targets (${MESH_FUZZ_SECONDS:-4}s each)"
