@@ -635,6 +635,17 @@ mod tests {
     }
 
     #[test]
+    fn known_vector_matches_standard_base32_and_zlib_crc32() {
+        // Computed independently with RFC 4648 base32 (lower-cased) and zlib's crc32.
+        let key = ApiKey::generate([1u8; 30]);
+        assert_eq!(
+            key.expose_secret(),
+            "mesh_aeaqcaibaeaqcaib_aeaqcaibaeaqcaibaeaqcaibaeaqcaib_bvdh2g3"
+        );
+        assert_eq!(key.id(), "mesh_aeaqcaibaeaqcaib");
+    }
+
+    #[test]
     fn format_is_documented_shape() {
         let key = ApiKey::generate([7u8; 30]);
         let t = key.expose_secret();

@@ -227,30 +227,42 @@ impl RevocationSet {
             }
         }
         if !self.subjects.is_empty() {
-            let claim = |name: &str| identity.claims.get(name).and_then(Value::as_str);
-            let names = [
-                Some(identity.subject.as_str()),
-                claim("email"),
-                claim("upn"),
-            ];
-            for name in names.into_iter().flatten() {
-                if self.subject_hit(name, iat, now) {
-                    return Some(RevocationReason::Subject);
+            let subject = identity.subject.as_str();
+            if self.subject_hit(subject, iat, now) {
+                return Some(RevocationReason::Subject);
+            }
+            for name in ["email", "upn"] {
+                let value = identity.claims.get(name).and_then(Value::as_str);
+                if let Some(v) = value.filter(|v| *v != subject) {
+                    if self.subject_hit(v, iat, now) {
+                        return Some(RevocationReason::Subject);
+                    }
                 }
             }
         }
         None
     }
 
+    /// Whether `name`, canonicalized as an [`ActorKey`], is a revoked
+    /// subject. The common cases (already canonical, or an ASCII e-mail
+    /// address to fold) allocate nothing; rarer forms are canonicalized.
     fn subject_hit(&self, name: &str, iat: Option<Timestamp>, now: Timestamp) -> bool {
         let hit = |k: &str| self.subjects.get(k).is_some_and(|e| e.covers(iat, now));
-        if hit(name) {
-            return true;
+        let plain = name.is_ascii()
+            && !name.is_empty()
+            && name.trim().len() == name.len()
+            && !name.starts_with("mailto:")
+            && !name.starts_with("arn:")
+            && !name.starts_with("s-1-");
+        if plain && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return hit(name);
         }
-        // E-mail addresses are stored lower-cased: fold on the stack.
-        let email_like = name.contains('@') && !name.contains(['/', '\\']);
-        if email_like && name.bytes().any(|b| b.is_ascii_uppercase()) && name.len() <= MAX_FOLD_LEN
-        {
+        let email_like = plain
+            && name.bytes().filter(|b| *b == b'@').count() == 1
+            && !name
+                .bytes()
+                .any(|b| b == b'/' || b == b'\\' || b.is_ascii_whitespace());
+        if email_like && name.len() <= MAX_FOLD_LEN {
             let mut buf = [0u8; MAX_FOLD_LEN];
             if let Some(dst) = buf.get_mut(..name.len()) {
                 dst.copy_from_slice(name.as_bytes());
@@ -260,7 +272,7 @@ impl RevocationSet {
                 }
             }
         }
-        false
+        ActorKey::from_identifier(name).is_ok_and(|k| hit(k.as_str()))
     }
 
     /// Merges `other` into `self`: union of keys, and for a shared key the
@@ -397,6 +409,19 @@ mod tests {
             .insert("email".into(), json!("ALICE@example.COM"));
         assert_eq!(
             set.check(&via_claim, t(150)),
+            Some(RevocationReason::Subject)
+        );
+        // Rarer forms are canonicalized like actor keys.
+        set.revoke_subject("CORP\\Carol", Timestamp::MAX, t(1000))
+            .unwrap();
+        assert_eq!(
+            set.check(&token("corp\\CAROL", "j", 1), t(150)),
+            Some(RevocationReason::Subject)
+        );
+        set.revoke_subject("Émile@Example.com", Timestamp::MAX, t(1000))
+            .unwrap();
+        assert_eq!(
+            set.check(&token(" mailto:ÉMILE@example.com", "j", 1), t(150)),
             Some(RevocationReason::Subject)
         );
         // Opaque ids keep their case.
