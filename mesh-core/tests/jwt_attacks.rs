@@ -19,6 +19,7 @@ use std::time::Duration;
 
 const A: &str = "https://a.example";
 const B: &str = "https://b.example";
+const C: &str = "https://c.example";
 const B_SECRET: &[u8] = b"issuer-b-secret-which-is-long-enough-0123456789";
 
 struct Fx {
@@ -38,11 +39,16 @@ fn fx_with(options: JwsOptions) -> Fx {
     let es = TestKey::new(Algorithm::ES256, "es");
     let es384 = TestKey::new(Algorithm::ES384, "es384");
     let ed = TestKey::new(Algorithm::EdDSA, "ed");
-    let mut doc: Value =
-        serde_json::from_str(&jwks_doc(&[&hs, &rs, &ps, &es, &es384, &ed])).unwrap();
+    // Issuer A signs with shared secrets; issuer C with public keys.
+    let mut hs_doc: Value = serde_json::from_str(&jwks_doc(&[&hs])).unwrap();
+    hs_doc["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kty":"oct","kid":"short","alg":"HS256","k": b64([1u8; 16])}));
+    let hs_set = KeySet::from_jwks(hs_doc.to_string().as_bytes()).unwrap();
+    let mut doc: Value = serde_json::from_str(&jwks_doc(&[&rs, &ps, &es, &es384, &ed])).unwrap();
     let keys = doc["keys"].as_array_mut().unwrap();
     // Keys that must never verify: weak, encryption-only, no `verify` op.
-    keys.push(json!({"kty":"oct","kid":"short","alg":"HS256","k": b64([1u8; 16])}));
     let mut small_n = vec![0xc5u8; 128];
     small_n[127] = 0x01;
     keys.push(json!({"kty":"RSA","kid":"rsa1024","alg":"RS256","n": b64(&small_n),"e":"AQAB"}));
@@ -56,16 +62,11 @@ fn fx_with(options: JwsOptions) -> Fx {
     ops["key_ops"] = json!(["sign"]);
     keys.push(ops);
     let set = KeySet::from_jwks(doc.to_string().as_bytes()).unwrap();
-    let all = [
-        Algorithm::HS256,
-        Algorithm::RS256,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
     let mut reg = IssuerRegistry::with_options(options);
-    reg.add(IssuerConfig::new(A, set, &all).audience("api"))
+    reg.add(IssuerConfig::new(A, hs_set, &[Algorithm::HS256]).audience("api"))
+        .unwrap();
+    // C allows every algorithm, so key-level checks are what stop confusion.
+    reg.add(IssuerConfig::new(C, set, &Algorithm::ALL).audience("api"))
         .unwrap();
     let b_key = VerifyingKey::hmac(B_SECRET, Some("b1"), Some(Algorithm::HS256)).unwrap();
     reg.add(
@@ -114,6 +115,18 @@ fn a_claims() -> Value {
     claims(A)
 }
 
+fn c_claims() -> Value {
+    claims(C)
+}
+
+fn claims_for(k: &TestKey) -> Value {
+    if k.alg == Algorithm::HS256 {
+        a_claims()
+    } else {
+        c_claims()
+    }
+}
+
 fn hdr(alg: &str, kid: &str) -> Value {
     json!({"alg": alg, "kid": kid, "typ": "JWT"})
 }
@@ -142,14 +155,14 @@ fn tamper_sig(token: &str) -> String {
 fn every_algorithm_verifies_and_maps_identity() {
     let f = fx();
     for k in [&f.hs, &f.rs, &f.ps, &f.es, &f.es384, &f.ed] {
-        let t = k.sign(&a_claims());
+        let t = k.sign(&claims_for(k));
         let v = f
             .reg
             .verify_token(&t, now())
             .unwrap_or_else(|e| panic!("{}: {e}", k.alg));
         assert_eq!(v.header.alg, k.alg);
         assert_eq!(v.identity.subject, "user-1");
-        assert_eq!(v.identity.issuer, A);
+        assert_eq!(v.identity.issuer, claims_for(k)["iss"]);
         assert_eq!(v.identity.actor_key().as_str(), "alice@example.com");
         assert!(v.identity.auth.has_method("mfa"));
         assert_eq!(v.identity.entitlements, ["read", "write"]);
@@ -212,7 +225,7 @@ fn rs_hs_confusion_hmac_with_rsa_public_key() {
     let input = format!(
         "{}.{}",
         b64(hdr("HS256", "rs").to_string()),
-        b64(a_claims().to_string())
+        b64(c_claims().to_string())
     );
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let sig = ring::hmac::sign(&key, input.as_bytes());
@@ -226,21 +239,21 @@ fn rs_hs_confusion_hmac_with_rsa_public_key() {
 #[test]
 fn hs_alg_with_ec_key() {
     let f = fx();
-    let t = f.hs.sign_with_header(&hdr("HS256", "es"), &a_claims());
+    let t = f.hs.sign_with_header(&hdr("HS256", "es"), &c_claims());
     reject(&f, &t, K::AlgNotAllowed);
 }
 
 #[test]
 fn es384_claimed_for_p256_key() {
     let f = fx();
-    let t = f.es.sign_with_header(&hdr("ES384", "es"), &a_claims());
+    let t = f.es.sign_with_header(&hdr("ES384", "es"), &c_claims());
     reject(&f, &t, K::AlgNotAllowed);
 }
 
 #[test]
 fn eddsa_claimed_for_ec_key() {
     let f = fx();
-    let t = f.ed.sign_with_header(&hdr("EdDSA", "es"), &a_claims());
+    let t = f.ed.sign_with_header(&hdr("EdDSA", "es"), &c_claims());
     reject(&f, &t, K::AlgNotAllowed);
 }
 
@@ -251,7 +264,7 @@ fn jwk_alg_must_match_token_alg() {
     let input = format!(
         "{}.{}",
         b64(hdr("PS256", "rs").to_string()),
-        b64(a_claims().to_string())
+        b64(c_claims().to_string())
     );
     let sig = f.rs.sign_bytes_with(Algorithm::PS256, input.as_bytes());
     reject(&f, &format!("{input}.{}", b64(sig)), K::AlgNotAllowed);
@@ -355,7 +368,7 @@ fn embedded_jwk_header() {
     let h = with(hdr("ES256", "es"), "jwk", f.es.jwk.clone());
     reject(
         &f,
-        &f.es.sign_with_header(&h, &a_claims()),
+        &f.es.sign_with_header(&h, &c_claims()),
         K::ForbiddenHeader,
     );
 }
@@ -366,7 +379,7 @@ fn x5c_header() {
     let h = with(hdr("RS256", "rs"), "x5c", json!(["MIIB"]));
     reject(
         &f,
-        &f.rs.sign_with_header(&h, &a_claims()),
+        &f.rs.sign_with_header(&h, &c_claims()),
         K::ForbiddenHeader,
     );
 }
@@ -634,14 +647,14 @@ fn hmac_key_shorter_than_hash() {
 #[test]
 fn rsa_key_under_2048_bits() {
     let f = fx();
-    let t = f.rs.sign_with_header(&hdr("RS256", "rsa1024"), &a_claims());
+    let t = f.rs.sign_with_header(&hdr("RS256", "rsa1024"), &c_claims());
     reject(&f, &t, K::WeakKey);
 }
 
 #[test]
 fn key_for_encryption_only() {
     let f = fx();
-    let t = f.rs.sign_with_header(&hdr("RS256", "enc"), &a_claims());
+    let t = f.rs.sign_with_header(&hdr("RS256", "enc"), &c_claims());
     reject(&f, &t, K::InvalidKey);
 }
 
@@ -649,7 +662,7 @@ fn key_for_encryption_only() {
 fn key_ops_without_verify() {
     let f = fx();
     let t =
-        f.rs.sign_with_header(&hdr("RS256", "signonly"), &a_claims());
+        f.rs.sign_with_header(&hdr("RS256", "signonly"), &c_claims());
     reject(&f, &t, K::InvalidKey);
 }
 
@@ -659,16 +672,16 @@ fn key_ops_without_verify() {
 fn modified_signature_each_alg() {
     let f = fx();
     for k in [&f.hs, &f.rs, &f.ps, &f.es, &f.es384, &f.ed] {
-        reject(&f, &tamper_sig(&k.sign(&a_claims())), K::BadSignature);
+        reject(&f, &tamper_sig(&k.sign(&claims_for(k))), K::BadSignature);
     }
 }
 
 #[test]
 fn modified_payload() {
     let f = fx();
-    let t = f.rs.sign(&a_claims());
+    let t = f.rs.sign(&c_claims());
     let parts: Vec<&str> = t.split('.').collect();
-    let evil = b64(with(a_claims(), "roles", json!(["root"])).to_string());
+    let evil = b64(with(c_claims(), "roles", json!(["root"])).to_string());
     reject(
         &f,
         &format!("{}.{evil}.{}", parts[0], parts[2]),
@@ -679,7 +692,7 @@ fn modified_payload() {
 #[test]
 fn ecdsa_der_signature() {
     let f = fx();
-    let t = f.es.sign(&a_claims());
+    let t = f.es.sign(&c_claims());
     let (input, sig) = t.rsplit_once('.').unwrap();
     let raw =
         base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
@@ -706,10 +719,10 @@ fn ecdsa_der_signature() {
 #[test]
 fn ecdsa_psychic_zero_signature() {
     let f = fx();
-    let t = f.es.sign(&a_claims());
+    let t = f.es.sign(&c_claims());
     let (input, _) = t.rsplit_once('.').unwrap();
     reject(&f, &format!("{input}.{}", b64([0u8; 64])), K::BadSignature);
-    let t = f.es384.sign(&a_claims());
+    let t = f.es384.sign(&c_claims());
     let (input, _) = t.rsplit_once('.').unwrap();
     reject(&f, &format!("{input}.{}", b64([0u8; 96])), K::BadSignature);
 }
@@ -718,7 +731,7 @@ fn ecdsa_psychic_zero_signature() {
 fn ecdsa_r_s_equal_curve_order() {
     let f = fx();
     let n = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
-    let t = f.es.sign(&a_claims());
+    let t = f.es.sign(&c_claims());
     let (input, _) = t.rsplit_once('.').unwrap();
     let mut sig = n.clone();
     sig.extend(&n);
@@ -728,7 +741,7 @@ fn ecdsa_r_s_equal_curve_order() {
 #[test]
 fn eddsa_truncated_signature() {
     let f = fx();
-    let t = f.ed.sign(&a_claims());
+    let t = f.ed.sign(&c_claims());
     let (input, sig) = t.rsplit_once('.').unwrap();
     let raw =
         base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
@@ -738,7 +751,7 @@ fn eddsa_truncated_signature() {
 #[test]
 fn empty_signature() {
     let f = fx();
-    let t = f.rs.sign(&a_claims());
+    let t = f.rs.sign(&c_claims());
     let (input, _) = t.rsplit_once('.').unwrap();
     reject(&f, &format!("{input}."), K::Malformed);
 }
@@ -955,18 +968,35 @@ fn typ_required_and_matched() {
 fn key_rotation_with_set_keys() {
     let mut f = fx();
     let new = TestKey::new(Algorithm::EdDSA, "ed-2025");
-    let t = new.sign(&a_claims());
+    let t = new.sign(&c_claims());
     assert_eq!(f.reg.verify(&t, now()).unwrap_err().kind(), K::UnknownKid);
-    f.reg.set_keys(A, key_set(&[&f.hs, &new])).unwrap();
+    // Two keys live at once: the old `rs` and the new `ed-2025`.
+    f.reg.set_keys(C, key_set(&[&f.rs, &new])).unwrap();
     assert!(f.reg.verify(&t, now()).is_ok());
-    assert!(f.reg.verify(&f.hs.sign(&a_claims()), now()).is_ok());
-    assert_eq!(
-        f.reg
-            .verify(&f.rs.sign(&a_claims()), now())
-            .unwrap_err()
-            .kind(),
-        K::UnknownKid
-    );
+    assert!(f.reg.verify(&f.rs.sign(&c_claims()), now()).is_ok());
+    let gone = f.reg.verify(&f.es.sign(&c_claims()), now()).unwrap_err();
+    assert_eq!(gone.kind(), K::UnknownKid);
+}
+
+#[test]
+fn mixed_secret_and_public_key_set_refused() {
+    let f = fx();
+    let doc = jwks_doc(&[&f.hs, &f.rs]);
+    let e = KeySet::from_jwks(doc.as_bytes()).unwrap_err();
+    assert_eq!(e.kind(), K::InvalidKey);
+}
+
+#[test]
+fn duplicate_kid_in_jwks_is_ambiguous() {
+    let f = fx();
+    let mut twin = TestKey::new(Algorithm::ES256, "rs");
+    twin.jwk["kid"] = json!("rs");
+    let set = key_set(&[&f.rs, &twin]);
+    let mut reg = IssuerRegistry::new();
+    reg.add(IssuerConfig::new(C, set, &Algorithm::ALL).audience("api"))
+        .unwrap();
+    let e = reg.verify(&f.rs.sign(&c_claims()), now()).unwrap_err();
+    assert_eq!(e.kind(), K::InvalidKey);
 }
 
 #[test]

@@ -352,11 +352,8 @@ impl<'t> CompactJws<'t> {
         self.signing_input.as_bytes()
     }
 
-    /// Decode the payload (strict base64url).
+    /// Decode the payload (strict base64url; may be empty).
     pub fn payload(&self) -> Result<Vec<u8>, IdentityError> {
-        if self.payload_b64.is_empty() {
-            return Err(IdentityError::malformed("payload", "empty segment"));
-        }
         b64_decode("payload", self.payload_b64.as_bytes())
     }
 
