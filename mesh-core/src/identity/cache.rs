@@ -18,7 +18,7 @@ use crate::Timestamp;
 
 /// Tokens longer than this bypass the cache (default 8 KiB): they go
 /// straight to the verifier, which rejects them by size without hashing.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+pub const DEFAULT_CACHE_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 type Key = [u8; 32];
 
@@ -116,7 +116,7 @@ impl TokenCache {
             }),
             capacity,
             max_ttl,
-            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            max_token_len: DEFAULT_CACHE_MAX_TOKEN_LEN,
         }
     }
 

@@ -11,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{Identity, IdentityError, IdentityKind};
+use super::{Identity, IdentityError, IdentityKind, IssuerRegistry};
+use crate::Timestamp;
 
 /// Longest SPIFFE ID accepted, in bytes (SPIFFE ID standard §2.3).
 pub const MAX_SPIFFE_ID_LEN: usize = 2048;
@@ -335,6 +336,30 @@ impl JwtSvidProfile {
     }
 }
 
+/// Verifies a JWT-SVID: signature, issuer and standard claims with
+/// `registry`, then the JWT-SVID profile with `profile` (see
+/// [`JwtSvidProfile::check`]). Returns the workload's SPIFFE ID and its
+/// identity (kind [`IdentityKind::Service`]).
+///
+/// The registry chooses keys by `iss`, so register the SPIFFE trust domain's
+/// JWT signing keys under the `iss` its server puts in JWT-SVIDs, allow only
+/// asymmetric algorithms for it, and give it `profile.audience` as audience.
+pub fn verify_jwt_svid(
+    registry: &IssuerRegistry,
+    profile: &JwtSvidProfile,
+    token: &str,
+    now: Timestamp,
+) -> Result<(SpiffeId, Identity), IdentityError> {
+    let verified = registry.verify_token(token, now)?;
+    let mut identity = verified.identity;
+    let id = profile.check(
+        &mut identity,
+        verified.header.alg.as_str(),
+        Some(&verified.claims.aud),
+    )?;
+    Ok((id, identity))
+}
+
 fn missing_aud() -> IdentityError {
     IdentityError::SvidProfile {
         check: "claim `aud` is required and must not be empty".into(),
@@ -355,7 +380,6 @@ fn truncate(s: &str) -> &str {
 mod tests {
     use super::*;
     use crate::identity::IdentityErrorKind;
-    use crate::Timestamp;
     use proptest::prelude::*;
 
     #[test]
