@@ -29,9 +29,9 @@
 
 use ring::hmac;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::fmt;
 
+use super::revocation::FastMap;
 use super::{Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
 
@@ -355,7 +355,7 @@ struct StoredKey {
 /// constant time against peppered digests.
 pub struct ApiKeyStore {
     pepper: hmac::Key,
-    keys: HashMap<[u8; ID_BYTES], StoredKey>,
+    keys: FastMap<[u8; ID_BYTES], StoredKey>,
 }
 
 impl fmt::Debug for ApiKeyStore {
@@ -379,7 +379,7 @@ impl ApiKeyStore {
         }
         Ok(ApiKeyStore {
             pepper: hmac::Key::new(hmac::HMAC_SHA256, pepper),
-            keys: HashMap::new(),
+            keys: FastMap::default(),
         })
     }
 

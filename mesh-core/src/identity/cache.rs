@@ -8,11 +8,11 @@
 //! caller's [`RevocationSet`]: a revoked identity is never returned. The cache
 //! reads no clock: `now` is passed in.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::revocation::{FastMap, FastState};
 use super::{Identity, RevocationReason, RevocationSet};
 use crate::Timestamp;
 
@@ -31,7 +31,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Inner {
-    index: HashMap<Key, usize>,
+    index: FastMap<Key, usize>,
     slots: Vec<Slot>,
     hand: usize,
     stats: CacheStats,
@@ -110,7 +110,7 @@ impl TokenCache {
         let capacity = capacity.max(1);
         TokenCache {
             inner: Mutex::new(Inner {
-                index: HashMap::with_capacity(capacity),
+                index: FastMap::with_capacity_and_hasher(capacity, FastState::default()),
                 slots: Vec::with_capacity(capacity),
                 ..Inner::default()
             }),

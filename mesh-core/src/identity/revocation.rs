@@ -16,9 +16,40 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use super::{ActorKey, Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
+
+/// The hasher of the identity stores' hot maps: aHash (fast on short
+/// strings) keyed with per-map random seeds drawn from the standard
+/// library's randomly keyed SipHash, so bucket positions cannot be predicted
+/// from outside (hash flooding).
+#[derive(Clone)]
+pub(crate) struct FastState(ahash::RandomState);
+
+impl Default for FastState {
+    fn default() -> Self {
+        let std_state = std::collections::hash_map::RandomState::new();
+        let seed = |i: u64| std_state.hash_one(i);
+        FastState(ahash::RandomState::with_seeds(
+            seed(1),
+            seed(2),
+            seed(3),
+            seed(4),
+        ))
+    }
+}
+
+impl BuildHasher for FastState {
+    type Hasher = ahash::AHasher;
+    fn build_hasher(&self) -> ahash::AHasher {
+        self.0.build_hasher()
+    }
+}
+
+/// A hash map with [`FastState`] hashing.
+pub(crate) type FastMap<K, V> = HashMap<K, V, FastState>;
 
 /// Longest key (token id, subject, session id, device id) accepted, in bytes.
 pub const MAX_REVOCATION_KEY_LEN: usize = 1024;
@@ -80,16 +111,16 @@ impl RevocationEntry {
 pub struct RevocationSet {
     /// Revoked token ids (`jti`).
     #[serde(default)]
-    tokens: HashMap<String, RevocationEntry>,
+    tokens: FastMap<String, RevocationEntry>,
     /// Revoked subjects, by canonical actor key.
     #[serde(default)]
-    subjects: HashMap<String, RevocationEntry>,
+    subjects: FastMap<String, RevocationEntry>,
     /// Revoked session ids (`sid`).
     #[serde(default)]
-    sessions: HashMap<String, RevocationEntry>,
+    sessions: FastMap<String, RevocationEntry>,
     /// Revoked device ids.
     #[serde(default)]
-    devices: HashMap<String, RevocationEntry>,
+    devices: FastMap<String, RevocationEntry>,
 }
 
 fn check_key(field: &'static str, key: &str) -> Result<(), IdentityError> {
@@ -108,7 +139,7 @@ fn check_key(field: &'static str, key: &str) -> Result<(), IdentityError> {
     Ok(())
 }
 
-fn upsert(map: &mut HashMap<String, RevocationEntry>, key: &str, entry: RevocationEntry) {
+fn upsert(map: &mut FastMap<String, RevocationEntry>, key: &str, entry: RevocationEntry) {
     match map.get_mut(key) {
         Some(e) => e.join(entry),
         None => {
