@@ -49,6 +49,12 @@ fn api_keys(c: &mut Criterion) {
             black_box(store.verify(black_box(&keys[i]), now).unwrap());
         })
     });
+    g.bench_function("mesh_verify_record", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(store.verify_record(black_box(&keys[i]), now).unwrap());
+        })
+    });
     let hkey = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &pepper);
     let input = [7u8; 46];
     g.bench_function("floor_ring_hmac_sha256", |b| {

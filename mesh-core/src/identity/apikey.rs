@@ -448,6 +448,23 @@ impl ApiKeyStore {
     /// can be revoked by token id in a [`super::RevocationSet`]), the key's
     /// expiry and authentication method `api_key`.
     pub fn verify(&self, presented: &str, now: Timestamp) -> Result<Identity, IdentityError> {
+        let rec = self.verify_record(presented, now)?;
+        let mut id = Identity::new(rec.spec.subject.clone(), API_KEY_ISSUER, rec.spec.kind);
+        id.roles.clone_from(&rec.spec.roles);
+        id.entitlements.clone_from(&rec.spec.entitlements);
+        id.token_id = Some(rec.key_id.clone());
+        id.expires_at = rec.spec.expires_at;
+        id.auth.methods.push("api_key".to_owned());
+        Ok(id)
+    }
+
+    /// Like [`ApiKeyStore::verify`], but returns the stored record instead
+    /// of building an [`Identity`]; allocates only for errors.
+    pub fn verify_record(
+        &self,
+        presented: &str,
+        now: Timestamp,
+    ) -> Result<&ApiKeyRecord, IdentityError> {
         let p = parse_key(presented)?;
         let Some(stored) = self.keys.get(&p.id) else {
             return Err(IdentityError::ApiKeyUnknown {
@@ -479,13 +496,7 @@ impl ApiKeyStore {
                 });
             }
         }
-        let mut id = Identity::new(rec.spec.subject.clone(), API_KEY_ISSUER, rec.spec.kind);
-        id.roles.clone_from(&rec.spec.roles);
-        id.entitlements.clone_from(&rec.spec.entitlements);
-        id.token_id = Some(rec.key_id.clone());
-        id.expires_at = rec.spec.expires_at;
-        id.auth.methods.push("api_key".to_owned());
-        Ok(id)
+        Ok(rec)
     }
 
     /// Marks the key with public id `key_id` revoked; `false` if unknown.
