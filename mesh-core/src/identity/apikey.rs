@@ -234,10 +234,10 @@ fn decode_base32(text: &[u8], out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-// Index is always < 256 in a const context (checked at compile time).
+// Indexes are always < 256 / < 8 in this const context (checked at compile time).
 #[allow(clippy::indexing_slicing)]
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -250,18 +250,50 @@ const CRC_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[i] = c;
+        tables[0][i] = c;
         i += 1;
     }
-    table
+    let mut t = 1;
+    while t < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[t - 1][i];
+            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        t += 1;
+    }
+    tables
 };
 
-/// CRC-32 (IEEE 802.3, reflected, as in zlib).
+fn crc_table(t: usize, v: u32) -> u32 {
+    CRC_TABLES
+        .get(t)
+        .and_then(|table| table.get((v & 0xFF) as usize))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as in zlib), eight bytes at a time.
 fn crc32(data: &[u8]) -> u32 {
     let mut c = u32::MAX;
-    for b in data {
-        let idx = ((c ^ u32::from(*b)) & 0xFF) as usize;
-        c = CRC_TABLE.get(idx).copied().unwrap_or(0) ^ (c >> 8);
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let lo = u32::from_le_bytes([word[0], word[1], word[2], word[3]]) ^ c;
+        let hi = u32::from_le_bytes([word[4], word[5], word[6], word[7]]);
+        c = crc_table(7, lo)
+            ^ crc_table(6, lo >> 8)
+            ^ crc_table(5, lo >> 16)
+            ^ crc_table(4, lo >> 24)
+            ^ crc_table(3, hi)
+            ^ crc_table(2, hi >> 8)
+            ^ crc_table(1, hi >> 16)
+            ^ crc_table(0, hi >> 24);
+    }
+    for b in chunks.remainder() {
+        c = crc_table(0, c ^ u32::from(*b)) ^ (c >> 8);
     }
     !c
 }
@@ -793,6 +825,18 @@ mod tests {
             let changed: String = chars.into_iter().collect();
             prop_assert!(store.verify(&changed, Timestamp::EPOCH).is_err());
             prop_assert!(ApiKey::parse(&changed).is_err());
+        }
+
+        #[test]
+        fn crc32_matches_bitwise_reference(data in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut c = u32::MAX;
+            for b in &data {
+                c ^= u32::from(*b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                }
+            }
+            prop_assert_eq!(crc32(&data), !c);
         }
 
         #[test]
