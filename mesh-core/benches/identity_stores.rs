@@ -1,0 +1,151 @@
+//! Identity stores: API-key verification among 100k keys, revocation check
+//! with 1M revocations held, verified-token cache hit. Each is measured next
+//! to its floor (the bare primitive it cannot avoid) in the same run.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use mesh_core::identity::{ApiKeySpec, ApiKeyStore, DevicePosture, RevocationSet, TokenCache};
+use mesh_core::{Identity, IdentityKind, Timestamp};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn rng_bytes(i: u64) -> [u8; 30] {
+    // Deterministic, distinct bytes per key (benchmark only).
+    let mut out = [0u8; 30];
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    for b in out.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    out
+}
+
+fn api_keys(c: &mut Criterion) {
+    let pepper = [42u8; 32];
+    let mut store = ApiKeyStore::new(&pepper).unwrap();
+    let mut keys = Vec::new();
+    for i in 0..100_000u64 {
+        let mut spec = ApiKeySpec::service(format!("svc-{i}"));
+        spec.roles.push("reader".into());
+        let key = store.issue(rng_bytes(i), spec).unwrap();
+        if i % 1000 == 0 {
+            keys.push(key.expose_secret().to_owned());
+        }
+    }
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let mut g = c.benchmark_group("api_key_100k");
+    let mut i = 0;
+    g.bench_function("mesh_verify", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(store.verify(black_box(&keys[i]), now).unwrap());
+        })
+    });
+    g.bench_function("mesh_verify_record", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(store.verify_record(black_box(&keys[i]), now).unwrap());
+        })
+    });
+    let hkey = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &pepper);
+    let input = [7u8; 46];
+    g.bench_function("floor_ring_hmac_sha256", |b| {
+        b.iter(|| black_box(ring::hmac::sign(&hkey, black_box(&input))))
+    });
+    g.finish();
+}
+
+fn revocations(c: &mut Criterion) {
+    let mut set = RevocationSet::new();
+    set.reserve_tokens(1_000_000);
+    let exp = Timestamp::from_unix_seconds(2_000_000_000);
+    for i in 0..970_000u64 {
+        set.revoke_token(&format!("{i:08x}-5a1e-4c3b-9f0d-1b2c3d4e5f60"), exp)
+            .unwrap();
+    }
+    for i in 0..10_000u64 {
+        let before = Timestamp::from_unix_seconds(1_600_000_000);
+        set.revoke_subject(&format!("user{i}@example.com"), before, exp)
+            .unwrap();
+        set.revoke_session(&format!("sid-{i}"), exp).unwrap();
+        set.revoke_device(&format!("dev-{i}"), before, exp).unwrap();
+    }
+    assert_eq!(set.len(), 1_000_000);
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let mut ok = Identity::new("00u9xyz", "https://idp.example.com", IdentityKind::Human);
+    ok.token_id = Some("ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
+    ok.session_id = Some("sid-not-revoked".into());
+    ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
+    ok.device = Some(DevicePosture {
+        device_id: "dev-ok".into(),
+        ..DevicePosture::default()
+    });
+    ok.claims
+        .insert("email".into(), serde_json::json!("Bob@Example.com"));
+    let mut revoked = ok.clone();
+    revoked.token_id = Some("0000abcd-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
+    assert!(set.check(&ok, now).is_none());
+    assert!(set.check(&revoked, now).is_some());
+
+    let mut g = c.benchmark_group("revocation_1m");
+    g.bench_function("mesh_check_not_revoked", |b| {
+        b.iter(|| black_box(set.check(black_box(&ok), now)))
+    });
+    g.bench_function("mesh_check_revoked_jti", |b| {
+        b.iter(|| black_box(set.check(black_box(&revoked), now)))
+    });
+    let mut floor: HashMap<String, Timestamp> = HashMap::with_capacity(1_000_000);
+    for i in 0..1_000_000u64 {
+        floor.insert(format!("{i:08x}-5a1e-4c3b-9f0d-1b2c3d4e5f60"), exp);
+    }
+    let probe = "ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60";
+    g.bench_function("floor_one_hashmap_get", |b| {
+        b.iter(|| black_box(floor.get(black_box(probe))))
+    });
+    g.finish();
+}
+
+fn cache(c: &mut Criterion) {
+    let cache = TokenCache::new(10_000, Duration::from_secs(600));
+    let revs = RevocationSet::new();
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let tokens: Vec<String> = (0..10_000)
+        .map(|i| format!("eyJhbGciOiJFUzI1NiJ9.{i:08}{}", "x".repeat(780)))
+        .collect();
+    for t in &tokens {
+        let mut id = Identity::new("svc", "https://idp", IdentityKind::Service);
+        id.expires_at = Some(now.saturating_add(Duration::from_secs(3600)));
+        cache.insert(t, id, now);
+    }
+    let mut g = c.benchmark_group("token_cache_800b");
+    let mut i = 0;
+    g.bench_function("mesh_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % tokens.len();
+            let r = cache.get_or_verify(black_box(&tokens[i]), now, &revs, |_| {
+                Err::<Identity, ()>(())
+            });
+            black_box(r.unwrap());
+        })
+    });
+    g.bench_function("floor_sha256_of_token", |b| {
+        b.iter(|| {
+            black_box(ring::digest::digest(
+                &ring::digest::SHA256,
+                black_box(tokens[7].as_bytes()),
+            ))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, api_keys, revocations, cache);
+criterion_main!(benches);
