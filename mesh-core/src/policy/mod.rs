@@ -18,3 +18,12 @@ pub enum PolicyError {
         column: u32,
     },
 }
+
+mod excerpt;
+mod schema;
+
+pub use excerpt::SourceLocation;
+pub use schema::{
+    ActionDecl, ActionName, AttributeType, EntityTypeDecl, ExtensionType, RecordType, Schema,
+    SchemaError, SchemaErrorKind, SchemaType, MAX_SCHEMA_BYTES, MAX_TYPE_DEPTH,
+};
