@@ -25,7 +25,8 @@ use std::fmt;
 
 use thiserror::Error;
 
-use super::excerpt::{render, SourceLocation};
+use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
+use super::PolicyError;
 
 /// Largest schema text accepted, in bytes.
 pub const MAX_SCHEMA_BYTES: usize = 4 * 1024 * 1024;
@@ -341,28 +342,34 @@ impl SchemaErrorKind {
     }
 }
 
-/// Why a schema was rejected, with its location, a caret excerpt and help.
+/// Why a schema was rejected: a [`Diagnostic`] (file, line:column, caret
+/// excerpt, help) and a schema-specific kind.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{message} at {location}")]
+#[error("{diagnostic}")]
 pub struct SchemaError {
     kind: SchemaErrorKind,
-    message: String,
-    location: SourceLocation,
-    help: String,
+    diagnostic: Box<Diagnostic>,
 }
 
 impl SchemaError {
     pub(crate) fn new(
         kind: SchemaErrorKind,
         message: String,
-        location: SourceLocation,
-        help: impl Into<String>,
+        (file, src, start, end): (&str, &str, usize, usize),
+        help: &str,
     ) -> Self {
+        let dkind = match kind {
+            SchemaErrorKind::Syntax => DiagnosticKind::Syntax,
+            SchemaErrorKind::TooLarge => DiagnosticKind::Limit,
+            SchemaErrorKind::Duplicate | SchemaErrorKind::UnknownName | SchemaErrorKind::Cycle => {
+                DiagnosticKind::Invalid
+            }
+        };
+        let diagnostic =
+            Diagnostic::new(dkind, message, file, src, Span::new(start, end)).with_help(help);
         SchemaError {
             kind,
-            message,
-            location,
-            help: help.into(),
+            diagnostic: Box::new(diagnostic),
         }
     }
 
@@ -373,29 +380,28 @@ impl SchemaError {
 
     /// The message, without location.
     pub fn message(&self) -> &str {
-        &self.message
+        self.diagnostic.message()
     }
 
-    /// Where: file, line, column and the source line.
-    pub fn location(&self) -> &SourceLocation {
-        &self.location
+    /// The located diagnostic (file, line, column, excerpt, help).
+    pub fn diagnostic(&self) -> &Diagnostic {
+        &self.diagnostic
     }
 
     /// How to fix it.
     pub fn help(&self) -> &str {
-        &self.help
+        self.diagnostic.help().unwrap_or("")
     }
 
     /// The full multi-line report: message, `file:line:column`, the source
     /// line with a caret, and the help line.
     pub fn report(&self) -> String {
-        struct Report<'a>(&'a SchemaError);
-        impl fmt::Display for Report<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let e = self.0;
-                render(f, &format!("error: {}", e.message), &e.location, &e.help)
-            }
-        }
-        Report(self).to_string()
+        self.diagnostic.render()
+    }
+}
+
+impl From<SchemaError> for PolicyError {
+    fn from(e: SchemaError) -> Self {
+        PolicyError::Source(e.diagnostic)
     }
 }

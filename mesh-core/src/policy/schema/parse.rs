@@ -23,7 +23,6 @@ use super::{
     ActionDecl, ActionName, AttributeType, EntityTypeDecl, ExtensionType, RecordType, Schema,
     SchemaError, SchemaErrorKind, SchemaType, MAX_SCHEMA_BYTES, MAX_TYPE_DEPTH,
 };
-use crate::policy::excerpt::SourceLocation;
 
 type Span = (usize, usize);
 
@@ -98,17 +97,12 @@ pub(super) fn parse(src: &str, file: &str) -> Result<Schema, SchemaError> {
                 "schema is {} bytes, more than the limit of {MAX_SCHEMA_BYTES}",
                 src.len()
             ),
-            SourceLocation::locate(file, src, 0, 0),
+            (file, src, 0, 0),
             "split the schema or raise the limit",
         ));
     }
     let toks = tokenize(src).map_err(|(msg, s, e, help)| {
-        SchemaError::new(
-            SchemaErrorKind::Syntax,
-            msg,
-            SourceLocation::locate(file, src, s, e),
-            help,
-        )
+        SchemaError::new(SchemaErrorKind::Syntax, msg, (file, src, s, e), help)
     })?;
     let mut p = Parser {
         src,
@@ -182,12 +176,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err_at(&self, kind: SchemaErrorKind, span: Span, msg: String, help: &str) -> SchemaError {
-        SchemaError::new(
-            kind,
-            msg,
-            SourceLocation::locate(self.file, self.src, span.0, span.1),
-            help,
-        )
+        SchemaError::new(kind, msg, (self.file, self.src, span.0, span.1), help)
     }
 
     fn unexpected(&self, expected: &str, help: &str) -> SchemaError {
@@ -1023,16 +1012,13 @@ action read, write, delete, share, admin appliesTo {
     fn reports_syntax_errors_with_location_and_help() {
         let e = err("entity User {\n  age: Long\n  name: String };");
         assert_eq!(e.kind(), SchemaErrorKind::Syntax);
-        assert_eq!((e.location().line, e.location().column), (3, 3));
+        assert_eq!((e.diagnostic().line(), e.diagnostic().column()), (3, 3));
         assert!(e.message().contains("expected `}`"), "{}", e.message());
         let report = e.report();
         assert!(report.contains("--> t.cedarschema:3:3"), "{report}");
         assert!(report.contains("  name: String };\n  |   ^^^^"), "{report}");
         assert!(report.contains("= help:"), "{report}");
-        assert_eq!(
-            e.to_string(),
-            format!("{} at t.cedarschema:3:3", e.message())
-        );
+        assert_eq!(e.to_string(), format!("t.cedarschema:3:3: {}", e.message()));
     }
 
     #[test]
@@ -1041,7 +1027,7 @@ action read, write, delete, share, admin appliesTo {
         assert_eq!(e.kind(), SchemaErrorKind::UnknownName);
         assert_eq!(e.message(), "unknown type `Usr`");
         assert_eq!(e.help(), "did you mean `User`?");
-        assert_eq!((e.location().line, e.location().column), (2, 21));
+        assert_eq!((e.diagnostic().line(), e.diagnostic().column()), (2, 21));
         let e = err("entity A in [B];");
         assert_eq!(e.message(), "unknown entity type `B`");
         let e = err("action a in [b];");
