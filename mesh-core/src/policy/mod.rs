@@ -111,3 +111,7 @@ pub use schema::{
     ActionDecl, ActionName, AttributeType, EntityTypeDecl, ExtensionType, RecordType, Schema,
     SchemaError, SchemaErrorKind, SchemaType, MAX_SCHEMA_BYTES, MAX_TYPE_DEPTH,
 };
+
+mod validate;
+
+pub use validate::{check, validate};
