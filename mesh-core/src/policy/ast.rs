@@ -391,6 +391,10 @@ pub struct Policy {
     pub offset: u32,
     /// The file the policy came from.
     pub file: Arc<str>,
+    /// 1-based line of the policy's first character in its file.
+    pub line: u32,
+    /// 1-based column of the policy's first character in its file.
+    pub column: u32,
 }
 
 impl Policy {
@@ -400,6 +404,22 @@ impl Policy {
             .iter()
             .find(|(k, _)| &**k == name)
             .map(|(_, v)| &**v)
+    }
+
+    /// A diagnostic at `span` (a span of this policy's expressions),
+    /// located in the policy's file.
+    pub fn diagnostic(
+        &self,
+        kind: super::diagnostic::DiagnosticKind,
+        message: impl Into<String>,
+        span: Span,
+    ) -> super::diagnostic::Diagnostic {
+        let local = Span {
+            start: span.start.saturating_sub(self.offset),
+            end: span.end.saturating_sub(self.offset),
+        };
+        super::diagnostic::Diagnostic::new(kind, message, &self.file, &self.source, local)
+            .shifted(self.line, self.column)
     }
 
     /// The source text of `span` (a span of this policy's expressions).

@@ -119,6 +119,16 @@ impl Diagnostic {
         }
     }
 
+    /// Moves a diagnostic computed on an excerpt that starts at
+    /// `line:column` of its file to file coordinates.
+    pub(crate) fn shifted(mut self, line: u32, column: u32) -> Self {
+        if self.line == 1 {
+            self.column = self.column.saturating_add(column.saturating_sub(1));
+        }
+        self.line = self.line.saturating_add(line.saturating_sub(1));
+        self
+    }
+
     /// Adds a help line.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

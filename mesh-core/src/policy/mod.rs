@@ -2,19 +2,29 @@
 //! and indexed, deciding `Allow`, `Deny` or `Challenge` with explanations.
 
 mod ast;
+mod decision;
 mod diagnostic;
+mod entities;
+mod eval;
 mod ext;
 mod lexer;
 mod parser;
+mod policy_set;
+mod request;
 mod value;
 
 pub use ast::{
     ActionScope, BinaryOp, Condition, ConditionKind, Effect, EntityScope, Expr, ExprKind, ExtFn,
     Method, Pattern, PatternElem, Policy, PolicyId, Var,
 };
+pub use decision::{Decision, ErrorMode, Obligation, Outcome, PolicyEvalError, Reason};
 pub use diagnostic::{Diagnostic, DiagnosticKind, Span};
+pub use entities::{Entities, Entity, MAX_ENTITIES_JSON_LEN, MAX_VALUE_DEPTH};
+pub use eval::EvalError;
 pub use ext::{Decimal, IpNet};
 pub use parser::{parse_expr, parse_policies, MAX_NESTING, MAX_SOURCE_LEN};
+pub use policy_set::{PolicySet, MAX_POLICIES};
+pub use request::{IdentityMapping, Request};
 pub use value::{EntityType, EntityUid, Record, Set, Value};
 
 use thiserror::Error;

@@ -24,6 +24,8 @@ const RESERVED: [&str; 9] = [
 const OTHER_CEDAR_FUNCTIONS: [&str; 4] = ["datetime", "duration", "offset", "toDate"];
 
 struct Parser<'s> {
+    /// Line bookkeeping: byte offset, line and column of the last policy start.
+    mark: (usize, u32, u32),
     src: &'s str,
     file: &'s str,
     toks: Vec<Token<'s>>,
@@ -91,12 +93,30 @@ impl<'s> Parser<'s> {
             )));
         }
         Ok(Parser {
+            mark: (0, 1, 1),
             src,
             file,
             toks: tokenize(src),
             pos: 0,
             depth: 0,
         })
+    }
+
+    /// Line and column of byte `at` (which never moves backwards).
+    fn line_col(&mut self, at: usize) -> (u32, u32) {
+        let (from, mut line, mut col) = self.mark;
+        if at >= from {
+            for c in self.src.get(from..at).unwrap_or("").chars() {
+                if c == '\n' {
+                    line = line.saturating_add(1);
+                    col = 1;
+                } else {
+                    col = col.saturating_add(1);
+                }
+            }
+            self.mark = (at, line, col);
+        }
+        (line, col)
     }
 
     fn diag(
@@ -303,6 +323,7 @@ impl<'s> Parser<'s> {
             None => PolicyId::new(&format!("policy{index}")),
         };
         let source = Span { start, end }.slice(self.src);
+        let (line, column) = self.line_col(start as usize);
         Ok((
             Policy {
                 id,
@@ -315,6 +336,8 @@ impl<'s> Parser<'s> {
                 source: Arc::from(source),
                 offset: start,
                 file: file.clone(),
+                line,
+                column,
             },
             id_span,
         ))
