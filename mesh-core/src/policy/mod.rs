@@ -125,3 +125,9 @@ pub use schema::{
 mod validate;
 
 pub use validate::{check, validate};
+
+mod testcase;
+
+pub use testcase::{
+    CaseResult, Expected, TestCase, TestCaseError, TestReport, TestSuite, MAX_TEST_CASES,
+};
