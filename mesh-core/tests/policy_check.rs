@@ -1,6 +1,11 @@
 //! The reference workload validates cleanly against its schema, and its
 //! requests conform to it (context `ip` strings become `ipaddr` values).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 
