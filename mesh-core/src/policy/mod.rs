@@ -131,3 +131,7 @@ mod testcase;
 pub use testcase::{
     CaseResult, Expected, TestCase, TestCaseError, TestReport, TestSuite, MAX_TEST_CASES,
 };
+
+mod format;
+
+pub use format::{format_expr, format_policies, format_policy};
