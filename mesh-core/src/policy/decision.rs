@@ -173,8 +173,8 @@ pub struct Decision<'p> {
     pub(crate) set: &'p PolicySet,
     pub(crate) outcome: Outcome<'p>,
     pub(crate) reason: Reason,
-    pub(crate) determining: SmallList<u32, 8>,
-    pub(crate) errors: SmallList<(u32, EvalError<'p>), 4>,
+    pub(crate) determining: SmallList<u32, 16>,
+    pub(crate) errors: SmallList<(u32, EvalError<'p>), 8>,
 }
 
 impl<'p> Decision<'p> {
@@ -316,6 +316,12 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

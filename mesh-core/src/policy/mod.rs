@@ -6,6 +6,7 @@ mod decision;
 mod diagnostic;
 mod entities;
 mod eval;
+mod explain;
 mod ext;
 mod lexer;
 mod parser;
@@ -21,6 +22,7 @@ pub use decision::{Decision, ErrorMode, Obligation, Outcome, PolicyEvalError, Re
 pub use diagnostic::{Diagnostic, DiagnosticKind, Span};
 pub use entities::{Entities, Entity, MAX_ENTITIES_JSON_LEN, MAX_VALUE_DEPTH};
 pub use eval::EvalError;
+pub use explain::{Explanation, FailedCheck, NearMiss};
 pub use ext::{Decimal, IpNet};
 pub use parser::{parse_expr, parse_policies, MAX_NESTING, MAX_SOURCE_LEN};
 pub use policy_set::{PolicySet, MAX_POLICIES};
@@ -135,3 +137,6 @@ pub use testcase::{
 mod format;
 
 pub use format::{format_expr, format_policies, format_policy};
+
+#[cfg(test)]
+mod tests;

@@ -525,7 +525,7 @@ pub(crate) fn conditions_hold<'p>(p: &'p Policy, env: &Env<'_>) -> Result<bool, 
     Ok(true)
 }
 
-fn obligation_met(o: &Obligation, request: &Request) -> bool {
+pub(crate) fn obligation_met(o: &Obligation, request: &Request) -> bool {
     let Some(auth) = request.auth() else {
         return false;
     };

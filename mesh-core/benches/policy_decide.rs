@@ -1,0 +1,163 @@
+//! Policy decisions on the reference workload (shared/bench/gen_policy_workload.py).
+//!
+//! Reads the committed 100- and 1,000-policy workloads under `benches/data/`
+//! and, when `python3` and the generator are available (set
+//! `MESH_POLICY_WORKLOAD_GEN` to the script's path, or keep the repository
+//! layout), generates the 10,000-policy workload into a temporary directory.
+//! Reports parse+compile time, entity load time, criterion's mean decision
+//! time, and per-decision p50/p99 measured one decision at a time.
+//!
+//! The comparison with cedar-policy on the same files lives in the
+//! differential/benchmark crate; this bench is the floor for mesh alone.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use mesh_core::policy::{Decision, Entities, IpNet, PolicySet, Record, Request, Value};
+
+struct Files {
+    policies: String,
+    entities: String,
+    requests: String,
+}
+
+fn read(dir: &Path) -> Files {
+    Files {
+        policies: std::fs::read_to_string(dir.join("policies.cedar")).unwrap(),
+        entities: std::fs::read_to_string(dir.join("entities.json")).unwrap(),
+        requests: std::fs::read_to_string(dir.join("requests.jsonl")).unwrap(),
+    }
+}
+
+fn workloads() -> Vec<(usize, Files)> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data");
+    let mut out = vec![
+        (100, read(&data.join("wl100"))),
+        (1000, read(&data.join("wl1000"))),
+    ];
+    let gen = std::env::var("MESH_POLICY_WORKLOAD_GEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/bench/gen_policy_workload.py")
+        });
+    let gen = if gen.exists() {
+        gen
+    } else {
+        PathBuf::from("/work/shared/bench/gen_policy_workload.py")
+    };
+    if gen.exists() {
+        let dir = std::env::temp_dir().join(format!("mesh-wl10k-{}", std::process::id()));
+        let ok = std::process::Command::new("python3")
+            .arg(&gen)
+            .arg(&dir)
+            .args(["--policies", "10000", "--requests", "2000"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            out.push((10000, read(&dir)));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    out
+}
+
+/// `context.ip` is typed `ipaddr` by the workload's schema.
+fn requests(files: &Files) -> Vec<Request> {
+    files
+        .requests
+        .lines()
+        .map(|l| {
+            let mut r = Request::from_json(&serde_json::from_str(l).unwrap()).unwrap();
+            let fields = r
+                .context()
+                .iter()
+                .map(|(k, v)| {
+                    let v = match (k, v) {
+                        ("ip", Value::String(s)) => {
+                            IpNet::parse(s).map(Value::Ip).unwrap_or(v.clone())
+                        }
+                        _ => v.clone(),
+                    };
+                    (std::sync::Arc::from(k), v)
+                })
+                .collect();
+            r.set_context(Record::new(fields).unwrap());
+            r
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn bench(c: &mut Criterion) {
+    let mut table = Vec::new();
+    for (n, files) in workloads() {
+        let mut g = c.benchmark_group(format!("policy/{n}"));
+        g.bench_function("parse_compile", |b| {
+            b.iter(|| PolicySet::parse(black_box(&files.policies), "policies.cedar").unwrap())
+        });
+        g.bench_function("entities_load", |b| {
+            b.iter(|| Entities::from_json_str(black_box(&files.entities)).unwrap())
+        });
+        let set = PolicySet::parse(&files.policies, "policies.cedar").unwrap();
+        let entities = Entities::from_json_str(&files.entities).unwrap();
+        let reqs = requests(&files);
+        let mut i = 0usize;
+        let mut d = Decision::new(&set);
+        g.bench_function("decide", |b| {
+            b.iter(|| {
+                i = (i + 1) % reqs.len();
+                set.decide_into(black_box(&reqs[i]), &entities, &mut d);
+                black_box(d.outcome());
+            })
+        });
+        g.finish();
+
+        // Per-decision latency distribution, one timed decision at a time.
+        let mut samples = Vec::with_capacity(reqs.len() * 10);
+        for _ in 0..10 {
+            for r in &reqs {
+                let t = Instant::now();
+                set.decide_into(black_box(r), &entities, &mut d);
+                black_box(d.outcome());
+                samples.push(t.elapsed());
+            }
+        }
+        samples.sort_unstable();
+        let t = Instant::now();
+        let _ = black_box(PolicySet::parse(&files.policies, "policies.cedar").unwrap());
+        let compile = t.elapsed();
+        let t = Instant::now();
+        let _ = black_box(Entities::from_json_str(&files.entities).unwrap());
+        let load = t.elapsed();
+        table.push((
+            n,
+            set.len(),
+            compile,
+            load,
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.99),
+        ));
+    }
+    println!("\n| policies | parse+compile | entity load | decide p50 | decide p99 |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (_, len, compile, load, p50, p99) in table {
+        println!("| {len} | {compile:.2?} | {load:.2?} | {p50:.2?} | {p99:.2?} |");
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
