@@ -229,6 +229,16 @@ impl Schema {
         parse::parse(src, file)
     }
 
+    /// Parses a schema in Cedar's JSON schema format; `file` names the
+    /// source in diagnostics, which name the JSON pointer of the problem.
+    ///
+    /// # Errors
+    /// A [`SchemaError`] for invalid JSON, an unexpected shape, duplicate or
+    /// unresolvable names.
+    pub fn from_json_str(src: &str, file: &str) -> Result<Schema, SchemaError> {
+        parse::parse_json(src, file)
+    }
+
     /// The entity type named `name` (fully qualified).
     pub fn entity_type(&self, name: &str) -> Option<&EntityTypeDecl> {
         self.entity_types.get(name)

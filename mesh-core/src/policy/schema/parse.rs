@@ -912,6 +912,276 @@ fn close(a: &str, b: &str) -> bool {
     edits + (a.len() - i) + (b.len() - j) <= 1
 }
 
+// ---- Cedar's JSON schema format ----------------------------------------------
+
+/// Parses a schema in Cedar's JSON format: `{"Namespace": {"entityTypes":
+/// {...}, "actions": {...}, "commonTypes": {...}}}` (the empty string names the
+/// empty namespace). Errors name the JSON pointer of the offending value.
+pub(super) fn parse_json(src: &str, file: &str) -> Result<Schema, SchemaError> {
+    use serde_json::Value as Json;
+
+    let err = |kind: SchemaErrorKind, msg: String, help: &str| {
+        SchemaError::new(kind, msg, (file, src, 0, 0), help)
+    };
+    if src.len() > MAX_SCHEMA_BYTES {
+        return Err(err(
+            SchemaErrorKind::TooLarge,
+            format!(
+                "schema is {} bytes, more than the limit of {MAX_SCHEMA_BYTES}",
+                src.len()
+            ),
+            "split the schema or raise the limit",
+        ));
+    }
+    let json: Json = serde_json::from_str(src).map_err(|e| {
+        let mut off = 0usize;
+        for (i, line) in src.split_inclusive('\n').enumerate() {
+            if i + 1 >= e.line() {
+                off += e.column().saturating_sub(1).min(line.len());
+                break;
+            }
+            off += line.len();
+        }
+        SchemaError::new(
+            SchemaErrorKind::Syntax,
+            format!("invalid JSON: {e}"),
+            (file, src, off, off + 1),
+            "a JSON schema is an object of namespaces",
+        )
+    })?;
+    let mut p = Parser {
+        src,
+        file,
+        toks: Vec::new(),
+        pos: 0,
+        entities: Vec::new(),
+        actions: Vec::new(),
+        commons: BTreeMap::new(),
+        namespaces: BTreeSet::new(),
+    };
+    let syntax = |ptr: &str, msg: &str| {
+        err(
+            SchemaErrorKind::Syntax,
+            format!("{msg} at `{ptr}`"),
+            "see Cedar's JSON schema format",
+        )
+    };
+    let Json::Object(namespaces) = &json else {
+        return Err(syntax("", "expected an object of namespaces"));
+    };
+    for (ns, body) in namespaces {
+        let ptr = format!("/{}", ns.replace('~', "~0").replace('/', "~1"));
+        let Json::Object(body) = body else {
+            return Err(syntax(&ptr, "expected a namespace object"));
+        };
+        if let Some(k) = body.keys().find(|k| {
+            !["entityTypes", "actions", "commonTypes", "annotations"].contains(&k.as_str())
+        }) {
+            return Err(syntax(&format!("{ptr}/{k}"), "unknown namespace field"));
+        }
+        if let Some(common) = body.get("commonTypes") {
+            let Json::Object(common) = common else {
+                return Err(syntax(&format!("{ptr}/commonTypes"), "expected an object"));
+            };
+            for (name, ty) in common {
+                let at = format!("{ptr}/commonTypes/{name}");
+                let ty = json_type(ty, &at, 0).map_err(|m| syntax(&at, &m))?;
+                p.commons
+                    .insert(qualify(ns, name), RawCommon { ty, span: (0, 0) });
+            }
+        }
+        if let Some(ents) = body.get("entityTypes") {
+            let Json::Object(ents) = ents else {
+                return Err(syntax(&format!("{ptr}/entityTypes"), "expected an object"));
+            };
+            for (name, e) in ents {
+                let at = format!("{ptr}/entityTypes/{name}");
+                let parents = match e.get("memberOfTypes") {
+                    None => Vec::new(),
+                    Some(Json::Array(a)) => a
+                        .iter()
+                        .map(|t| t.as_str().map(|s| (split_path(s), (0, 0))))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            syntax(&format!("{at}/memberOfTypes"), "expected type names")
+                        })?,
+                    Some(_) => {
+                        return Err(syntax(&format!("{at}/memberOfTypes"), "expected an array"))
+                    }
+                };
+                let attrs = match e.get("shape") {
+                    None => Vec::new(),
+                    Some(s) => match json_type(s, &format!("{at}/shape"), 0)
+                        .map_err(|m| syntax(&at, &m))?
+                    {
+                        RawType::Record(a) => a,
+                        _ => {
+                            return Err(syntax(
+                                &format!("{at}/shape"),
+                                "the shape must be a record",
+                            ))
+                        }
+                    },
+                };
+                let tags = match e.get("tags") {
+                    None => None,
+                    Some(t) => {
+                        Some(json_type(t, &format!("{at}/tags"), 0).map_err(|m| syntax(&at, &m))?)
+                    }
+                };
+                let enum_ids = match e.get("enum") {
+                    None => None,
+                    Some(Json::Array(a)) => Some(
+                        a.iter()
+                            .map(|v| v.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| syntax(&format!("{at}/enum"), "expected strings"))?,
+                    ),
+                    Some(_) => return Err(syntax(&format!("{at}/enum"), "expected an array")),
+                };
+                p.entities.push(RawEntity {
+                    ns: ns.clone(),
+                    name: name.clone(),
+                    span: (0, 0),
+                    parents,
+                    attrs,
+                    tags,
+                    enum_ids,
+                });
+            }
+        }
+        if let Some(actions) = body.get("actions") {
+            let Json::Object(actions) = actions else {
+                return Err(syntax(&format!("{ptr}/actions"), "expected an object"));
+            };
+            for (id, a) in actions {
+                let at = format!("{ptr}/actions/{id}");
+                let mut parents = Vec::new();
+                if let Some(m) = a.get("memberOf") {
+                    let Json::Array(m) = m else {
+                        return Err(syntax(&format!("{at}/memberOf"), "expected an array"));
+                    };
+                    for r in m {
+                        let pid = r.get("id").and_then(Json::as_str).ok_or_else(|| {
+                            syntax(&format!("{at}/memberOf"), "expected `{\"id\": ...}`")
+                        })?;
+                        let r = match r.get("type").and_then(Json::as_str) {
+                            Some(t) => ActionRef::Qualified(split_path(t), pid.to_owned()),
+                            None => ActionRef::Local(pid.to_owned()),
+                        };
+                        parents.push((r, (0, 0)));
+                    }
+                }
+                let (mut principal, mut resource, mut context) = (Vec::new(), Vec::new(), None);
+                if let Some(ap) = a.get("appliesTo") {
+                    let types = |k: &str| -> Result<Vec<(Vec<String>, Span)>, SchemaError> {
+                        match ap.get(k) {
+                            None => Ok(Vec::new()),
+                            Some(Json::Array(a)) => a
+                                .iter()
+                                .map(|t| t.as_str().map(|s| (split_path(s), (0, 0))))
+                                .collect::<Option<Vec<_>>>()
+                                .ok_or_else(|| {
+                                    syntax(&format!("{at}/appliesTo/{k}"), "expected type names")
+                                }),
+                            Some(_) => {
+                                Err(syntax(&format!("{at}/appliesTo/{k}"), "expected an array"))
+                            }
+                        }
+                    };
+                    principal = types("principalTypes")?;
+                    resource = types("resourceTypes")?;
+                    if let Some(c) = ap.get("context") {
+                        let cat = format!("{at}/appliesTo/context");
+                        context = Some(json_type(c, &cat, 0).map_err(|m| syntax(&cat, &m))?);
+                    }
+                }
+                p.actions.push(RawAction {
+                    ns: ns.clone(),
+                    id: id.clone(),
+                    span: (0, 0),
+                    parents,
+                    principal,
+                    resource,
+                    context,
+                });
+            }
+        }
+    }
+    p.resolve()
+}
+
+fn split_path(s: &str) -> Vec<String> {
+    s.split("::").map(str::to_owned).collect()
+}
+
+/// A JSON schema type: `{"type": "Long" | "String" | "Boolean" | "Set" |
+/// "Record" | "Entity" | "Extension" | "EntityOrCommon" | <common type>}`.
+fn json_type(t: &serde_json::Value, at: &str, depth: usize) -> Result<RawType, String> {
+    use serde_json::Value as Json;
+    if depth >= MAX_TYPE_DEPTH {
+        return Err(format!(
+            "types are nested deeper than {MAX_TYPE_DEPTH} levels"
+        ));
+    }
+    let ty = t
+        .get("type")
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("expected a type object with `type` at `{at}`"))?;
+    let named = |k: &str| -> Result<RawType, String> {
+        t.get(k)
+            .and_then(Json::as_str)
+            .map(|n| RawType::Path(split_path(n), (0, 0)))
+            .ok_or_else(|| format!("`{ty}` needs `{k}` at `{at}`"))
+    };
+    match ty {
+        "Long" | "String" => Ok(RawType::Path(vec![format!("__cedar::{ty}")], (0, 0))),
+        "Boolean" | "Bool" => Ok(RawType::Path(vec!["__cedar::Bool".to_owned()], (0, 0))),
+        "Set" => {
+            let e = t
+                .get("element")
+                .ok_or_else(|| format!("`Set` needs `element` at `{at}`"))?;
+            Ok(RawType::Set(Box::new(json_type(
+                e,
+                &format!("{at}/element"),
+                depth + 1,
+            )?)))
+        }
+        "Record" => {
+            let mut out = Vec::new();
+            if let Some(attrs) = t.get("attributes") {
+                let Json::Object(attrs) = attrs else {
+                    return Err(format!("`attributes` must be an object at `{at}`"));
+                };
+                for (name, a) in attrs {
+                    let aat = format!("{at}/attributes/{name}");
+                    let required = match a.get("required") {
+                        None => true,
+                        Some(Json::Bool(b)) => *b,
+                        Some(_) => return Err(format!("`required` must be a boolean at `{aat}`")),
+                    };
+                    out.push(RawAttr {
+                        name: name.clone(),
+                        span: (0, 0),
+                        required,
+                        ty: json_type(a, &aat, depth + 1)?,
+                    });
+                }
+            }
+            Ok(RawType::Record(out))
+        }
+        "Entity" | "EntityOrCommon" => named("name"),
+        "Extension" => {
+            let n = t
+                .get("name")
+                .and_then(Json::as_str)
+                .ok_or_else(|| format!("`Extension` needs `name` at `{at}`"))?;
+            Ok(RawType::Path(vec![format!("__cedar::{n}")], (0, 0)))
+        }
+        common => Ok(RawType::Path(split_path(common), (0, 0))),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
@@ -1082,6 +1352,57 @@ action read, write, delete, share, admin appliesTo {
             "}".repeat(100)
         );
         assert_eq!(err(&deep).kind(), SchemaErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn parses_the_json_format_like_the_human_format() {
+        let json = r#"{
+          "": {
+            "commonTypes": { "Device": { "type": "Record", "attributes": {
+                "managed": { "type": "Boolean" }, "os": { "type": "String", "required": false } } } },
+            "entityTypes": {
+              "Role": {},
+              "User": { "memberOfTypes": ["Role"], "shape": { "type": "Record", "attributes": {
+                  "clearance": { "type": "Long" },
+                  "tags": { "type": "Set", "element": { "type": "String" } },
+                  "boss": { "type": "Entity", "name": "User", "required": false } } } }
+            },
+            "actions": {
+              "all": {},
+              "read": { "memberOf": [{ "id": "all" }], "appliesTo": {
+                  "principalTypes": ["User"], "resourceTypes": ["Role"],
+                  "context": { "type": "Record", "attributes": {
+                      "ip": { "type": "Extension", "name": "ipaddr" },
+                      "device": { "type": "Device" } } } } }
+            }
+          }
+        }"#;
+        let from_json = parse_json(json, "s.json").unwrap();
+        let human = parse(
+            "type Device = { managed: Bool, os?: String };
+             entity Role;
+             entity User in [Role] { clearance: Long, tags: Set<String>, boss?: User };
+             action all;
+             action read in [all] appliesTo { principal: User, resource: Role,
+               context: { ip: ipaddr, device: Device } };",
+            "s",
+        )
+        .unwrap();
+        assert_eq!(from_json, human);
+        let e = parse_json(
+            r#"{"": {"entityTypes": {"A": {"memberOfTypes": ["B"]}}}}"#,
+            "s.json",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), SchemaErrorKind::UnknownName);
+        let e = parse_json(
+            r#"{"": {"entityTypes": {"A": {"shape": {"type": "Set"}}}}}"#,
+            "s.json",
+        )
+        .unwrap_err();
+        assert!(e.message().contains("/entityTypes/A"), "{}", e.message());
+        let e = parse_json("{\n  \"\": [", "s.json").unwrap_err();
+        assert_eq!(e.diagnostic().line(), 2);
     }
 
     #[test]
