@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use mesh_core::policy::{parse_policies, validate, PolicySet, Schema};
 use mesh_policy_oracle::{mesh_ids, CedarEngine, MeshEngine};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
@@ -154,6 +155,24 @@ fn run(n: usize, files: &Files, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         mesh: mesh_ents,
         cedar: cedar_ents,
     });
+    // Where mesh's load time goes.
+    let schema = Schema::from_cedarschema(&files.schema, "schema.cedarschema").unwrap();
+    let parsed = parse_policies(&files.policies, "policies.cedar").unwrap();
+    let t_schema = median_time(reps, || {
+        Schema::from_cedarschema(&files.schema, "s").unwrap()
+    });
+    let t_parse = median_time(reps, || {
+        parse_policies(&files.policies, "policies.cedar").unwrap()
+    });
+    let t_validate = median_time(reps, || validate(&schema, &parsed, &files.policies));
+    let t_compile = median_time(reps, || PolicySet::from_policies(parsed.clone()).unwrap());
+    notes.push(format!(
+        "N={n}: mesh load breakdown: schema {}, parse {}, validate {}, compile {}",
+        fmt(t_schema),
+        fmt(t_parse),
+        fmt(t_validate),
+        fmt(t_compile)
+    ));
 
     let mesh = MeshEngine::new(&files.policies, Some(&files.schema), &files.entities).unwrap();
     let cedar = CedarEngine::new(
