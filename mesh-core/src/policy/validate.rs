@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::ast::{ActionScope, BinaryOp, EntityScope, Expr, ExprKind, ExtFn, Method, Policy, Var};
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
-use super::schema::{ActionDecl, ExtensionType, RecordType, Schema, SchemaType};
+use super::schema::{ActionDecl, ActionName, ExtensionType, RecordType, Schema, SchemaType};
 use super::value::{EntityUid, Value};
 use super::{parse_policies, PolicyError};
 
@@ -57,10 +57,12 @@ pub fn check(
 /// parsed from (for locations; policies from other texts are located within
 /// their own source). Returns every diagnostic, in source order.
 pub fn validate(schema: &Schema, policies: &[Policy], src: &str) -> Vec<Diagnostic> {
+    let cache = Cache::new(schema);
     let mut out = Vec::new();
     for p in policies {
         let mut v = Validator {
             schema,
+            cache: &cache,
             policy: p,
             src,
             diags: BTreeMap::new(),
@@ -82,7 +84,7 @@ enum Ty {
     /// An entity of one of these types (empty: any entity).
     Entity(Vec<Arc<str>>),
     Set(Box<Ty>),
-    Record(Rec),
+    Record(Arc<Rec>),
     Ext(ExtensionType),
 }
 
@@ -98,7 +100,7 @@ impl Ty {
             SchemaType::String => Ty::String,
             SchemaType::Bool => Ty::Bool,
             SchemaType::Set(e) => Ty::Set(Box::new(Ty::from_schema(e))),
-            SchemaType::Record(r) => Ty::Record(Rec::from_schema(r)),
+            SchemaType::Record(r) => Ty::Record(Arc::new(Rec::from_schema(r))),
             SchemaType::Entity(n) => Ty::Entity(vec![Arc::from(n.as_str())]),
             SchemaType::Extension(e) => Ty::Ext(*e),
         }
@@ -164,11 +166,44 @@ impl Rec {
 }
 
 /// One request environment.
-struct Env<'s> {
+struct Env {
     principal: Arc<str>,
-    action: &'s ActionDecl,
+    action_ty: Arc<str>,
     resource: Arc<str>,
-    context: Rec,
+    context: Arc<Rec>,
+}
+
+/// Types converted once per validation run: action contexts (actions with
+/// equal contexts share one) and entity attributes.
+struct Cache {
+    contexts: BTreeMap<ActionName, Arc<Rec>>,
+    entity_attrs: BTreeMap<String, Arc<Rec>>,
+}
+
+impl Cache {
+    fn new(schema: &Schema) -> Cache {
+        let mut contexts = BTreeMap::new();
+        let mut distinct: Vec<(&RecordType, Arc<Rec>)> = Vec::new();
+        for a in schema.actions() {
+            let rec = match distinct.iter().find(|(r, _)| **r == a.context) {
+                Some((_, rec)) => rec.clone(),
+                None => {
+                    let rec = Arc::new(Rec::from_schema(&a.context));
+                    distinct.push((&a.context, rec.clone()));
+                    rec
+                }
+            };
+            contexts.insert(a.name.clone(), rec);
+        }
+        let entity_attrs = schema
+            .entity_types()
+            .map(|e| (e.name.clone(), Arc::new(Rec::from_schema(&e.attributes))))
+            .collect();
+        Cache {
+            contexts,
+            entity_attrs,
+        }
+    }
 }
 
 /// Facts known to hold: `(path, attribute)` pairs proven by `has`.
@@ -176,6 +211,7 @@ type Facts = Vec<(String, Arc<str>)>;
 
 struct Validator<'a> {
     schema: &'a Schema,
+    cache: &'a Cache,
     policy: &'a Policy,
     src: &'a str,
     diags: BTreeMap<(u32, u32, String), Diagnostic>,
@@ -332,7 +368,7 @@ impl Validator<'_> {
         if !ok {
             return;
         }
-        let mut envs = Vec::new();
+        let mut envs: Vec<Env> = Vec::new();
         let mut actions_matched = Vec::new();
         for a in self.schema.actions() {
             if !self.action_admits(&p.action, a) {
@@ -344,12 +380,25 @@ impl Validator<'_> {
                     continue;
                 }
                 for rt in &a.resource_types {
-                    if self.scope_admits(&p.resource, rt) {
+                    if !self.scope_admits(&p.resource, rt) {
+                        continue;
+                    }
+                    let Some(context) = self.cache.contexts.get(&a.name) else {
+                        continue;
+                    };
+                    // Environments that type the same are checked once.
+                    let same = envs.iter().any(|e| {
+                        &*e.principal == pt.as_str()
+                            && &*e.resource == rt.as_str()
+                            && &*e.action_ty == a.name.ty.as_str()
+                            && Arc::ptr_eq(&e.context, context)
+                    });
+                    if !same {
                         envs.push(Env {
                             principal: Arc::from(pt.as_str()),
-                            action: a,
+                            action_ty: Arc::from(a.name.ty.as_str()),
                             resource: Arc::from(rt.as_str()),
-                            context: Rec::from_schema(&a.context),
+                            context: context.clone(),
                         });
                     }
                 }
@@ -466,28 +515,25 @@ impl Validator<'_> {
                 }
                 Ty::Set(Box::new(elem))
             }
-            Value::Record(r) => Ty::Record(Rec {
+            Value::Record(r) => Ty::Record(Arc::new(Rec {
                 attrs: r
                     .iter()
                     .map(|(k, v)| (Arc::from(k), (self.lit(v, span), true)))
                     .collect(),
-            }),
+            })),
             Value::Ip(_) => Ty::Ext(ExtensionType::IpAddr),
             Value::Decimal(_) => Ty::Ext(ExtensionType::Decimal),
         }
     }
 
     /// Types `e`; returns its type and the facts known when it is `true`.
-    fn expr(&mut self, e: &Expr, env: &Env<'_>, facts: &Facts) -> (Ty, Facts) {
+    fn expr(&mut self, e: &Expr, env: &Env, facts: &Facts) -> (Ty, Facts) {
         let none = Vec::new;
         match &e.kind {
             ExprKind::Lit(v) => (self.lit(v, e.span), none()),
             ExprKind::Var(Var::Principal) => (Ty::Entity(vec![env.principal.clone()]), none()),
             ExprKind::Var(Var::Resource) => (Ty::Entity(vec![env.resource.clone()]), none()),
-            ExprKind::Var(Var::Action) => (
-                Ty::Entity(vec![Arc::from(env.action.name.ty.as_str())]),
-                none(),
-            ),
+            ExprKind::Var(Var::Action) => (Ty::Entity(vec![env.action_ty.clone()]), none()),
             ExprKind::Var(Var::Context) => (Ty::Record(env.context.clone()), none()),
             ExprKind::Not(inner) => {
                 let t = self.expr(inner, env, facts).0;
@@ -614,13 +660,14 @@ impl Validator<'_> {
                     let t = self.expr(x, env, facts).0;
                     rec.attrs.insert(k.clone(), (t, true));
                 }
-                (Ty::Record(rec), none())
+                (Ty::Record(Arc::new(rec)), none())
             }
         }
     }
 
     fn attr(&mut self, e: &Expr, inner: &Expr, t: &Ty, attr: &Arc<str>, guarded: bool) -> Ty {
-        let what = policy_text(self.policy, inner.span);
+        let policy = self.policy;
+        let what = || policy_text(policy, inner.span);
         match t {
             Ty::Any | Ty::Entity(_)
                 if matches!(t, Ty::Entity(v) if v.is_empty()) || *t == Ty::Any =>
@@ -630,17 +677,12 @@ impl Validator<'_> {
             Ty::Entity(types) => {
                 let mut result: Option<Ty> = None;
                 for ty in types {
-                    let Some(decl) = self.schema.entity_type(ty) else {
+                    let Some(rec) = self.cache.entity_attrs.get(&**ty) else {
                         continue;
                     };
-                    match decl.attributes.get(attr) {
+                    match rec.attrs.get(attr) {
                         None => {
-                            let names: Vec<&str> = decl
-                                .attributes
-                                .attributes
-                                .keys()
-                                .map(String::as_str)
-                                .collect();
+                            let names: Vec<&str> = rec.attrs.keys().map(|k| &**k).collect();
                             self.error(
                                 e.span,
                                 format!("attribute `{attr}` not found on entity type `{ty}`"),
@@ -648,15 +690,15 @@ impl Validator<'_> {
                             );
                             return Ty::Any;
                         }
-                        Some(a) => {
-                            if !a.required && !guarded {
+                        Some((at, required)) => {
+                            if !*required && !guarded {
                                 self.error(
                                     e.span,
                                     format!("attribute `{attr}` of entity type `{ty}` is optional and may be missing"),
-                                    format!("test it first: `{what} has {attr} && {what}.{attr}`"),
+                                    format!("test it first: `{w} has {attr} && {w}.{attr}`", w = what()),
                                 );
                             }
-                            let at = Ty::from_schema(&a.ty);
+                            let at = at.clone();
                             result = Some(match result {
                                 None => at,
                                 Some(prev) => prev.lub(at).unwrap_or(Ty::Any),
@@ -671,7 +713,7 @@ impl Validator<'_> {
                     let names: Vec<&str> = rec.attrs.keys().map(|k| &**k).collect();
                     self.error(
                         e.span,
-                        format!("attribute `{attr}` not found on `{what}`"),
+                        format!("attribute `{attr}` not found on `{}`", what()),
                         attr_help(attr, &names),
                     );
                     Ty::Any
@@ -681,9 +723,10 @@ impl Validator<'_> {
                         self.error(
                             e.span,
                             format!(
-                                "attribute `{attr}` of `{what}` is optional and may be missing"
+                                "attribute `{attr}` of `{}` is optional and may be missing",
+                                what()
                             ),
-                            format!("test it first: `{what} has {attr} && {what}.{attr}`"),
+                            format!("test it first: `{w} has {attr} && {w}.{attr}`", w = what()),
                         );
                     }
                     at.clone()
@@ -723,7 +766,7 @@ impl Validator<'_> {
         op: BinaryOp,
         l: &Expr,
         r: &Expr,
-        env: &Env<'_>,
+        env: &Env,
         facts: &Facts,
     ) -> (Ty, Facts) {
         match op {
@@ -796,7 +839,7 @@ impl Validator<'_> {
         recv: &Expr,
         m: Method,
         args: &[Expr],
-        env: &Env<'_>,
+        env: &Env,
         facts: &Facts,
     ) -> (Ty, Facts) {
         let rt = self.expr(recv, env, facts).0;
