@@ -501,3 +501,39 @@ fn action_groups_and_lists() {
         ["g", "l"]
     );
 }
+
+#[test]
+fn shared_conditions_keep_their_own_results_and_errors() {
+    let set = PolicySet::parse(
+        r#"
+        @id("a") permit(principal == User::"alice", action, resource) when { context.n > 4 };
+        @id("b") permit(principal, action, resource) when { context.n > 4 };
+        @id("c") permit(principal, action, resource) when { context.nope };
+        @id("d") permit(principal, action, resource) when { context.nope };
+        @id("e") forbid(principal == User::"bob", action, resource) when { context.n > 4 };
+        "#,
+        "t",
+    )
+    .unwrap();
+    let d = set.decide(&request("alice"), &entities());
+    assert_eq!(
+        d.determining().map(PolicyId::as_str).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let errs: Vec<_> = d.errors().collect();
+    assert_eq!(errs.len(), 2);
+    assert_eq!(
+        set.get("c").unwrap().text(errs[0].error.span()),
+        "context.nope"
+    );
+    assert_eq!(
+        set.get("d").unwrap().text(errs[1].error.span()),
+        "context.nope"
+    );
+    assert_ne!(errs[0].error.span(), errs[1].error.span());
+    let d = set.decide(&request("bob"), &entities());
+    assert_eq!(
+        d.determining().map(PolicyId::as_str).collect::<Vec<_>>(),
+        ["e"]
+    );
+}
