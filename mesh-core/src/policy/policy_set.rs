@@ -794,3 +794,30 @@ fn fold(e: &mut Expr, p: &Policy) -> Result<(), PolicyError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+impl PolicySet {
+    /// (visited candidates, in scope) for one request, over both indexes.
+    pub(crate) fn count_candidates(
+        &self,
+        request: &Request,
+        entities: &Entities,
+    ) -> (usize, usize) {
+        let env = make_env(request, entities);
+        let (ak, pk, rk) = request_keys(request, &env);
+        let (mut visited, mut in_scope) = (0, 0);
+        for idx in [&self.forbids, &self.permits] {
+            idx.visit(ak, pk, rk, &mut |i| {
+                visited += 1;
+                if self
+                    .policies
+                    .get(i as usize)
+                    .is_some_and(|p| scope_matches(p, &env))
+                {
+                    in_scope += 1;
+                }
+            });
+        }
+        (visited, in_scope)
+    }
+}

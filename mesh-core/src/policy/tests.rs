@@ -537,3 +537,36 @@ fn shared_conditions_keep_their_own_results_and_errors() {
         ["e"]
     );
 }
+
+#[test]
+#[ignore = "diagnostic: needs /tmp/wl10k from gen_policy_workload.py"]
+fn candidate_counts_10k() {
+    let dir = std::path::Path::new("/tmp/wl10k");
+    let set = PolicySet::parse(
+        &std::fs::read_to_string(dir.join("policies.cedar")).unwrap(),
+        "p",
+    )
+    .unwrap();
+    let ents =
+        Entities::from_json_str(&std::fs::read_to_string(dir.join("entities.json")).unwrap())
+            .unwrap();
+    let mut v = Vec::new();
+    for l in std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .take(500)
+    {
+        let r = Request::from_json(&serde_json::from_str(l).unwrap()).unwrap();
+        let p = ents.get(r.principal()).map_or(0, |e| e.ancestors().len());
+        let rs = ents.get(r.resource()).map_or(0, |e| e.ancestors().len());
+        let (a, b) = set.count_candidates(&r, &ents);
+        v.push((a, b, p, rs));
+    }
+    v.sort();
+    println!(
+        "median {:?} p90 {:?} max {:?}",
+        v[v.len() / 2],
+        v[v.len() * 9 / 10],
+        v[v.len() - 1]
+    );
+}
