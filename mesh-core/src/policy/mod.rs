@@ -25,6 +25,51 @@
 //! # Ok::<(), mesh_core::policy::PolicyError>(())
 //! ```
 //!
+//! A step-up obligation, and an explanation of a denial:
+//!
+//! ```
+//! use mesh_core::identity::AuthContext;
+//! use mesh_core::policy::{Entities, EntityUid, Outcome, PolicySet, Record, Request};
+//! use mesh_core::Timestamp;
+//!
+//! let policies = PolicySet::parse(
+//!     r#"@id("payments")
+//!        @obligation("mfa") @max_auth_age("15m")
+//!        @advice("payments need a recent MFA")
+//!        permit(principal, action == Action::"pay", resource)
+//!        when { context.amount < 10000 };"#,
+//!     "policies.cedar",
+//! )?;
+//! let entities = Entities::new();
+//! let now = Timestamp::from_unix_seconds(1_700_000_000);
+//! let uid = |s: &str| EntityUid::parse(s);
+//! let ctx = |amount: i64| {
+//!     Record::new(vec![("amount".into(), amount.into())]).unwrap_or_default()
+//! };
+//! let password_only = AuthContext {
+//!     auth_time: Some(Timestamp::from_unix_seconds(1_700_000_000 - 60)),
+//!     methods: vec!["pwd".into()],
+//!     acr: None,
+//! };
+//! let request = Request::new(uid(r#"User::"bob""#)?, uid(r#"Action::"pay""#)?,
+//!                            uid(r#"Account::"42""#)?, ctx(500))
+//!     .with_auth(password_only, now);
+//! let d = policies.decide(&request, &entities);
+//! let Outcome::Challenge { obligation } = d.outcome() else { panic!("{d}") };
+//! assert_eq!(obligation.name(), "mfa");
+//! assert_eq!(d.advice().collect::<Vec<_>>(), ["payments need a recent MFA"]);
+//!
+//! let big = Request::new(uid(r#"User::"bob""#)?, uid(r#"Action::"pay""#)?,
+//!                        uid(r#"Account::"42""#)?, ctx(50_000));
+//! let why = policies.explain(&big, &entities, 3);
+//! assert_eq!(
+//!     why.to_string(),
+//!     "deny (no_permit)\n  closest permit `payments` (3/4 checks): \
+//!      condition `context.amount < 10000` is false"
+//! );
+//! # Ok::<(), mesh_core::policy::PolicyError>(())
+//! ```
+//!
 //! # Language
 //! Cedar's policy syntax and semantics for access decisions: `permit` /
 //! `forbid`; scopes `principal`/`resource` `== E`, `in E`, `is T`,
