@@ -7,7 +7,7 @@
 )]
 
 use mesh_core::policy::{
-    Entities, EntityUid, ErrorMode, Outcome, PolicySet, Reason, Record, Request, Value,
+    Determining, Entities, EntityUid, ErrorMode, Outcome, PolicySet, Reason, Record, Request, Value,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -196,6 +196,17 @@ proptest! {
         let ents = entities();
         let set = PolicySet::parse(&base.join("\n"), "p").unwrap();
         let d = set.decide(&r, &ents);
+        let fast = set.clone().with_determining(Determining::First);
+        let fd = fast.decide(&r, &ents);
+        prop_assert_eq!(fd.outcome(), d.outcome());
+        let all: Vec<String> = d.determining().map(|i| i.to_string()).collect();
+        let first: Vec<String> = fd.determining().map(|i| i.to_string()).collect();
+        if d.outcome() == Outcome::Allow {
+            prop_assert_eq!(first.len(), 1);
+            prop_assert!(all.contains(&first[0]));
+        } else {
+            prop_assert_eq!(&first, &all);
+        }
         let mut forbids = Vec::new();
         let mut permits = Vec::new();
         for p in set.policies() {

@@ -233,6 +233,20 @@ pub struct PolicySet {
     forbids: Index,
     permits: Index,
     mode: ErrorMode,
+    determining: Determining,
+}
+
+/// How many permits an `Allow` lists as determining.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Determining {
+    /// Every applicable permit, as Cedar reports them (the default).
+    #[default]
+    All,
+    /// The first applicable permit found, in index order (not necessarily
+    /// the first in the file): permits are no longer evaluated once one
+    /// allows, so errors of the others go unreported. Forbids are always
+    /// all evaluated. Faster when many permits apply to a request.
+    First,
 }
 
 impl Default for PolicySet {
@@ -243,6 +257,7 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             mode: ErrorMode::FailClosed,
+            determining: Determining::All,
         }
     }
 }
@@ -322,6 +337,12 @@ impl PolicySet {
     /// The same set with another [`ErrorMode`].
     pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// The same set listing determining permits as `determining` says.
+    pub fn with_determining(mut self, determining: Determining) -> Self {
+        self.determining = determining;
         self
     }
 
@@ -442,7 +463,12 @@ impl PolicySet {
         // are remembered by the lowest index and counted.
         let mut pending_first: Option<u32> = None;
         let mut pending_count = 0u32;
+        let first_only = self.determining == Determining::First;
+        let mut done = false;
         self.permits.visit(ak, pk, rk, &mut |i| {
+            if done {
+                return;
+            }
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
@@ -462,7 +488,10 @@ impl PolicySet {
                         pending_count += 1;
                         pending_first = Some(pending_first.map_or(i, |f| f.min(i)));
                     }
-                    _ => out.determining.push(i),
+                    _ => {
+                        out.determining.push(i);
+                        done = first_only;
+                    }
                 },
                 Ok(false) => {}
                 Err(e) => {
