@@ -132,6 +132,7 @@ type Row = (
     Duration,
     Duration,
     Duration,
+    Option<Duration>,
 );
 
 /// p50 of single timed decisions.
@@ -188,6 +189,9 @@ fn measure(files: &Files, set: &PolicySet, entities: &Entities, reqs: &[Request]
             entities,
             reqs,
         ),
+        cpu_mean(|| {
+            black_box(serde_json::from_str::<serde_json::Value>(&files.entities).unwrap());
+        }),
     )
 }
 
@@ -226,15 +230,16 @@ fn bench(c: &mut Criterion) {
         table.push(measure(&files, &set, &entities, &reqs));
     }
     println!("\nparse+compile, entity load and decide mean: on-CPU time; p50/p99: wall time per decision");
-    println!("| policies | parse+compile | entity load | decide mean | decide p50 | decide p99 | p50, Determining::First |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| policies | parse+compile | entity load | decide mean | decide p50 | decide p99 | p50, Determining::First | entity JSON parse alone (floor) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let show = |d: Option<Duration>| d.map_or_else(|| "n/a".to_string(), |d| format!("{d:.2?}"));
-    for (len, compile, load, mean, p50, p99, first) in table {
+    for (len, compile, load, mean, p50, p99, first, floor) in table {
         println!(
-            "| {len} | {} | {} | {} | {p50:.2?} | {p99:.2?} | {first:.2?} |",
+            "| {len} | {} | {} | {} | {p50:.2?} | {p99:.2?} | {first:.2?} | {} |",
             show(compile),
             show(load),
-            show(mean)
+            show(mean),
+            show(floor)
         );
     }
 }
