@@ -101,6 +101,7 @@ impl Entity {
                 all.extend(e.ancestors.iter().cloned());
             }
         }
+        all.retain(|a| a != &self.uid);
         sort_keys(&mut all);
         self.ancestors = all;
     }
