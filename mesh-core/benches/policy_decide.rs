@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mesh_core::policy::{Decision, Entities, IpNet, PolicySet, Record, Request, Value};
+use mesh_core::policy::{
+    Decision, Determining, Entities, IpNet, PolicySet, Record, Request, Value,
+};
 
 struct Files {
     policies: String,
@@ -97,14 +99,113 @@ fn requests(files: &Files) -> Vec<Request> {
         .collect()
 }
 
+/// On-CPU time of this thread (Linux `schedstat`), which, unlike wall time,
+/// does not count time spent waiting for a core on a loaded machine.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Mean on-CPU time of `f` over enough runs to last at least 300 ms.
+fn cpu_mean(mut f: impl FnMut()) -> Option<Duration> {
+    let start = cpu_time()?;
+    let wall = Instant::now();
+    let mut n = 0u32;
+    while n < 3 || wall.elapsed() < Duration::from_millis(300) {
+        f();
+        n += 1;
+    }
+    Some((cpu_time()? - start) / n)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
 
+type Row = (
+    usize,
+    Option<Duration>,
+    Option<Duration>,
+    Option<Duration>,
+    Duration,
+    Duration,
+    Duration,
+    Option<Duration>,
+);
+
+/// p50 of single timed decisions.
+fn p50_of(set: &PolicySet, entities: &Entities, reqs: &[Request]) -> Duration {
+    let mut d = Decision::new(set);
+    let mut samples = Vec::with_capacity(reqs.len() * 10);
+    for _ in 0..10 {
+        for r in reqs {
+            let t = Instant::now();
+            set.decide_into(black_box(r), entities, &mut d);
+            black_box(d.outcome());
+            samples.push(t.elapsed());
+        }
+    }
+    samples.sort_unstable();
+    percentile(&samples, 0.5)
+}
+
+fn measure(files: &Files, set: &PolicySet, entities: &Entities, reqs: &[Request]) -> Row {
+    let mut d = Decision::new(set);
+    // Per-decision latency distribution, one timed decision at a time.
+    let mut samples = Vec::with_capacity(reqs.len() * 10);
+    for _ in 0..10 {
+        for r in reqs {
+            let t = Instant::now();
+            set.decide_into(black_box(r), entities, &mut d);
+            black_box(d.outcome());
+            samples.push(t.elapsed());
+        }
+    }
+    samples.sort_unstable();
+    let decide_cpu = cpu_mean(|| {
+        for r in reqs {
+            set.decide_into(black_box(r), entities, &mut d);
+            black_box(d.outcome());
+        }
+    })
+    .map(|t| t / reqs.len() as u32);
+    let compile_cpu = cpu_mean(|| {
+        black_box(PolicySet::parse(&files.policies, "policies.cedar").unwrap());
+    });
+    let load_cpu = cpu_mean(|| {
+        black_box(Entities::from_json_str(&files.entities).unwrap());
+    });
+    (
+        set.len(),
+        compile_cpu,
+        load_cpu,
+        decide_cpu,
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        p50_of(
+            &set.clone().with_determining(Determining::First),
+            entities,
+            reqs,
+        ),
+        cpu_mean(|| {
+            black_box(serde_json::from_str::<serde_json::Value>(&files.entities).unwrap());
+        }),
+    )
+}
+
 fn bench(c: &mut Criterion) {
     let mut table = Vec::new();
+    let table_only = std::env::var_os("MESH_BENCH_TABLE_ONLY").is_some();
     for (n, files) in workloads() {
+        if table_only {
+            let set = PolicySet::parse(&files.policies, "policies.cedar").unwrap();
+            let entities = Entities::from_json_str(&files.entities).unwrap();
+            let reqs = requests(&files);
+            table.push(measure(&files, &set, &entities, &reqs));
+            continue;
+        }
         let mut g = c.benchmark_group(format!("policy/{n}"));
         g.bench_function("parse_compile", |b| {
             b.iter(|| PolicySet::parse(black_box(&files.policies), "policies.cedar").unwrap())
@@ -126,36 +227,20 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
 
-        // Per-decision latency distribution, one timed decision at a time.
-        let mut samples = Vec::with_capacity(reqs.len() * 10);
-        for _ in 0..10 {
-            for r in &reqs {
-                let t = Instant::now();
-                set.decide_into(black_box(r), &entities, &mut d);
-                black_box(d.outcome());
-                samples.push(t.elapsed());
-            }
-        }
-        samples.sort_unstable();
-        let t = Instant::now();
-        let _ = black_box(PolicySet::parse(&files.policies, "policies.cedar").unwrap());
-        let compile = t.elapsed();
-        let t = Instant::now();
-        let _ = black_box(Entities::from_json_str(&files.entities).unwrap());
-        let load = t.elapsed();
-        table.push((
-            n,
-            set.len(),
-            compile,
-            load,
-            percentile(&samples, 0.5),
-            percentile(&samples, 0.99),
-        ));
+        table.push(measure(&files, &set, &entities, &reqs));
     }
-    println!("\n| policies | parse+compile | entity load | decide p50 | decide p99 |");
-    println!("|---:|---:|---:|---:|---:|");
-    for (_, len, compile, load, p50, p99) in table {
-        println!("| {len} | {compile:.2?} | {load:.2?} | {p50:.2?} | {p99:.2?} |");
+    println!("\nparse+compile, entity load and decide mean: on-CPU time; p50/p99: wall time per decision");
+    println!("| policies | parse+compile | entity load | decide mean | decide p50 | decide p99 | p50, Determining::First | entity JSON parse alone (floor) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let show = |d: Option<Duration>| d.map_or_else(|| "n/a".to_string(), |d| format!("{d:.2?}"));
+    for (len, compile, load, mean, p50, p99, first, floor) in table {
+        println!(
+            "| {len} | {} | {} | {} | {p50:.2?} | {p99:.2?} | {first:.2?} | {} |",
+            show(compile),
+            show(load),
+            show(mean),
+            show(floor)
+        );
     }
 }
 

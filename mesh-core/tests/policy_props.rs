@@ -7,7 +7,7 @@
 )]
 
 use mesh_core::policy::{
-    Entities, EntityUid, ErrorMode, Outcome, PolicySet, Reason, Record, Request, Value,
+    Determining, Entities, EntityUid, ErrorMode, Outcome, PolicySet, Reason, Record, Request, Value,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -196,6 +196,17 @@ proptest! {
         let ents = entities();
         let set = PolicySet::parse(&base.join("\n"), "p").unwrap();
         let d = set.decide(&r, &ents);
+        let fast = set.clone().with_determining(Determining::First);
+        let fd = fast.decide(&r, &ents);
+        prop_assert_eq!(fd.outcome(), d.outcome());
+        let all: Vec<String> = d.determining().map(|i| i.to_string()).collect();
+        let first: Vec<String> = fd.determining().map(|i| i.to_string()).collect();
+        if d.outcome() == Outcome::Allow {
+            prop_assert_eq!(first.len(), 1);
+            prop_assert!(all.contains(&first[0]));
+        } else {
+            prop_assert_eq!(&first, &all);
+        }
         let mut forbids = Vec::new();
         let mut permits = Vec::new();
         for p in set.policies() {
@@ -224,4 +235,85 @@ proptest! {
 #[test]
 fn record_default_is_empty() {
     assert!(Record::default().is_empty());
+}
+
+fn token_soup() -> impl Strategy<Value = String> {
+    let toks = [
+        "permit",
+        "forbid",
+        "(",
+        ")",
+        "principal",
+        ",",
+        "action",
+        "resource",
+        "context",
+        "when",
+        "unless",
+        "{",
+        "}",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        "in",
+        "is",
+        "&&",
+        "||",
+        "!",
+        "-",
+        "+",
+        "*",
+        "9223372036854775808",
+        "1",
+        "\"a\"",
+        "\"\\u{zz}\"",
+        "\"\\*\"",
+        "[",
+        "]",
+        ".",
+        "has",
+        "like",
+        "::",
+        "@id(\"x\")",
+        "@obligation(\"mfa\")",
+        "?principal",
+        "if",
+        "then",
+        "else",
+        "User",
+        "Action::\"r\"",
+        "ip",
+        "decimal",
+        "contains",
+        ";",
+        " ",
+        "\n",
+        "\"",
+        "//",
+        "é",
+    ];
+    proptest::collection::vec(proptest::sample::select(toks.to_vec()), 0..60)
+        .prop_map(|v| v.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Parsing and compiling arbitrary token soup never panics; every error
+    /// renders with a location.
+    #[test]
+    fn parser_never_panics(src in prop_oneof![token_soup(), ".{0,200}"]) {
+        match PolicySet::parse(&src, "soup.cedar") {
+            Ok(set) => {
+                let r = request(0, 0, 1, true, "abc");
+                let _ = set.decide(&r, &entities());
+            }
+            Err(e) => {
+                let d = e.diagnostic().unwrap();
+                prop_assert!(d.line() >= 1 && d.column() >= 1);
+                prop_assert!(d.render().contains("soup.cedar:"));
+            }
+        }
+    }
 }

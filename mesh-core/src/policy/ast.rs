@@ -384,7 +384,10 @@ pub struct Policy {
     pub conditions: Vec<Condition>,
     /// The annotations, in source order (`@id` included).
     pub annotations: Vec<(Arc<str>, Arc<str>)>,
-    /// The policy's own source text.
+    /// The policy's own source text; the spans of its expressions (minus
+    /// `offset`) point into it. Policies with textually identical conditions
+    /// share evaluation results within a decision, so a policy built by hand
+    /// must keep `source`, `offset` and its spans consistent.
     pub source: Arc<str>,
     /// Byte offset of `source` in the file it came from; spans of the
     /// policy's expressions are relative to the file.

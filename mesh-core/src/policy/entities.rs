@@ -101,6 +101,7 @@ impl Entity {
                 all.extend(e.ancestors.iter().cloned());
             }
         }
+        all.retain(|a| a != &self.uid);
         sort_keys(&mut all);
         self.ancestors = all;
     }
@@ -245,7 +246,7 @@ impl Entities {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            out.push(entity_from_json(item, &format!("/{i}"))?);
+            out.push(entity_from_json(item, &Ptr::Index(&Ptr::Root(""), i))?);
         }
         Self::from_entities(out)
     }
@@ -271,6 +272,31 @@ impl Entities {
     }
 }
 
+/// A JSON pointer built lazily: rendered only when an error is reported.
+#[derive(Clone, Copy)]
+pub(crate) enum Ptr<'a> {
+    /// The document root, with a prefix (e.g. `/context`).
+    Root(&'a str),
+    /// A member of an object.
+    Key(&'a Ptr<'a>, &'a str),
+    /// An element of an array.
+    Index(&'a Ptr<'a>, usize),
+}
+
+impl Ptr<'_> {
+    pub(crate) fn render(&self) -> String {
+        match self {
+            Ptr::Root(p) => (*p).to_string(),
+            Ptr::Key(parent, k) => format!(
+                "{}/{}",
+                parent.render(),
+                k.replace('~', "~0").replace('/', "~1")
+            ),
+            Ptr::Index(parent, i) => format!("{}/{i}", parent.render()),
+        }
+    }
+}
+
 fn ent_err(pointer: &str, message: impl Into<String>) -> PolicyError {
     PolicyError::Entities {
         pointer: pointer.to_string(),
@@ -278,55 +304,60 @@ fn ent_err(pointer: &str, message: impl Into<String>) -> PolicyError {
     }
 }
 
-fn entity_from_json(v: &Json, ptr: &str) -> Result<Entity, PolicyError> {
+fn entity_from_json(v: &Json, ptr: &Ptr<'_>) -> Result<Entity, PolicyError> {
     let Json::Object(obj) = v else {
-        return Err(ent_err(ptr, "expected an entity object"));
+        return Err(ent_err(&ptr.render(), "expected an entity object"));
     };
     for k in obj.keys() {
         if !matches!(k.as_str(), "uid" | "attrs" | "parents" | "tags") {
-            return Err(ent_err(ptr, format!("unknown field `{k}`")));
+            return Err(ent_err(&ptr.render(), format!("unknown field `{k}`")));
         }
     }
-    let uid_ptr = format!("{ptr}/uid");
     let uid = uid_from_json(
         obj.get("uid")
-            .ok_or_else(|| ent_err(ptr, "missing `uid`"))?,
-        &uid_ptr,
+            .ok_or_else(|| ent_err(&ptr.render(), "missing `uid`"))?,
+        &Ptr::Key(ptr, "uid"),
     )?;
+    let attrs_ptr = Ptr::Key(ptr, "attrs");
     let attrs = match obj.get("attrs") {
         None => Record::default(),
-        Some(Json::Object(m)) => record_from_json(m, &format!("{ptr}/attrs"), 1, ent_err)?,
-        Some(_) => return Err(ent_err(&format!("{ptr}/attrs"), "expected an object")),
+        Some(Json::Object(m)) => record_from_json(m, &attrs_ptr, 1, ent_err_s)?,
+        Some(_) => return Err(ent_err(&attrs_ptr.render(), "expected an object")),
     };
+    let parents_ptr = Ptr::Key(ptr, "parents");
     let parents = match obj.get("parents") {
         None => Vec::new(),
         Some(Json::Array(ps)) => ps
             .iter()
             .enumerate()
-            .map(|(i, p)| uid_from_json(p, &format!("{ptr}/parents/{i}")))
+            .map(|(i, p)| uid_from_json(p, &Ptr::Index(&parents_ptr, i)))
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(ent_err(&format!("{ptr}/parents"), "expected an array")),
+        Some(_) => return Err(ent_err(&parents_ptr.render(), "expected an array")),
     };
     Ok(Entity::new(uid, attrs, parents))
 }
 
+fn ent_err_s(pointer: &str, message: String) -> PolicyError {
+    ent_err(pointer, message)
+}
+
 /// An entity uid from `{"type": T, "id": I}` or `{"__entity": {…}}`.
-pub(crate) fn uid_from_json(v: &Json, ptr: &str) -> Result<EntityUid, PolicyError> {
+pub(crate) fn uid_from_json(v: &Json, ptr: &Ptr<'_>) -> Result<EntityUid, PolicyError> {
     let Json::Object(o) = v else {
         return Err(ent_err(
-            ptr,
+            &ptr.render(),
             "expected an entity reference `{\"type\": …, \"id\": …}`",
         ));
     };
     if let Some(inner) = o.get("__entity") {
         if o.len() != 1 {
-            return Err(ent_err(ptr, "`__entity` must be the only field"));
+            return Err(ent_err(&ptr.render(), "`__entity` must be the only field"));
         }
-        return uid_from_json(inner, &format!("{ptr}/__entity"));
+        return uid_from_json(inner, &Ptr::Key(ptr, "__entity"));
     }
     if o.len() != 2 {
         return Err(ent_err(
-            ptr,
+            &ptr.render(),
             "an entity reference has exactly the fields `type` and `id`",
         ));
     }
@@ -336,13 +367,13 @@ pub(crate) fn uid_from_json(v: &Json, ptr: &str) -> Result<EntityUid, PolicyErro
         (Some(t), Some(i)) => {
             if !valid_type_name(t) {
                 return Err(ent_err(
-                    &format!("{ptr}/type"),
+                    &Ptr::Key(ptr, "type").render(),
                     format!("invalid entity type name `{t}`"),
                 ));
             }
             Ok(EntityUid::from_parts(t, i))
         }
-        _ => Err(ent_err(ptr, "`type` and `id` must be strings")),
+        _ => Err(ent_err(&ptr.render(), "`type` and `id` must be strings")),
     }
 }
 
@@ -361,60 +392,62 @@ type ErrFn = fn(&str, String) -> PolicyError;
 
 fn record_from_json(
     m: &serde_json::Map<String, Json>,
-    ptr: &str,
+    ptr: &Ptr<'_>,
     depth: usize,
-    err: fn(&str, String) -> PolicyError,
+    err: ErrFn,
 ) -> Result<Record, PolicyError> {
     let mut attrs = Vec::with_capacity(m.len());
     for (k, v) in m {
-        let p = format!("{ptr}/{}", k.replace('~', "~0").replace('/', "~1"));
         attrs.push((
             Arc::from(k.as_str()),
-            value_from_json_at(v, &p, depth + 1, err)?,
+            value_from_json_at(v, &Ptr::Key(ptr, k), depth + 1, err)?,
         ));
     }
-    Record::new(attrs).map_err(|k| err(ptr, format!("duplicate attribute `{k}`")))
+    Record::new(attrs).map_err(|k| err(&ptr.render(), format!("duplicate attribute `{k}`")))
 }
 
 /// Converts a JSON value to a [`Value`] (Cedar's JSON value format).
 pub(crate) fn value_from_json_at(
     v: &Json,
-    ptr: &str,
+    ptr: &Ptr<'_>,
     depth: usize,
     err: ErrFn,
 ) -> Result<Value, PolicyError> {
     if depth > MAX_VALUE_DEPTH {
         return Err(err(
-            ptr,
+            &ptr.render(),
             format!("value nested deeper than {MAX_VALUE_DEPTH} levels"),
         ));
     }
     Ok(match v {
-        Json::Null => return Err(err(ptr, "`null` is not a Cedar value".into())),
+        Json::Null => return Err(err(&ptr.render(), "`null` is not a Cedar value".into())),
         Json::Bool(b) => Value::Bool(*b),
         Json::Number(n) => match n.as_i64() {
             Some(i) => Value::Long(i),
-            None => return Err(err(ptr, format!("`{n}` is not a 64-bit integer (Long)"))),
+            None => {
+                return Err(err(
+                    &ptr.render(),
+                    format!("`{n}` is not a 64-bit integer (Long)"),
+                ))
+            }
         },
         Json::String(s) => Value::string(s),
         Json::Array(items) => {
             let mut vals = Vec::with_capacity(items.len());
             for (i, it) in items.iter().enumerate() {
-                vals.push(value_from_json_at(
-                    it,
-                    &format!("{ptr}/{i}"),
-                    depth + 1,
-                    err,
-                )?);
+                vals.push(value_from_json_at(it, &Ptr::Index(ptr, i), depth + 1, err)?);
             }
             Value::Set(Set::new(vals))
         }
         Json::Object(o) => {
             if let Some(inner) = o.get("__entity") {
                 if o.len() != 1 {
-                    return Err(err(ptr, "`__entity` must be the only field".into()));
+                    return Err(err(
+                        &ptr.render(),
+                        "`__entity` must be the only field".into(),
+                    ));
                 }
-                return uid_from_json(inner, &format!("{ptr}/__entity"))
+                return uid_from_json(inner, &Ptr::Key(ptr, "__entity"))
                     .map(Value::Entity)
                     .map_err(|e| match e {
                         PolicyError::Entities { pointer, message } => err(&pointer, message),
@@ -423,16 +456,17 @@ pub(crate) fn value_from_json_at(
             }
             if let Some(inner) = o.get("__extn") {
                 if o.len() != 1 {
-                    return Err(err(ptr, "`__extn` must be the only field".into()));
+                    return Err(err(&ptr.render(), "`__extn` must be the only field".into()));
                 }
-                return extn_from_json(inner, &format!("{ptr}/__extn"), err);
+                return extn_from_json(inner, &Ptr::Key(ptr, "__extn"), err);
             }
             Value::Record(record_from_json(o, ptr, depth, err)?)
         }
     })
 }
 
-fn extn_from_json(v: &Json, ptr: &str, err: ErrFn) -> Result<Value, PolicyError> {
+fn extn_from_json(v: &Json, ptr: &Ptr<'_>, err: ErrFn) -> Result<Value, PolicyError> {
+    let ptr = &ptr.render();
     let f = v.get("fn").and_then(Json::as_str);
     let arg = v.get("arg").and_then(Json::as_str);
     match (f, arg) {
@@ -456,7 +490,7 @@ impl Value {
     /// `{"__extn": {"fn": "ip"|"decimal", "arg": …}}`. Without a schema a
     /// JSON string stays a String (Cedar does the same).
     pub fn from_json(json: &Json) -> Result<Value, PolicyError> {
-        value_from_json_at(json, "", 0, |p, m| PolicyError::Request {
+        value_from_json_at(json, &Ptr::Root(""), 0, |p, m| PolicyError::Request {
             field: p.to_string(),
             message: m,
         })

@@ -179,7 +179,14 @@ impl<'s> Parser<'s> {
                 Some("templates (`?principal`, `?resource`) are not supported; write static policies"),
             ),
             Tok::UnterminatedStr => (DiagnosticKind::Syntax, Some("close the string with `\"`")),
-            _ => (DiagnosticKind::Syntax, None),
+            Tok::Unknown(_) => (
+                DiagnosticKind::Syntax,
+                Some("this character is not part of the policy language"),
+            ),
+            _ => (
+                DiagnosticKind::Syntax,
+                Some("a policy reads `permit(principal, action, resource) when { … };`"),
+            ),
         };
         let found = t.tok.describe();
         let msg = if t.tok == Tok::Question {

@@ -57,6 +57,32 @@ struct Keys<'a> {
 }
 
 impl Keys<'_> {
+    fn contains(&self, k: u64) -> bool {
+        self.uid == k || self.ty == k || self.ancestors.iter().any(|a| a.key() == k)
+    }
+
+    /// Calls `f` with the value of every key of `map` that is one of these
+    /// keys: probes the map for each key, or, for a map smaller than the key
+    /// list, scans the map.
+    fn matches<'m, V>(&self, map: &'m KeyMap<u64, V>, mut f: impl FnMut(&'m V)) {
+        if map.is_empty() {
+            return;
+        }
+        if map.len() < 2 + self.ancestors.len() {
+            for (k, v) in map {
+                if self.contains(*k) {
+                    f(v);
+                }
+            }
+        } else {
+            self.for_each(|k| {
+                if let Some(v) = map.get(&k) {
+                    f(v);
+                }
+            });
+        }
+    }
+
     fn for_each(&self, mut f: impl FnMut(u64)) {
         f(self.uid);
         f(self.ty);
@@ -107,33 +133,17 @@ impl Index {
                 for &i in &rnode.any {
                     f(i);
                 }
-                if !rnode.by_key.is_empty() {
-                    resource.for_each(|k| {
-                        if let Some(list) = rnode.by_key.get(&k) {
-                            for &i in list {
-                                f(i);
-                            }
-                        }
-                    });
-                }
-            };
-            on_r(&pnode.any, f);
-            if !pnode.by_key.is_empty() {
-                principal.for_each(|k| {
-                    if let Some(r) = pnode.by_key.get(&k) {
-                        on_r(r, f);
+                resource.matches(&rnode.by_key, |list| {
+                    for &i in list {
+                        f(i);
                     }
                 });
-            }
+            };
+            on_r(&pnode.any, f);
+            principal.matches(&pnode.by_key, |r| on_r(r, f));
         };
         on_p(&self.any, f);
-        if !self.by_action.is_empty() {
-            action.for_each(|k| {
-                if let Some(p) = self.by_action.get(&k) {
-                    on_p(p, f);
-                }
-            });
-        }
+        action.matches(&self.by_action, |p| on_p(p, f));
     }
 }
 
@@ -144,6 +154,75 @@ struct Meta {
     advice: Option<Arc<str>>,
     /// Filed under several action keys: may be visited more than once.
     multi: bool,
+    /// Slot in the per-decision memo shared by every policy whose
+    /// conditions are textually identical (`None`: not shared, or too many).
+    memo: Option<u8>,
+}
+
+/// Size of the per-decision memo of shared conditions.
+const MEMO_SLOTS: usize = 128;
+
+/// Per-decision memo of shared conditions: 0 unknown, 1 false, 2 true.
+/// Only error-free results are memoized (an error is re-evaluated in each
+/// policy, so that it points into that policy's own text).
+struct Memo([u8; MEMO_SLOTS]);
+
+impl Memo {
+    fn eval<'p>(&mut self, p: &'p Policy, m: &Meta, env: &Env<'_>) -> Result<bool, EvalError<'p>> {
+        let Some(slot) = m.memo.and_then(|i| self.0.get_mut(usize::from(i))) else {
+            return conditions_hold(p, env);
+        };
+        match *slot {
+            1 => Ok(false),
+            2 => Ok(true),
+            _ => {
+                let r = conditions_hold(p, env);
+                if let Ok(b) = r {
+                    *slot = if b { 2 } else { 1 };
+                }
+                r
+            }
+        }
+    }
+}
+
+/// Assigns memo slots to conditions shared by several policies, most
+/// frequent first.
+fn assign_memo_slots(policies: &[Policy], meta: &mut [Meta]) {
+    let mut groups: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, p) in policies.iter().enumerate() {
+        if p.conditions.is_empty() {
+            continue;
+        }
+        // The key is the clauses' source text; a policy whose `source` does
+        // not hold its spans' text is never shared.
+        let mut key = String::new();
+        let mut ok = true;
+        for c in &p.conditions {
+            let t = p.text(c.span);
+            ok &= !t.is_empty() && t.len() == c.span.end.saturating_sub(c.span.start) as usize;
+            key.push_str(t);
+            key.push('\0');
+        }
+        if ok {
+            groups.entry(key).or_default().push(i);
+        }
+    }
+    let mut shared: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    shared.sort_by(|a, b| {
+        b.len()
+            .cmp(&a.len())
+            .then_with(|| a.first().cmp(&b.first()))
+    });
+    for (slot, group) in shared.into_iter().take(MEMO_SLOTS).enumerate() {
+        let slot = u8::try_from(slot).ok();
+        for i in group {
+            if let Some(m) = meta.get_mut(i) {
+                m.memo = slot;
+            }
+        }
+    }
 }
 
 /// A compiled, indexed set of policies.
@@ -154,6 +233,20 @@ pub struct PolicySet {
     forbids: Index,
     permits: Index,
     mode: ErrorMode,
+    determining: Determining,
+}
+
+/// How many permits an `Allow` lists as determining.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Determining {
+    /// Every applicable permit, as Cedar reports them (the default).
+    #[default]
+    All,
+    /// The first applicable permit found, in index order (not necessarily
+    /// the first in the file): permits are no longer evaluated once one
+    /// allows, so errors of the others go unreported. Forbids are always
+    /// all evaluated. Faster when many permits apply to a request.
+    First,
 }
 
 impl Default for PolicySet {
@@ -164,6 +257,7 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             mode: ErrorMode::FailClosed,
+            determining: Determining::All,
         }
     }
 }
@@ -236,12 +330,19 @@ impl PolicySet {
             set.meta.push(meta);
             set.policies.push(p);
         }
+        assign_memo_slots(&set.policies, &mut set.meta);
         Ok(set)
     }
 
     /// The same set with another [`ErrorMode`].
     pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// The same set listing determining permits as `determining` says.
+    pub fn with_determining(mut self, determining: Determining) -> Self {
+        self.determining = determining;
         self
     }
 
@@ -313,6 +414,7 @@ impl PolicySet {
         let env = make_env(request, entities);
         let keys = request_keys(request, &env);
         let (ak, pk, rk) = keys;
+        let mut memo = Memo([0; MEMO_SLOTS]);
 
         // Forbids.
         let mut matched = false;
@@ -328,7 +430,7 @@ impl PolicySet {
             if !scope_matches(p, &env) {
                 return;
             }
-            match conditions_hold(p, &env) {
+            match memo.eval(p, m, &env) {
                 Ok(true) => {
                     matched = true;
                     out.determining.push(i);
@@ -361,7 +463,12 @@ impl PolicySet {
         // are remembered by the lowest index and counted.
         let mut pending_first: Option<u32> = None;
         let mut pending_count = 0u32;
+        let first_only = self.determining == Determining::First;
+        let mut done = false;
         self.permits.visit(ak, pk, rk, &mut |i| {
+            if done {
+                return;
+            }
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
@@ -372,7 +479,7 @@ impl PolicySet {
             if !scope_matches(p, &env) {
                 return;
             }
-            match conditions_hold(p, &env) {
+            match memo.eval(p, m, &env) {
                 Ok(true) => match &m.obligation {
                     Some(o) if !obligation_met(o, request) => {
                         if pending_first.is_some_and(|f| f == i) {
@@ -381,7 +488,10 @@ impl PolicySet {
                         pending_count += 1;
                         pending_first = Some(pending_first.map_or(i, |f| f.min(i)));
                     }
-                    _ => out.determining.push(i),
+                    _ => {
+                        out.determining.push(i);
+                        done = first_only;
+                    }
                 },
                 Ok(false) => {}
                 Err(e) => {
@@ -562,6 +672,7 @@ fn read_meta(p: &Policy) -> Result<Meta, PolicyError> {
         advice: p.annotation("advice").map(Arc::from),
         multi: matches!(&p.action, ActionScope::In { actions, .. } if actions.len() > 1),
         obligation: None,
+        memo: None,
     };
     if name.is_none() && age.is_none() {
         return Ok(meta);
@@ -711,4 +822,31 @@ fn fold(e: &mut Expr, p: &Policy) -> Result<(), PolicyError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+impl PolicySet {
+    /// (visited candidates, in scope) for one request, over both indexes.
+    pub(crate) fn count_candidates(
+        &self,
+        request: &Request,
+        entities: &Entities,
+    ) -> (usize, usize) {
+        let env = make_env(request, entities);
+        let (ak, pk, rk) = request_keys(request, &env);
+        let (mut visited, mut in_scope) = (0, 0);
+        for idx in [&self.forbids, &self.permits] {
+            idx.visit(ak, pk, rk, &mut |i| {
+                visited += 1;
+                if self
+                    .policies
+                    .get(i as usize)
+                    .is_some_and(|p| scope_matches(p, &env))
+                {
+                    in_scope += 1;
+                }
+            });
+        }
+        (visited, in_scope)
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::entities::{uid_from_json, value_from_json_at, Entities, Entity};
+use super::entities::{uid_from_json, value_from_json_at, Entities, Entity, Ptr};
 use super::value::{EntityType, EntityUid, Record, Set, Value};
 use super::PolicyError;
 use crate::identity::{AuthContext, Identity, IdentityKind};
@@ -99,9 +99,8 @@ impl Request {
             };
             match json.get(name) {
                 Some(Json::String(s)) => EntityUid::parse(s).map_err(|e| err(e.to_string())),
-                Some(v @ Json::Object(_)) => {
-                    uid_from_json(v, &format!("/{name}")).map_err(|e| err(e.to_string()))
-                }
+                Some(v @ Json::Object(_)) => uid_from_json(v, &Ptr::Root(&format!("/{name}")))
+                    .map_err(|e| err(e.to_string())),
                 Some(_) => Err(err("expected an entity".into())),
                 None => Err(err("missing".into())),
             }
@@ -112,9 +111,11 @@ impl Request {
         let context = match json.get("context") {
             None => Record::default(),
             Some(v @ Json::Object(_)) => {
-                match value_from_json_at(v, "/context", 0, |p, m| PolicyError::Request {
-                    field: p.to_string(),
-                    message: m,
+                match value_from_json_at(v, &Ptr::Root("/context"), 0, |p, m| {
+                    PolicyError::Request {
+                        field: p.to_string(),
+                        message: m,
+                    }
                 })? {
                     Value::Record(r) => r,
                     _ => Record::default(),
@@ -243,7 +244,7 @@ impl IdentityMapping {
         };
         let mut claims: Vec<(Arc<str>, Value)> = Vec::with_capacity(identity.claims.len());
         for (k, v) in &identity.claims {
-            if let Ok(v) = value_from_json_at(v, "", 1, |p, m| PolicyError::Request {
+            if let Ok(v) = value_from_json_at(v, &Ptr::Root(""), 1, |p, m| PolicyError::Request {
                 field: p.to_string(),
                 message: m,
             }) {
@@ -301,10 +302,12 @@ impl IdentityMapping {
                 if k == "device_id" {
                     continue;
                 }
-                if let Ok(v) = value_from_json_at(v, "", 1, |p, m| PolicyError::Request {
-                    field: p.to_string(),
-                    message: m,
-                }) {
+                if let Ok(v) =
+                    value_from_json_at(v, &Ptr::Root(""), 1, |p, m| PolicyError::Request {
+                        field: p.to_string(),
+                        message: m,
+                    })
+                {
                     dev.push((Arc::from(k.as_str()), v));
                 }
             }

@@ -501,3 +501,72 @@ fn action_groups_and_lists() {
         ["g", "l"]
     );
 }
+
+#[test]
+fn shared_conditions_keep_their_own_results_and_errors() {
+    let set = PolicySet::parse(
+        r#"
+        @id("a") permit(principal == User::"alice", action, resource) when { context.n > 4 };
+        @id("b") permit(principal, action, resource) when { context.n > 4 };
+        @id("c") permit(principal, action, resource) when { context.nope };
+        @id("d") permit(principal, action, resource) when { context.nope };
+        @id("e") forbid(principal == User::"bob", action, resource) when { context.n > 4 };
+        "#,
+        "t",
+    )
+    .unwrap();
+    let d = set.decide(&request("alice"), &entities());
+    assert_eq!(
+        d.determining().map(PolicyId::as_str).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let errs: Vec<_> = d.errors().collect();
+    assert_eq!(errs.len(), 2);
+    assert_eq!(
+        set.get("c").unwrap().text(errs[0].error.span()),
+        "context.nope"
+    );
+    assert_eq!(
+        set.get("d").unwrap().text(errs[1].error.span()),
+        "context.nope"
+    );
+    assert_ne!(errs[0].error.span(), errs[1].error.span());
+    let d = set.decide(&request("bob"), &entities());
+    assert_eq!(
+        d.determining().map(PolicyId::as_str).collect::<Vec<_>>(),
+        ["e"]
+    );
+}
+
+#[test]
+#[ignore = "diagnostic: needs /tmp/wl10k from gen_policy_workload.py"]
+fn candidate_counts_10k() {
+    let dir = std::path::Path::new("/tmp/wl10k");
+    let set = PolicySet::parse(
+        &std::fs::read_to_string(dir.join("policies.cedar")).unwrap(),
+        "p",
+    )
+    .unwrap();
+    let ents =
+        Entities::from_json_str(&std::fs::read_to_string(dir.join("entities.json")).unwrap())
+            .unwrap();
+    let mut v = Vec::new();
+    for l in std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .take(500)
+    {
+        let r = Request::from_json(&serde_json::from_str(l).unwrap()).unwrap();
+        let p = ents.get(r.principal()).map_or(0, |e| e.ancestors().len());
+        let rs = ents.get(r.resource()).map_or(0, |e| e.ancestors().len());
+        let (a, b) = set.count_candidates(&r, &ents);
+        v.push((a, b, p, rs));
+    }
+    v.sort();
+    println!(
+        "median {:?} p90 {:?} max {:?}",
+        v[v.len() / 2],
+        v[v.len() * 9 / 10],
+        v[v.len() - 1]
+    );
+}

@@ -21,6 +21,23 @@ pub(crate) fn fixed_hash(parts: &[&str]) -> u64 {
     h.finish()
 }
 
+/// String equality tuned for the short names of entities and attributes:
+/// same allocation first, then a byte loop (no libc call) for short strings.
+#[inline]
+pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if std::ptr::eq(a.as_ptr(), b.as_ptr()) {
+        return true;
+    }
+    if a.len() <= 24 {
+        a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    } else {
+        a.as_bytes() == b.as_bytes()
+    }
+}
+
 /// An entity type name such as `User` or `Acme::Storage::Bucket`.
 #[derive(Clone)]
 pub struct EntityType {
@@ -50,7 +67,7 @@ impl EntityType {
 
 impl PartialEq for EntityType {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.name == other.name
+        self.hash == other.hash && str_eq(&self.name, &other.name)
     }
 }
 impl Eq for EntityType {}
@@ -130,7 +147,7 @@ impl EntityUid {
 
 impl PartialEq for EntityUid {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.id == other.id && self.ty == other.ty
+        self.hash == other.hash && str_eq(&self.id, &other.id) && self.ty == other.ty
     }
 }
 impl Eq for EntityUid {}
@@ -243,12 +260,7 @@ impl Record {
         if self.0.len() <= 8 {
             // Small records (the usual case): a linear scan that compares
             // lengths first beats a binary search of string comparisons.
-            let n = name.as_bytes();
-            return self
-                .0
-                .iter()
-                .find(|(k, _)| k.len() == n.len() && k.as_bytes() == n)
-                .map(|(_, v)| v);
+            return self.0.iter().find(|(k, _)| str_eq(k, name)).map(|(_, v)| v);
         }
         self.0
             .binary_search_by(|(k, _)| (**k).cmp(name))
