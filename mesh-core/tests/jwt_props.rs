@@ -1,6 +1,11 @@
 //! Properties of token verification: claims round-trip through sign/verify,
 //! and any single-byte change to a signed token is rejected.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
