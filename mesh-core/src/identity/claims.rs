@@ -96,31 +96,6 @@ pub(crate) fn numeric_date(
     }
 }
 
-fn string_list(v: &Value, name: &str, split_spaces: bool) -> Result<Vec<String>, IdentityError> {
-    match v {
-        Value::String(s) if split_spaces => Ok(s
-            .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()),
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(IdentityError::invalid_claim(
-                    name,
-                    "array holds a non-string",
-                )),
-            })
-            .collect(),
-        _ => Err(IdentityError::invalid_claim(
-            name,
-            "not a string or an array of strings",
-        )),
-    }
-}
-
 impl RegisteredClaims {
     /// Read and type-check the registered claims (`iss`, `sub` strings; `aud`
     /// string or array of strings; `exp`, `nbf`, `iat` NumericDates).
@@ -257,58 +232,102 @@ pub const MAPPED_CLAIMS: [&str; 14] = [
     "entitlements",
 ];
 
-/// Build the [`Identity`] of verified claims.
+/// Take a list claim out of `claims` (string or array of strings), moving
+/// its strings.
+fn take_list(
+    claims: &mut Map<String, Value>,
+    name: &str,
+    split_spaces: bool,
+    out: &mut Vec<String>,
+) -> Result<(), IdentityError> {
+    match claims.remove(name) {
+        None => Ok(()),
+        Some(Value::String(s)) if split_spaces => {
+            out.extend(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
+            Ok(())
+        }
+        Some(Value::String(s)) => {
+            out.push(s);
+            Ok(())
+        }
+        Some(Value::Array(items)) => {
+            out.reserve(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => out.push(s),
+                    _ => {
+                        return Err(IdentityError::invalid_claim(
+                            name,
+                            "array holds a non-string",
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(IdentityError::invalid_claim(
+            name,
+            "not a string or an array of strings",
+        )),
+    }
+}
+
+fn take_str(claims: &mut Map<String, Value>, name: &str) -> Result<Option<String>, IdentityError> {
+    match claims.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(IdentityError::invalid_claim(name, "not a string")),
+    }
+}
+
+/// Build the [`Identity`] of verified claims, moving values out of `claims`.
 ///
 /// `groups` and `roles` (string or array of strings) fill groups and roles;
 /// `scope` (space-separated), `scp` and `entitlements` fill entitlements;
 /// `auth_time`, `amr`, `acr` the auth context; `jti` → token id, `sid` →
-/// session id; remaining claims are kept.
+/// session id; the claims of [`MAPPED_CLAIMS`] are consumed and every other
+/// claim is kept.
 pub fn identity_from_claims(
-    reg: &RegisteredClaims,
+    reg: RegisteredClaims,
     mut claims: Map<String, Value>,
     kind: IdentityKind,
 ) -> Result<Identity, IdentityError> {
-    let list = |claims: &Map<String, Value>,
-                name: &str,
-                split: bool|
-     -> Result<Vec<String>, IdentityError> {
-        claims
-            .get(name)
-            .map_or(Ok(Vec::new()), |v| string_list(v, name, split))
-    };
-    let groups = list(&claims, "groups", false)?;
-    let roles = list(&claims, "roles", false)?;
-    let mut entitlements = list(&claims, "scope", true)?;
-    entitlements.extend(list(&claims, "scp", true)?);
-    entitlements.extend(list(&claims, "entitlements", false)?);
-    let auth = AuthContext {
-        auth_time: numeric_date(&claims, "auth_time")?,
-        methods: match claims.get("amr") {
-            None => Vec::new(),
-            Some(v @ Value::Array(_)) => string_list(v, "amr", false)?,
-            Some(_) => {
-                return Err(IdentityError::invalid_claim(
-                    "amr",
-                    "not an array of strings",
-                ))
-            }
-        },
-        acr: opt_str(&claims, "acr")?,
-    };
-    let session_id = opt_str(&claims, "sid")?;
-    for name in MAPPED_CLAIMS {
+    let mut groups = Vec::new();
+    take_list(&mut claims, "groups", false, &mut groups)?;
+    let mut roles = Vec::new();
+    take_list(&mut claims, "roles", false, &mut roles)?;
+    let mut entitlements = Vec::new();
+    take_list(&mut claims, "scope", true, &mut entitlements)?;
+    take_list(&mut claims, "scp", true, &mut entitlements)?;
+    take_list(&mut claims, "entitlements", false, &mut entitlements)?;
+    let auth_time = numeric_date(&claims, "auth_time")?;
+    let mut methods = Vec::new();
+    if matches!(claims.get("amr"), Some(v) if !v.is_array()) {
+        return Err(IdentityError::invalid_claim(
+            "amr",
+            "not an array of strings",
+        ));
+    }
+    take_list(&mut claims, "amr", false, &mut methods)?;
+    let acr = take_str(&mut claims, "acr")?;
+    let session_id = take_str(&mut claims, "sid")?;
+    for name in ["iss", "sub", "exp", "iat", "jti", "auth_time"] {
         claims.remove(name);
     }
     Ok(Identity {
-        subject: reg.sub.clone().unwrap_or_default(),
-        issuer: reg.iss.clone(),
+        subject: reg.sub.unwrap_or_default(),
+        issuer: reg.iss,
         kind,
         groups,
         roles,
         entitlements,
-        auth,
+        auth: AuthContext {
+            auth_time,
+            methods,
+            acr,
+        },
         device: None,
-        token_id: reg.jti.clone(),
+        token_id: reg.jti,
         session_id,
         issued_at: reg.iat,
         expires_at: reg.exp,
@@ -386,7 +405,7 @@ mod tests {
             "jti":"t1","sid":"s1","email":"a@b.c"}),
         );
         let reg = RegisteredClaims::from_claims(&m).unwrap();
-        let id = identity_from_claims(&reg, m, IdentityKind::Human).unwrap();
+        let id = identity_from_claims(reg, m, IdentityKind::Human).unwrap();
         assert_eq!(id.groups, ["g"]);
         assert_eq!(id.roles, ["admin"]);
         assert_eq!(id.entitlements, ["read", "write", "x", "e"]);

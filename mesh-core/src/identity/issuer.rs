@@ -228,7 +228,7 @@ impl IssuerRegistry {
 
     /// Verify `token` at `now` and return the principal it describes.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
-        self.verify_token(token, now).map(|v| v.identity)
+        self.verify_inner(token, now, false).map(|(_, _, id)| id)
     }
 
     /// Verify `token` at `now`; returns header, typed claims and identity.
@@ -241,6 +241,20 @@ impl IssuerRegistry {
         token: &str,
         now: Timestamp,
     ) -> Result<VerifiedToken, IdentityError> {
+        let (header, claims, identity) = self.verify_inner(token, now, true)?;
+        Ok(VerifiedToken {
+            header,
+            claims: claims.ok_or_else(|| IdentityError::malformed("payload", "no claims"))?,
+            identity,
+        })
+    }
+
+    fn verify_inner(
+        &self,
+        token: &str,
+        now: Timestamp,
+        keep_claims: bool,
+    ) -> Result<(Header, Option<RegisteredClaims>, Identity), IdentityError> {
         let jws = CompactJws::parse(token, &self.options)?;
         let payload = jws.payload()?;
         let claims = json::parse_object(&payload, self.options.max_depth, "payload")?;
@@ -269,12 +283,9 @@ impl IssuerRegistry {
         let sig = jws.signature()?;
         key.verify(alg, jws.signing_input(), &sig)?;
         reg.check(&claims, &cfg.rules, now)?;
-        let identity = identity_from_claims(&reg, claims, cfg.kind)?;
-        Ok(VerifiedToken {
-            header: jws.header,
-            claims: reg,
-            identity,
-        })
+        let kept = keep_claims.then(|| reg.clone());
+        let identity = identity_from_claims(reg, claims, cfg.kind)?;
+        Ok((jws.header, kept, identity))
     }
 }
 

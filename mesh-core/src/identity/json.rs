@@ -94,19 +94,21 @@ impl<'de> Visitor<'de> for Seed<'_> {
         }
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                *self.fault.borrow_mut() = Some(Fault::Duplicate(vec![key]));
-                return Err(de::Error::custom("duplicate key"));
-            }
             let value = map.next_value_seed(Seed {
                 depth,
                 max: self.max,
                 fault: self.fault,
             });
             match value {
-                Ok(v) => {
-                    out.insert(key, v);
-                }
+                Ok(v) => match out.entry(key) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(v);
+                    }
+                    serde_json::map::Entry::Occupied(dup) => {
+                        *self.fault.borrow_mut() = Some(Fault::Duplicate(vec![dup.key().clone()]));
+                        return Err(de::Error::custom("duplicate key"));
+                    }
+                },
                 Err(e) => {
                     if let Some(Fault::Duplicate(path)) = self.fault.borrow_mut().as_mut() {
                         path.push(key);
