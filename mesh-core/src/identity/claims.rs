@@ -56,8 +56,60 @@ impl Default for ClaimRules {
     }
 }
 
-fn opt_str(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, IdentityError> {
-    match claims.get(name) {
+/// Read access to a claims object, whichever its representation.
+pub(crate) trait ClaimAccess {
+    /// The claim named `name`.
+    fn claim(&self, name: &str) -> Option<&Value>;
+}
+
+impl ClaimAccess for Map<String, Value> {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// Index of a claim in [`MAPPED_CLAIMS`].
+pub(crate) fn mapped_index(name: &str) -> Option<usize> {
+    MAPPED_CLAIMS.iter().position(|m| *m == name)
+}
+
+/// A claims object split into the claims mapped to [`Identity`] fields (by
+/// [`MAPPED_CLAIMS`] index) and the rest, so mapping moves values instead of
+/// searching and removing.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimSet {
+    pub(crate) mapped: [Option<Value>; MAPPED_CLAIMS.len()],
+    pub(crate) rest: Map<String, Value>,
+}
+
+impl ClaimSet {
+    pub(crate) fn from_map(mut map: Map<String, Value>) -> ClaimSet {
+        let mut set = ClaimSet::default();
+        for (slot, name) in set.mapped.iter_mut().zip(MAPPED_CLAIMS) {
+            *slot = map.remove(name);
+        }
+        set.rest = map;
+        set
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        mapped_index(name)
+            .and_then(|i| self.mapped.get_mut(i))
+            .and_then(Option::take)
+    }
+}
+
+impl ClaimAccess for ClaimSet {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        match mapped_index(name) {
+            Some(i) => self.mapped.get(i).and_then(Option::as_ref),
+            None => self.rest.get(name),
+        }
+    }
+}
+
+fn opt_str(claims: &impl ClaimAccess, name: &str) -> Result<Option<String>, IdentityError> {
+    match claims.claim(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(IdentityError::invalid_claim(name, "not a string")),
@@ -67,10 +119,10 @@ fn opt_str(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, Id
 /// A NumericDate claim (seconds since the epoch, integer or fraction) as a
 /// [`Timestamp`].
 pub(crate) fn numeric_date(
-    claims: &Map<String, Value>,
+    claims: &impl ClaimAccess,
     name: &str,
 ) -> Result<Option<Timestamp>, IdentityError> {
-    let Some(v) = claims.get(name) else {
+    let Some(v) = claims.claim(name) else {
         return Ok(None);
     };
     let Value::Number(n) = v else {
@@ -100,7 +152,11 @@ impl RegisteredClaims {
     /// Read and type-check the registered claims (`iss`, `sub` strings; `aud`
     /// string or array of strings; `exp`, `nbf`, `iat` NumericDates).
     pub fn from_claims(claims: &Map<String, Value>) -> Result<RegisteredClaims, IdentityError> {
-        let iss = match claims.get("iss") {
+        RegisteredClaims::read(claims)
+    }
+
+    pub(crate) fn read(claims: &impl ClaimAccess) -> Result<RegisteredClaims, IdentityError> {
+        let iss = match claims.claim("iss") {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(IdentityError::invalid_claim("iss", "not a string")),
             None => {
@@ -109,7 +165,7 @@ impl RegisteredClaims {
                 })
             }
         };
-        let aud = match claims.get("aud") {
+        let aud = match claims.claim("aud") {
             None => Vec::new(),
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Array(items)) if !items.is_empty() => items
@@ -147,8 +203,17 @@ impl RegisteredClaims {
         rules: &ClaimRules,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
+        self.check_in(claims, rules, now)
+    }
+
+    pub(crate) fn check_in(
+        &self,
+        claims: &impl ClaimAccess,
+        rules: &ClaimRules,
+        now: Timestamp,
+    ) -> Result<(), IdentityError> {
         for name in &rules.required {
-            if !claims.contains_key(name) {
+            if claims.claim(name).is_none() {
                 return Err(IdentityError::MissingClaim { claim: clip(name) });
             }
         }
@@ -235,12 +300,12 @@ pub const MAPPED_CLAIMS: [&str; 14] = [
 /// Take a list claim out of `claims` (string or array of strings), moving
 /// its strings.
 fn take_list(
-    claims: &mut Map<String, Value>,
+    claims: &mut ClaimSet,
     name: &str,
     split_spaces: bool,
     out: &mut Vec<String>,
 ) -> Result<(), IdentityError> {
-    match claims.remove(name) {
+    match claims.take(name) {
         None => Ok(()),
         Some(Value::String(s)) if split_spaces => {
             out.extend(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
@@ -272,8 +337,8 @@ fn take_list(
     }
 }
 
-fn take_str(claims: &mut Map<String, Value>, name: &str) -> Result<Option<String>, IdentityError> {
-    match claims.remove(name) {
+fn take_str(claims: &mut ClaimSet, name: &str) -> Result<Option<String>, IdentityError> {
+    match claims.take(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(IdentityError::invalid_claim(name, "not a string")),
@@ -289,7 +354,15 @@ fn take_str(claims: &mut Map<String, Value>, name: &str) -> Result<Option<String
 /// claim is kept.
 pub fn identity_from_claims(
     reg: RegisteredClaims,
-    mut claims: Map<String, Value>,
+    claims: Map<String, Value>,
+    kind: IdentityKind,
+) -> Result<Identity, IdentityError> {
+    identity_from_set(reg, ClaimSet::from_map(claims), kind)
+}
+
+pub(crate) fn identity_from_set(
+    reg: RegisteredClaims,
+    mut claims: ClaimSet,
     kind: IdentityKind,
 ) -> Result<Identity, IdentityError> {
     let mut groups = Vec::new();
@@ -302,7 +375,7 @@ pub fn identity_from_claims(
     take_list(&mut claims, "entitlements", false, &mut entitlements)?;
     let auth_time = numeric_date(&claims, "auth_time")?;
     let mut methods = Vec::new();
-    if matches!(claims.get("amr"), Some(v) if !v.is_array()) {
+    if matches!(claims.claim("amr"), Some(v) if !v.is_array()) {
         return Err(IdentityError::invalid_claim(
             "amr",
             "not an array of strings",
@@ -311,9 +384,6 @@ pub fn identity_from_claims(
     take_list(&mut claims, "amr", false, &mut methods)?;
     let acr = take_str(&mut claims, "acr")?;
     let session_id = take_str(&mut claims, "sid")?;
-    for name in ["iss", "sub", "exp", "iat", "jti", "auth_time"] {
-        claims.remove(name);
-    }
     Ok(Identity {
         subject: reg.sub.unwrap_or_default(),
         issuer: reg.iss,
@@ -331,7 +401,7 @@ pub fn identity_from_claims(
         session_id,
         issued_at: reg.iat,
         expires_at: reg.exp,
-        claims,
+        claims: claims.rest,
     })
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::claims::{identity_from_claims, ClaimRules, RegisteredClaims};
+use super::claims::{identity_from_set, ClaimRules, RegisteredClaims};
 use super::error::clip;
 use super::json;
 use super::jwk::KeySet;
@@ -257,8 +257,8 @@ impl IssuerRegistry {
     ) -> Result<(Header, Option<RegisteredClaims>, Identity), IdentityError> {
         let jws = CompactJws::parse(token, &self.options)?;
         let payload = jws.payload()?;
-        let claims = json::parse_object(&payload, self.options.max_depth, "payload")?;
-        let reg = RegisteredClaims::from_claims(&claims)?;
+        let claims = json::parse_claims(&payload, self.options.max_depth)?;
+        let reg = RegisteredClaims::read(&claims)?;
         let Some(cfg) = self.issuers.get(&reg.iss) else {
             return Err(IdentityError::UnknownIssuer {
                 iss: clip(&reg.iss),
@@ -282,9 +282,9 @@ impl IssuerRegistry {
         let key = cfg.keys.select(jws.header.kid.as_deref(), alg)?;
         let sig = jws.signature()?;
         key.verify(alg, jws.signing_input(), &sig)?;
-        reg.check(&claims, &cfg.rules, now)?;
+        reg.check_in(&claims, &cfg.rules, now)?;
         let kept = keep_claims.then(|| reg.clone());
-        let identity = identity_from_claims(reg, claims, cfg.kind)?;
+        let identity = identity_from_set(reg, claims, cfg.kind)?;
         Ok((jws.header, kept, identity))
     }
 }
