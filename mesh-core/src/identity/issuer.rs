@@ -16,7 +16,7 @@ use crate::Timestamp;
 pub const MAX_ISSUERS: usize = 1024;
 
 /// One trusted issuer: its keys, algorithms and claim rules.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IssuerConfig {
     issuer: String,
     keys: KeySet,
@@ -170,7 +170,7 @@ pub fn verify_jws(
 /// `verify` is a pure function of the token, the registry and `now`; the
 /// registry holds no clock and does no I/O. Share it behind an `Arc` and
 /// swap it (or call [`IssuerRegistry::set_keys`]) to rotate keys.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct IssuerRegistry {
     issuers: HashMap<String, IssuerConfig>,
     options: JwsOptions,
@@ -329,5 +329,16 @@ mod tests {
         assert!(r
             .add(IssuerConfig::new("i", KeySet::new(), &[Algorithm::RS256]).audience("a"))
             .is_ok());
+    }
+}
+
+#[cfg(test)]
+mod thread_safety {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shareable_across_threads() {
+        assert_send_sync::<super::IssuerRegistry>();
+        assert_send_sync::<super::KeySet>();
     }
 }
