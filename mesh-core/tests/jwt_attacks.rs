@@ -1024,3 +1024,91 @@ fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+// ---- PEM/DER keys and JWKS refresh ------------------------------------------
+
+#[test]
+fn pem_and_der_public_keys_verify() {
+    let f = fx();
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rsa2048.pub.pem"
+    ))
+    .unwrap();
+    let rsa = VerifyingKey::from_pem(&pem, Some("rs"), Some(Algorithm::RS256)).unwrap();
+    let der = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/p256.spki.der"
+    ))
+    .unwrap();
+    let ec = VerifyingKey::from_der(&der, Some("es"), None).unwrap();
+    let mut set = KeySet::new();
+    set.push(rsa).unwrap();
+    set.push(ec).unwrap();
+    let mut reg = IssuerRegistry::new();
+    reg.add(IssuerConfig::new(C, set, &[Algorithm::RS256, Algorithm::ES256]).audience("api"))
+        .unwrap();
+    assert!(reg.verify(&f.rs.sign(&c_claims()), now()).is_ok());
+    assert!(reg.verify(&f.es.sign(&c_claims()), now()).is_ok());
+    // The PEM key is pinned to RS256: a PS256 signature by the same key is refused.
+    let input = format!(
+        "{}.{}",
+        b64(hdr("PS256", "rs").to_string()),
+        b64(c_claims().to_string())
+    );
+    let sig = f.rs.sign_bytes_with(Algorithm::PS256, input.as_bytes());
+    let e = reg
+        .verify(&format!("{input}.{}", b64(sig)), now())
+        .unwrap_err();
+    assert_eq!(e.kind(), K::AlgNotAllowed);
+    // Garbage and truncated DER are refused with `invalid_key`.
+    assert_eq!(
+        VerifyingKey::from_der(&der[..40], None, None)
+            .unwrap_err()
+            .kind(),
+        K::InvalidKey
+    );
+    assert_eq!(
+        VerifyingKey::from_pem(
+            "-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----",
+            None,
+            None
+        )
+        .unwrap_err()
+        .kind(),
+        K::InvalidKey
+    );
+}
+
+#[test]
+fn forged_kids_cannot_force_a_refetch_storm() {
+    use mesh_core::identity::{JwksRefresh, RefreshPolicy};
+    let mut f = fx();
+    let mut refresh = JwksRefresh::new(RefreshPolicy::default());
+    let t0 = NOW * 1000;
+    let doc_v1 = jwks_doc(&[&f.rs]);
+    f.reg
+        .set_keys(
+            C,
+            refresh
+                .on_fetched(Timestamp::from_unix_millis(t0), doc_v1.as_bytes())
+                .unwrap(),
+        )
+        .unwrap();
+    let mut fetches = 0;
+    for i in 0..1000 {
+        let forged =
+            f.rs.sign_with_header(&hdr("RS256", &format!("forged-{i}")), &c_claims());
+        let e = f.reg.verify(&forged, now()).unwrap_err();
+        assert_eq!(e.kind(), K::UnknownKid);
+        if refresh.on_unknown_kid(Timestamp::from_unix_millis(t0 + i)) {
+            fetches += 1;
+        }
+    }
+    assert_eq!(fetches, 1);
+    // A failed refresh keeps the last good keys.
+    assert!(refresh
+        .on_fetched(Timestamp::from_unix_millis(t0 + 5000), b"<html>")
+        .is_err());
+    assert!(f.reg.verify(&f.rs.sign(&c_claims()), now()).is_ok());
+}

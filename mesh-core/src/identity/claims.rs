@@ -56,8 +56,60 @@ impl Default for ClaimRules {
     }
 }
 
-fn opt_str(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, IdentityError> {
-    match claims.get(name) {
+/// Read access to a claims object, whichever its representation.
+pub(crate) trait ClaimAccess {
+    /// The claim named `name`.
+    fn claim(&self, name: &str) -> Option<&Value>;
+}
+
+impl ClaimAccess for Map<String, Value> {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// Index of a claim in [`MAPPED_CLAIMS`].
+pub(crate) fn mapped_index(name: &str) -> Option<usize> {
+    MAPPED_CLAIMS.iter().position(|m| *m == name)
+}
+
+/// A claims object split into the claims mapped to [`Identity`] fields (by
+/// [`MAPPED_CLAIMS`] index) and the rest, so mapping moves values instead of
+/// searching and removing.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimSet {
+    pub(crate) mapped: [Option<Value>; MAPPED_CLAIMS.len()],
+    pub(crate) rest: Map<String, Value>,
+}
+
+impl ClaimSet {
+    pub(crate) fn from_map(mut map: Map<String, Value>) -> ClaimSet {
+        let mut set = ClaimSet::default();
+        for (slot, name) in set.mapped.iter_mut().zip(MAPPED_CLAIMS) {
+            *slot = map.remove(name);
+        }
+        set.rest = map;
+        set
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        mapped_index(name)
+            .and_then(|i| self.mapped.get_mut(i))
+            .and_then(Option::take)
+    }
+}
+
+impl ClaimAccess for ClaimSet {
+    fn claim(&self, name: &str) -> Option<&Value> {
+        match mapped_index(name) {
+            Some(i) => self.mapped.get(i).and_then(Option::as_ref),
+            None => self.rest.get(name),
+        }
+    }
+}
+
+fn opt_str(claims: &impl ClaimAccess, name: &str) -> Result<Option<String>, IdentityError> {
+    match claims.claim(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(IdentityError::invalid_claim(name, "not a string")),
@@ -67,10 +119,10 @@ fn opt_str(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, Id
 /// A NumericDate claim (seconds since the epoch, integer or fraction) as a
 /// [`Timestamp`].
 pub(crate) fn numeric_date(
-    claims: &Map<String, Value>,
+    claims: &impl ClaimAccess,
     name: &str,
 ) -> Result<Option<Timestamp>, IdentityError> {
-    let Some(v) = claims.get(name) else {
+    let Some(v) = claims.claim(name) else {
         return Ok(None);
     };
     let Value::Number(n) = v else {
@@ -96,36 +148,15 @@ pub(crate) fn numeric_date(
     }
 }
 
-fn string_list(v: &Value, name: &str, split_spaces: bool) -> Result<Vec<String>, IdentityError> {
-    match v {
-        Value::String(s) if split_spaces => Ok(s
-            .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()),
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(IdentityError::invalid_claim(
-                    name,
-                    "array holds a non-string",
-                )),
-            })
-            .collect(),
-        _ => Err(IdentityError::invalid_claim(
-            name,
-            "not a string or an array of strings",
-        )),
-    }
-}
-
 impl RegisteredClaims {
     /// Read and type-check the registered claims (`iss`, `sub` strings; `aud`
     /// string or array of strings; `exp`, `nbf`, `iat` NumericDates).
     pub fn from_claims(claims: &Map<String, Value>) -> Result<RegisteredClaims, IdentityError> {
-        let iss = match claims.get("iss") {
+        RegisteredClaims::read(claims)
+    }
+
+    pub(crate) fn read(claims: &impl ClaimAccess) -> Result<RegisteredClaims, IdentityError> {
+        let iss = match claims.claim("iss") {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(IdentityError::invalid_claim("iss", "not a string")),
             None => {
@@ -134,7 +165,7 @@ impl RegisteredClaims {
                 })
             }
         };
-        let aud = match claims.get("aud") {
+        let aud = match claims.claim("aud") {
             None => Vec::new(),
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Array(items)) if !items.is_empty() => items
@@ -172,8 +203,17 @@ impl RegisteredClaims {
         rules: &ClaimRules,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
+        self.check_in(claims, rules, now)
+    }
+
+    pub(crate) fn check_in(
+        &self,
+        claims: &impl ClaimAccess,
+        rules: &ClaimRules,
+        now: Timestamp,
+    ) -> Result<(), IdentityError> {
         for name in &rules.required {
-            if !claims.contains_key(name) {
+            if claims.claim(name).is_none() {
                 return Err(IdentityError::MissingClaim { claim: clip(name) });
             }
         }
@@ -257,62 +297,111 @@ pub const MAPPED_CLAIMS: [&str; 14] = [
     "entitlements",
 ];
 
-/// Build the [`Identity`] of verified claims.
+/// Take a list claim out of `claims` (string or array of strings), moving
+/// its strings.
+fn take_list(
+    claims: &mut ClaimSet,
+    name: &str,
+    split_spaces: bool,
+    out: &mut Vec<String>,
+) -> Result<(), IdentityError> {
+    match claims.take(name) {
+        None => Ok(()),
+        Some(Value::String(s)) if split_spaces => {
+            out.extend(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
+            Ok(())
+        }
+        Some(Value::String(s)) => {
+            out.push(s);
+            Ok(())
+        }
+        Some(Value::Array(items)) => {
+            out.reserve(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => out.push(s),
+                    _ => {
+                        return Err(IdentityError::invalid_claim(
+                            name,
+                            "array holds a non-string",
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(IdentityError::invalid_claim(
+            name,
+            "not a string or an array of strings",
+        )),
+    }
+}
+
+fn take_str(claims: &mut ClaimSet, name: &str) -> Result<Option<String>, IdentityError> {
+    match claims.take(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(IdentityError::invalid_claim(name, "not a string")),
+    }
+}
+
+/// Build the [`Identity`] of verified claims, moving values out of `claims`.
 ///
 /// `groups` and `roles` (string or array of strings) fill groups and roles;
 /// `scope` (space-separated), `scp` and `entitlements` fill entitlements;
 /// `auth_time`, `amr`, `acr` the auth context; `jti` → token id, `sid` →
-/// session id; remaining claims are kept.
+/// session id; the claims of [`MAPPED_CLAIMS`] are consumed and every other
+/// claim is kept.
 pub fn identity_from_claims(
-    reg: &RegisteredClaims,
-    mut claims: Map<String, Value>,
+    reg: RegisteredClaims,
+    claims: Map<String, Value>,
     kind: IdentityKind,
 ) -> Result<Identity, IdentityError> {
-    let list = |claims: &Map<String, Value>,
-                name: &str,
-                split: bool|
-     -> Result<Vec<String>, IdentityError> {
-        claims
-            .get(name)
-            .map_or(Ok(Vec::new()), |v| string_list(v, name, split))
-    };
-    let groups = list(&claims, "groups", false)?;
-    let roles = list(&claims, "roles", false)?;
-    let mut entitlements = list(&claims, "scope", true)?;
-    entitlements.extend(list(&claims, "scp", true)?);
-    entitlements.extend(list(&claims, "entitlements", false)?);
-    let auth = AuthContext {
-        auth_time: numeric_date(&claims, "auth_time")?,
-        methods: match claims.get("amr") {
-            None => Vec::new(),
-            Some(v @ Value::Array(_)) => string_list(v, "amr", false)?,
-            Some(_) => {
-                return Err(IdentityError::invalid_claim(
-                    "amr",
-                    "not an array of strings",
-                ))
-            }
-        },
-        acr: opt_str(&claims, "acr")?,
-    };
-    let session_id = opt_str(&claims, "sid")?;
-    for name in MAPPED_CLAIMS {
-        claims.remove(name);
+    identity_from_set(reg, ClaimSet::from_map(claims), kind)
+}
+
+pub(crate) fn identity_from_set(
+    reg: RegisteredClaims,
+    mut claims: ClaimSet,
+    kind: IdentityKind,
+) -> Result<Identity, IdentityError> {
+    let mut groups = Vec::new();
+    take_list(&mut claims, "groups", false, &mut groups)?;
+    let mut roles = Vec::new();
+    take_list(&mut claims, "roles", false, &mut roles)?;
+    let mut entitlements = Vec::new();
+    take_list(&mut claims, "scope", true, &mut entitlements)?;
+    take_list(&mut claims, "scp", true, &mut entitlements)?;
+    take_list(&mut claims, "entitlements", false, &mut entitlements)?;
+    let auth_time = numeric_date(&claims, "auth_time")?;
+    let mut methods = Vec::new();
+    if matches!(claims.claim("amr"), Some(v) if !v.is_array()) {
+        return Err(IdentityError::invalid_claim(
+            "amr",
+            "not an array of strings",
+        ));
     }
+    take_list(&mut claims, "amr", false, &mut methods)?;
+    let acr = take_str(&mut claims, "acr")?;
+    let session_id = take_str(&mut claims, "sid")?;
     Ok(Identity {
-        subject: reg.sub.clone().unwrap_or_default(),
-        issuer: reg.iss.clone(),
+        subject: reg.sub.unwrap_or_default(),
+        issuer: reg.iss,
         kind,
         groups,
         roles,
         entitlements,
-        auth,
+        auth: AuthContext {
+            auth_time,
+            methods,
+            acr,
+        },
         device: None,
-        token_id: reg.jti.clone(),
+        token_id: reg.jti,
         session_id,
         issued_at: reg.iat,
         expires_at: reg.exp,
-        claims,
+        claims: claims.rest,
     })
 }
 
@@ -386,7 +475,7 @@ mod tests {
             "jti":"t1","sid":"s1","email":"a@b.c"}),
         );
         let reg = RegisteredClaims::from_claims(&m).unwrap();
-        let id = identity_from_claims(&reg, m, IdentityKind::Human).unwrap();
+        let id = identity_from_claims(reg, m, IdentityKind::Human).unwrap();
         assert_eq!(id.groups, ["g"]);
         assert_eq!(id.roles, ["admin"]);
         assert_eq!(id.entitlements, ["read", "write", "x", "e"]);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::claims::{identity_from_claims, ClaimRules, RegisteredClaims};
+use super::claims::{identity_from_set, ClaimRules, RegisteredClaims};
 use super::error::clip;
 use super::json;
 use super::jwk::KeySet;
@@ -16,7 +16,7 @@ use crate::Timestamp;
 pub const MAX_ISSUERS: usize = 1024;
 
 /// One trusted issuer: its keys, algorithms and claim rules.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IssuerConfig {
     issuer: String,
     keys: KeySet,
@@ -170,7 +170,7 @@ pub fn verify_jws(
 /// `verify` is a pure function of the token, the registry and `now`; the
 /// registry holds no clock and does no I/O. Share it behind an `Arc` and
 /// swap it (or call [`IssuerRegistry::set_keys`]) to rotate keys.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct IssuerRegistry {
     issuers: HashMap<String, IssuerConfig>,
     options: JwsOptions,
@@ -228,7 +228,7 @@ impl IssuerRegistry {
 
     /// Verify `token` at `now` and return the principal it describes.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
-        self.verify_token(token, now).map(|v| v.identity)
+        self.verify_inner(token, now, false).map(|(_, _, id)| id)
     }
 
     /// Verify `token` at `now`; returns header, typed claims and identity.
@@ -241,10 +241,24 @@ impl IssuerRegistry {
         token: &str,
         now: Timestamp,
     ) -> Result<VerifiedToken, IdentityError> {
+        let (header, claims, identity) = self.verify_inner(token, now, true)?;
+        Ok(VerifiedToken {
+            header,
+            claims: claims.ok_or_else(|| IdentityError::malformed("payload", "no claims"))?,
+            identity,
+        })
+    }
+
+    fn verify_inner(
+        &self,
+        token: &str,
+        now: Timestamp,
+        keep_claims: bool,
+    ) -> Result<(Header, Option<RegisteredClaims>, Identity), IdentityError> {
         let jws = CompactJws::parse(token, &self.options)?;
         let payload = jws.payload()?;
-        let claims = json::parse_object(&payload, self.options.max_depth, "payload")?;
-        let reg = RegisteredClaims::from_claims(&claims)?;
+        let claims = json::parse_claims(&payload, self.options.max_depth)?;
+        let reg = RegisteredClaims::read(&claims)?;
         let Some(cfg) = self.issuers.get(&reg.iss) else {
             return Err(IdentityError::UnknownIssuer {
                 iss: clip(&reg.iss),
@@ -268,13 +282,10 @@ impl IssuerRegistry {
         let key = cfg.keys.select(jws.header.kid.as_deref(), alg)?;
         let sig = jws.signature()?;
         key.verify(alg, jws.signing_input(), &sig)?;
-        reg.check(&claims, &cfg.rules, now)?;
-        let identity = identity_from_claims(&reg, claims, cfg.kind)?;
-        Ok(VerifiedToken {
-            header: jws.header,
-            claims: reg,
-            identity,
-        })
+        reg.check_in(&claims, &cfg.rules, now)?;
+        let kept = keep_claims.then(|| reg.clone());
+        let identity = identity_from_set(reg, claims, cfg.kind)?;
+        Ok((jws.header, kept, identity))
     }
 }
 
@@ -318,5 +329,16 @@ mod tests {
         assert!(r
             .add(IssuerConfig::new("i", KeySet::new(), &[Algorithm::RS256]).audience("a"))
             .is_ok());
+    }
+}
+
+#[cfg(test)]
+mod thread_safety {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shareable_across_threads() {
+        assert_send_sync::<super::IssuerRegistry>();
+        assert_send_sync::<super::KeySet>();
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
 use std::fmt;
 
+use super::claims::{mapped_index, ClaimSet, MAPPED_CLAIMS};
 use super::IdentityError;
 
 /// Default maximum nesting depth of a header or claims set (the top-level
@@ -94,19 +95,21 @@ impl<'de> Visitor<'de> for Seed<'_> {
         }
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                *self.fault.borrow_mut() = Some(Fault::Duplicate(vec![key]));
-                return Err(de::Error::custom("duplicate key"));
-            }
             let value = map.next_value_seed(Seed {
                 depth,
                 max: self.max,
                 fault: self.fault,
             });
             match value {
-                Ok(v) => {
-                    out.insert(key, v);
-                }
+                Ok(v) => match out.entry(key) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(v);
+                    }
+                    serde_json::map::Entry::Occupied(dup) => {
+                        *self.fault.borrow_mut() = Some(Fault::Duplicate(vec![dup.key().clone()]));
+                        return Err(de::Error::custom("duplicate key"));
+                    }
+                },
                 Err(e) => {
                     if let Some(Fault::Duplicate(path)) = self.fault.borrow_mut().as_mut() {
                         path.push(key);
@@ -116,6 +119,145 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// A member name of a claims object: a mapped claim (by index) or another.
+enum ClaimKey {
+    Mapped(usize),
+    Other(String),
+}
+
+struct ClaimKeySeed;
+
+impl<'de> DeserializeSeed<'de> for ClaimKeySeed {
+    type Value = ClaimKey;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<ClaimKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ClaimKeySeed {
+    type Value = ClaimKey;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<ClaimKey, E> {
+        Ok(match mapped_index(v) {
+            Some(i) => ClaimKey::Mapped(i),
+            None => ClaimKey::Other(v.to_owned()),
+        })
+    }
+}
+
+struct ClaimSetSeed<'f> {
+    max: usize,
+    fault: &'f RefCell<Option<Fault>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimSetSeed<'_> {
+    type Value = ClaimSet;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<ClaimSet, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimSetSeed<'_> {
+    type Value = ClaimSet;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ClaimSet, A::Error> {
+        let mut set = ClaimSet::default();
+        while let Some(key) = map.next_key_seed(ClaimKeySeed)? {
+            let value = map.next_value_seed(Seed {
+                depth: 1,
+                max: self.max,
+                fault: self.fault,
+            });
+            let name = |k: &ClaimKey| match k {
+                ClaimKey::Mapped(i) => MAPPED_CLAIMS
+                    .get(*i)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned(),
+                ClaimKey::Other(s) => s.clone(),
+            };
+            let v = match value {
+                Ok(v) => v,
+                Err(e) => {
+                    if let Some(Fault::Duplicate(path)) = self.fault.borrow_mut().as_mut() {
+                        path.push(name(&key));
+                    }
+                    return Err(e);
+                }
+            };
+            let duplicate = match key {
+                ClaimKey::Mapped(i) => match set.mapped.get_mut(i) {
+                    Some(slot @ None) => {
+                        *slot = Some(v);
+                        None
+                    }
+                    _ => Some(name(&key)),
+                },
+                ClaimKey::Other(k) => match set.rest.entry(k) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(v);
+                        None
+                    }
+                    serde_json::map::Entry::Occupied(dup) => Some(dup.key().clone()),
+                },
+            };
+            if let Some(k) = duplicate {
+                *self.fault.borrow_mut() = Some(Fault::Duplicate(vec![k]));
+                return Err(de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// Parse `bytes` as a strict JSON claims object, split for identity mapping.
+pub(crate) fn parse_claims(bytes: &[u8], max_depth: usize) -> Result<ClaimSet, IdentityError> {
+    let part = "payload";
+    let fault = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let res = ClaimSetSeed {
+        max: max_depth,
+        fault: &fault,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    res.map_err(|e| fault_to_error(e, fault.into_inner(), part, max_depth))
+}
+
+fn fault_to_error(
+    e: serde_json::Error,
+    fault: Option<Fault>,
+    part: &'static str,
+    max_depth: usize,
+) -> IdentityError {
+    match fault {
+        Some(Fault::TooDeep) => IdentityError::TooDeep {
+            part,
+            max: max_depth,
+        },
+        Some(Fault::Duplicate(path)) => IdentityError::DuplicateKey {
+            part,
+            pointer: pointer(&path),
+        },
+        None if e.is_data() && e.to_string().starts_with("invalid type") => {
+            IdentityError::malformed(part, "not a JSON object")
+        }
+        None => IdentityError::malformed(
+            part,
+            format!(
+                "invalid JSON at {}:{}: {}",
+                e.line(),
+                e.column(),
+                json_reason(&e)
+            ),
+        ),
     }
 }
 
@@ -136,28 +278,7 @@ pub(crate) fn parse_strict(
     }
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
-    match res {
-        Ok(v) => Ok(v),
-        Err(e) => Err(match fault.into_inner() {
-            Some(Fault::TooDeep) => IdentityError::TooDeep {
-                part,
-                max: max_depth,
-            },
-            Some(Fault::Duplicate(path)) => IdentityError::DuplicateKey {
-                part,
-                pointer: pointer(&path),
-            },
-            None => IdentityError::malformed(
-                part,
-                format!(
-                    "invalid JSON at {}:{}: {}",
-                    e.line(),
-                    e.column(),
-                    json_reason(&e)
-                ),
-            ),
-        }),
-    }
+    res.map_err(|e| fault_to_error(e, fault.into_inner(), part, max_depth))
 }
 
 /// Parse `bytes` as a strict JSON object.
@@ -220,6 +341,33 @@ mod tests {
                 pointer: "/x/0/y/a~1b".into()
             }
         );
+    }
+
+    #[test]
+    fn claim_sets_split_and_detect_duplicates() {
+        let set = parse_claims(br#"{"sub":"u","email":"e","groups":["g"]}"#, 4).unwrap();
+        assert_eq!(set.rest.len(), 1);
+        assert_eq!(set.mapped.iter().flatten().count(), 2);
+        let e = parse_claims(br#"{"groups":["a"],"groups":[]}"#, 4).unwrap_err();
+        assert_eq!(
+            e,
+            IdentityError::DuplicateKey {
+                part: "payload",
+                pointer: "/groups".into()
+            }
+        );
+        let e = parse_claims(br#"{"groups":[{"a":1,"a":2}]}"#, 4).unwrap_err();
+        assert_eq!(
+            e,
+            IdentityError::DuplicateKey {
+                part: "payload",
+                pointer: "/groups/0/a".into()
+            }
+        );
+        let e = parse_claims(br#"{"x":{"a":{"b":{"c":{}}}}}"#, 4).unwrap_err();
+        assert_eq!(e.kind(), K::TooDeep);
+        let e = parse_claims(br#"["sub"]"#, 4).unwrap_err();
+        assert_eq!(e.kind(), K::Malformed);
     }
 
     #[test]

@@ -28,6 +28,7 @@ enum Curve {
     P384,
 }
 
+#[derive(Clone)]
 enum Material {
     /// One precomputed ring key per HS algorithm the secret is long enough for.
     Hmac {
@@ -51,6 +52,7 @@ enum Material {
 /// A public key (or HMAC secret) that verifies JWS signatures.
 ///
 /// Its `Debug` output never shows key material.
+#[derive(Clone)]
 pub struct VerifyingKey {
     kid: Option<String>,
     alg: Option<Algorithm>,
@@ -523,7 +525,7 @@ fn fmt_kid(kid: Option<&str>) -> String {
 /// The live verification keys of one issuer; several may be live at once
 /// (rotation). Keys of a JWKS that cannot be used are kept aside with the
 /// reason, so a token naming one of them is rejected with that reason.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KeySet {
     keys: Vec<VerifyingKey>,
     rejected: Vec<(Option<String>, IdentityError)>,

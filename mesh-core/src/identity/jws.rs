@@ -307,9 +307,12 @@ impl<'t> CompactJws<'t> {
                 max: options.max_token_len,
             });
         }
-        let bytes = token.as_bytes();
-        let mut dots = memchr_dots(bytes);
-        let (Some(d1), Some(d2), None) = (dots.next(), dots.next(), dots.next()) else {
+        let d1 = token.find('.');
+        let d2 = d1.and_then(|d| token.get(d + 1..)?.find('.').map(|e| d + 1 + e));
+        let third = d2
+            .and_then(|d| token.get(d + 1..))
+            .is_some_and(|rest| rest.contains('.'));
+        let (Some(d1), Some(d2), false) = (d1, d2, third) else {
             return Err(IdentityError::malformed(
                 "token",
                 "a compact JWS has exactly three `.`-separated segments",
@@ -361,14 +364,6 @@ impl<'t> CompactJws<'t> {
     pub fn signature(&self) -> Result<Vec<u8>, IdentityError> {
         b64_decode("signature", self.signature_b64.as_bytes())
     }
-}
-
-fn memchr_dots(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i)
 }
 
 #[cfg(test)]
