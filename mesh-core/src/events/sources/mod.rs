@@ -9,6 +9,14 @@
 //! | `gcp.audit` | Google Cloud audit log entries (JSON) | 6003, 3001 |
 //! | `microsoft.windows_security` | Windows Security events (JSON) | 3002, 3003, 3001, 3005, 1007 |
 //! | `microsoft.sysmon` | Sysmon events 1, 3, 11, 22 (JSON) | 1007, 4001, 1001, 4003 |
+//! | `linux.auth` | `auth.log` sshd and sudo lines (syslog) | 3002, 3003 |
+//! | `zeek` | Zeek conn, dns, http logs (JSON) | 4001, 4003, 4002 |
+//! | `suricata.eve` | Suricata EVE alert, flow, dns, http (JSON) | 2004, 4001, 4003, 4002 |
+//! | `paloalto.panos` | PAN-OS TRAFFIC and THREAT logs (CSV in syslog) | 4001, 2004 |
+//! | `fortinet.fortigate` | FortiGate traffic and UTM logs (key=value) | 4001, 2004 |
+//! | `fortinet.fortigate.syslog` | the same inside a syslog header | 4001, 2004 |
+//! | `cef` | any CEF record | best fit: 3002, 3001, 2004, 4002, 4001 |
+//! | `leef` | any LEEF 1.0/2.0 record | best fit: 3002, 3001, 2004, 4002, 4001 |
 //!
 //! # Lossless
 //! A mapping *takes* the source fields it maps; whatever is left (including
@@ -26,11 +34,17 @@
 //! the principal.
 
 mod aws_cloudtrail;
+mod cef;
 mod common;
 mod entra_id;
 mod fields;
+mod fortigate;
 mod gcp_audit;
+mod generic;
+mod leef;
+mod linux_auth;
 mod okta;
+mod panos;
 mod suricata;
 mod sysmon;
 mod timefmt;
@@ -164,6 +178,55 @@ fn all() -> Vec<Builtin> {
             suricata::detect,
             suricata::map,
         ),
+        Builtin {
+            format: Format::Syslog,
+            ..json(
+                "linux.auth",
+                "Linux",
+                "auth.log",
+                linux_auth::detect,
+                linux_auth::map,
+            )
+        },
+        Builtin {
+            format: Format::Syslog,
+            parse: Some(panos::parse),
+            ..json(
+                "paloalto.panos",
+                "Palo Alto Networks",
+                "PAN-OS",
+                panos::detect,
+                panos::map,
+            )
+        },
+        Builtin {
+            format: Format::KeyValue,
+            ..json(
+                "fortinet.fortigate",
+                "Fortinet",
+                "FortiGate",
+                fortigate::detect,
+                fortigate::map,
+            )
+        },
+        Builtin {
+            format: Format::Syslog,
+            ..json(
+                "fortinet.fortigate.syslog",
+                "Fortinet",
+                "FortiGate",
+                fortigate::detect_syslog,
+                fortigate::map,
+            )
+        },
+        Builtin {
+            format: Format::Cef,
+            ..json("cef", "", "CEF", cef::detect, cef::map)
+        },
+        Builtin {
+            format: Format::Leef,
+            ..json("leef", "", "LEEF", leef::detect, leef::map)
+        },
     ]
 }
 

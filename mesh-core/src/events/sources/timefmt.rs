@@ -12,19 +12,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The civil year of epoch milliseconds.
-pub(crate) fn year_of(ms: i64) -> i64 {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(m <= 2)
-}
-
 fn num(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -147,23 +134,6 @@ pub(crate) fn parse_mdy(s: &str) -> Option<i64> {
     civil_ms(y, mo, d, h, mi, sec, ms).map(|t| t - off)
 }
 
-/// A BSD syslog date without a year (`Nov 25 18:02:11`), placed in the year
-/// of `reference` (or the year before, if that would put it more than a
-/// month after the reference: December logs read in January).
-pub(crate) fn parse_bsd(s: &str, reference: i64) -> Option<i64> {
-    let mut it = s.split_whitespace();
-    let mo = month(it.next()?)?;
-    let d = num(it.next()?)?;
-    let (h, mi, sec, ms) = hms(it.next()?)?;
-    let year = year_of(reference);
-    let t = civil_ms(year, mo, d, h, mi, sec, ms)?;
-    if t > reference.saturating_add(31 * 86_400_000) {
-        civil_ms(year - 1, mo, d, h, mi, sec, ms)
-    } else {
-        Some(t)
-    }
-}
-
 /// Epoch time given as a number whose unit is guessed from its size:
 /// seconds (with a fraction), milliseconds, microseconds or nanoseconds.
 pub(crate) fn parse_epoch(s: &str) -> Option<i64> {
@@ -216,11 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn bsd_and_mdy() {
-        assert_eq!(parse_bsd("Nov 25 18:02:11", T + 5000), Some(T));
-        assert_eq!(year_of(T), 2026);
-        let jan = civil_ms(2027, 1, 2, 0, 0, 0, 0).unwrap();
-        assert_eq!(year_of(parse_bsd("Dec 31 23:00:00", jan).unwrap()), 2026);
+    fn month_day_year() {
         assert_eq!(parse_mdy("Nov 25 2026 18:02:11"), Some(T));
         assert_eq!(parse_mdy("Nov 25 2026 18:02:11 UTC"), Some(T));
     }
