@@ -26,10 +26,10 @@ mod assign;
 mod generated;
 mod tables;
 
-pub(crate) use assign::{Assign, AssignError};
+pub(crate) use assign::Assign;
 pub use generated::*;
 pub use tables::ClassActivity;
-pub(crate) use tables::{lookup, AttrSet, ClassInfo};
+pub(crate) use tables::{lookup, AttrSet};
 
 use crate::{ActorKey, Timestamp};
 
@@ -232,14 +232,16 @@ mod tests {
 
     #[test]
     fn actor_key_prefers_email_and_canonicalizes() {
-        let mut e = Event::default();
-        e.actor = Some(Box::new(Actor {
-            user: Some(Box::new(User {
-                uid: Some("arn:aws:sts::1:assumed-role/R/Alice@Example.com".into()),
-                ..User::default()
+        let e = Event {
+            actor: Some(Box::new(Actor {
+                user: Some(Box::new(User {
+                    uid: Some("arn:aws:sts::1:assumed-role/R/Alice@Example.com".into()),
+                    ..User::default()
+                })),
+                ..Actor::default()
             })),
-            ..Actor::default()
-        }));
+            ..Event::default()
+        };
         assert_eq!(e.actor_key().unwrap().as_str(), "alice@example.com");
     }
 }

@@ -26,6 +26,26 @@ impl AttrSet {
         AttrSet(w)
     }
 
+    /// Whether attribute index `i` is in the set.
+    pub(crate) fn contains(self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// The set with attribute index `i` added.
+    pub(crate) fn with(mut self, i: usize) -> AttrSet {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1u64 << (i % 64);
+        }
+        self
+    }
+
+    /// The index of the attribute named `name`.
+    pub(crate) fn index_of(name: &str) -> Option<usize> {
+        EVENT_ATTRS.binary_search(&name).ok()
+    }
+
     /// Whether the set is empty.
     pub(crate) fn is_empty(self) -> bool {
         self.0.iter().all(|w| *w == 0)
