@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 /// Paths are dotted (`userIdentity.arn`); a `.` or `\` inside a key is written
 /// `\.` or `\\`. Mappings *take* the fields they use (removing them), so
 /// whatever is left is, by construction, what goes to OCSF `unmapped`.
+/// A `null` field means "no value": it is never mapped and not kept.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
     fields: Map<String, Value>,
@@ -239,6 +240,7 @@ fn flatten(prefix: &mut String, map: Map<String, Value>, out: &mut Map<String, V
         prefix.push_str(&escape_key(&k));
         match v {
             Value::Object(m) if !m.is_empty() => flatten(prefix, m, out),
+            Value::Null => {}
             v => {
                 out.insert(prefix.clone(), v);
             }

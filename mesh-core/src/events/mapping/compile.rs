@@ -257,6 +257,7 @@ fn check_activity_values(f: &FieldPlan, class: Class, ptr: &str) -> Result<(), E
         .iter()
         .flat_map(|m| m.values.values())
         .chain(f.default.iter())
+        .chain(f.other.iter())
         .chain(f.konst.iter());
     for v in values {
         if v.as_i64()
@@ -319,6 +320,7 @@ fn field(
         konst: None,
         map: None,
         default: None,
+        other: None,
         conv: default_conv,
         required: false,
     };
@@ -338,6 +340,7 @@ fn field(
             "map",
             "ignore_case",
             "default",
+            "other",
             "type",
             "format",
             "required",
@@ -368,6 +371,10 @@ fn field(
         return Err(err(ptr, "exactly one of `from` and `const` is required"));
     }
     plan.default = m.get("default").cloned().filter(|d| !d.is_null());
+    plan.other = m.get("other").cloned().filter(|d| !d.is_null());
+    if plan.other.is_some() && !m.contains_key("map") {
+        return Err(err(&format!("{ptr}/other"), "`other` needs a `map`"));
+    }
     let ignore_case = match m.get("ignore_case") {
         None => false,
         Some(Value::Bool(b)) => *b,

@@ -25,7 +25,8 @@
 //!                       "map": {"Success": 1, "Failure": 2}, "default": 0}
 //!       }
 //!     },
-//!     {"class": 6003, "activity": {"from": "readOnly", "map": {"true": 2}, "default": 99}}
+//!     {"class": 6003, "activity": {"from": "readOnly", "map": {"true": 2}, "default": 99},
+//!      "fields": {"status_id": {"from": "errorCode", "map": {}, "other": 2, "default": 1}}}
 //!   ]
 //! }
 //! ```
@@ -54,9 +55,11 @@
 //! * `const`: a constant value (instead of `from`).
 //! * `map`: an enum map from the source value (as text: numbers and booleans
 //!   written out) to the target value; `ignore_case: true` folds ASCII case.
-//!   A value not in the map takes `default`, or is an error if there is none.
-//! * `default`: the value used when no source path has a value (and for
-//!   unmapped enum values).
+//!   A value not in the map takes `other`, else `default`, else is an error;
+//!   such a value also stays in `unmapped`, since the fallback does not carry it.
+//! * `other`: the value for a source value not in `map`.
+//! * `default`: the value used when no source path has a value (and, without
+//!   `other`, for values not in `map`).
 //! * `type`: `string`, `integer`, `number`, `boolean`, `json` or `timestamp`
 //!   (coercion before assignment; numbers written as strings are accepted
 //!   everywhere). Targets named `time` or ending in `_time` are timestamps
@@ -159,6 +162,7 @@ struct FieldPlan {
     konst: Option<Value>,
     map: Option<EnumMap>,
     default: Option<Value>,
+    other: Option<Value>,
     conv: Conv,
     required: bool,
 }

@@ -102,41 +102,34 @@ fn src_name(f: &FieldPlan) -> &str {
         .map_or(f.target_name.as_str(), |p| p.text.as_str())
 }
 
-/// The value of a field spec for this record, taken from it.
+/// The value of a field spec for this record. The source field used is taken
+/// from the record, except when its value is not in the spec's enum map (the
+/// original then stays in `unmapped`, since the fallback does not carry it).
 fn value<'m>(
     f: &'m FieldPlan,
     record: &mut Record,
     ctx: &MapContext,
     shared: &mut Vec<&'m SrcPath>,
 ) -> Result<Option<Value>, EventError> {
-    let mut found: Option<(Value, &SrcPath)> = None;
-    for p in &f.from {
-        if !record.get_segments(&p.segs).is_some_and(usable) {
-            continue;
-        }
-        let v = if p.shared {
-            shared.push(p);
-            record.get_segments(&p.segs).cloned()
-        } else {
-            record.take_segments(&p.segs)
+    let Some(p) = f
+        .from
+        .iter()
+        .find(|p| record.get_segments(&p.segs).is_some_and(usable))
+    else {
+        let v = match (&f.konst, &f.default) {
+            (Some(k), _) => k.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => return Ok(None),
         };
-        if let Some(v) = v {
-            found = Some((v, p));
-            break;
-        }
-    }
-    let (v, from) = match (found, &f.konst) {
-        (Some((v, p)), _) => (v, Some(p)),
-        (None, Some(k)) => (k.clone(), None),
-        (None, None) => match &f.default {
-            Some(d) => (d.clone(), None),
-            None => return Ok(None),
-        },
+        return convert(v, &f.conv, ctx)
+            .map(Some)
+            .map_err(|reason| EventError::invalid(&f.target_name, reason));
     };
-    let field = from.map_or(f.target_name.as_str(), |p| p.text.as_str());
-    let v = match (&f.map, from) {
-        (Some(map), Some(_)) => {
-            let key = text(&v);
+    let field = p.text.as_str();
+    let v = match &f.map {
+        Some(map) => {
+            let current = record.get_segments(&p.segs);
+            let key = current.and_then(text);
             let hit = key.as_deref().and_then(|k| {
                 if map.ignore_case {
                     map.values.get(&k.to_ascii_lowercase())
@@ -144,26 +137,39 @@ fn value<'m>(
                     map.values.get(k)
                 }
             });
-            match (hit, &f.default) {
-                (Some(m), _) => m.clone(),
+            match (hit, f.other.as_ref().or(f.default.as_ref())) {
+                (Some(m), _) => {
+                    let m = m.clone();
+                    consume(p, record, shared);
+                    m
+                }
                 (None, Some(d)) => d.clone(),
                 (None, None) => {
+                    let shown = current.map(short).unwrap_or_default();
                     return Err(EventError::invalid(
                         field,
-                        format!(
-                            "value `{}` is not in the map of `{}`",
-                            short(&v),
-                            f.target_name
-                        ),
-                    ))
+                        format!("value `{shown}` is not in the map of `{}`", f.target_name),
+                    ));
                 }
             }
         }
-        _ => v,
+        None if p.shared => {
+            shared.push(p);
+            record.get_segments(&p.segs).cloned().unwrap_or_default()
+        }
+        None => record.take_segments(&p.segs).unwrap_or_default(),
     };
     convert(v, &f.conv, ctx)
         .map(Some)
         .map_err(|reason| EventError::invalid(field, reason))
+}
+
+fn consume<'m>(p: &'m SrcPath, record: &mut Record, shared: &mut Vec<&'m SrcPath>) {
+    if p.shared {
+        shared.push(p);
+    } else {
+        record.take_segments(&p.segs);
+    }
 }
 
 fn short(v: &Value) -> String {

@@ -20,7 +20,8 @@
 //! `unmapped` is a flat JSON object: each key is the path of a source field
 //! that no OCSF attribute took (object keys joined with `.`, a `.` or `\`
 //! inside a key escaped as `\.` / `\\`), each value is the field's original
-//! JSON value (scalar or array; empty objects are kept as `{}`).
+//! JSON value (scalar or array; empty objects are kept as `{}`; `null`
+//! fields carry no value and are dropped).
 
 mod assign;
 mod generated;

@@ -46,6 +46,11 @@ impl AttrSet {
         EVENT_ATTRS.binary_search(&name).ok()
     }
 
+    /// The number of attributes in the set.
+    pub(crate) fn len(self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
     /// Whether the set is empty.
     pub(crate) fn is_empty(self) -> bool {
         self.0.iter().all(|w| *w == 0)
@@ -105,6 +110,10 @@ pub(crate) struct ClassInfo {
     pub(crate) enums: &'static [EnumTable],
     /// Profiles the class admits and the attributes each adds.
     pub(crate) profiles: &'static [(&'static str, AttrSet)],
+    /// Attributes of which at least one must be present (may be empty).
+    pub(crate) at_least_one: AttrSet,
+    /// Attributes of which exactly one must be present (may be empty).
+    pub(crate) just_one: AttrSet,
 }
 
 /// The `(id, caption)` entry for `id` in a table sorted by id.
@@ -177,6 +186,8 @@ static FALLBACK_INFO: ClassInfo = ClassInfo {
     allowed: AttrSet([0; ATTR_WORDS]),
     enums: &[],
     profiles: &[],
+    at_least_one: AttrSet([0; ATTR_WORDS]),
+    just_one: AttrSet([0; ATTR_WORDS]),
 };
 
 #[cfg(test)]
