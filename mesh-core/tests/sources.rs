@@ -190,3 +190,63 @@ fn junk_is_not_detected() {
         );
     }
 }
+
+fn sample(rel: &str) -> Vec<u8> {
+    raw(&data_dir().join(rel))
+}
+
+#[test]
+fn one_person_is_one_actor_key_across_sources() {
+    let n = normalizer();
+    let alice = mesh_core::ActorKey::from_identifier("alice@example.com").unwrap();
+    for (rel, id) in [
+        (
+            "aws_cloudtrail/s3_get_object_data_event.json",
+            "aws.cloudtrail",
+        ),
+        ("okta/session_start_success.json", "okta.system_log"),
+        ("entra_id/signin_graph_success.json", "microsoft.entra_id"),
+        ("gcp_audit/compute_instances_insert.json", "gcp.audit"),
+        ("leef/login_success_tab.log", "leef"),
+    ] {
+        let e = n.normalize(&sample(rel), Some(id), NOW).unwrap();
+        assert_eq!(e.actor_key().as_ref(), Some(&alice), "{rel}");
+    }
+}
+
+#[test]
+fn a_record_without_a_time_is_an_error_carrying_its_bytes() {
+    let n = normalizer();
+    let line =
+        b"CEF:0|Example|Sensor|1.0|100|Port scan detected|8|src=198.51.100.23 dst=192.0.2.10";
+    let err = n.normalize(line, Some("cef"), NOW).unwrap_err();
+    assert_eq!(err.kind().as_str(), "missing_attribute");
+    assert_eq!(err.raw(), line);
+}
+
+#[test]
+fn a_bare_panos_csv_export_maps_with_a_hint() {
+    let n = normalizer();
+    let line = sample("panos/traffic_drop_old_short.log");
+    let csv = line.splitn(5, |b| *b == b' ').nth(4).unwrap();
+    let e = n.normalize(csv, Some("paloalto.panos"), NOW).unwrap();
+    assert_eq!(e.class_uid, Some(4001));
+    assert_eq!(e.activity_id, Some(5));
+    assert!(validate(&e).is_empty());
+}
+
+#[test]
+fn records_of_another_source_are_rejected_not_misread() {
+    let n = normalizer();
+    for (rel, wrong) in [
+        ("okta/session_start_success.json", "linux.auth"),
+        ("zeek/conn_tcp_established.json", "microsoft.sysmon"),
+        ("linux_auth/sudo_command.log", "paloalto.panos"),
+        ("cef/ips_detection.log", "fortinet.fortigate"),
+    ] {
+        assert!(
+            n.normalize(&sample(rel), Some(wrong), NOW).is_err(),
+            "{rel} as {wrong}"
+        );
+    }
+}

@@ -231,6 +231,13 @@ pub(crate) fn map(f: &mut Fields, _ctx: &MapContext) -> Result<Event, EventError
     let error_code = f.str(&["errorCode"]);
     let error_message = f.str(&["errorMessage"]);
     let (caller, session, invoked_by) = identity(f);
+    if e.src_endpoint.is_none() {
+        // Calls made by an AWS service on the caller's behalf name it.
+        e.src_endpoint = endpoint(invoked_by.clone(), None);
+    }
+    if e.src_endpoint.is_none() && class == Class::ApiActivity {
+        return Err(EventError::missing("src_endpoint"));
+    }
 
     match class {
         Class::Authentication => {

@@ -53,7 +53,7 @@ mod winevent;
 mod zeek;
 
 use crate::events::format::Format;
-use crate::events::ocsf::{Event, Product};
+use crate::events::ocsf::{Class, Event, Product, Service};
 use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
 
 use fields::{Fields, View};
@@ -104,7 +104,40 @@ impl Source for Builtin {
         let mut fields = Fields::new(std::mem::take(record));
         let out = (self.map)(&mut fields, ctx);
         *record = fields.into_record();
-        out
+        let mut event = out?;
+        // The classes' "at least one of" constraints, with one fallback: a
+        // logon with no known destination was to the source's own service.
+        let missing = match event.class() {
+            Some(Class::Authentication) => {
+                if event.service.is_none() && event.dst_endpoint.is_none() {
+                    event.service = Some(Box::new(Service {
+                        name: Some(self.product.to_owned()),
+                        ..Service::default()
+                    }));
+                }
+                None
+            }
+            Some(Class::NetworkActivity | Class::DnsActivity)
+                if event.src_endpoint.is_none() && event.dst_endpoint.is_none() =>
+            {
+                Some("src_endpoint")
+            }
+            Some(Class::HttpActivity)
+                if event.http_request.is_none() && event.http_response.is_none() =>
+            {
+                Some("http_request")
+            }
+            Some(Class::AuthorizeSession)
+                if event.privileges.is_none() && event.group.is_none() =>
+            {
+                Some("privileges")
+            }
+            _ => None,
+        };
+        match missing {
+            Some(attribute) => Err(EventError::missing(attribute)),
+            None => Ok(event),
+        }
     }
 }
 
