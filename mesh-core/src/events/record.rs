@@ -233,19 +233,35 @@ fn take_in<S: AsRef<str>>(map: &mut Map<String, Value>, segs: &[S]) -> Option<Va
 
 fn flatten(prefix: &mut String, map: Map<String, Value>, out: &mut Map<String, Value>) {
     for (k, v) in map {
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push('.');
-        }
-        prefix.push_str(&escape_key(&k));
         match v {
-            Value::Object(m) if !m.is_empty() => flatten(prefix, m, out),
             Value::Null => {}
+            Value::Object(m) if !m.is_empty() => {
+                let len = prefix.len();
+                push_segment(prefix, &k);
+                flatten(prefix, m, out);
+                prefix.truncate(len);
+            }
+            v if prefix.is_empty() && !k.contains(['.', '\\']) => {
+                out.insert(k, v);
+            }
             v => {
-                out.insert(prefix.clone(), v);
+                let mut key = String::with_capacity(prefix.len() + k.len() + 1);
+                key.push_str(prefix);
+                push_segment(&mut key, &k);
+                out.insert(key, v);
             }
         }
-        prefix.truncate(len);
+    }
+}
+
+fn push_segment(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    if key.contains(['.', '\\']) {
+        path.push_str(&escape_key(key));
+    } else {
+        path.push_str(key);
     }
 }
 

@@ -42,6 +42,43 @@ pub type Confidence = u8;
 ///   attribute empty;
 /// * leave derived attributes (`type_uid`, captions, `category_uid`,
 ///   profiles, `metadata.version`) to [`Event::finalize`].
+///
+/// ```
+/// use mesh_core::events::format::Format;
+/// use mesh_core::events::ocsf::{AuthenticationActivity, Event, Product, Service, User};
+/// use mesh_core::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
+/// use mesh_core::Timestamp;
+///
+/// struct Sshd;
+///
+/// impl Source for Sshd {
+///     fn id(&self) -> &str { "example.sshd" }
+///     fn format(&self) -> Format { Format::KeyValue }
+///     fn product(&self) -> Product { Product::named("OpenBSD", "OpenSSH") }
+///     fn detect(&self, r: &Record) -> Confidence {
+///         if r.get_str("prog") == Some("sshd") { 80 } else { 0 }
+///     }
+///     fn map(&self, r: &mut Record, _ctx: &MapContext) -> Result<Event, EventError> {
+///         let ts = r.take_i64("ts").ok_or_else(|| EventError::missing("time"))?;
+///         let user = r.take_str("user").ok_or_else(|| EventError::missing("user"))?;
+///         let mut e = Event::new(
+///             AuthenticationActivity::Logon,
+///             Timestamp::from_unix_seconds(ts),
+///             self.product(),
+///         );
+///         e.user = Some(Box::new(User { name: Some(user), ..User::default() }));
+///         e.service = r.take_str("prog").map(|p| Box::new(Service { name: Some(p), ..Service::default() }));
+///         Ok(e)
+///     }
+/// }
+///
+/// let mut n = Normalizer::default();
+/// n.register(Box::new(Sshd))?;
+/// let e = n.normalize(b"ts=1700000000 prog=sshd user=alice port=22", None, Timestamp::EPOCH)?;
+/// assert_eq!(e.type_uid, Some(300201));
+/// assert_eq!(e.unmapped.unwrap()["port"], "22");
+/// # Ok::<(), mesh_core::events::EventError>(())
+/// ```
 pub trait Source: Send + Sync {
     /// Stable id, lowercase with dots (`aws.cloudtrail`, `okta.system_log`).
     fn id(&self) -> &str;

@@ -124,6 +124,32 @@ pub(super) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The bytes as a string without copying when they are valid UTF-8.
+pub(super) fn lossy_vec(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Inserts a new field, rejecting a duplicate key (ambiguous input).
+pub(super) fn insert_new(
+    fields: &mut Map<String, Value>,
+    key: String,
+    value: String,
+    format: Format,
+    offset: usize,
+) -> Result<(), ParseError> {
+    match fields.entry(key) {
+        serde_json::map::Entry::Vacant(v) => {
+            v.insert(Value::String(value));
+            Ok(())
+        }
+        serde_json::map::Entry::Occupied(o) => Err(ParseError::new(
+            format,
+            offset,
+            format!("duplicate key `{}`", o.key()),
+        )),
+    }
+}
+
 fn is_key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']' | b':' | b'@' | b'/')
 }
@@ -156,9 +182,10 @@ pub(super) fn parse_extension(
         }
         let key_end = key_at(b, i)
             .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?;
+        let key_start = i;
         let key = lossy(b.get(i..key_end).unwrap_or(&[]));
         i = key_end + 1;
-        let mut value = Vec::new();
+        let mut value = Vec::with_capacity(32);
         loop {
             match b.get(i).copied() {
                 None => break,
@@ -202,15 +229,10 @@ pub(super) fn parse_extension(
                 format!("more than {MAX_FIELDS} fields"),
             ));
         }
-        if fields.contains_key(&key) {
-            return Err(ParseError::new(
-                format,
-                base + key_end.saturating_sub(key.len()),
-                format!("duplicate key `{key}`"),
-            ));
+        if value.last() == Some(&b'\r') {
+            value.pop();
         }
-        let v = lossy(value.strip_suffix(b"\r").unwrap_or(&value));
-        fields.insert(key, Value::String(v));
+        insert_new(fields, key, lossy_vec(value), format, base + key_start)?;
     }
 }
 

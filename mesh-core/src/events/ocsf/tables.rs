@@ -56,15 +56,19 @@ impl AttrSet {
         self.0.iter().all(|w| *w == 0)
     }
 
-    /// The attribute names in the set.
+    /// The attribute names in the set, in index order (visits set bits only).
     pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
-        (0..ATTR_WORDS * 64).filter_map(move |i| {
-            let word = self.0.get(i / 64)?;
-            if word & (1u64 << (i % 64)) != 0 {
-                EVENT_ATTRS.get(i).copied()
-            } else {
-                None
-            }
+        self.0.into_iter().enumerate().flat_map(|(w, word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(w * 64 + b)
+            })
+            .filter_map(|i| EVENT_ATTRS.get(i).copied())
         })
     }
 }
