@@ -1,0 +1,226 @@
+//! Normalization throughput against its floor, `serde_json` parse + serialize
+//! of the same records, in one run.
+//!
+//! * `floor`: parse the CloudTrail record to a `serde_json::Value` and serialize it;
+//! * `typed`: a typed Rust mapping (CloudTrail ConsoleLogin → Authentication)
+//!   through `Normalizer::normalize`, then serialize;
+//! * `declarative`: the example declarative mapping, same pipeline;
+//! * `parse_cef`, `parse_syslog_5424`, `parse_syslog_3164`: line parsers;
+//! * `validate`: semantic validation of the normalized event.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mesh_core::events::format::{parse_cef, parse_syslog};
+use mesh_core::events::mapping::Mapping;
+use mesh_core::events::ocsf::{
+    Account, AuthenticationActivity, Cloud, Event, HttpRequest, NetworkEndpoint, Product, Service,
+    Status, User,
+};
+use mesh_core::events::{
+    validate, Confidence, EventError, MapContext, NormalizeOptions, Normalizer, Record, Source,
+};
+use mesh_core::Timestamp;
+
+const LOGIN: &str = include_str!("../tests/data/events/cloudtrail_console_login.json");
+const MAPPING: &str = include_str!("../tests/data/events/cloudtrail_mapping.json");
+const CEF: &[u8] = b"CEF:0|Palo Alto Networks|PAN-OS|10.2.3|TRAFFIC|end|3|rt=Jun 01 2024 12:34:56 GMT deviceExternalId=012801012345 src=10.0.0.5 dst=203.0.113.10 sourceTranslatedAddress=198.51.100.2 destinationTranslatedAddress=203.0.113.10 cs1Label=Rule cs1=allow-web suser=corp\\\\alice duser= app=ssl cs3Label=Virtual System cs3=vsys1 cs4Label=Source Zone cs4=trust cs5Label=Destination Zone cs5=untrust deviceInboundInterface=ethernet1/2 deviceOutboundInterface=ethernet1/1 cnt=1 spt=51234 dpt=443 sourceTranslatedPort=40001 proto=TCP act=allow in=5234 out=1880 cat=computer-and-internet-info";
+const SYSLOG_5424: &[u8] = b"<165>1 2024-06-01T12:34:56.003Z web01.example.com sshd 4242 AUTH [origin ip=\"10.0.0.5\" software=\"openssh\"][meta sequenceId=\"29\"] \xEF\xBB\xBFAccepted publickey for alice from 198.51.100.7 port 51234 ssh2: ED25519 SHA256:abc";
+const SYSLOG_3164: &[u8] = b"<38>Jun  1 12:34:56 web01 sshd[4242]: Failed password for invalid user admin from 203.0.113.77 port 40022 ssh2";
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(1_717_300_000)
+}
+
+/// A typed CloudTrail ConsoleLogin mapping, written as a built-in source would be.
+struct CloudTrailLogin;
+
+impl Source for CloudTrailLogin {
+    fn id(&self) -> &str {
+        "bench.cloudtrail"
+    }
+    fn format(&self) -> mesh_core::events::format::Format {
+        mesh_core::events::format::Format::Json
+    }
+    fn product(&self) -> Product {
+        Product::named("AWS", "CloudTrail")
+    }
+    fn detect(&self, record: &Record) -> Confidence {
+        if record.get("eventVersion").is_some() {
+            90
+        } else {
+            0
+        }
+    }
+    fn map(&self, r: &mut Record, _ctx: &MapContext) -> Result<Event, EventError> {
+        let time = r
+            .get_str("eventTime")
+            .and_then(rfc3339_ms)
+            .ok_or_else(|| EventError::missing("time"))?;
+        r.take("eventTime");
+        let mut e = Event::new(
+            AuthenticationActivity::Logon,
+            Timestamp::from_unix_millis(time),
+            self.product(),
+        );
+        let name = r
+            .take_str("userIdentity.userName")
+            .or_else(|| r.take_str("userIdentity.arn"))
+            .ok_or_else(|| EventError::missing("user"))?;
+        e.user = Some(Box::new(User {
+            name: Some(name),
+            uid: r.take_str("userIdentity.arn"),
+            r#type: r.take_str("userIdentity.type"),
+            account: r.take_str("userIdentity.accountId").map(|uid| {
+                Box::new(Account {
+                    uid: Some(uid),
+                    ..Account::default()
+                })
+            }),
+            ..User::default()
+        }));
+        match r.get_str("responseElements.ConsoleLogin") {
+            Some("Success") => e.set_status(Status::Success),
+            Some("Failure") => e.set_status(Status::Failure),
+            _ => {}
+        }
+        if e.status_id.is_some() {
+            r.take("responseElements.ConsoleLogin");
+        }
+        e.is_mfa = match r.get_str("additionalEventData.MFAUsed") {
+            Some("Yes") => Some(true),
+            Some("No") => Some(false),
+            _ => None,
+        };
+        if e.is_mfa.is_some() {
+            r.take("additionalEventData.MFAUsed");
+        }
+        e.src_endpoint = r.take_str("sourceIPAddress").map(|ip| {
+            Box::new(NetworkEndpoint {
+                ip: Some(ip),
+                ..NetworkEndpoint::default()
+            })
+        });
+        e.dst_endpoint = r.take_str("tlsDetails.clientProvidedHostHeader").map(|h| {
+            Box::new(NetworkEndpoint {
+                hostname: Some(h),
+                ..NetworkEndpoint::default()
+            })
+        });
+        e.http_request = r.take_str("userAgent").map(|ua| {
+            Box::new(HttpRequest {
+                user_agent: Some(ua),
+                ..HttpRequest::default()
+            })
+        });
+        e.service = r.take_str("eventSource").map(|s| {
+            Box::new(Service {
+                name: Some(s),
+                ..Service::default()
+            })
+        });
+        e.cloud = Some(Box::new(Cloud {
+            provider: Some("AWS".into()),
+            region: r.take_str("awsRegion"),
+            account: r.take_str("recipientAccountId").map(|uid| {
+                Box::new(Account {
+                    uid: Some(uid),
+                    ..Account::default()
+                })
+            }),
+            ..Cloud::default()
+        }));
+        let meta = e.metadata_mut();
+        meta.uid = r.take_str("eventID");
+        meta.event_code = r.take_str("eventName");
+        Ok(e)
+    }
+}
+
+fn rfc3339_ms(s: &str) -> Option<i64> {
+    // The bench's records use `YYYY-MM-DDThh:mm:ssZ`.
+    let b = s.as_bytes();
+    let n = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() != 20 || b.get(19) != Some(&b'Z') {
+        return None;
+    }
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+}
+
+fn bench(c: &mut Criterion) {
+    let raw = LOGIN.trim().as_bytes();
+    let mut n = Normalizer::new(NormalizeOptions::default());
+    n.register(Box::new(CloudTrailLogin)).unwrap();
+    n.register(Box::new(Mapping::from_json(MAPPING).unwrap()))
+        .unwrap();
+
+    // Same output shape check before timing.
+    let typed = n.normalize(raw, Some("bench.cloudtrail"), now()).unwrap();
+    assert!(validate(&typed).is_empty(), "{:?}", validate(&typed));
+    let declarative = n
+        .normalize(raw, Some("example.aws.cloudtrail"), now())
+        .unwrap();
+    assert!(validate(&declarative).is_empty());
+
+    let mut g = c.benchmark_group("normalize_cloudtrail_console_login");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("floor_serde_json_parse_serialize", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(black_box(raw)).unwrap();
+            black_box(serde_json::to_vec(&v).unwrap())
+        })
+    });
+    g.bench_function("typed_mapping", |b| {
+        b.iter(|| {
+            let e = n
+                .normalize(black_box(raw), Some("bench.cloudtrail"), now())
+                .unwrap();
+            black_box(serde_json::to_vec(&e).unwrap())
+        })
+    });
+    g.bench_function("declarative_mapping", |b| {
+        b.iter(|| {
+            let e = n
+                .normalize(black_box(raw), Some("example.aws.cloudtrail"), now())
+                .unwrap();
+            black_box(serde_json::to_vec(&e).unwrap())
+        })
+    });
+    g.bench_function("validate", |b| {
+        b.iter(|| black_box(validate(black_box(&typed))))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("parse_line");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("cef", |b| {
+        b.iter(|| black_box(parse_cef(black_box(CEF), now()).unwrap()))
+    });
+    g.bench_function("syslog_5424", |b| {
+        b.iter(|| black_box(parse_syslog(black_box(SYSLOG_5424), now()).unwrap()))
+    });
+    g.bench_function("syslog_3164", |b| {
+        b.iter(|| black_box(parse_syslog(black_box(SYSLOG_3164), now()).unwrap()))
+    });
+    g.bench_function("syslog_5424_to_record", |b| {
+        b.iter(|| {
+            black_box(
+                parse_syslog(black_box(SYSLOG_5424), now())
+                    .unwrap()
+                    .into_record(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
