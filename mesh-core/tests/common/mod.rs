@@ -184,7 +184,7 @@ pub fn claims(iss: &str) -> Value {
 
 // ---- the reference policy workload ----
 
-use mesh_core::policy::{Entities, IpNet, PolicySet, Record, Request, Value};
+use mesh_core::policy::{Entities, IpNet, PolicySet, Record, Request, Value as PolicyValue};
 
 pub struct Workload {
     pub policies: PolicySet,
@@ -206,7 +206,7 @@ pub fn apply_schema_ip(req: &mut Request) {
         .iter()
         .map(|(k, v)| {
             let v = match (k, v) {
-                ("ip", Value::String(s)) => IpNet::parse(s).map(Value::Ip).unwrap_or(v.clone()),
+                ("ip", PolicyValue::String(s)) => IpNet::parse(s).map(PolicyValue::Ip).unwrap_or(v.clone()),
                 _ => v.clone(),
             };
             (std::sync::Arc::from(k), v)
