@@ -215,9 +215,16 @@ pub(super) fn parse_extension(
                     value.extend_from_slice(b.get(i..j).unwrap_or(&[]));
                     i = j;
                 }
-                Some(c) => {
-                    value.push(c);
-                    i += 1;
+                Some(_) => {
+                    // Copy the run up to the next byte that needs a decision.
+                    let rest = b.get(i..).unwrap_or(&[]);
+                    let run = rest
+                        .iter()
+                        .position(|c| matches!(c, b'\\' | b' ' | b'\t'))
+                        .unwrap_or(rest.len())
+                        .max(1);
+                    value.extend_from_slice(rest.get(..run).unwrap_or(&[]));
+                    i += run;
                 }
             }
         }
