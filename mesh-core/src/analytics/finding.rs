@@ -127,8 +127,7 @@ impl Finding {
         }
         let mut uid = String::with_capacity(32);
         for b in ctx.finish().as_ref().iter().take(16) {
-            uid.push(char::from(HEX[usize::from(b >> 4)]));
-            uid.push(char::from(HEX[usize::from(b & 15)]));
+            uid.push_str(&format!("{b:02x}"));
         }
         self.evidence.truncate(MAX_EVIDENCE);
         self.uid = uid;
@@ -253,8 +252,6 @@ impl Finding {
         out
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn actor_json(a: &ActorKey) -> Value {
     let s = a.as_str();

@@ -214,7 +214,7 @@ impl ResponseRule {
 
     /// Whether the rule applies to `f`.
     pub fn applies(&self, f: &Finding) -> bool {
-        (self.detections.is_empty() || self.detections.iter().any(|d| *d == f.detection))
+        (self.detections.is_empty() || self.detections.contains(&f.detection))
             && (self.techniques.is_empty() || self.techniques.iter().any(|t| f.has_technique(t)))
             && self.min_severity.is_none_or(|s| f.severity >= s)
     }

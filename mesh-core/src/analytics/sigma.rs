@@ -577,7 +577,7 @@ fn compile_rule(
             condition = Some(node);
             continue;
         }
-        let sel = compile_selection(node, mapping)
+        let sel = compile_selection(node, mapping, &classes)
             .map_err(|e| err(format!("`detection.{name}`: {e}")))?;
         names.push(name.clone());
         selections.push(sel);
@@ -607,16 +607,20 @@ fn compile_rule(
     })
 }
 
-fn compile_selection(node: &Node, mapping: &FieldMapping) -> Result<Selection, String> {
+fn compile_selection(
+    node: &Node,
+    mapping: &FieldMapping,
+    classes: &[u32],
+) -> Result<Selection, String> {
     match node {
-        Node::Map(entries) => Ok(Selection::Fields(compile_map(entries, mapping)?)),
+        Node::Map(entries) => Ok(Selection::Fields(compile_map(entries, mapping, classes)?)),
         Node::Seq(items)
             if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() =>
         {
             let maps = items
                 .iter()
                 .map(|i| match i {
-                    Node::Map(e) => compile_map(e, mapping),
+                    Node::Map(e) => compile_map(e, mapping, classes),
                     _ => Err("list mixes maps and values".into()),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -707,6 +711,7 @@ impl Mods {
 fn compile_map(
     entries: &[(String, Node)],
     mapping: &FieldMapping,
+    classes: &[u32],
 ) -> Result<Vec<FieldCond>, String> {
     if entries.is_empty() {
         return Err("selection map is empty".into());
@@ -732,7 +737,7 @@ fn compile_map(
             vec![vec![Box::from("message")], vec![Box::from("raw_data")]]
         } else {
             mapping
-                .paths(field)
+                .paths_for(field, classes)
                 .iter()
                 .map(|p| p.split('.').map(Box::from).collect())
                 .collect()
@@ -1082,9 +1087,9 @@ detection:
         assert!(s.evaluate(&e).is_empty());
         let e = json!({"class_uid": 4001, "time": 1, "message": "ran MimiKatz here"});
         assert_eq!(s.evaluate(&e).len(), 1);
-        let e = json!({"class_uid": 4001, "time": 1, "process": {"cmd_line": "xBxA"}});
+        let e = json!({"class_uid": 4001, "time": 1, "actor": {"process": {"cmd_line": "xBxA"}}});
         assert_eq!(s.evaluate(&e).len(), 1);
-        let e = json!({"class_uid": 4001, "time": 1, "process": {"cmd_line": "xBx"}});
+        let e = json!({"class_uid": 4001, "time": 1, "actor": {"process": {"cmd_line": "xBx"}}});
         assert!(s.evaluate(&e).is_empty());
     }
 

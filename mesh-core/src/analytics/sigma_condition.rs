@@ -231,7 +231,7 @@ pub(crate) fn compile(condition: &str, names: &[String]) -> Result<Cond, String>
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -29,6 +29,12 @@
 //! | `eventName`, `eventSource` (CloudTrail) | `api.operation`, `api.service.name` |
 //! | `sourceIPAddress`, `userIdentity.arn`, `awsRegion`, `errorCode`, `userAgent` | `src_endpoint.ip`, `actor.user.uid`, `cloud.region`, `api.response.error`, `http_request.user_agent` |
 //!
+//! In classes other than Process Activity (1007) the process that acted is
+//! `actor.process`: there `Image`, `CommandLine`, `ProcessId` and
+//! `IntegrityLevel` map to `actor.process.file.path`, `actor.process.cmd_line`,
+//! `actor.process.pid` and `actor.process.integrity`, and `User` to
+//! `actor.user.name`.
+//!
 //! Any other field name containing a `.` is taken as an OCSF path as it is;
 //! any other name is looked up under `unmapped.<name>`, where the
 //! normalizers keep source fields they do not map. Keywords (value lists
@@ -62,6 +68,7 @@ pub struct FieldMapping {
     categories: HashMap<String, Vec<u32>>,
     services: HashMap<String, Vec<u32>>,
     products: HashMap<String, Vec<u32>>,
+    custom: std::collections::BTreeSet<String>,
 }
 
 const FIELDS: &[(&str, &[&str])] = &[
@@ -161,6 +168,7 @@ impl Default for FieldMapping {
             categories: own(CATEGORIES),
             services: own(SERVICES),
             products: own(PRODUCTS),
+            custom: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -173,6 +181,7 @@ impl FieldMapping {
 
     /// Maps a Sigma field to OCSF paths, replacing any earlier mapping.
     pub fn map_field(&mut self, sigma: &str, ocsf_paths: &[&str]) -> &mut Self {
+        self.custom.insert(sigma.to_owned());
         self.fields.insert(
             sigma.to_owned(),
             ocsf_paths.iter().map(|s| (*s).to_owned()).collect(),
@@ -191,6 +200,25 @@ impl FieldMapping {
     pub fn route_service(&mut self, service: &str, classes: &[u32]) -> &mut Self {
         self.services.insert(service.to_owned(), classes.to_vec());
         self
+    }
+
+    /// The OCSF paths for a Sigma field in a rule routed to `classes`.
+    pub fn paths_for(&self, field: &str, classes: &[u32]) -> Vec<String> {
+        let acting = !classes.is_empty() && !classes.contains(&1007);
+        if acting && !self.custom.contains(field) {
+            let p = match field {
+                "Image" => Some("actor.process.file.path"),
+                "CommandLine" => Some("actor.process.cmd_line"),
+                "ProcessId" => Some("actor.process.pid"),
+                "IntegrityLevel" => Some("actor.process.integrity"),
+                "User" => Some("actor.user.name"),
+                _ => None,
+            };
+            if let Some(p) = p {
+                return vec![p.to_owned()];
+            }
+        }
+        self.paths(field)
     }
 
     /// The OCSF paths for a Sigma field.

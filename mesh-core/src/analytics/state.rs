@@ -333,3 +333,68 @@ mod tests {
         assert_eq!(d.observe(3, mark(200), 100, 10), 1);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The sliding count, capped at the ring size, equals a naive recount.
+        #[test]
+        fn sliding_count_equals_naive_recount(
+            gaps in proptest::collection::vec(0i64..5_000, 1..200),
+            window in 1i64..20_000,
+            cap in 1usize..32,
+        ) {
+            let mut c = SlidingCount::default();
+            let mut times = Vec::new();
+            let mut t = 0i64;
+            for g in gaps {
+                t += g;
+                times.push(t);
+                c.push(Mark { time: t, uid: None }, cap);
+                let naive = times.iter().filter(|&&x| x >= t - window).count().min(cap);
+                prop_assert_eq!(c.count(t, window), naive);
+            }
+        }
+
+        /// The distinct count, capped, equals a naive recount of distinct
+        /// members in the window.
+        #[test]
+        fn distinct_count_equals_naive_recount(
+            steps in proptest::collection::vec((0i64..3_000, 0u64..12), 1..200),
+            window in 1i64..20_000,
+        ) {
+            let cap = 64;
+            let mut d = DistinctWindow::default();
+            let mut seen: Vec<(i64, u64)> = Vec::new();
+            let mut t = 0i64;
+            for (g, m) in steps {
+                t += g;
+                seen.push((t, m));
+                let n = d.observe(m, Mark { time: t, uid: None }, window, cap);
+                let mut naive: Vec<u64> = seen.iter().filter(|(x, _)| *x >= t - window).map(|(_, m)| *m).collect();
+                naive.sort_unstable();
+                naive.dedup();
+                prop_assert_eq!(n, naive.len());
+            }
+        }
+
+        /// The map never holds more than its cap, whatever the keys.
+        #[test]
+        fn bounded_map_stays_within_cap(
+            keys in proptest::collection::vec(0u32..10_000, 1..2_000),
+            cap in 1usize..64,
+        ) {
+            let mut m: BoundedMap<u32, u8> = BoundedMap::new(cap);
+            for (t, k) in keys.iter().enumerate() {
+                m.entry(k, t as i64, || 0).unwrap();
+                m.sweep(t as i64 - 500, 2);
+                prop_assert!(m.len() <= cap);
+                prop_assert!(m.get_mut(k, t as i64).is_some() || (t as i64) < 0);
+            }
+        }
+    }
+}
