@@ -146,7 +146,8 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, String> {
     })?;
     match b.error {
         Some(e) => Err(e),
-        None => Ok(b.docs),
+        // Empty documents (a trailing `---`) are not rules.
+        None => Ok(b.docs.into_iter().filter(|d| !d.is_null()).collect()),
     }
 }
 
