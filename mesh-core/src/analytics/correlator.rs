@@ -29,7 +29,7 @@
 //! and a remembered login costs about 300 bytes;
 //! [`Correlator::approx_state_bytes`] measures the live total.
 
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -422,26 +422,7 @@ struct SourceState {
 
 struct Pending {
     time: i64,
-    seq: u64,
     signal: Signal,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    // Reversed: the heap pops the earliest event first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
 }
 
 /// Stateful, actor-keyed correlation over OCSF events (see the module docs).
@@ -450,8 +431,8 @@ pub struct Correlator {
     enabled: u32,
     actors: BoundedMap<ActorKey, ActorState>,
     sources: BoundedMap<IpAddr, SourceState>,
-    buffer: BinaryHeap<Pending>,
-    seq: u64,
+    /// Reorder buffer, sorted by time (stable for equal times).
+    buffer: VecDeque<Pending>,
     max_time: Option<i64>,
     stats: CorrelatorStats,
 }
@@ -486,8 +467,7 @@ impl Correlator {
             sources: BoundedMap::new(config.max_sources),
             enabled,
             config,
-            buffer: BinaryHeap::new(),
-            seq: 0,
+            buffer: VecDeque::new(),
             max_time: None,
             stats: CorrelatorStats::default(),
         }
@@ -574,21 +554,23 @@ impl Correlator {
             self.process(&signal, out);
             return Admission::Accepted;
         }
-        self.seq += 1;
-        self.buffer.push(Pending {
-            time: t,
-            seq: self.seq,
-            signal,
-        });
+        // Sorted insert: in-order events (the common case) go to the back.
+        let pending = Pending { time: t, signal };
+        if self.buffer.back().is_none_or(|b| b.time <= t) {
+            self.buffer.push_back(pending);
+        } else {
+            let pos = self.buffer.partition_point(|p| p.time <= t);
+            self.buffer.insert(pos, pending);
+        }
         if self.buffer.len() > self.config.max_buffered.max(1) {
-            if let Some(p) = self.buffer.pop() {
+            if let Some(p) = self.buffer.pop_front() {
                 self.stats.forced_releases += 1;
                 self.process(&p.signal, out);
             }
         }
         let watermark = max.saturating_sub(lateness);
-        while self.buffer.peek().is_some_and(|p| p.time <= watermark) {
-            if let Some(p) = self.buffer.pop() {
+        while self.buffer.front().is_some_and(|p| p.time <= watermark) {
+            if let Some(p) = self.buffer.pop_front() {
                 self.process(&p.signal, out);
             }
         }
@@ -597,7 +579,7 @@ impl Correlator {
 
     /// Processes every buffered event (end of stream).
     pub fn flush(&mut self, out: &mut Vec<Finding>) {
-        while let Some(p) = self.buffer.pop() {
+        while let Some(p) = self.buffer.pop_front() {
             self.process(&p.signal, out);
         }
     }

@@ -134,7 +134,7 @@ impl SigmaRule {
 
     /// Whether the rule matches the event (ignoring class routing).
     pub fn matches(&self, event: &Value) -> bool {
-        let mut scratch = String::new();
+        let mut scratch = Folds::default();
         self.condition.eval(&mut |i| {
             self.selections
                 .get(i)
@@ -305,7 +305,7 @@ impl SigmaRuleSet {
             return 0;
         };
         let before = out.len();
-        let mut scratch = String::new();
+        let mut scratch = Folds::default();
         for &i in idx {
             let Some(r) = self.rules.get(i as usize) else {
                 continue;
@@ -338,7 +338,7 @@ fn lookup<'a>(event: &'a Value, path: &[Box<str>]) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn sel_matches(sel: &Selection, event: &Value, scratch: &mut String) -> bool {
+fn sel_matches(sel: &Selection, event: &Value, scratch: &mut Folds) -> bool {
     match sel {
         Selection::Fields(conds) => conds.iter().all(|c| cond_matches(c, event, scratch)),
         Selection::AnyOf(maps) => maps
@@ -353,7 +353,7 @@ fn sel_matches(sel: &Selection, event: &Value, scratch: &mut String) -> bool {
     }
 }
 
-fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut String) -> bool {
+fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut Folds) -> bool {
     let mut values: [Option<&Value>; 4] = [None; 4];
     let mut n = 0;
     for p in c.paths.iter().take(4) {
@@ -365,7 +365,7 @@ fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut String) -> bool {
         }
     }
     let present = values.iter().flatten();
-    let one = |m: &Matcher, scratch: &mut String| -> bool {
+    let one = |m: &Matcher, scratch: &mut Folds| -> bool {
         match m {
             Matcher::Null => n == 0,
             Matcher::Exists(b) => (n > 0) == *b,
@@ -379,7 +379,7 @@ fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut String) -> bool {
     }
 }
 
-fn value_matches(m: &Matcher, v: &Value, scratch: &mut String) -> bool {
+fn value_matches(m: &Matcher, v: &Value, scratch: &mut Folds) -> bool {
     match v {
         Value::String(s) => str_matches(m, s, scratch),
         Value::Number(num) => match m {
@@ -404,33 +404,66 @@ fn compare(cmp: Cmp, x: f64, y: f64) -> bool {
     }
 }
 
-fn fold<'a>(s: &'a str, scratch: &'a mut String) -> &'a str {
-    if !s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
-        return s;
-    }
-    scratch.clear();
-    if s.is_ascii() {
-        scratch.extend(s.chars().map(|c| c.to_ascii_lowercase()));
-    } else {
-        scratch.extend(s.chars().flat_map(char::to_lowercase));
-    }
-    scratch
+/// Lower-cased event strings of one evaluation, by address of the source
+/// text, so each field is folded once per event however many rules read it.
+/// Only strings borrowed from the event (alive for the whole evaluation) are
+/// ever cached: the temporaries made for numbers and booleans are lower-case
+/// already and return before the cache is touched.
+#[derive(Default)]
+struct Folds {
+    entries: Vec<(usize, usize, String)>,
 }
 
-fn str_matches(m: &Matcher, s: &str, scratch: &mut String) -> bool {
+const MAX_FOLDS: usize = 32;
+
+fn fold<'a>(s: &'a str, cache: &'a mut Folds) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    if !s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        return Cow::Borrowed(s);
+    }
+    let key = (s.as_ptr() as usize, s.len());
+    let idx = match cache.entries.iter().position(|(p, l, _)| (*p, *l) == key) {
+        Some(i) => i,
+        None => {
+            let folded: String = if s.is_ascii() {
+                s.to_ascii_lowercase()
+            } else {
+                s.chars().flat_map(char::to_lowercase).collect()
+            };
+            if cache.entries.len() >= MAX_FOLDS {
+                return Cow::Owned(folded);
+            }
+            cache.entries.push((key.0, key.1, folded));
+            cache.entries.len() - 1
+        }
+    };
+    match cache.entries.get(idx) {
+        Some((_, _, f)) => Cow::Borrowed(f.as_str()),
+        None => Cow::Borrowed(s),
+    }
+}
+
+fn str_matches(m: &Matcher, s: &str, scratch: &mut Folds) -> bool {
     match m {
         Matcher::Str { op, needle, cased } => {
-            let h = if *cased { s } else { fold(s, scratch) };
+            let h = if *cased {
+                std::borrow::Cow::Borrowed(s)
+            } else {
+                fold(s, scratch)
+            };
             match op {
-                StrOp::Eq => h == needle,
+                StrOp::Eq => *h == **needle,
                 StrOp::Prefix => h.starts_with(needle.as_str()),
                 StrOp::Suffix => h.ends_with(needle.as_str()),
                 StrOp::Contains => h.contains(needle.as_str()),
             }
         }
         Matcher::Glob { pattern, cased } => {
-            let h = if *cased { s } else { fold(s, scratch) };
-            glob_match(pattern, h)
+            if *cased {
+                glob_match(pattern, s)
+            } else {
+                glob_match(pattern, &fold(s, scratch))
+            }
         }
         Matcher::Regex(re) => re.is_match(s),
         Matcher::Cidr { v6, prefix, net } => s.parse::<IpAddr>().is_ok_and(|ip| {
