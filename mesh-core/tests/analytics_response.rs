@@ -1,5 +1,10 @@
 //! Threat intelligence, the analytics pipeline and identity-anchored response.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod analytics_support;
 
