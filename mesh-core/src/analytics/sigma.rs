@@ -82,7 +82,8 @@ enum Matcher {
 
 #[derive(Debug, Clone)]
 struct FieldCond {
-    paths: Vec<Vec<Box<str>>>,
+    /// Ids in the set's path table.
+    paths: Vec<u32>,
     matchers: Vec<Matcher>,
     all: bool,
 }
@@ -131,15 +132,24 @@ impl SigmaRule {
     pub fn classes(&self) -> &[u32] {
         &self.classes
     }
+}
 
-    /// Whether the rule matches the event (ignoring class routing).
-    pub fn matches(&self, event: &Value) -> bool {
-        let mut scratch = Folds::default();
-        self.condition.eval(&mut |i| {
-            self.selections
-                .get(i)
-                .is_some_and(|s| sel_matches(s, event, &mut scratch))
-        })
+/// Distinct OCSF paths of a rule set, split at dots, by id.
+#[derive(Debug, Clone, Default)]
+struct PathTable {
+    paths: Vec<Vec<Box<str>>>,
+    index: HashMap<String, u32>,
+}
+
+impl PathTable {
+    fn id(&mut self, path: &str) -> u32 {
+        if let Some(&i) = self.index.get(path) {
+            return i;
+        }
+        let i = u32::try_from(self.paths.len()).unwrap_or(u32::MAX);
+        self.paths.push(path.split('.').map(Box::from).collect());
+        self.index.insert(path.to_owned(), i);
+        i
     }
 }
 
@@ -199,6 +209,7 @@ pub struct SigmaRuleSet {
     mapping: FieldMapping,
     rules: Vec<SigmaRule>,
     by_class: HashMap<u32, Vec<u32>>,
+    table: PathTable,
 }
 
 impl SigmaRuleSet {
@@ -208,6 +219,7 @@ impl SigmaRuleSet {
             mapping,
             rules: Vec::new(),
             by_class: HashMap::new(),
+            table: PathTable::default(),
         }
     }
 
@@ -235,7 +247,7 @@ impl SigmaRuleSet {
         })?;
         let mut compiled = Vec::with_capacity(docs.len());
         for (i, d) in docs.iter().enumerate() {
-            compiled.push(compile_rule(d, i, &self.mapping)?);
+            compiled.push(compile_rule(d, i, &self.mapping, &mut self.table)?);
         }
         let n = compiled.len();
         for r in compiled {
@@ -262,7 +274,7 @@ impl SigmaRuleSet {
         let mut errors = Vec::new();
         let mut n = 0;
         for (i, d) in docs.iter().enumerate() {
-            match compile_rule(d, i, &self.mapping).and_then(|r| self.push(r)) {
+            match compile_rule(d, i, &self.mapping, &mut self.table).and_then(|r| self.push(r)) {
                 Ok(()) => n += 1,
                 Err(e) => errors.push(e),
             }
@@ -305,7 +317,12 @@ impl SigmaRuleSet {
             return 0;
         };
         let before = out.len();
-        let mut scratch = Folds::default();
+        let mut ev = Eval {
+            event,
+            table: &self.table.paths,
+            resolved: vec![None; self.table.paths.len()],
+            folds: Folds::default(),
+        };
         for &i in idx {
             let Some(r) = self.rules.get(i as usize) else {
                 continue;
@@ -313,7 +330,7 @@ impl SigmaRuleSet {
             let hit = r.condition.eval(&mut |s| {
                 r.selections
                     .get(s)
-                    .is_some_and(|sel| sel_matches(sel, event, &mut scratch))
+                    .is_some_and(|sel| sel_matches(sel, &mut ev))
             });
             if hit {
                 out.push(SigmaMatch {
@@ -338,26 +355,51 @@ fn lookup<'a>(event: &'a Value, path: &[Box<str>]) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn sel_matches(sel: &Selection, event: &Value, scratch: &mut Folds) -> bool {
+/// One event's evaluation: paths resolved once, strings folded once.
+struct Eval<'e> {
+    event: &'e Value,
+    table: &'e [Vec<Box<str>>],
+    resolved: Vec<Option<Option<&'e Value>>>,
+    folds: Folds,
+}
+
+impl<'e> Eval<'e> {
+    fn get(&mut self, id: u32) -> Option<&'e Value> {
+        let slot = self.resolved.get_mut(id as usize)?;
+        if let Some(r) = *slot {
+            return r;
+        }
+        let r = self
+            .table
+            .get(id as usize)
+            .and_then(|p| lookup(self.event, p))
+            .filter(|v| !v.is_null());
+        *slot = Some(r);
+        r
+    }
+}
+
+fn sel_matches(sel: &Selection, ev: &mut Eval<'_>) -> bool {
     match sel {
-        Selection::Fields(conds) => conds.iter().all(|c| cond_matches(c, event, scratch)),
+        Selection::Fields(conds) => conds.iter().all(|c| cond_matches(c, ev)),
         Selection::AnyOf(maps) => maps
             .iter()
-            .any(|conds| conds.iter().all(|c| cond_matches(c, event, scratch))),
+            .any(|conds| conds.iter().all(|c| cond_matches(c, ev))),
         Selection::Keywords(ms) => ["message", "raw_data"].iter().any(|f| {
+            let event = ev.event;
             event
                 .get(*f)
                 .and_then(Value::as_str)
-                .is_some_and(|s| ms.iter().any(|m| str_matches(m, s, scratch)))
+                .is_some_and(|s| ms.iter().any(|m| str_matches(m, s, &mut ev.folds)))
         }),
     }
 }
 
-fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut Folds) -> bool {
+fn cond_matches(c: &FieldCond, ev: &mut Eval<'_>) -> bool {
     let mut values: [Option<&Value>; 4] = [None; 4];
     let mut n = 0;
-    for p in c.paths.iter().take(4) {
-        if let Some(v) = lookup(event, p).filter(|v| !v.is_null()) {
+    for &p in c.paths.iter().take(4) {
+        if let Some(v) = ev.get(p) {
             if let Some(slot) = values.get_mut(n) {
                 *slot = Some(v);
                 n += 1;
@@ -365,6 +407,7 @@ fn cond_matches(c: &FieldCond, event: &Value, scratch: &mut Folds) -> bool {
         }
     }
     let present = values.iter().flatten();
+    let scratch = &mut ev.folds;
     let one = |m: &Matcher, scratch: &mut Folds| -> bool {
         match m {
             Matcher::Null => n == 0,
@@ -538,6 +581,7 @@ fn compile_rule(
     doc: &Node,
     index: usize,
     mapping: &FieldMapping,
+    table: &mut PathTable,
 ) -> Result<SigmaRule, AnalyticsError> {
     let title = doc
         .get("title")
@@ -610,7 +654,7 @@ fn compile_rule(
             condition = Some(node);
             continue;
         }
-        let sel = compile_selection(node, mapping, &classes)
+        let sel = compile_selection(node, mapping, &classes, table)
             .map_err(|e| err(format!("`detection.{name}`: {e}")))?;
         names.push(name.clone());
         selections.push(sel);
@@ -644,16 +688,19 @@ fn compile_selection(
     node: &Node,
     mapping: &FieldMapping,
     classes: &[u32],
+    table: &mut PathTable,
 ) -> Result<Selection, String> {
     match node {
-        Node::Map(entries) => Ok(Selection::Fields(compile_map(entries, mapping, classes)?)),
+        Node::Map(entries) => Ok(Selection::Fields(compile_map(
+            entries, mapping, classes, table,
+        )?)),
         Node::Seq(items)
             if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() =>
         {
             let maps = items
                 .iter()
                 .map(|i| match i {
-                    Node::Map(e) => compile_map(e, mapping, classes),
+                    Node::Map(e) => compile_map(e, mapping, classes, table),
                     _ => Err("list mixes maps and values".into()),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -745,6 +792,7 @@ fn compile_map(
     entries: &[(String, Node)],
     mapping: &FieldMapping,
     classes: &[u32],
+    table: &mut PathTable,
 ) -> Result<Vec<FieldCond>, String> {
     if entries.is_empty() {
         return Err("selection map is empty".into());
@@ -767,12 +815,12 @@ fn compile_map(
             matchers.extend(value_matchers(v, &mods).map_err(|e| format!("`{key}`: {e}"))?);
         }
         let paths = if field.is_empty() {
-            vec![vec![Box::from("message")], vec![Box::from("raw_data")]]
+            vec![table.id("message"), table.id("raw_data")]
         } else {
             mapping
                 .paths_for(field, classes)
                 .iter()
-                .map(|p| p.split('.').map(Box::from).collect())
+                .map(|p| table.id(p))
                 .collect()
         };
         // `all` with windash/base64offset variants: each original value must
