@@ -11,7 +11,22 @@
 //! logsources. String matching is case-insensitive unless `cased`; regular
 //! expressions are case-sensitive unless `i`, as in the Sigma specification.
 //! Fields are found through [`FieldMapping`]; rules are indexed by OCSF class
-//! so an event is only tested against rules routed to its class.
+//! so an event is only tested against rules routed to its class, and each
+//! OCSF path is resolved and lower-cased once per event.
+//!
+//! # Why an own engine
+//!
+//! The Rust Sigma engines on crates.io were evaluated first:
+//! `rsigma-eval` 0.23 is the most complete (pipelines, correlation) but is
+//! ~49 000 lines, needs Rust 1.95 (the workspace supports 1.88), brings
+//! rayon, chrono, flate2, daachorse and its own YAML stack, and changes its
+//! minor version every few weeks; `sigma-rust` 0.7 covers the modifiers but
+//! evaluates its own flat `Event` map, so every OCSF event would be copied
+//! per evaluation, has no field mapping or logsource routing, and keeps an
+//! `unwrap` in library code; `tau-engine` is a different rule language, not
+//! Sigma. The rule language is small enough that an own compiler reading
+//! OCSF JSON in place is leaner and faster; it is written from the Sigma
+//! specification.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
