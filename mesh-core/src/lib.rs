@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod analytics;
+pub mod bundle;
 pub mod error;
 pub mod events;
 pub mod identity;
