@@ -10,14 +10,20 @@
 //! token's `iss`. Every rejection has its own [`IdentityErrorKind`].
 
 mod actor;
+mod apikey;
+mod cache;
 mod claims;
+mod device;
 mod error;
+mod grants;
 mod issuer;
 mod json;
 mod jwk;
 mod jws;
 mod principal;
 mod refresh;
+mod revocation;
+mod spiffe;
 
 pub use actor::ActorKey;
 pub use claims::{identity_from_claims, ClaimRules, RegisteredClaims, MAPPED_CLAIMS};
@@ -33,3 +39,14 @@ pub use jws::{
 };
 pub use principal::{AuthContext, DevicePosture, Identity, IdentityKind};
 pub use refresh::{JwksRefresh, RefreshPolicy};
+pub use apikey::{
+    ApiKey, ApiKeyRecord, ApiKeySpec, ApiKeyStore, API_KEY_ISSUER, API_KEY_LEN, MIN_PEPPER_LEN,
+};
+pub use cache::{CacheError, CacheStats, TokenCache, DEFAULT_MAX_TOKEN_LEN as DEFAULT_MAX_CACHED_TOKEN_LEN};
+pub use device::{DeviceRecord, DEVICE_ISSUER};
+pub use grants::{Grant, GrantSet};
+pub use revocation::{RevocationEntry, RevocationReason, RevocationSet, MAX_REVOCATION_KEY_LEN};
+pub use spiffe::{
+    JwtSvidProfile, SpiffeId, TrustDomain, JWT_SVID_ALGORITHMS, MAX_SPIFFE_ID_LEN,
+    MAX_TRUST_DOMAIN_LEN,
+};
