@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod bundle;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod identity;

@@ -26,8 +26,16 @@ mod revocation;
 mod spiffe;
 
 pub use actor::ActorKey;
+pub use apikey::{
+    ApiKey, ApiKeyRecord, ApiKeySpec, ApiKeyStore, API_KEY_ISSUER, API_KEY_LEN, MIN_PEPPER_LEN,
+};
+pub use cache::{
+    CacheError, CacheStats, TokenCache, DEFAULT_MAX_TOKEN_LEN as DEFAULT_MAX_CACHED_TOKEN_LEN,
+};
 pub use claims::{identity_from_claims, ClaimRules, RegisteredClaims, MAPPED_CLAIMS};
+pub use device::{DeviceRecord, DEVICE_ISSUER};
 pub use error::{IdentityError, IdentityErrorKind};
+pub use grants::{Grant, GrantSet};
 pub use issuer::{
     verify_jws, IssuerConfig, IssuerRegistry, VerifiedJws, VerifiedToken, MAX_ISSUERS,
 };
@@ -39,12 +47,6 @@ pub use jws::{
 };
 pub use principal::{AuthContext, DevicePosture, Identity, IdentityKind};
 pub use refresh::{JwksRefresh, RefreshPolicy};
-pub use apikey::{
-    ApiKey, ApiKeyRecord, ApiKeySpec, ApiKeyStore, API_KEY_ISSUER, API_KEY_LEN, MIN_PEPPER_LEN,
-};
-pub use cache::{CacheError, CacheStats, TokenCache, DEFAULT_MAX_TOKEN_LEN as DEFAULT_MAX_CACHED_TOKEN_LEN};
-pub use device::{DeviceRecord, DEVICE_ISSUER};
-pub use grants::{Grant, GrantSet};
 pub use revocation::{RevocationEntry, RevocationReason, RevocationSet, MAX_REVOCATION_KEY_LEN};
 pub use spiffe::{
     JwtSvidProfile, SpiffeId, TrustDomain, JWT_SVID_ALGORITHMS, MAX_SPIFFE_ID_LEN,
