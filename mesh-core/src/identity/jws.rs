@@ -27,8 +27,19 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
 
 /// Decode strict base64url, naming `part` in errors.
 pub(crate) fn b64_decode(part: &'static str, s: &[u8]) -> Result<Vec<u8>, IdentityError> {
-    B64.decode(s)
-        .map_err(|e| IdentityError::malformed(part, format!("invalid base64url: {e}")))
+    use base64::DecodeError as D;
+    B64.decode(s).map_err(|e| {
+        let reason = match e {
+            D::InvalidByte(at, b'=') => format!("base64url padding `=` at offset {at}"),
+            D::InvalidByte(at, _) => format!("invalid base64url byte at offset {at}"),
+            D::InvalidLength(len) => format!("invalid base64url length {len}"),
+            D::InvalidLastSymbol(at, _) => {
+                format!("non-canonical base64url last symbol at offset {at}")
+            }
+            D::InvalidPadding => "base64url padding is not allowed".to_owned(),
+        };
+        IdentityError::malformed(part, reason)
+    })
 }
 
 /// A JWS signature algorithm mesh verifies.
@@ -341,11 +352,8 @@ impl<'t> CompactJws<'t> {
         self.signing_input.as_bytes()
     }
 
-    /// Decode the payload (strict base64url).
+    /// Decode the payload (strict base64url; may be empty).
     pub fn payload(&self) -> Result<Vec<u8>, IdentityError> {
-        if self.payload_b64.is_empty() {
-            return Err(IdentityError::malformed("payload", "empty segment"));
-        }
         b64_decode("payload", self.payload_b64.as_bytes())
     }
 
