@@ -1,4 +1,5 @@
-//! Token signing for tests and benches only (mesh-core itself never signs).
+//! Shared test helpers: token signing (mesh-core itself never signs) and
+//! the reference policy workload committed under `benches/data/`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -179,4 +180,59 @@ pub fn claims(iss: &str) -> Value {
         "groups": ["eng", "oncall"], "roles": ["admin"], "scope": "read write",
         "amr": ["pwd", "mfa"], "acr": "urn:mfa", "auth_time": NOW - 120
     })
+}
+
+// ---- reference policy workload ----
+
+use mesh_core::policy::{Entities, IpNet, PolicySet, Record, Request, Value as PolicyValue};
+
+pub struct Workload {
+    pub policies: PolicySet,
+    pub entities: Entities,
+    pub requests: Vec<Request>,
+}
+
+pub fn data_dir(n: usize) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/data")
+        .join(format!("wl{n}"))
+}
+
+/// Converts `context.ip` from a String to an `ipaddr`, as the workload's
+/// schema (`ip: ipaddr`) says.
+pub fn apply_schema_ip(req: &mut Request) {
+    let ctx = req.context().clone();
+    let fields = ctx
+        .iter()
+        .map(|(k, v)| {
+            let v = match (k, v) {
+                ("ip", PolicyValue::String(s)) => IpNet::parse(s).map(PolicyValue::Ip).unwrap_or(v.clone()),
+                _ => v.clone(),
+            };
+            (std::sync::Arc::from(k), v)
+        })
+        .collect();
+    req.set_context(Record::new(fields).unwrap());
+}
+
+pub fn load(n: usize) -> Workload {
+    let dir = data_dir(n);
+    let src = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
+    let policies = PolicySet::parse(&src, "policies.cedar").unwrap();
+    let ents = std::fs::read_to_string(dir.join("entities.json")).unwrap();
+    let entities = Entities::from_json_str(&ents).unwrap();
+    let reqs = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    let requests = reqs
+        .lines()
+        .map(|l| {
+            let mut r = Request::from_json(&serde_json::from_str(l).unwrap()).unwrap();
+            apply_schema_ip(&mut r);
+            r
+        })
+        .collect();
+    Workload {
+        policies,
+        entities,
+        requests,
+    }
 }
