@@ -114,3 +114,20 @@ impl PolicyError {
         }
     }
 }
+
+mod schema;
+
+pub use schema::{
+    ActionDecl, ActionName, AttributeType, EntityTypeDecl, ExtensionType, RecordType, Schema,
+    SchemaError, SchemaErrorKind, SchemaType, MAX_SCHEMA_BYTES, MAX_TYPE_DEPTH,
+};
+
+mod validate;
+
+pub use validate::{check, validate};
+
+mod testcase;
+
+pub use testcase::{
+    CaseResult, Expected, TestCase, TestCaseError, TestReport, TestSuite, MAX_TEST_CASES,
+};
