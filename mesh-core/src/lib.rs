@@ -8,9 +8,11 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod identity;
+mod mesh;
 pub mod policy;
 mod time;
 
 pub use error::Error;
 pub use identity::{ActorKey, Identity, IdentityKind};
+pub use mesh::{AccessDecision, AccessOutcome, Credential, Mesh, PolicyContent, VerifyFailure};
 pub use time::Timestamp;
