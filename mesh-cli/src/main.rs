@@ -30,6 +30,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the end-to-end story: tokens, decisions, a step-up challenge, a
+    /// signed bundle hot-swap and a revocation (no server, no network).
+    Demo(cmd::demo::DemoArgs),
+    /// Decide one request and explain the decision.
+    Authorize(cmd::authorize::AuthorizeArgs),
     /// Build, sign, verify and inspect signed policy bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -45,6 +50,8 @@ fn main() {
     let cli = Cli::parse();
     let json_out = cli.json;
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a, json_out),
+        Command::Authorize(a) => cmd::authorize::run(a, json_out),
         Command::Bundle(c) => cmd::bundle::run(c, json_out),
         Command::Keys(c) => cmd::keys::run(c, json_out),
         Command::Token(c) => cmd::token::run(c, json_out),

@@ -285,7 +285,7 @@ impl AccessDecision {
                     .map_or_else(String::new, |e| format!("{}: {e}", e.kind().as_str()))
             ),
             (_, "revoked") => format!(
-                "deny: {who} is revoked (by {})",
+                "deny: the credential's identity is revoked (by {})",
                 self.revocation
                     .map_or("revocation", RevocationReason::as_str)
             ),

@@ -1,5 +1,7 @@
 //! One module per top-level command.
 
+pub mod authorize;
 pub mod bundle;
+pub mod demo;
 pub mod keys;
 pub mod token;
