@@ -35,6 +35,9 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Decide one request and explain the decision.
     Authorize(cmd::authorize::AuthorizeArgs),
+    /// Check and test policies as code.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
     /// Build, sign, verify and inspect signed policy bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -52,6 +55,7 @@ fn main() {
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a, json_out),
         Command::Authorize(a) => cmd::authorize::run(a, json_out),
+        Command::Policy(c) => cmd::policy::run(c, json_out),
         Command::Bundle(c) => cmd::bundle::run(c, json_out),
         Command::Keys(c) => cmd::keys::run(c, json_out),
         Command::Token(c) => cmd::token::run(c, json_out),

@@ -4,4 +4,5 @@ pub mod authorize;
 pub mod bundle;
 pub mod demo;
 pub mod keys;
+pub mod policy;
 pub mod token;
