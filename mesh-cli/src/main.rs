@@ -38,6 +38,9 @@ enum Command {
     /// Check and test policies as code.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
+    /// Assess configuration documents against posture rules (OCSF
+    /// Compliance Findings).
+    Posture(cmd::posture::PostureArgs),
     /// Build, sign, verify and inspect signed policy bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -56,6 +59,7 @@ fn main() {
         Command::Demo(a) => cmd::demo::run(a, json_out),
         Command::Authorize(a) => cmd::authorize::run(a, json_out),
         Command::Policy(c) => cmd::policy::run(c, json_out),
+        Command::Posture(a) => cmd::posture::run(a, json_out),
         Command::Bundle(c) => cmd::bundle::run(c, json_out),
         Command::Keys(c) => cmd::keys::run(c, json_out),
         Command::Token(c) => cmd::token::run(c, json_out),

@@ -5,4 +5,5 @@ pub mod bundle;
 pub mod demo;
 pub mod keys;
 pub mod policy;
+pub mod posture;
 pub mod token;
