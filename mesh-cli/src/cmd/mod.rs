@@ -1,0 +1,9 @@
+//! One module per top-level command.
+
+pub mod authorize;
+pub mod bundle;
+pub mod demo;
+pub mod keys;
+pub mod policy;
+pub mod posture;
+pub mod token;

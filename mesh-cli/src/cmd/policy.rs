@@ -1,0 +1,180 @@
+//! `mesh policy check|test`: policies as code, in CI.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use mesh_core::policy::{check, Entities, PolicySet, Schema, TestSuite};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+use crate::util;
+
+/// Check and test policies (exit codes a CI pipeline can use).
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Parse policy files and, with --schema, validate them against it.
+    ///
+    /// Every error is printed as `file:line:column: message` with the
+    /// source line and a caret under the offending text. Exit codes: 0 all
+    /// files are valid; 1 at least one error; 2 usage or I/O error.
+    Check(CheckArgs),
+    /// Run policy test cases (request → expected decision) against policies.
+    ///
+    /// Test files are JSON arrays of cases. Exit codes: 0 every case passed;
+    /// 1 a case failed or a file is invalid; 2 usage or I/O error.
+    Test(TestArgs),
+}
+
+/// Arguments of `mesh policy check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Policy files (Cedar syntax).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// A schema (`.cedarschema`) to validate against.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+}
+
+/// Arguments of `mesh policy test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test-case files (JSON).
+    #[arg(required = true)]
+    pub tests: Vec<PathBuf>,
+    /// Policy files (repeatable).
+    #[arg(long = "policies", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// Entity JSON file.
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// A schema (`.cedarschema`); request contexts are conformed to it.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+}
+
+pub fn run(cmd: PolicyCmd, json_out: bool) -> Result<i32> {
+    match cmd {
+        PolicyCmd::Check(a) => run_check(a, json_out),
+        PolicyCmd::Test(a) => run_test(a, json_out),
+    }
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn load_schema(path: Option<&PathBuf>) -> Result<Option<Schema>> {
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    let text = util::read_text(p)?;
+    Schema::from_cedarschema(&text, &name(p))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn run_check(a: CheckArgs, json_out: bool) -> Result<i32> {
+    let schema = load_schema(a.schema.as_ref())?;
+    let mut failed = 0usize;
+    let mut total = 0usize;
+    for f in &a.files {
+        let src = util::read_text(f)?;
+        match check(&src, &name(f), schema.as_ref()) {
+            Ok(policies) => {
+                total += policies.len();
+                if json_out {
+                    util::print_json(
+                        &json!({"file": name(f), "ok": true, "policies": policies.len()}),
+                    );
+                }
+            }
+            Err(diags) => {
+                failed += 1;
+                if json_out {
+                    util::print_json(
+                        &json!({"file": name(f), "ok": false, "diagnostics": diags.iter().map(|d| json!({
+                        "kind": format!("{:?}", d.kind()).to_lowercase(),
+                        "line": d.line(), "column": d.column(), "message": d.message(), "help": d.help(),
+                    })).collect::<Vec<_>>()}),
+                    );
+                } else {
+                    for d in &diags {
+                        eprintln!("{}", d.render());
+                    }
+                }
+            }
+        }
+    }
+    if !json_out {
+        if failed == 0 {
+            println!(
+                "ok: {} file(s), {total} policies{}",
+                a.files.len(),
+                if schema.is_some() {
+                    ", valid against the schema"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            eprintln!("{failed} of {} file(s) have errors", a.files.len());
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn run_test(a: TestArgs, json_out: bool) -> Result<i32> {
+    let schema = load_schema(a.schema.as_ref())?;
+    let mut all = Vec::new();
+    for p in &a.policies {
+        let src = util::read_text(p)?;
+        match mesh_core::policy::parse_policies(&src, &name(p)) {
+            Ok(v) => all.extend(v),
+            Err(mesh_core::policy::PolicyError::Source(d)) => {
+                eprintln!("{}", d.render());
+                return Ok(1);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let set = PolicySet::from_policies(all).context("policies")?;
+    let entities = match &a.entities {
+        Some(p) => Entities::from_json_str(&util::read_text(p)?).with_context(|| name(p))?,
+        None => Entities::new(),
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for t in &a.tests {
+        let suite = match TestSuite::from_json_str(&util::read_text(t)?, &name(t)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let report = suite.run(&set, &entities, schema.as_ref());
+        for r in &report.results {
+            if r.passed() {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            if json_out {
+                util::print_json(
+                    &json!({"file": name(t), "case": r.name, "passed": r.passed(), "mismatches": r.mismatches}),
+                );
+            } else if r.passed() {
+                println!("ok    {} :: {}", name(t), r.name);
+            } else {
+                println!("FAIL  {} :: {}", name(t), r.name);
+                for m in &r.mismatches {
+                    println!("      {m}");
+                }
+            }
+        }
+    }
+    if !json_out {
+        println!("{passed} passed, {failed} failed");
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}

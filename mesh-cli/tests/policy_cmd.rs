@@ -1,0 +1,99 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! `mesh policy check|test`.
+
+mod common;
+use common::mesh;
+use predicates::prelude::*;
+
+const POLICY: &str = "@id(\"staff-read\")\npermit(principal in Group::\"staff\", action == Action::\"read\", resource);\n";
+
+#[test]
+fn check_reports_location_and_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ok.cedar"), POLICY).unwrap();
+    std::fs::write(
+        d.join("bad.cedar"),
+        "permit(\n  principal, acton, resource);\n",
+    )
+    .unwrap();
+    mesh()
+        .current_dir(d)
+        .args(["policy", "check", "ok.cedar"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok: 1 file(s), 1 policies"));
+    mesh()
+        .current_dir(d)
+        .args(["policy", "check", "ok.cedar", "bad.cedar"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.cedar:2:").and(predicate::str::contains("^")));
+    let out = mesh()
+        .current_dir(d)
+        .args(["--json", "policy", "check", "bad.cedar"])
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["line"], 2);
+}
+
+#[test]
+fn test_runs_cases_with_ci_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("p.cedar"), POLICY).unwrap();
+    std::fs::write(d.join("e.json"), r#"[{"uid":{"type":"User","id":"alice"},"attrs":{},"parents":[{"type":"Group","id":"staff"}]},{"uid":{"type":"Group","id":"staff"},"attrs":{},"parents":[]}]"#).unwrap();
+    let case = |name: &str, who: &str, expect: &str| {
+        format!(
+            r#"{{"name":"{name}","principal":"User::\"{who}\"","action":"Action::\"read\"","resource":"Doc::\"1\"","expect":"{expect}"}}"#
+        )
+    };
+    std::fs::write(
+        d.join("good.json"),
+        format!(
+            "[{},{}]",
+            case("staff reads", "alice", "allow"),
+            case("others do not", "eve", "deny")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad.json"),
+        format!("[{}]", case("eve reads", "eve", "allow")),
+    )
+    .unwrap();
+    mesh()
+        .current_dir(d)
+        .args([
+            "policy",
+            "test",
+            "good.json",
+            "--policies",
+            "p.cedar",
+            "--entities",
+            "e.json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 passed, 0 failed"));
+    mesh()
+        .current_dir(d)
+        .args([
+            "policy",
+            "test",
+            "good.json",
+            "bad.json",
+            "--policies",
+            "p.cedar",
+            "--entities",
+            "e.json",
+        ])
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("FAIL  bad.json :: eve reads")
+                .and(predicate::str::contains("2 passed, 1 failed")),
+        );
+}

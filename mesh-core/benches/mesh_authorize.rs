@@ -1,0 +1,274 @@
+//! `Mesh::authorize` against its floors, on the 1,000-policy reference
+//! workload (`benches/data/wl1000`, from `shared/bench/gen_policy_workload.py`):
+//!
+//! - `floor/ring_es256_verify`: raw ring ES256 verification of the token;
+//! - `floor/policy_decide`: the policy decision alone (request prebuilt);
+//! - `floor/request_and_decide`: building the request from the identity + decision;
+//! - `mesh/authorize_es256_uncached`: the whole call, verifying every time
+//!   (target: ≤ 1.1 × (verify + decide));
+//! - `mesh/authorize_cached`: the whole call with a cached token (target ≤ 3 µs);
+//! - `bundle/verify_activate_1000`: parse + verify + compile + swap of a
+//!   1,000-policy bundle (target ≤ 20 ms);
+//! - then p50/p99 decision latency, steady and while another thread swaps
+//!   bundles every 10 ms (target: p99 under swaps ≤ 2 × steady p99).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{jwks_doc, TestKey, NOW};
+use criterion::{criterion_group, BatchSize, Criterion};
+use mesh_core::bundle::{BundleBuilder, SigningKey};
+use mesh_core::identity::Algorithm;
+use mesh_core::policy::{EntityUid, IdentityMapping, Record, Request};
+use mesh_core::{Credential, Mesh, Timestamp};
+use serde_json::json;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Setup {
+    idp: TestKey,
+    bundle_key: SigningKey,
+    policies: String,
+    entities: String,
+    token: String,
+    action: EntityUid,
+    resource: EntityUid,
+    context: Record,
+}
+
+fn setup() -> Setup {
+    let dir = common::data_dir(1000);
+    let policies = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
+    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
+    let line = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let mut req = Request::from_json(&first).unwrap();
+    common::apply_schema_ip(&mut req);
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let sub = req.principal().id().to_owned();
+    let token = idp.sign(&json!({
+        "iss": "https://idp", "aud": "api", "sub": sub, "iat": NOW - 60, "exp": NOW + 3000,
+        "groups": ["g0", "g1"], "roles": ["r0"], "amr": ["pwd", "mfa"],
+    }));
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    Setup {
+        idp,
+        bundle_key: SigningKey::from_pkcs8(pkcs8.as_ref()).unwrap(),
+        policies,
+        entities,
+        token,
+        action: req.action().clone(),
+        resource: req.resource().clone(),
+        context: req.context().clone(),
+    }
+}
+
+fn mesh(s: &Setup, cache: usize) -> Mesh {
+    let cfg = json!({
+        "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
+                     "jwks": jwks_doc(&[&s.idp])}],
+        "policies": [{"name": "policies.cedar", "text": s.policies}],
+        "entities": s.entities,
+        "bundles": {"trusted_keys": [s.bundle_key.verifying_key().to_base64()]},
+        "cache": {"capacity": cache, "max_ttl_seconds": 3600},
+    });
+    Mesh::from_json(&cfg.to_string()).unwrap()
+}
+
+fn bundle(s: &Setup, rev: u64) -> Vec<u8> {
+    let mut b = BundleBuilder::new(rev, Timestamp::from_unix_seconds(NOW))
+        .part("policies/policies.cedar", s.policies.as_str())
+        .unwrap()
+        .part("entities/entities.json", s.entities.as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    b.sign(&s.bundle_key).unwrap();
+    b.to_bytes()
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(NOW)
+}
+
+fn benches(c: &mut Criterion) {
+    let s = setup();
+    let uncached = mesh(&s, 0);
+    let cached = mesh(&s, 10_000);
+
+    // Floors.
+    let parts: Vec<&str> = s.token.split('.').collect();
+    let signing_input = format!("{}.{}", parts[0], parts[1]);
+    let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[2])
+        .unwrap();
+    let jwk = &s.idp.jwk;
+    let b64 = |f: &str| {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            jwk[f].as_str().unwrap(),
+        )
+        .unwrap()
+    };
+    let mut point = vec![4u8];
+    point.extend(b64("x"));
+    point.extend(b64("y"));
+    let key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
+    c.bench_function("floor/ring_es256_verify", |b| {
+        b.iter(|| {
+            key.verify(black_box(signing_input.as_bytes()), black_box(&sig))
+                .unwrap()
+        })
+    });
+    let identity = uncached
+        .verify(Credential::Bearer(&s.token), now())
+        .unwrap();
+    let content = cached.content();
+    let pc = content.value();
+    let mapping = IdentityMapping::default();
+    let request = Request::from_identity(
+        &identity,
+        &mapping,
+        s.action.clone(),
+        s.resource.clone(),
+        s.context.clone(),
+        &pc.entities,
+        now(),
+    );
+    c.bench_function("floor/policy_decide", |b| {
+        b.iter(|| {
+            black_box(
+                pc.policies
+                    .decide(black_box(&request), &pc.entities)
+                    .is_allowed(),
+            )
+        })
+    });
+    c.bench_function("floor/request_and_decide", |b| {
+        b.iter(|| {
+            let r = Request::from_identity(
+                &identity,
+                &mapping,
+                s.action.clone(),
+                s.resource.clone(),
+                s.context.clone(),
+                &pc.entities,
+                now(),
+            );
+            black_box(pc.policies.decide(&r, &pc.entities).is_allowed())
+        })
+    });
+    drop(content);
+
+    c.bench_function("mesh/authorize_es256_uncached", |b| {
+        b.iter(|| {
+            black_box(uncached.authorize(
+                Credential::Bearer(black_box(&s.token)),
+                &s.action,
+                &s.resource,
+                s.context.clone(),
+                now(),
+            ))
+        })
+    });
+    c.bench_function("mesh/authorize_cached", |b| {
+        b.iter(|| {
+            black_box(cached.authorize(
+                Credential::Bearer(black_box(&s.token)),
+                &s.action,
+                &s.resource,
+                s.context.clone(),
+                now(),
+            ))
+        })
+    });
+
+    let b1 = bundle(&s, 1);
+    c.bench_function("bundle/verify_activate_1000", |b| {
+        b.iter_batched(
+            || mesh(&s, 0),
+            |m| {
+                m.activate_bundle(black_box(&b1)).unwrap();
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+fn percentiles(mut v: Vec<u64>) -> (u64, u64) {
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize];
+    (at(0.5), at(0.99))
+}
+
+fn sample(m: &Mesh, s: &Setup, dur: Duration) -> Vec<u64> {
+    let mut out = Vec::with_capacity(200_000);
+    let end = Instant::now() + dur;
+    while Instant::now() < end {
+        let t = Instant::now();
+        black_box(m.authorize(
+            Credential::Bearer(&s.token),
+            &s.action,
+            &s.resource,
+            s.context.clone(),
+            now(),
+        ));
+        out.push(t.elapsed().as_nanos() as u64);
+    }
+    out
+}
+
+fn latency_under_swaps() {
+    let s = setup();
+    let m = Arc::new(mesh(&s, 10_000));
+    let bundles: Vec<Vec<u8>> = (1..=150).map(|r| bundle(&s, r)).collect();
+    let secs = std::env::var("MESH_SWAP_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.5);
+    let dur = Duration::from_secs_f64(secs);
+    sample(&m, &s, Duration::from_millis(200));
+    let (p50, p99) = percentiles(sample(&m, &s, dur));
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (m, stop) = (m.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for b in &bundles {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                m.activate_bundle(b).unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            n
+        })
+    };
+    let (q50, q99) = percentiles(sample(&m, &s, dur));
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    println!("latency/steady          p50 {p50} ns  p99 {p99} ns");
+    println!(
+        "latency/swapping_10ms   p50 {q50} ns  p99 {q99} ns  ({swaps} swaps, p99 ratio {:.2})",
+        q99 as f64 / p99 as f64
+    );
+}
+
+criterion_group!(authorize, benches);
+
+fn main() {
+    authorize();
+    latency_under_swaps();
+    Criterion::default().configure_from_args().final_summary();
+}
