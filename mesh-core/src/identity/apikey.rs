@@ -171,13 +171,15 @@ fn parse_key(text: &str) -> Result<ParsedKey<'_>, IdentityError> {
     let secret_text = b.get(sep1 + 1..sep2).unwrap_or_default();
     let check_text = b.get(sep2 + 1..).unwrap_or_default();
     let mut id = [0u8; ID_BYTES];
-    decode_base32(id_text, &mut id).ok_or(malformed("id (characters 6-21) is not base32"))?;
+    decode_base32(id_text, &mut id)
+        .ok_or_else(|| malformed("id (characters 6-21) is not base32"))?;
     let mut secret = [0u8; SECRET_BYTES];
     decode_base32(secret_text, &mut secret)
-        .ok_or(malformed("secret (characters 23-54) is not base32"))?;
+        .ok_or_else(|| malformed("secret (characters 23-54) is not base32"))?;
     let mut check: u64 = 0;
     for c in check_text {
-        let v = base32_value(*c).ok_or(malformed("checksum (characters 56-62) is not base32"))?;
+        let v = base32_value(*c)
+            .ok_or_else(|| malformed("checksum (characters 56-62) is not base32"))?;
         check = (check << 5) | u64::from(v);
     }
     let public_id = text.get(..sep1).unwrap_or_default();
@@ -486,7 +488,7 @@ impl ApiKeyStore {
         id.entitlements.clone_from(&rec.spec.entitlements);
         id.token_id = Some(rec.key_id.clone());
         id.expires_at = rec.spec.expires_at;
-        id.auth.methods.push("api_key".to_owned());
+        id.auth.methods = vec!["api_key".to_owned()];
         Ok(id)
     }
 

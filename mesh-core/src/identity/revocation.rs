@@ -16,7 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 
 use super::{ActorKey, Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
@@ -106,7 +107,7 @@ impl RevocationEntry {
 }
 
 /// A mergeable set of revocations (see the module documentation).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSet {
     /// Revoked token ids (`jti`).
@@ -121,6 +122,145 @@ pub struct RevocationSet {
     /// Revoked device ids.
     #[serde(default)]
     devices: FastMap<String, RevocationEntry>,
+    /// Pre-check over every key above: a miss proves absence, so a
+    /// non-revoked identity usually touches no map at all.
+    #[serde(skip)]
+    filter: PresenceFilter,
+}
+
+impl PartialEq for RevocationSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.tokens == other.tokens
+            && self.subjects == other.subjects
+            && self.sessions == other.sessions
+            && self.devices == other.devices
+    }
+}
+
+impl Eq for RevocationSet {}
+
+const TAG_TOKEN: u8 = 1;
+const TAG_SUBJECT: u8 = 2;
+const TAG_SESSION: u8 = 3;
+const TAG_DEVICE: u8 = 4;
+/// Filter bits per key (three bits set per key in one 64-bit word: about
+/// 1 % false positives).
+const FILTER_BITS_PER_KEY: usize = 16;
+const FILTER_MIN_WORDS: usize = 64;
+
+/// A blocked Bloom filter over `(map tag, key)`: each key sets three bits of
+/// one 64-bit word chosen by a keyed hash, so a probe reads one word. It
+/// only ever over-approximates the maps (entries removed by pruning may
+/// still answer "maybe" until the next rebuild), and with no words at all —
+/// not built yet, e.g. right after deserialization — it answers "maybe" to
+/// everything, so it can never hide a revocation.
+#[derive(Clone, Default)]
+struct PresenceFilter {
+    words: Vec<u64>,
+    /// Keys added since the last rebuild, plus the keys it was built from.
+    items: usize,
+    state: FastState,
+}
+
+impl fmt::Debug for PresenceFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresenceFilter")
+            .field("words", &self.words.len())
+            .field("items", &self.items)
+            .finish()
+    }
+}
+
+impl PresenceFilter {
+    fn hash(&self, tag: u8, key: &[u8]) -> u64 {
+        let mut h = self.state.build_hasher();
+        h.write_u8(tag);
+        h.write(key);
+        h.finish()
+    }
+
+    /// The word index and the three-bit mask of `hash` (`words` non-empty,
+    /// a power of two).
+    fn slot(&self, hash: u64) -> (usize, u64) {
+        let mask =
+            (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63)) | (1u64 << ((hash >> 12) & 63));
+        let index = ((hash >> 32) as usize) & (self.words.len().wrapping_sub(1));
+        (index, mask)
+    }
+
+    /// `false` only if `(tag, key)` is certainly in no map.
+    fn may_contain(&self, tag: u8, key: &[u8]) -> bool {
+        if self.words.is_empty() {
+            return true;
+        }
+        let (i, mask) = self.slot(self.hash(tag, key));
+        self.words.get(i).is_none_or(|w| w & mask == mask)
+    }
+
+    fn add_hash(&mut self, hash: u64) {
+        let (i, mask) = self.slot(hash);
+        if let Some(w) = self.words.get_mut(i) {
+            *w |= mask;
+        }
+    }
+}
+
+impl RevocationSet {
+    /// Records a key just inserted into one of the maps; grows (rebuilding
+    /// from all maps) when the filter gets too full.
+    fn filter_add(&mut self, tag: u8, key: &str) {
+        self.filter.items += 1;
+        if self.filter.items.saturating_mul(FILTER_BITS_PER_KEY) > self.filter.words.len() * 64 {
+            self.rebuild_filter();
+            return;
+        }
+        let h = self.filter.hash(tag, key.as_bytes());
+        self.filter.add_hash(h);
+    }
+
+    /// Rebuilds the filter from the maps, sized for twice their keys.
+    fn rebuild_filter(&mut self) {
+        self.rebuild_filter_for(self.len());
+    }
+
+    /// Rebuilds the filter from the maps, sized for twice `n` keys.
+    fn rebuild_filter_for(&mut self, n: usize) {
+        let held = self.len();
+        let words = (n.saturating_mul(2 * FILTER_BITS_PER_KEY) / 64)
+            .max(FILTER_MIN_WORDS)
+            .next_power_of_two();
+        let mut filter = PresenceFilter {
+            words: vec![0; words],
+            items: held,
+            state: self.filter.state.clone(),
+        };
+        for (tag, map) in [
+            (TAG_TOKEN, &self.tokens),
+            (TAG_SUBJECT, &self.subjects),
+            (TAG_SESSION, &self.sessions),
+            (TAG_DEVICE, &self.devices),
+        ] {
+            for k in map.keys() {
+                let h = filter.hash(tag, k.as_bytes());
+                filter.add_hash(h);
+            }
+        }
+        self.filter = filter;
+    }
+
+    /// Looks `key` up in the map of `tag` behind the filter.
+    fn entry(&self, tag: u8, key: &str) -> Option<&RevocationEntry> {
+        if !self.filter.may_contain(tag, key.as_bytes()) {
+            return None;
+        }
+        let map = match tag {
+            TAG_TOKEN => &self.tokens,
+            TAG_SUBJECT => &self.subjects,
+            TAG_SESSION => &self.sessions,
+            _ => &self.devices,
+        };
+        map.get(key)
+    }
 }
 
 fn check_key(field: &'static str, key: &str) -> Result<(), IdentityError> {
@@ -139,11 +279,16 @@ fn check_key(field: &'static str, key: &str) -> Result<(), IdentityError> {
     Ok(())
 }
 
-fn upsert(map: &mut FastMap<String, RevocationEntry>, key: &str, entry: RevocationEntry) {
+/// Joins `entry` into `map[key]`; `true` if the key is new.
+fn upsert(map: &mut FastMap<String, RevocationEntry>, key: &str, entry: RevocationEntry) -> bool {
     match map.get_mut(key) {
-        Some(e) => e.join(entry),
+        Some(e) => {
+            e.join(entry);
+            false
+        }
         None => {
             map.insert(key.to_owned(), entry);
+            true
         }
     }
 }
@@ -163,7 +308,9 @@ impl RevocationSet {
             before: Timestamp::MAX,
             expires_at,
         };
-        upsert(&mut self.tokens, jti, entry);
+        if upsert(&mut self.tokens, jti, entry) {
+            self.filter_add(TAG_TOKEN, jti);
+        }
         Ok(())
     }
 
@@ -180,11 +327,13 @@ impl RevocationSet {
     ) -> Result<(), IdentityError> {
         check_key("subject", subject)?;
         let key = ActorKey::from_identifier(subject)?;
-        upsert(
+        if upsert(
             &mut self.subjects,
             key.as_str(),
             RevocationEntry { before, expires_at },
-        );
+        ) {
+            self.filter_add(TAG_SUBJECT, key.as_str());
+        }
         Ok(())
     }
 
@@ -199,7 +348,9 @@ impl RevocationSet {
             before: Timestamp::MAX,
             expires_at,
         };
-        upsert(&mut self.sessions, sid, entry);
+        if upsert(&mut self.sessions, sid, entry) {
+            self.filter_add(TAG_SESSION, sid);
+        }
         Ok(())
     }
 
@@ -212,11 +363,13 @@ impl RevocationSet {
         expires_at: Timestamp,
     ) -> Result<(), IdentityError> {
         check_key("device_id", device_id)?;
-        upsert(
+        if upsert(
             &mut self.devices,
             device_id,
             RevocationEntry { before, expires_at },
-        );
+        ) {
+            self.filter_add(TAG_DEVICE, device_id);
+        }
         Ok(())
     }
 
@@ -226,33 +379,28 @@ impl RevocationSet {
     /// itself and its `email`/`upn` claims) in hash maps; allocates nothing.
     pub fn check(&self, identity: &Identity, now: Timestamp) -> Option<RevocationReason> {
         let iat = identity.issued_at;
-        if !self.tokens.is_empty() {
-            if let Some(e) = identity
+        let hit = |tag: u8, key: &str| self.entry(tag, key).is_some_and(|e| e.covers(iat, now));
+        if !self.tokens.is_empty()
+            && identity
                 .token_id
                 .as_deref()
-                .and_then(|j| self.tokens.get(j))
-            {
-                if e.covers(iat, now) {
-                    return Some(RevocationReason::TokenId);
-                }
-            }
+                .is_some_and(|j| hit(TAG_TOKEN, j))
+        {
+            return Some(RevocationReason::TokenId);
         }
-        if !self.sessions.is_empty() {
-            if let Some(e) = identity
+        if !self.sessions.is_empty()
+            && identity
                 .session_id
                 .as_deref()
-                .and_then(|s| self.sessions.get(s))
-            {
-                if e.covers(iat, now) {
-                    return Some(RevocationReason::Session);
-                }
-            }
+                .is_some_and(|s| hit(TAG_SESSION, s))
+        {
+            return Some(RevocationReason::Session);
         }
         if !self.devices.is_empty() {
             let from_posture = identity.device.as_ref().map(|d| d.device_id.as_str());
             let own = (identity.kind == IdentityKind::Device).then_some(identity.subject.as_str());
             for id in [from_posture, own].into_iter().flatten() {
-                if self.devices.get(id).is_some_and(|e| e.covers(iat, now)) {
+                if hit(TAG_DEVICE, id) {
                     return Some(RevocationReason::Device);
                 }
             }
@@ -276,47 +424,72 @@ impl RevocationSet {
 
     /// Whether `name`, canonicalized as an [`ActorKey`], is a revoked
     /// subject. The common cases (already canonical, or an ASCII e-mail
-    /// address to fold) allocate nothing; rarer forms are canonicalized.
+    /// address to fold) allocate nothing and are classified in one pass;
+    /// rarer forms are canonicalized.
     fn subject_hit(&self, name: &str, iat: Option<Timestamp>, now: Timestamp) -> bool {
         let hit = |k: &str| self.subjects.get(k).is_some_and(|e| e.covers(iat, now));
-        let plain = name.is_ascii()
-            && !name.is_empty()
-            && name.trim().len() == name.len()
+        let bytes = name.as_bytes();
+        // One pass over the bytes classifies the name.
+        let (mut upper, mut wide, mut ats, mut odd) = (false, false, 0usize, false);
+        for &b in bytes {
+            upper |= b.wrapping_sub(b'A') < 26;
+            wide |= b >= 0x80;
+            ats += usize::from(b == b'@');
+            odd |= b == b'/' || b == b'\\' || b.is_ascii_whitespace();
+        }
+        // `str::trim` on ASCII strips exactly these bytes (`\t` to `\r`, space).
+        let untrimmed =
+            |b: Option<&u8>| b.is_some_and(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b));
+        let plain = !bytes.is_empty()
+            && !wide
+            && !untrimmed(bytes.first())
+            && !untrimmed(bytes.last())
             && !name.starts_with("mailto:")
             && !name.starts_with("arn:")
             && !name.starts_with("s-1-");
-        if plain && !name.bytes().any(|b| b.is_ascii_uppercase()) {
-            return hit(name);
+        if plain && !upper {
+            return self.filter.may_contain(TAG_SUBJECT, bytes) && hit(name);
         }
-        let email_like = plain
-            && name.bytes().filter(|b| *b == b'@').count() == 1
-            && !name
-                .bytes()
-                .any(|b| b == b'/' || b == b'\\' || b.is_ascii_whitespace());
-        if email_like && name.len() <= MAX_FOLD_LEN {
+        if plain && ats == 1 && !odd && name.len() <= MAX_FOLD_LEN {
+            // Lower-case into a stack buffer; the filter is probed on the
+            // bytes, so a miss costs no UTF-8 check and no map lookup.
             let mut buf = [0u8; MAX_FOLD_LEN];
             if let Some(dst) = buf.get_mut(..name.len()) {
-                dst.copy_from_slice(name.as_bytes());
+                dst.copy_from_slice(bytes);
                 dst.make_ascii_lowercase();
+                if !self.filter.may_contain(TAG_SUBJECT, dst) {
+                    return false;
+                }
                 if let Ok(folded) = std::str::from_utf8(dst) {
                     return hit(folded);
                 }
             }
         }
-        ActorKey::from_identifier(name).is_ok_and(|k| hit(k.as_str()))
+        ActorKey::from_identifier(name).is_ok_and(|k| {
+            self.entry(TAG_SUBJECT, k.as_str())
+                .is_some_and(|e| e.covers(iat, now))
+        })
     }
 
     /// Merges `other` into `self`: union of keys, and for a shared key the
     /// later `before` and the later expiry.
     pub fn merge(&mut self, other: &RevocationSet) {
-        for (mine, theirs) in [
-            (&mut self.tokens, &other.tokens),
-            (&mut self.subjects, &other.subjects),
-            (&mut self.sessions, &other.sessions),
-            (&mut self.devices, &other.devices),
+        for (tag, theirs) in [
+            (TAG_TOKEN, &other.tokens),
+            (TAG_SUBJECT, &other.subjects),
+            (TAG_SESSION, &other.sessions),
+            (TAG_DEVICE, &other.devices),
         ] {
             for (k, e) in theirs {
-                upsert(mine, k, *e);
+                let mine = match tag {
+                    TAG_TOKEN => &mut self.tokens,
+                    TAG_SUBJECT => &mut self.subjects,
+                    TAG_SESSION => &mut self.sessions,
+                    _ => &mut self.devices,
+                };
+                if upsert(mine, k, *e) {
+                    self.filter_add(tag, k);
+                }
             }
         }
     }
@@ -332,7 +505,11 @@ impl RevocationSet {
         ] {
             map.retain(|_, e| now < e.expires_at);
         }
-        before - self.len()
+        let removed = before - self.len();
+        if removed > 0 {
+            self.rebuild_filter();
+        }
+        removed
     }
 
     /// Number of entries held.
@@ -348,6 +525,12 @@ impl RevocationSet {
     /// Reserves room for `additional` more token revocations.
     pub fn reserve_tokens(&mut self, additional: usize) {
         self.tokens.reserve(additional);
+        let wanted = self.len().saturating_add(additional);
+        if wanted.saturating_mul(FILTER_BITS_PER_KEY) > self.filter.words.len() * 64 {
+            // Size the filter once instead of doubling it on the way.
+            let held = self.len();
+            self.rebuild_filter_for(wanted.max(held));
+        }
     }
 
     /// Exports the set as JSON: `{"tokens": {jti: {"before", "expires_at"}},
@@ -359,7 +542,7 @@ impl RevocationSet {
     /// Imports a set exported by [`RevocationSet::to_json`], checking every
     /// key (non-empty, at most 1024 bytes; subjects canonical).
     pub fn from_json(json: &str) -> Result<RevocationSet, IdentityError> {
-        let set: RevocationSet =
+        let mut set: RevocationSet =
             serde_json::from_str(json).map_err(|e| IdentityError::StateMalformed {
                 what: "revocation set",
                 line: e.line(),
@@ -385,6 +568,7 @@ impl RevocationSet {
                 });
             }
         }
+        set.rebuild_filter();
         Ok(set)
     }
 }
@@ -536,6 +720,53 @@ mod tests {
             }
         );
         assert!(a.tokens.contains_key("j"));
+    }
+
+    #[test]
+    fn presence_filter_never_hides_a_revocation() {
+        let mut set = RevocationSet::new();
+        let exp = t(10_000);
+        for i in 0..5_000 {
+            set.revoke_token(&format!("jti-{i}"), exp).unwrap();
+        }
+        set.revoke_subject("Carol@Example.com", t(50), exp).unwrap();
+        set.revoke_session("sid-9", exp).unwrap();
+        set.revoke_device("dev-9", t(50), exp).unwrap();
+        let check_all = |set: &RevocationSet| {
+            for i in (0..5_000).step_by(7) {
+                let id = token("someone", &format!("jti-{i}"), 1);
+                assert_eq!(set.check(&id, t(2)), Some(RevocationReason::TokenId));
+            }
+            let mut id = token("x", "jti-none", 1);
+            id.claims.insert("email".into(), json!("CAROL@example.com"));
+            assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Subject));
+            let mut id = token("x", "jti-none", 1);
+            id.session_id = Some("sid-9".into());
+            assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Session));
+            let id = Identity::new("dev-9", "https://idp", IdentityKind::Device);
+            assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Device));
+            assert_eq!(set.check(&token("x", "jti-none", 1), t(2)), None);
+        };
+        check_all(&set);
+        // Deserialized without `from_json`: no filter yet, maps consulted.
+        let raw: RevocationSet = serde_json::from_str(&set.to_json()).unwrap();
+        assert_eq!(raw, set);
+        check_all(&raw);
+        check_all(&RevocationSet::from_json(&set.to_json()).unwrap());
+        let mut grown = raw.clone();
+        grown.revoke_token("jti-late", exp).unwrap();
+        check_all(&grown);
+        let mut merged = RevocationSet::new();
+        merged.merge(&set);
+        check_all(&merged);
+        // Pruning rebuilds the filter from what is left.
+        set.revoke_token("short", t(5)).unwrap();
+        assert_eq!(set.prune(t(6)), 1);
+        check_all(&set);
+        let mut reserved = RevocationSet::new();
+        reserved.reserve_tokens(100_000);
+        reserved.merge(&set);
+        check_all(&reserved);
     }
 
     fn arb_set() -> impl Strategy<Value = RevocationSet> {
