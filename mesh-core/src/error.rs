@@ -18,6 +18,9 @@ pub enum Error {
     /// A telemetry record could not be parsed or normalized.
     #[error(transparent)]
     Event(#[from] crate::events::EventError),
+    /// A policy bundle was refused (parse, signature, digest, revision).
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// An analytics rule, indicator or stream input was invalid.
     #[error(transparent)]
     Analytics(#[from] crate::analytics::AnalyticsError),

@@ -3,12 +3,16 @@
 #![deny(missing_docs)]
 
 pub mod analytics;
+pub mod bundle;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod identity;
+mod mesh;
 pub mod policy;
 mod time;
 
 pub use error::Error;
 pub use identity::{ActorKey, Identity, IdentityKind};
+pub use mesh::{AccessDecision, AccessOutcome, Credential, Mesh, PolicyContent, VerifyFailure};
 pub use time::Timestamp;

@@ -1,0 +1,5 @@
+//! One module per top-level command.
+
+pub mod bundle;
+pub mod keys;
+pub mod token;

@@ -1,0 +1,65 @@
+//! `mesh`: the command-line tool of the mesh decision core.
+//!
+//! Exit codes: 0 success; 1 the input was checked and refused (invalid
+//! token, refused bundle, failing policy check or test, denied decision
+//! with `--exit-code`); 2 usage or I/O error.
+
+mod cmd;
+mod util;
+
+use clap::{Parser, Subcommand};
+
+/// mesh: identity, policy and telemetry for a Cybersecurity Mesh, from the
+/// command line.
+///
+/// Sign and ship policy bundles, verify tokens, and inspect what an embedded
+/// mesh decision point would do. Every command prints readable text, or one
+/// JSON document per result with --json.
+///
+/// Exit codes: 0 success; 1 the input was checked and refused (invalid token,
+/// refused bundle, failing check); 2 usage or I/O error.
+#[derive(Debug, Parser)]
+#[command(name = "mesh", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build, sign, verify and inspect signed policy bundles.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCmd),
+    /// Generate bundle-signing keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCmd),
+    /// Verify bearer tokens and explain rejections.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCmd),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let json_out = cli.json;
+    let result = match cli.command {
+        Command::Bundle(c) => cmd::bundle::run(c, json_out),
+        Command::Keys(c) => cmd::keys::run(c, json_out),
+        Command::Token(c) => cmd::token::run(c, json_out),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            if json_out {
+                util::print_json(
+                    &serde_json::json!({"error": {"kind": "usage", "message": format!("{e:#}")}}),
+                );
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::exit(2);
+        }
+    }
+}

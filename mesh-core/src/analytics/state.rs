@@ -1,0 +1,335 @@
+//! Bounded correlation state: a capped map with CLOCK eviction and TTL
+//! expiry, and the sliding-window primitives the detections use.
+//!
+//! Time here is event time in milliseconds; callers process events in
+//! non-decreasing time order (the correlator's reorder buffer ensures it).
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+struct Slot<K, V> {
+    key: K,
+    value: V,
+    last_seen: i64,
+    referenced: bool,
+}
+
+/// A map holding at most `cap` entries. When full, inserting evicts an entry
+/// chosen by the CLOCK (second-chance) policy, an O(1) amortized
+/// approximation of least-recently-used; entries idle longer than the TTL are
+/// expired by an incremental sweep. Both are counted.
+pub(crate) struct BoundedMap<K, V> {
+    index: HashMap<K, u32>,
+    slots: Vec<Option<Slot<K, V>>>,
+    free: Vec<u32>,
+    hand: usize,
+    cap: usize,
+    /// Entries evicted because the map was full.
+    pub evicted_capacity: u64,
+    /// Entries expired by the TTL.
+    pub expired: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    /// An empty map holding at most `cap` (at least 1) entries.
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.clamp(1, u32::MAX as usize);
+        BoundedMap {
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            cap,
+            evicted_capacity: 0,
+            expired: 0,
+        }
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The entry for `key`, created with `make` if absent (evicting one
+    /// entry when full), marked as used at `now`. `None` only if the map's
+    /// internal index were inconsistent, which it never is.
+    pub fn entry(&mut self, key: &K, now: i64, make: impl FnOnce() -> V) -> Option<&mut V> {
+        let (idx, existed) = match self.index.get(key) {
+            Some(&i) => (i as usize, true),
+            None => (self.insert(key.clone(), now, make()), false),
+        };
+        let slot = self.slots.get_mut(idx)?.as_mut()?;
+        slot.last_seen = slot.last_seen.max(now);
+        slot.referenced |= existed;
+        Some(&mut slot.value)
+    }
+
+    /// The entry for `key`, if present, without creating it.
+    pub fn get_mut(&mut self, key: &K, now: i64) -> Option<&mut V> {
+        let &i = self.index.get(key)?;
+        let slot = self.slots.get_mut(i as usize)?.as_mut()?;
+        slot.last_seen = slot.last_seen.max(now);
+        slot.referenced = true;
+        Some(&mut slot.value)
+    }
+
+    fn insert(&mut self, key: K, now: i64, value: V) -> usize {
+        if self.index.len() >= self.cap {
+            self.evict_one();
+        }
+        let slot = Slot {
+            key: key.clone(),
+            value,
+            last_seen: now,
+            referenced: false,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i as usize) {
+                    *s = Some(slot);
+                }
+                i as usize
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        // `idx` < cap ≤ u32::MAX.
+        self.index
+            .insert(key, u32::try_from(idx).unwrap_or(u32::MAX));
+        idx
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        if let Some(s) = self.slots.get_mut(i) {
+            if let Some(slot) = s.take() {
+                self.index.remove(&slot.key);
+                self.free.push(u32::try_from(i).unwrap_or(u32::MAX));
+            }
+        }
+    }
+
+    fn evict_one(&mut self) {
+        let n = self.slots.len();
+        if n == 0 {
+            return;
+        }
+        // At most two sweeps: the first clears reference bits.
+        for _ in 0..2 * n + 1 {
+            self.hand = if self.hand >= n { 0 } else { self.hand };
+            let i = self.hand;
+            self.hand += 1;
+            match self.slots.get_mut(i) {
+                Some(Some(slot)) if slot.referenced => slot.referenced = false,
+                Some(Some(_)) => {
+                    self.remove_at(i);
+                    self.evicted_capacity += 1;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Advances the sweep by `steps` slots, expiring entries last used before
+    /// `cutoff`.
+    pub fn sweep(&mut self, cutoff: i64, steps: usize) {
+        let n = self.slots.len();
+        if n == 0 {
+            return;
+        }
+        for _ in 0..steps.min(n) {
+            self.hand = if self.hand >= n { 0 } else { self.hand };
+            let i = self.hand;
+            self.hand += 1;
+            if let Some(Some(slot)) = self.slots.get(i) {
+                if slot.last_seen < cutoff {
+                    self.remove_at(i);
+                    self.expired += 1;
+                }
+            }
+        }
+    }
+
+    /// Live values.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.as_ref().map(|s| &s.value))
+    }
+}
+
+/// One remembered occurrence: when, and which event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mark {
+    pub time: i64,
+    pub uid: Option<Box<str>>,
+}
+
+/// Sliding-window counter over the last `cap` occurrences. The count within
+/// a window is exact up to `cap` (the detection threshold): it answers
+/// "at least `cap` occurrences in the last `window` ms".
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SlidingCount {
+    marks: VecDeque<Mark>,
+}
+
+impl SlidingCount {
+    /// Records an occurrence, keeping at most `cap`.
+    pub fn push(&mut self, mark: Mark, cap: usize) {
+        while self.marks.len() >= cap.max(1) {
+            self.marks.pop_front();
+        }
+        self.marks.push_back(mark);
+    }
+
+    /// Drops occurrences older than `now - window`.
+    pub fn expire(&mut self, now: i64, window: i64) {
+        let cutoff = now.saturating_sub(window);
+        while self.marks.front().is_some_and(|m| m.time < cutoff) {
+            self.marks.pop_front();
+        }
+    }
+
+    /// Occurrences within `window` of `now` (capped at the ring size).
+    pub fn count(&mut self, now: i64, window: i64) -> usize {
+        self.expire(now, window);
+        self.marks.len()
+    }
+
+    /// The remembered occurrences, oldest first.
+    pub fn marks(&self) -> impl Iterator<Item = &Mark> {
+        self.marks.iter()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.marks.clear();
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.marks.capacity() * std::mem::size_of::<Mark>()
+            + self
+                .marks
+                .iter()
+                .map(|m| m.uid.as_ref().map_or(0, |u| u.len()))
+                .sum::<usize>()
+    }
+}
+
+/// Distinct count over a sliding window: the distinct members (by 64-bit
+/// hash) seen in the last `window` ms, exact up to `cap` members.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DistinctWindow {
+    members: Vec<(u64, Mark)>,
+}
+
+impl DistinctWindow {
+    /// Records `member` at `mark.time`; returns the distinct count in window.
+    pub fn observe(&mut self, member: u64, mark: Mark, window: i64, cap: usize) -> usize {
+        let cutoff = mark.time.saturating_sub(window);
+        self.members.retain(|(_, m)| m.time >= cutoff);
+        if let Some(e) = self.members.iter_mut().find(|(h, _)| *h == member) {
+            e.1 = mark;
+        } else {
+            if self.members.len() >= cap.max(1) {
+                // Forget the stalest member to stay within the cap.
+                if let Some(pos) = self
+                    .members
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, (_, m))| m.time)
+                    .map(|(i, _)| i)
+                {
+                    self.members.swap_remove(pos);
+                }
+            }
+            self.members.push((member, mark));
+        }
+        self.members.len()
+    }
+
+    /// The remembered members' marks, oldest first.
+    pub fn marks(&self) -> Vec<&Mark> {
+        let mut v: Vec<&Mark> = self.members.iter().map(|(_, m)| m).collect();
+        v.sort_by_key(|m| m.time);
+        v
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.members.clear();
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.members.capacity() * std::mem::size_of::<(u64, Mark)>()
+    }
+}
+
+/// A 64-bit FNV-1a hash, stable across runs (used for distinct members).
+pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn mark(t: i64) -> Mark {
+        Mark { time: t, uid: None }
+    }
+
+    #[test]
+    fn map_stays_within_cap_and_counts_evictions() {
+        let mut m: BoundedMap<u32, u32> = BoundedMap::new(3);
+        for k in 0..10u32 {
+            *m.entry(&k, i64::from(k), || 0).unwrap() += 1;
+            assert!(m.len() <= 3);
+        }
+        assert_eq!(m.evicted_capacity, 7);
+    }
+
+    #[test]
+    fn recently_used_entries_survive_eviction() {
+        let mut m: BoundedMap<u32, u32> = BoundedMap::new(2);
+        m.entry(&1, 0, || 1);
+        m.entry(&2, 0, || 2);
+        m.entry(&1, 1, || 1); // touch 1
+        m.entry(&3, 2, || 3); // evicts 2 (1 has its second chance)
+        assert!(m.get_mut(&1, 3).is_some());
+        assert!(m.get_mut(&2, 3).is_none());
+    }
+
+    #[test]
+    fn sweep_expires_idle_entries() {
+        let mut m: BoundedMap<u32, u32> = BoundedMap::new(10);
+        m.entry(&1, 0, || 1);
+        m.entry(&2, 100, || 2);
+        m.sweep(50, 10);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.expired, 1);
+    }
+
+    #[test]
+    fn sliding_count_and_distinct() {
+        let mut c = SlidingCount::default();
+        for t in [0, 10, 20, 30] {
+            c.push(mark(t), 3);
+        }
+        assert_eq!(c.count(30, 15), 2);
+        let mut d = DistinctWindow::default();
+        assert_eq!(d.observe(1, mark(0), 100, 10), 1);
+        assert_eq!(d.observe(1, mark(5), 100, 10), 1);
+        assert_eq!(d.observe(2, mark(6), 100, 10), 2);
+        assert_eq!(d.observe(3, mark(200), 100, 10), 1);
+    }
+}

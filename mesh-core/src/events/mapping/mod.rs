@@ -1,0 +1,1 @@
+//! Declarative mappings (placeholder, filled next).

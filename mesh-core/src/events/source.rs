@@ -1,0 +1,96 @@
+//! Sources: a wire format plus a mapping to OCSF plus a detection score.
+
+use super::format::{Format, Limits};
+use super::ocsf::{Event, Product};
+use super::{EventError, Record};
+use crate::Timestamp;
+
+/// What a mapping may know besides the record itself.
+#[derive(Clone, Copy, Debug)]
+pub struct MapContext {
+    /// The host's current time (RFC 3164 year inference; never a substitute
+    /// for a missing event time).
+    pub now: Timestamp,
+    /// Size bounds for parsing.
+    pub limits: Limits,
+}
+
+impl MapContext {
+    /// A context at `now` with default limits.
+    pub fn new(now: Timestamp) -> MapContext {
+        MapContext {
+            now,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How sure a source is that a record is one of its own: 0 (not mine) to
+/// 100 (certain, e.g. a vendor/product header that names it).
+pub type Confidence = u8;
+
+/// A telemetry source: how to parse its records, how sure it is that a record
+/// is its own, and how to map a record to OCSF.
+///
+/// Contract for [`Source::map`]:
+/// * take (remove) the fields it maps from the record, with
+///   [`Record::take`] and friends; [`map_and_finish`] then puts every field
+///   left over under `unmapped`, so output is lossless by construction;
+/// * set `class_uid`, `activity_id`, `time`, `severity_id`, `metadata.product`
+///   and the class's required objects, or return
+///   [`EventError::missing`] naming the attribute: never emit a required
+///   attribute empty;
+/// * leave derived attributes (`type_uid`, captions, `category_uid`,
+///   profiles, `metadata.version`) to [`Event::finalize`].
+pub trait Source: Send + Sync {
+    /// Stable id, lowercase with dots (`aws.cloudtrail`, `okta.system_log`).
+    fn id(&self) -> &str;
+
+    /// The wire format of the source's records.
+    fn format(&self) -> Format;
+
+    /// The product reported in `metadata.product`.
+    fn product(&self) -> Product;
+
+    /// Parses raw bytes into a record; by default with [`Source::format`].
+    /// Override for sources that nest one format in another (CSV in syslog).
+    fn parse(&self, raw: &[u8], ctx: &MapContext) -> Result<Record, EventError> {
+        self.format()
+            .parse(raw, ctx.now, &ctx.limits)
+            .map_err(|e| e.into_event_error(raw))
+    }
+
+    /// How sure the source is that `record` (parsed in [`Source::format`])
+    /// is its own. Must be cheap: it runs for every source when no hint is given.
+    fn detect(&self, record: &Record) -> Confidence;
+
+    /// Maps a record to an OCSF event (see the trait docs for the contract).
+    fn map(&self, record: &mut Record, ctx: &MapContext) -> Result<Event, EventError>;
+}
+
+/// Runs a source's mapping, then puts the record's remaining fields under
+/// `unmapped` and finalizes the event. `raw_data` is left to the caller.
+pub fn map_and_finish(
+    source: &dyn Source,
+    mut record: Record,
+    ctx: &MapContext,
+) -> Result<Event, EventError> {
+    let mut event = source.map(&mut record, ctx)?;
+    if event
+        .metadata
+        .as_ref()
+        .and_then(|m| m.product.as_ref())
+        .is_none()
+    {
+        event.metadata_mut().product = Some(Box::new(source.product()));
+    }
+    let rest = record.into_unmapped();
+    if !rest.is_empty() {
+        match &mut event.unmapped {
+            Some(existing) => existing.extend(rest),
+            None => event.unmapped = Some(rest),
+        }
+    }
+    event.finalize();
+    Ok(event)
+}

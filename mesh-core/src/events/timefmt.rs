@@ -1,0 +1,257 @@
+//! Calendar arithmetic and timestamp parsing (no clock, no dependencies).
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The year of a time in ms since the epoch.
+pub(crate) fn year_of(ms: i64) -> i64 {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(m <= 2)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Milliseconds since the epoch of a UTC date and time, if it is valid.
+pub(crate) fn to_millis(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<i64> {
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || s > 60
+        || ms > 999
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s.min(59));
+    secs.checked_mul(1000)?.checked_add(i64::from(ms))
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn digits(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let c = *self.b.get(self.i)?;
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            self.i += 1;
+        }
+        Some(v)
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+}
+
+/// Parses an RFC 3339 / ISO 8601 date-time (`2024-01-31T12:00:00.123Z`,
+/// `…+02:00`, a space instead of `T`; fractions beyond ms truncated; no zone
+/// means UTC) into ms since the epoch.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let mut c = Cursor {
+        b: s.trim().as_bytes(),
+        i: 0,
+    };
+    let y = c.digits(4)?;
+    if !c.eat(b'-') {
+        return None;
+    }
+    let mo = c.digits(2)?;
+    if !c.eat(b'-') {
+        return None;
+    }
+    let d = c.digits(2)?;
+    if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
+        return None;
+    }
+    let h = c.digits(2)?;
+    if !c.eat(b':') {
+        return None;
+    }
+    let mi = c.digits(2)?;
+    let sec = if c.eat(b':') { c.digits(2)? } else { 0 };
+    let mut ms = 0u32;
+    if c.eat(b'.') || c.eat(b',') {
+        let mut n = 0;
+        while let Some(ch) = c.peek().filter(u8::is_ascii_digit) {
+            if n < 3 {
+                ms = ms * 10 + u32::from(ch - b'0');
+            }
+            n += 1;
+            c.i += 1;
+        }
+        if n == 0 || n > 12 {
+            return None;
+        }
+        for _ in n..3 {
+            ms *= 10;
+        }
+    }
+    let base = to_millis(i64::from(y), mo, d, h, mi, sec, ms)?;
+    let offset_min: i64 = match c.peek() {
+        None => 0,
+        Some(b'Z' | b'z') => {
+            c.i += 1;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            c.i += 1;
+            let oh = c.digits(2)?;
+            c.eat(b':');
+            let om = c.digits(2)?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let m = i64::from(oh * 60 + om);
+            if sign == b'+' {
+                m
+            } else {
+                -m
+            }
+        }
+        _ => return None,
+    };
+    if c.i != c.b.len() {
+        return None;
+    }
+    base.checked_sub(offset_min * 60_000)
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// The month (1–12) of a three-letter English abbreviation.
+pub(crate) fn month_of(abbr: &[u8]) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(abbr))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// Parses a BSD syslog timestamp `Mmm dd hh:mm:ss` (day space-padded or
+/// zero-padded; 15 bytes), returning the time in ms and the bytes consumed.
+/// The year is absent, so it is inferred from `now_ms`: the current year,
+/// unless that puts the time more than a day in the future (a December record
+/// read in January), in which case the previous year.
+pub(crate) fn parse_bsd_timestamp(b: &[u8], now_ms: i64) -> Option<(i64, usize)> {
+    let month = month_of(b.get(..3)?)?;
+    if b.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut c = Cursor { b, i: 4 };
+    let day = if c.eat(b' ') {
+        c.digits(1)?
+    } else {
+        c.digits(2)?
+    };
+    if !c.eat(b' ') {
+        return None;
+    }
+    let h = c.digits(2)?;
+    if !c.eat(b':') {
+        return None;
+    }
+    let mi = c.digits(2)?;
+    if !c.eat(b':') {
+        return None;
+    }
+    let s = c.digits(2)?;
+    let mut ms = 0;
+    if c.eat(b'.') {
+        let mut n = 0;
+        while let Some(ch) = c.peek().filter(u8::is_ascii_digit) {
+            if n < 3 {
+                ms = ms * 10 + u32::from(ch - b'0');
+            }
+            n += 1;
+            c.i += 1;
+        }
+        for _ in n.min(3)..3 {
+            ms *= 10;
+        }
+    }
+    let year = year_of(now_ms);
+    let this = to_millis(year, month, day, h, mi, s, ms);
+    let t = match this {
+        Some(t) if t <= now_ms.saturating_add(86_400_000) => t,
+        _ => to_millis(year - 1, month, day, h, mi, s, ms)?,
+    };
+    Some((t, c.i))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_forms() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:34:56.789Z"),
+            Some(1_709_210_096_789)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T14:34:56.789123+02:00"),
+            Some(1_709_210_096_789)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29 12:34:56"),
+            Some(1_709_210_096_000)
+        );
+        assert_eq!(parse_rfc3339("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2024-01-01T00:00:00Zjunk"), None);
+        assert_eq!(year_of(1_709_210_096_789), 2024);
+        assert_eq!(year_of(-1), 1969);
+    }
+
+    #[test]
+    fn bsd_year_inference() {
+        let now = parse_rfc3339("2024-01-02T00:00:00Z").unwrap();
+        let (t, n) = parse_bsd_timestamp(b"Dec 31 23:59:59 host", now).unwrap();
+        assert_eq!(t, parse_rfc3339("2023-12-31T23:59:59Z").unwrap());
+        assert_eq!(n, 15);
+        let (t, _) = parse_bsd_timestamp(b"Jan  1 10:00:00", now).unwrap();
+        assert_eq!(t, parse_rfc3339("2024-01-01T10:00:00Z").unwrap());
+        assert!(parse_bsd_timestamp(b"Foo  1 10:00:00", now).is_none());
+    }
+}

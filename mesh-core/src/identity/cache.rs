@@ -1,0 +1,421 @@
+//! A bounded cache of verified tokens, so a repeated token costs a lookup
+//! instead of a signature check.
+//!
+//! Entries are keyed by the SHA-256 of the token (the token itself is never
+//! stored), expire at the token's `exp` (or after a maximum time to live,
+//! whichever comes first), and are evicted by the CLOCK algorithm (an LRU
+//! approximation) when the cache is full. Every hit is checked against the
+//! caller's [`RevocationSet`]: a revoked identity is never returned. The cache
+//! reads no clock: `now` is passed in.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::{Identity, RevocationReason, RevocationSet};
+use crate::Timestamp;
+
+/// Tokens longer than this bypass the cache (default 8 KiB): they go
+/// straight to the verifier, which rejects them by size without hashing.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+type Key = [u8; 32];
+
+struct Slot {
+    key: Key,
+    identity: Arc<Identity>,
+    expires_at: Timestamp,
+    referenced: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    index: HashMap<Key, usize>,
+    slots: Vec<Slot>,
+    hand: usize,
+    stats: CacheStats,
+}
+
+/// Counters of a [`TokenCache`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that had to call the verifier.
+    pub misses: u64,
+    /// Entries evicted to make room.
+    pub evictions: u64,
+    /// Cached entries found revoked (and dropped).
+    pub revoked: u64,
+}
+
+/// Why [`TokenCache::get_or_verify`] returned no identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheError<E> {
+    /// The verifier rejected the token.
+    Verify(E),
+    /// The token verified (now or earlier) but its identity is revoked.
+    Revoked(RevocationReason),
+}
+
+impl<E: fmt::Display> fmt::Display for CacheError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Verify(e) => e.fmt(f),
+            CacheError::Revoked(r) => write!(f, "identity is revoked (by {})", r.as_str()),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CacheError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CacheError::Verify(e) => Some(e),
+            CacheError::Revoked(_) => None,
+        }
+    }
+}
+
+/// A bounded, thread-safe cache of verified identities (see the module
+/// documentation). Share it behind `&` or `Arc`; it spawns no threads.
+pub struct TokenCache {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    max_ttl: Duration,
+    max_token_len: usize,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .field("max_ttl", &self.max_ttl)
+            .finish()
+    }
+}
+
+fn token_key(token: &str) -> Key {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` identities (at least 1), each for
+    /// at most `max_ttl` even if its token lives longer.
+    pub fn new(capacity: usize, max_ttl: Duration) -> Self {
+        let capacity = capacity.max(1);
+        TokenCache {
+            inner: Mutex::new(Inner {
+                index: HashMap::with_capacity(capacity),
+                slots: Vec::with_capacity(capacity),
+                ..Inner::default()
+            }),
+            capacity,
+            max_ttl,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+
+    /// Sets the longest token that is cached (longer ones always go to the
+    /// verifier).
+    pub fn with_max_token_len(mut self, max_token_len: usize) -> Self {
+        self.max_token_len = max_token_len;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The critical sections cannot panic; recover the data if poisoned.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The identity for `token`: from the cache when present, unexpired and
+    /// not revoked; otherwise from `verify`, whose success is then cached
+    /// until the identity's `expires_at` (capped by the maximum TTL).
+    ///
+    /// The identity is checked against `revocations` at `now` on every call,
+    /// hit or miss. A revoked cached entry is dropped.
+    pub fn get_or_verify<E, F>(
+        &self,
+        token: &str,
+        now: Timestamp,
+        revocations: &RevocationSet,
+        verify: F,
+    ) -> Result<Arc<Identity>, CacheError<E>>
+    where
+        F: FnOnce(&str) -> Result<Identity, E>,
+    {
+        if token.len() > self.max_token_len {
+            let identity = verify(token).map_err(CacheError::Verify)?;
+            if let Some(reason) = revocations.check(&identity, now) {
+                return Err(CacheError::Revoked(reason));
+            }
+            return Ok(Arc::new(identity));
+        }
+        let key = token_key(token);
+        if let Some(identity) = self.lookup(&key, now) {
+            if let Some(reason) = revocations.check(&identity, now) {
+                let mut inner = self.lock();
+                inner.remove(&key);
+                inner.stats.revoked += 1;
+                return Err(CacheError::Revoked(reason));
+            }
+            return Ok(identity);
+        }
+        // Verify outside the lock: other callers keep being served.
+        let identity = verify(token).map_err(CacheError::Verify)?;
+        if let Some(reason) = revocations.check(&identity, now) {
+            return Err(CacheError::Revoked(reason));
+        }
+        let identity = Arc::new(identity);
+        self.insert_key(key, Arc::clone(&identity), now);
+        Ok(identity)
+    }
+
+    fn lookup(&self, key: &Key, now: Timestamp) -> Option<Arc<Identity>> {
+        let mut inner = self.lock();
+        let found = inner.index.get(key).copied();
+        let Some(i) = found else {
+            inner.stats.misses += 1;
+            return None;
+        };
+        let hit = match inner.slots.get_mut(i) {
+            Some(slot) if now < slot.expires_at => {
+                slot.referenced = true;
+                Some(Arc::clone(&slot.identity))
+            }
+            _ => None,
+        };
+        match hit {
+            Some(id) => {
+                inner.stats.hits += 1;
+                Some(id)
+            }
+            None => {
+                inner.remove(key);
+                inner.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Caches an identity the host verified itself for `token`.
+    pub fn insert(&self, token: &str, identity: Identity, now: Timestamp) {
+        if token.len() <= self.max_token_len {
+            self.insert_key(token_key(token), Arc::new(identity), now);
+        }
+    }
+
+    fn insert_key(&self, key: Key, identity: Arc<Identity>, now: Timestamp) {
+        let cap = now.saturating_add(self.max_ttl);
+        let expires_at = identity.expires_at.map_or(cap, |exp| exp.min(cap));
+        if expires_at <= now {
+            return;
+        }
+        let slot = Slot {
+            key,
+            identity,
+            expires_at,
+            referenced: false,
+        };
+        let mut inner = self.lock();
+        if let Some(i) = inner.index.get(&key).copied() {
+            if let Some(s) = inner.slots.get_mut(i) {
+                *s = slot;
+            }
+            return;
+        }
+        if inner.slots.len() < self.capacity {
+            let i = inner.slots.len();
+            inner.slots.push(slot);
+            inner.index.insert(key, i);
+            return;
+        }
+        let victim = inner.find_victim(now);
+        let old_key = inner.slots.get(victim).map(|s| s.key);
+        if let Some(old) = old_key {
+            inner.index.remove(&old);
+            inner.stats.evictions += 1;
+        }
+        if let Some(s) = inner.slots.get_mut(victim) {
+            *s = slot;
+            inner.index.insert(key, victim);
+        }
+    }
+
+    /// Drops the cached entry of `token`, if any.
+    pub fn invalidate(&self, token: &str) {
+        let key = token_key(token);
+        self.lock().remove(&key);
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.index.clear();
+        inner.slots.clear();
+        inner.hand = 0;
+    }
+
+    /// Number of cached entries (expired ones included until touched).
+    pub fn len(&self) -> usize {
+        self.lock().slots.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cache's counters.
+    pub fn stats(&self) -> CacheStats {
+        self.lock().stats
+    }
+}
+
+impl Inner {
+    /// CLOCK: the first expired slot, or the first not referenced since the
+    /// hand last passed (clearing reference bits on the way).
+    fn find_victim(&mut self, now: Timestamp) -> usize {
+        let n = self.slots.len();
+        for _ in 0..2 * n {
+            let i = self.hand % n.max(1);
+            self.hand = (i + 1) % n.max(1);
+            if let Some(s) = self.slots.get_mut(i) {
+                if s.expires_at <= now || !s.referenced {
+                    return i;
+                }
+                s.referenced = false;
+            }
+        }
+        self.hand
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(i) = self.index.remove(key) else {
+            return;
+        };
+        if i >= self.slots.len() {
+            return;
+        }
+        self.slots.swap_remove(i);
+        if let Some(moved) = self.slots.get(i).map(|s| s.key) {
+            self.index.insert(moved, i);
+        }
+        if self.hand >= self.slots.len() {
+            self.hand = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::identity::IdentityKind;
+    use std::cell::Cell;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(s)
+    }
+
+    fn ident(sub: &str, exp: i64) -> Identity {
+        let mut id = Identity::new(sub, "https://idp", IdentityKind::Human);
+        id.expires_at = Some(t(exp));
+        id.issued_at = Some(t(0));
+        id.token_id = Some(format!("jti-{sub}"));
+        id
+    }
+
+    #[test]
+    fn hit_skips_verifier_until_exp() {
+        let cache = TokenCache::new(10, Duration::from_secs(3600));
+        let none = RevocationSet::new();
+        let calls = Cell::new(0);
+        let verify = |tok: &str| -> Result<Identity, ()> {
+            calls.set(calls.get() + 1);
+            Ok(ident(tok, 100))
+        };
+        let a = cache.get_or_verify("tok-a", t(10), &none, verify).unwrap();
+        let b = cache.get_or_verify("tok-a", t(50), &none, verify).unwrap();
+        assert_eq!(calls.get(), 1);
+        assert!(Arc::ptr_eq(&a, &b));
+        // At exp the entry is gone and the verifier decides again.
+        let _ = cache.get_or_verify("tok-a", t(100), &none, |_| Err::<Identity, _>("expired"));
+        assert_eq!(cache.len(), 0);
+        assert_eq!(cache.stats().hits, 1);
+    }
+
+    #[test]
+    fn revoked_identity_never_returned() {
+        let cache = TokenCache::new(10, Duration::from_secs(3600));
+        let mut revs = RevocationSet::new();
+        let ok = |_: &str| Ok::<_, ()>(ident("alice", 1000));
+        cache.get_or_verify("tok", t(1), &revs, ok).unwrap();
+        revs.revoke_token("jti-alice", t(1000)).unwrap();
+        let e = cache.get_or_verify("tok", t(2), &revs, ok).unwrap_err();
+        assert_eq!(e, CacheError::Revoked(RevocationReason::TokenId));
+        assert_eq!(cache.len(), 0);
+        // A fresh verification of a revoked identity is refused too.
+        let e = cache.get_or_verify("tok", t(3), &revs, ok).unwrap_err();
+        assert_eq!(e, CacheError::Revoked(RevocationReason::TokenId));
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn failures_not_cached_and_ttl_capped() {
+        let cache = TokenCache::new(10, Duration::from_secs(60));
+        let none = RevocationSet::new();
+        let e = cache.get_or_verify("bad", t(0), &none, |_| Err::<Identity, _>("nope"));
+        assert_eq!(e.unwrap_err(), CacheError::Verify("nope"));
+        assert!(cache.is_empty());
+        let ok = |_: &str| Ok::<_, ()>(ident("x", 10_000));
+        cache.get_or_verify("good", t(0), &none, ok).unwrap();
+        let fail = |_: &str| Err::<Identity, ()>(());
+        assert!(cache.get_or_verify("good", t(59), &none, fail).is_ok());
+        assert!(cache.get_or_verify("good", t(60), &none, fail).is_err());
+    }
+
+    #[test]
+    fn bounded_with_clock_eviction() {
+        let cache = TokenCache::new(3, Duration::from_secs(3600));
+        let none = RevocationSet::new();
+        let ok = |tok: &str| Ok::<_, ()>(ident(tok, 1000));
+        for tok in ["a", "b", "c"] {
+            cache.get_or_verify(tok, t(1), &none, ok).unwrap();
+        }
+        // Touch a and c: b is the one not referenced.
+        cache.get_or_verify("a", t(2), &none, ok).unwrap();
+        cache.get_or_verify("c", t(2), &none, ok).unwrap();
+        cache.get_or_verify("d", t(3), &none, ok).unwrap();
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.stats().evictions, 1);
+        let fail = |_: &str| Err::<Identity, ()>(());
+        assert!(cache.get_or_verify("a", t(4), &none, fail).is_ok());
+        assert!(cache.get_or_verify("c", t(4), &none, fail).is_ok());
+        assert!(cache.get_or_verify("d", t(4), &none, fail).is_ok());
+        assert!(cache.get_or_verify("b", t(4), &none, fail).is_err());
+        for i in 0..50 {
+            cache.insert(&format!("k{i}"), ident("k", 1000), t(5));
+        }
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn oversized_tokens_bypass_and_invalidate_works() {
+        let cache = TokenCache::new(10, Duration::from_secs(60)).with_max_token_len(8);
+        let none = RevocationSet::new();
+        let ok = |_: &str| Ok::<_, ()>(ident("x", 100));
+        cache.get_or_verify("0123456789", t(0), &none, ok).unwrap();
+        assert!(cache.is_empty());
+        cache.get_or_verify("short", t(0), &none, ok).unwrap();
+        assert_eq!(cache.len(), 1);
+        cache.invalidate("short");
+        assert!(cache.is_empty());
+        let dbg = format!("{cache:?}");
+        assert!(!dbg.contains("short"));
+    }
+}

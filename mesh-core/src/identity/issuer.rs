@@ -1,0 +1,322 @@
+//! Trusted issuers and token verification: the key set is chosen by `iss`, so
+//! a key of issuer B never validates a token claiming issuer A.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::claims::{identity_from_claims, ClaimRules, RegisteredClaims};
+use super::error::clip;
+use super::json;
+use super::jwk::KeySet;
+use super::jws::{Algorithm, CompactJws, Header, JwsOptions};
+use super::{Identity, IdentityError, IdentityKind};
+use crate::Timestamp;
+
+/// Most issuers one registry holds.
+pub const MAX_ISSUERS: usize = 1024;
+
+/// One trusted issuer: its keys, algorithms and claim rules.
+#[derive(Debug)]
+pub struct IssuerConfig {
+    issuer: String,
+    keys: KeySet,
+    algorithms: Vec<Algorithm>,
+    rules: ClaimRules,
+    typ: Option<String>,
+    kind: IdentityKind,
+}
+
+impl IssuerConfig {
+    /// An issuer (`iss` value) trusted with `keys` for `algorithms`.
+    ///
+    /// Defaults: leeway 60 s, maximum lifetime 24 h, required claims `exp`,
+    /// `iss`, `aud`, `sub`, no `typ` requirement, principals are humans. An
+    /// audience must be added with [`IssuerConfig::audience`] while `aud` is
+    /// required.
+    pub fn new(issuer: impl Into<String>, keys: KeySet, algorithms: &[Algorithm]) -> Self {
+        IssuerConfig {
+            issuer: issuer.into(),
+            keys,
+            algorithms: algorithms.to_vec(),
+            rules: ClaimRules::default(),
+            typ: None,
+            kind: IdentityKind::Human,
+        }
+    }
+
+    /// Accept tokens for `aud` (may be called several times).
+    pub fn audience(mut self, aud: impl Into<String>) -> Self {
+        self.rules.audiences.push(aud.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf`, `iat`.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.rules.leeway = leeway;
+        self
+    }
+
+    /// Longest accepted token lifetime; `None` disables the check.
+    pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
+        self.rules.max_lifetime = max;
+        self
+    }
+
+    /// Replace the list of required claims.
+    pub fn required_claims<S: Into<String>>(mut self, claims: impl IntoIterator<Item = S>) -> Self {
+        self.rules.required = claims.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Require this header `typ` (e.g. `at+jwt` or `JWT`; compared
+    /// case-insensitively, an `application/` prefix is ignored).
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// The kind of principal this issuer's tokens describe.
+    pub fn kind(mut self, kind: IdentityKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The issuer name (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The issuer's live keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The allowed algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The claim rules.
+    pub fn rules(&self) -> &ClaimRules {
+        &self.rules
+    }
+
+    fn validate(&self) -> Result<(), IdentityError> {
+        let bad = |reason: &str| IdentityError::InvalidConfig {
+            issuer: clip(&self.issuer),
+            reason: reason.to_owned(),
+        };
+        if self.issuer.is_empty() {
+            return Err(bad("issuer is empty"));
+        }
+        if self.algorithms.is_empty() {
+            return Err(bad("no algorithm allowed"));
+        }
+        if self.rules.required.iter().any(|c| c == "aud") && self.rules.audiences.is_empty() {
+            return Err(bad("`aud` is required but no audience is configured"));
+        }
+        Ok(())
+    }
+}
+
+/// A successfully verified token.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// The verified header.
+    pub header: Header,
+    /// The typed registered claims.
+    pub claims: RegisteredClaims,
+    /// The principal the token describes (remaining claims in `claims`).
+    pub identity: Identity,
+}
+
+/// A verified JWS whose payload is not interpreted.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    /// The verified header.
+    pub header: Header,
+    /// The decoded payload.
+    pub payload: Vec<u8>,
+}
+
+/// Verify a compact JWS against `keys` only: header policy, key selection
+/// and signature; the payload is returned as bytes, not interpreted.
+pub fn verify_jws(
+    token: &str,
+    keys: &KeySet,
+    allowed: &[Algorithm],
+    options: &JwsOptions,
+) -> Result<VerifiedJws, IdentityError> {
+    let jws = CompactJws::parse(token, options)?;
+    let alg = jws.header.alg;
+    if !allowed.contains(&alg) {
+        return Err(IdentityError::AlgNotAllowed {
+            alg: alg.as_str().to_owned(),
+            reason: "not in the allowed list".into(),
+        });
+    }
+    let key = keys.select(jws.header.kid.as_deref(), alg)?;
+    let sig = jws.signature()?;
+    key.verify(alg, jws.signing_input(), &sig)?;
+    let payload = jws.payload()?;
+    Ok(VerifiedJws {
+        header: jws.header,
+        payload,
+    })
+}
+
+/// The trusted issuers and the limits every token must meet.
+///
+/// `verify` is a pure function of the token, the registry and `now`; the
+/// registry holds no clock and does no I/O. Share it behind an `Arc` and
+/// swap it (or call [`IssuerRegistry::set_keys`]) to rotate keys.
+#[derive(Debug, Default)]
+pub struct IssuerRegistry {
+    issuers: HashMap<String, IssuerConfig>,
+    options: JwsOptions,
+}
+
+impl IssuerRegistry {
+    /// An empty registry with default limits (8 KiB tokens, depth 8, key
+    /// headers rejected, no `crit` extension understood).
+    pub fn new() -> Self {
+        IssuerRegistry::default()
+    }
+
+    /// An empty registry with these parsing limits.
+    pub fn with_options(options: JwsOptions) -> Self {
+        IssuerRegistry {
+            issuers: HashMap::new(),
+            options,
+        }
+    }
+
+    /// The parsing limits.
+    pub fn options(&self) -> &JwsOptions {
+        &self.options
+    }
+
+    /// Trust an issuer (replacing any issuer of the same name).
+    pub fn add(&mut self, config: IssuerConfig) -> Result<(), IdentityError> {
+        config.validate()?;
+        if self.issuers.len() >= MAX_ISSUERS && !self.issuers.contains_key(&config.issuer) {
+            return Err(IdentityError::TooLarge {
+                part: "issuer registry",
+                len: self.issuers.len() + 1,
+                max: MAX_ISSUERS,
+            });
+        }
+        self.issuers.insert(config.issuer.clone(), config);
+        Ok(())
+    }
+
+    /// Replace an issuer's keys (rotation, JWKS refresh).
+    pub fn set_keys(&mut self, issuer: &str, keys: KeySet) -> Result<(), IdentityError> {
+        match self.issuers.get_mut(issuer) {
+            Some(c) => {
+                c.keys = keys;
+                Ok(())
+            }
+            None => Err(IdentityError::UnknownIssuer { iss: clip(issuer) }),
+        }
+    }
+
+    /// The configuration of a trusted issuer.
+    pub fn issuer(&self, iss: &str) -> Option<&IssuerConfig> {
+        self.issuers.get(iss)
+    }
+
+    /// Verify `token` at `now` and return the principal it describes.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
+        self.verify_token(token, now).map(|v| v.identity)
+    }
+
+    /// Verify `token` at `now`; returns header, typed claims and identity.
+    ///
+    /// Order: size, structure, header (`alg: none`, key headers, `crit`,
+    /// `b64`), payload JSON, `iss` → issuer, algorithm allowed for the
+    /// issuer, `typ`, key by `kid`, signature, then the claim rules.
+    pub fn verify_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<VerifiedToken, IdentityError> {
+        let jws = CompactJws::parse(token, &self.options)?;
+        let payload = jws.payload()?;
+        let claims = json::parse_object(&payload, self.options.max_depth, "payload")?;
+        let reg = RegisteredClaims::from_claims(&claims)?;
+        let Some(cfg) = self.issuers.get(&reg.iss) else {
+            return Err(IdentityError::UnknownIssuer {
+                iss: clip(&reg.iss),
+            });
+        };
+        let alg = jws.header.alg;
+        if !cfg.algorithms.contains(&alg) {
+            return Err(IdentityError::AlgNotAllowed {
+                alg: alg.as_str().to_owned(),
+                reason: format!("issuer `{}` does not allow it", clip(&cfg.issuer)),
+            });
+        }
+        if let Some(want) = &cfg.typ {
+            if !typ_matches(want, jws.header.typ.as_deref()) {
+                return Err(IdentityError::BadTyp {
+                    expected: want.clone(),
+                    found: jws.header.typ.as_deref().map(clip),
+                });
+            }
+        }
+        let key = cfg.keys.select(jws.header.kid.as_deref(), alg)?;
+        let sig = jws.signature()?;
+        key.verify(alg, jws.signing_input(), &sig)?;
+        reg.check(&claims, &cfg.rules, now)?;
+        let identity = identity_from_claims(&reg, claims, cfg.kind)?;
+        Ok(VerifiedToken {
+            header: jws.header,
+            claims: reg,
+            identity,
+        })
+    }
+}
+
+fn typ_matches(want: &str, found: Option<&str>) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim();
+        match s.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => {
+                s.get(12..).unwrap_or_default().to_owned()
+            }
+            _ => s.to_owned(),
+        }
+    };
+    found.is_some_and(|f| norm(f).eq_ignore_ascii_case(&norm(want)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_comparison() {
+        assert!(typ_matches("at+jwt", Some("application/AT+JWT")));
+        assert!(typ_matches("JWT", Some("jwt")));
+        assert!(!typ_matches("at+jwt", Some("JWT")));
+        assert!(!typ_matches("at+jwt", None));
+    }
+
+    #[test]
+    fn config_validation() {
+        let mut r = IssuerRegistry::new();
+        let e = r
+            .add(IssuerConfig::new("i", KeySet::new(), &[Algorithm::RS256]))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::InvalidConfig);
+        let e = r
+            .add(IssuerConfig::new("i", KeySet::new(), &[]).audience("a"))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::InvalidConfig);
+        assert!(r
+            .add(IssuerConfig::new("i", KeySet::new(), &[Algorithm::RS256]).audience("a"))
+            .is_ok());
+    }
+}

@@ -1,0 +1,856 @@
+//! The `Mesh` facade: one call from a credential to a decision.
+//!
+//! ```text
+//! credential ──verify (cache)──► Identity ──revocations──► JIT grants ──► policy ──► AccessDecision
+//!                                                                            ▲
+//!                                      signed bundle ──verify──► atomic swap ┘
+//! ```
+//!
+//! A [`Mesh`] is `Send + Sync`; share it behind an `Arc`. Decisions read the
+//! active policy bundle, revocations and grants through lock-free atomic
+//! pointers, so a bundle activation or a revocation update never blocks a
+//! decision, and each decision sees one bundle revision entirely.
+//!
+//! # Audit record
+//!
+//! [`AccessDecision::audit_event`] renders the decision as an OCSF 1.8.0
+//! **API Activity** event (class 6003, category 6 Application Activity).
+//! OCSF's *Authorize Session* (3003) records privileges granted to a new
+//! session at logon, not a decision on one operation on one resource; API
+//! Activity is the class for "actor called operation on resource", carries
+//! `api.operation`, `resources`, `status` and the OCSF `authorizations`
+//! (decision and policy), which is exactly what a decision point decides.
+//! The activity is derived from the action name (`read`/`get`/`list`/`view`
+//! → Read 2, `create`/`add`/`write` → Create 1, `update`/`edit`/`modify`/
+//! `put` → Update 3, `delete`/`remove` → Delete 4, else Other 99). The
+//! event is built on request, off the decision hot path.
+
+use arc_swap::ArcSwap;
+use serde_json::{json, Value as Json};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bundle::{Active, BundleError, BundleSlot, PartKind, TrustedKeys, VerifiedBundle};
+use crate::config::{ConfigError, MeshConfig, ResponseSection};
+use crate::identity::{
+    ApiKeyStore, CacheError, GrantSet, Identity, IdentityError, IssuerRegistry, RevocationReason,
+    RevocationSet, TokenCache,
+};
+use crate::policy::{
+    Entities, EntityUid, IdentityMapping, Outcome, PolicyError, PolicyId, PolicySet, Record,
+    Request,
+};
+use crate::{ActorKey, Timestamp};
+
+/// A credential presented with a request.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// A bearer JWT/JWS.
+    Bearer(&'a str),
+    /// A mesh API key (`mesh_<id>_<secret>_<check>`).
+    ApiKey(&'a str),
+}
+
+impl<'a> Credential<'a> {
+    /// An API key if `text` starts with `mesh_`, else a bearer token;
+    /// a leading `Bearer ` is removed.
+    pub fn detect(text: &'a str) -> Credential<'a> {
+        let t = text.trim();
+        let t = t
+            .strip_prefix("Bearer ")
+            .or_else(|| t.strip_prefix("bearer "))
+            .unwrap_or(t);
+        if t.starts_with("mesh_") {
+            Credential::ApiKey(t)
+        } else {
+            Credential::Bearer(t)
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Bearer(_) => f.write_str("Credential::Bearer(redacted)"),
+            Credential::ApiKey(_) => f.write_str("Credential::ApiKey(redacted)"),
+        }
+    }
+}
+
+/// What a decision point serves: compiled policies, entity data and posture
+/// rules, from inline configuration (revision 0) or a signed bundle.
+#[derive(Debug)]
+pub struct PolicyContent {
+    /// The access policies.
+    pub policies: PolicySet,
+    /// Entity data.
+    pub entities: Entities,
+    /// Posture rules, if any.
+    pub posture: Option<PolicySet>,
+}
+
+impl PolicyContent {
+    /// Compiles policy sources `(name, text)`, entity JSON arrays and posture
+    /// sources.
+    pub fn compile<'a>(
+        policies: impl IntoIterator<Item = (&'a str, &'a str)>,
+        entities: impl IntoIterator<Item = &'a Json>,
+        posture: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<PolicyContent, PolicyError> {
+        let mut all = Vec::new();
+        for (name, text) in policies {
+            all.extend(crate::policy::parse_policies(text, name)?);
+        }
+        let policies = PolicySet::from_policies(all)?;
+        let mut merged: Vec<Json> = Vec::new();
+        for e in entities {
+            match e {
+                Json::Array(items) => merged.extend(items.iter().cloned()),
+                _ => {
+                    return Err(PolicyError::Entities {
+                        pointer: String::new(),
+                        message: "entity data must be a JSON array".into(),
+                    })
+                }
+            }
+        }
+        let entities = Entities::from_json_value(&Json::Array(merged))?;
+        let mut rules = Vec::new();
+        for (name, text) in posture {
+            rules.extend(crate::policy::parse_policies(text, name)?);
+        }
+        let posture = if rules.is_empty() {
+            None
+        } else {
+            Some(PolicySet::from_policies(rules)?)
+        };
+        Ok(PolicyContent {
+            policies,
+            entities,
+            posture,
+        })
+    }
+
+    /// Compiles the parts of a verified bundle: `policies/*`, `entities/*`
+    /// (JSON arrays, concatenated) and `posture/*`.
+    pub fn from_bundle(bundle: &VerifiedBundle) -> Result<PolicyContent, String> {
+        let b = bundle.bundle();
+        let text = |name: &str, data: &[u8]| -> Result<String, String> {
+            String::from_utf8(data.to_vec()).map_err(|_| format!("part `{name}` is not UTF-8"))
+        };
+        let mut policies = Vec::new();
+        for (n, d) in b.parts_of(PartKind::Policies) {
+            policies.push((n.to_owned(), text(n, d)?));
+        }
+        let mut posture = Vec::new();
+        for (n, d) in b.parts_of(PartKind::Posture) {
+            posture.push((n.to_owned(), text(n, d)?));
+        }
+        let mut entities = Vec::new();
+        for (n, d) in b.parts_of(PartKind::Entities) {
+            let v: Json = serde_json::from_slice(d)
+                .map_err(|e| format!("part `{n}`: invalid JSON at {}:{}", e.line(), e.column()))?;
+            entities.push(v);
+        }
+        PolicyContent::compile(
+            policies.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+            entities.iter(),
+            posture.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+        )
+        .map_err(|e| match e {
+            PolicyError::Source(d) => d.render(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// The outcome of [`Mesh::authorize`] or [`Mesh::decide`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessOutcome {
+    /// Access is granted.
+    Allow,
+    /// Access is denied.
+    Deny,
+    /// Access will be granted once the obligation is met (e.g. step-up MFA).
+    Challenge {
+        /// The obligation's name, e.g. `mfa`.
+        obligation: String,
+        /// The longest accepted time since authentication, if any.
+        max_auth_age: Option<Duration>,
+    },
+}
+
+impl AccessOutcome {
+    /// `allow`, `deny` or `challenge`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AccessOutcome::Allow => "allow",
+            AccessOutcome::Deny => "deny",
+            AccessOutcome::Challenge { .. } => "challenge",
+        }
+    }
+}
+
+/// A decision with its explanation, owned (it outlives bundle swaps).
+#[derive(Clone, Debug)]
+pub struct AccessDecision {
+    outcome: AccessOutcome,
+    reason: &'static str,
+    policies: Vec<PolicyId>,
+    errors: Vec<String>,
+    advice: Vec<String>,
+    credential_error: Option<IdentityError>,
+    revocation: Option<RevocationReason>,
+    revision: u64,
+    identity: Option<Arc<Identity>>,
+    principal: Option<EntityUid>,
+    action: EntityUid,
+    resource: EntityUid,
+    time: Timestamp,
+}
+
+impl AccessDecision {
+    /// Allow, Deny or Challenge.
+    pub fn outcome(&self) -> &AccessOutcome {
+        &self.outcome
+    }
+    /// Whether access is granted now.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == AccessOutcome::Allow
+    }
+    /// Why, as a stable name: the policy reasons (`permitted`,
+    /// `forbid_matched`, `forbid_errored`, `obligation_unmet`, `no_permit`)
+    /// or `credential_rejected`, `revoked`.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+    /// The policies that determined the outcome.
+    pub fn policies(&self) -> &[PolicyId] {
+        &self.policies
+    }
+    /// Evaluation errors met (policy and error).
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+    /// The `@advice` texts of the determining policies.
+    pub fn advice(&self) -> &[String] {
+        &self.advice
+    }
+    /// Why the credential was rejected, for `credential_rejected`.
+    pub fn credential_error(&self) -> Option<&IdentityError> {
+        self.credential_error.as_ref()
+    }
+    /// Which revocation applied, for `revoked`.
+    pub fn revocation(&self) -> Option<RevocationReason> {
+        self.revocation
+    }
+    /// The policy bundle revision that decided (0: inline configuration).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+    /// The verified identity, when the credential verified.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
+    /// The principal entity, when known.
+    pub fn principal(&self) -> Option<&EntityUid> {
+        self.principal.as_ref()
+    }
+    /// The action.
+    pub fn action(&self) -> &EntityUid {
+        &self.action
+    }
+    /// The resource.
+    pub fn resource(&self) -> &EntityUid {
+        &self.resource
+    }
+
+    /// A one-line explanation a person can read.
+    pub fn explain(&self) -> String {
+        let who = self
+            .principal
+            .as_ref()
+            .map_or_else(|| "an unverified caller".to_owned(), |p| p.to_string());
+        let ids = self
+            .policies
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut s = match (&self.outcome, self.reason) {
+            (_, "credential_rejected") => format!(
+                "deny: the credential was rejected ({})",
+                self.credential_error
+                    .as_ref()
+                    .map_or_else(String::new, |e| format!("{}: {e}", e.kind().as_str()))
+            ),
+            (_, "revoked") => format!(
+                "deny: {who} is revoked (by {})",
+                self.revocation
+                    .map_or("revocation", RevocationReason::as_str)
+            ),
+            (AccessOutcome::Allow, _) => format!(
+                "allow: {who} may {} {}, permitted by {ids}",
+                self.action, self.resource
+            ),
+            (
+                AccessOutcome::Challenge {
+                    obligation,
+                    max_auth_age,
+                },
+                _,
+            ) => {
+                let age = max_auth_age
+                    .map(|d| format!(" within {}s", d.as_secs()))
+                    .unwrap_or_default();
+                format!("challenge: {who} may {} {} once `{obligation}` is satisfied{age} (policy {ids})", self.action, self.resource)
+            }
+            (AccessOutcome::Deny, "forbid_matched") => format!("deny: forbidden by {ids}"),
+            (AccessOutcome::Deny, "forbid_errored") => {
+                format!("deny: a forbid policy could not be evaluated and fails closed ({ids})")
+            }
+            (AccessOutcome::Deny, _) => format!(
+                "deny: no policy permits {who} to {} {} (deny by default)",
+                self.action, self.resource
+            ),
+        };
+        for e in &self.errors {
+            s.push_str("; error in ");
+            s.push_str(e);
+        }
+        s
+    }
+
+    /// The decision as JSON (for `--json` output and bindings).
+    pub fn to_json(&self) -> Json {
+        let mut v = json!({
+            "decision": self.outcome.as_str(),
+            "reason": self.reason,
+            "policies": self.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "errors": self.errors,
+            "advice": self.advice,
+            "revision": self.revision,
+            "principal": self.principal.as_ref().map(|p| p.to_string()),
+            "action": self.action.to_string(),
+            "resource": self.resource.to_string(),
+            "explanation": self.explain(),
+        });
+        if let (
+            AccessOutcome::Challenge {
+                obligation,
+                max_auth_age,
+            },
+            Json::Object(m),
+        ) = (&self.outcome, &mut v)
+        {
+            m.insert(
+                "obligation".into(),
+                json!({"name": obligation, "max_auth_age_seconds": max_auth_age.map(|d| d.as_secs())}),
+            );
+        }
+        if let (Some(e), Json::Object(m)) = (&self.credential_error, &mut v) {
+            m.insert(
+                "credential_error".into(),
+                json!({"kind": e.kind().as_str(), "message": e.to_string()}),
+            );
+        }
+        if let (Some(a), Json::Object(m)) = (&self.identity, &mut v) {
+            m.insert("actor".into(), json!(a.actor_key().as_str()));
+        }
+        v
+    }
+
+    /// The decision as an OCSF 1.8.0 API Activity event (class 6003; see
+    /// the module docs for why this class).
+    pub fn audit_event(&self) -> Json {
+        let activity_id = activity_of(self.action.id());
+        let activity_name = match activity_id {
+            1 => "Create",
+            2 => "Read",
+            3 => "Update",
+            4 => "Delete",
+            _ => "Other",
+        };
+        let (status_id, status) = if self.is_allowed() {
+            (1, "Success")
+        } else {
+            (2, "Failure")
+        };
+        let mut actor = json!({});
+        if let (Some(id), Json::Object(a)) = (&self.identity, &mut actor) {
+            let mut user = json!({
+                "uid": id.subject,
+                "name": id.actor_key().as_str(),
+                "type_id": match id.kind { crate::IdentityKind::Human => 1, _ => 99 },
+            });
+            if let (Some(email), Json::Object(u)) =
+                (id.claims.get("email").and_then(Json::as_str), &mut user)
+            {
+                u.insert("email_addr".into(), json!(email));
+            }
+            a.insert("user".into(), user);
+            a.insert(
+                "authorizations".into(),
+                json!([{ "decision": self.outcome.as_str(),
+                    "policy": self.policies.first().map(|p| json!({"uid": p.to_string(), "name": p.to_string()})) }]),
+            );
+            if let Some(sid) = &id.session_id {
+                a.insert("session".into(), json!({"uid": sid, "issuer": id.issuer}));
+            }
+        }
+        json!({
+            "class_uid": 6003,
+            "class_name": "API Activity",
+            "category_uid": 6,
+            "category_name": "Application Activity",
+            "activity_id": activity_id,
+            "activity_name": activity_name,
+            "type_uid": 600300 + activity_id,
+            "type_name": format!("API Activity: {activity_name}"),
+            "severity_id": if self.is_allowed() { 1 } else { 2 },
+            "severity": if self.is_allowed() { "Informational" } else { "Low" },
+            "status_id": status_id,
+            "status": status,
+            "status_detail": self.explain(),
+            "time": self.time.unix_millis(),
+            "metadata": {
+                "version": "1.8.0",
+                "product": {"name": "mesh", "vendor_name": "mesh"},
+                "log_name": "decisions",
+            },
+            "actor": actor,
+            "api": {"operation": self.action.to_string()},
+            "resources": [{"uid": self.resource.id(), "type": self.resource.entity_type().as_str()}],
+            "unmapped": {
+                "mesh": {
+                    "decision": self.outcome.as_str(),
+                    "reason": self.reason,
+                    "policies": self.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                    "bundle_revision": self.revision,
+                    "obligation": match &self.outcome {
+                        AccessOutcome::Challenge { obligation, .. } => Some(obligation.as_str()),
+                        _ => None,
+                    },
+                    "principal": self.principal.as_ref().map(|p| p.to_string()),
+                }
+            }
+        })
+    }
+}
+
+fn activity_of(action: &str) -> u32 {
+    let a = action.to_ascii_lowercase();
+    let verb = a
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+    let starts = |list: &[&str]| list.iter().any(|p| verb.starts_with(p));
+    if starts(&[
+        "read", "get", "list", "view", "download", "describe", "search",
+    ]) {
+        2
+    } else if starts(&["create", "add", "write", "upload", "post"]) {
+        1
+    } else if starts(&["update", "edit", "modify", "put", "patch", "approve"]) {
+        3
+    } else if starts(&["delete", "remove", "destroy"]) {
+        4
+    } else {
+        99
+    }
+}
+
+/// The embedded decision point: identity fabric, policy and (as
+/// configured) response, behind one `Send + Sync` value.
+pub struct Mesh {
+    issuers: IssuerRegistry,
+    api_keys: Option<ApiKeyStore>,
+    cache: Option<TokenCache>,
+    revocations: ArcSwap<RevocationSet>,
+    grants: ArcSwap<GrantSet>,
+    content: BundleSlot<PolicyContent>,
+    trust: TrustedKeys,
+    mapping: IdentityMapping,
+    response: ResponseSection,
+}
+
+impl std::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mesh")
+            .field("revision", &self.content.revision())
+            .field("trusted_keys", &self.trust.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mesh {
+    /// A mesh from a configuration document.
+    pub fn from_config(config: &MeshConfig) -> Result<Mesh, ConfigError> {
+        let v = config.validate()?;
+        let ents = v.entities.clone();
+        let content = PolicyContent::compile(
+            config
+                .policies
+                .iter()
+                .map(|p| (p.name.as_str(), p.text.as_str())),
+            ents.iter(),
+            std::iter::empty(),
+        )
+        .map_err(|e| {
+            let index = match &e {
+                PolicyError::Source(d) => config
+                    .policies
+                    .iter()
+                    .position(|p| p.name == d.file())
+                    .map(|i| format!("policies[{i}].text")),
+                PolicyError::Entities { .. } => Some("entities".to_owned()),
+                _ => None,
+            };
+            let message = match &e {
+                PolicyError::Source(d) => d.render(),
+                other => other.to_string(),
+            };
+            ConfigError::Field {
+                path: index.unwrap_or_else(|| "policies".to_owned()),
+                message,
+            }
+        })?;
+        let cache = (config.cache.capacity > 0).then(|| {
+            TokenCache::new(
+                config.cache.capacity,
+                Duration::from_secs(config.cache.max_ttl_seconds),
+            )
+        });
+        Ok(Mesh {
+            issuers: v.issuers,
+            api_keys: v.api_keys,
+            cache,
+            revocations: ArcSwap::from_pointee(RevocationSet::new()),
+            grants: ArcSwap::from_pointee(GrantSet::new()),
+            content: BundleSlot::new(Active::unbundled(content)),
+            trust: v.trusted_keys,
+            mapping: IdentityMapping::default(),
+            response: config.response.clone(),
+        })
+    }
+
+    /// Parses a TOML configuration and builds a mesh.
+    pub fn from_toml(text: &str) -> Result<Mesh, ConfigError> {
+        Mesh::from_config(&MeshConfig::from_toml(text)?)
+    }
+
+    /// Parses a JSON configuration and builds a mesh.
+    pub fn from_json(text: &str) -> Result<Mesh, ConfigError> {
+        Mesh::from_config(&MeshConfig::from_json(text)?)
+    }
+
+    /// The active policy bundle revision (0: inline configuration).
+    pub fn revision(&self) -> u64 {
+        self.content.revision()
+    }
+
+    /// The response settings.
+    pub fn response(&self) -> &ResponseSection {
+        &self.response
+    }
+
+    /// The active policy content (a consistent snapshot).
+    pub fn content(&self) -> crate::bundle::Snapshot<PolicyContent> {
+        self.content.load()
+    }
+
+    /// Verifies a credential into an identity: JWT through the issuer
+    /// registry or API key through the key store, through the verified-token
+    /// cache, then revocations and JIT grants.
+    pub fn verify(
+        &self,
+        credential: Credential<'_>,
+        now: Timestamp,
+    ) -> Result<Arc<Identity>, VerifyFailure> {
+        let revs = self.revocations.load();
+        let verified = match credential {
+            Credential::Bearer(token) => match &self.cache {
+                Some(cache) => cache
+                    .get_or_verify(token, now, &revs, |t| self.issuers.verify(t, now))
+                    .map_err(|e| match e {
+                        CacheError::Verify(e) => VerifyFailure::Rejected(e),
+                        CacheError::Revoked(r) => VerifyFailure::Revoked(r),
+                    })?,
+                None => Arc::new(
+                    self.issuers
+                        .verify(token, now)
+                        .map_err(VerifyFailure::Rejected)?,
+                ),
+            },
+            Credential::ApiKey(key) => match &self.api_keys {
+                Some(store) => Arc::new(store.verify(key, now).map_err(VerifyFailure::Rejected)?),
+                None => {
+                    return Err(VerifyFailure::Rejected(IdentityError::ApiKeyUnknown {
+                        key_id: "(no api keys configured)".into(),
+                    }))
+                }
+            },
+        };
+        if let Some(r) = revs.check(&verified, now) {
+            return Err(VerifyFailure::Revoked(r));
+        }
+        let grants = self.grants.load();
+        if grants.is_empty() {
+            return Ok(verified);
+        }
+        let mut id = (*verified).clone();
+        if grants.apply(&mut id, now) == 0 {
+            return Ok(verified);
+        }
+        Ok(Arc::new(id))
+    }
+
+    /// Verifies `credential`, applies revocations and JIT grants, and
+    /// decides whether it may perform `action` on `resource`. Never fails:
+    /// a rejected or revoked credential is a `Deny` with its reason.
+    pub fn authorize(
+        &self,
+        credential: Credential<'_>,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> AccessDecision {
+        match self.verify(credential, now) {
+            Ok(identity) => self.decide_for(identity, action, resource, context, now),
+            Err(f) => {
+                let (reason, credential_error, revocation) = match f {
+                    VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
+                    VerifyFailure::Revoked(r) => ("revoked", None, Some(r)),
+                };
+                AccessDecision {
+                    outcome: AccessOutcome::Deny,
+                    reason,
+                    policies: Vec::new(),
+                    errors: Vec::new(),
+                    advice: Vec::new(),
+                    credential_error,
+                    revocation,
+                    revision: self.content.revision(),
+                    identity: None,
+                    principal: None,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    time: now,
+                }
+            }
+        }
+    }
+
+    /// Decides for an identity the host verified itself (revocations and
+    /// grants still apply).
+    pub fn decide_for(
+        &self,
+        identity: Arc<Identity>,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> AccessDecision {
+        let snap = self.content.load();
+        let c = snap.value();
+        let request = Request::from_identity(
+            &identity,
+            &self.mapping,
+            action.clone(),
+            resource.clone(),
+            context,
+            &c.entities,
+            now,
+        );
+        let mut d = decide_with(&snap, &request, now);
+        d.identity = Some(identity);
+        d
+    }
+
+    /// Decides a request whose principal the host built itself.
+    pub fn decide(&self, request: &Request) -> AccessDecision {
+        let snap = self.content.load();
+        decide_with(&snap, request, request.now())
+    }
+
+    /// Verifies, compiles and atomically activates a signed bundle. The
+    /// active bundle is kept on any error (see [`BundleSlot::activate`]).
+    pub fn activate_bundle(&self, bytes: &[u8]) -> Result<u64, BundleError> {
+        self.content
+            .activate(bytes, &self.trust, PolicyContent::from_bundle)
+            .map(|a| a.revision())
+    }
+
+    /// The keys trusted to sign bundles.
+    pub fn trusted_keys(&self) -> &TrustedKeys {
+        &self.trust
+    }
+
+    /// Applies a local change to the revocation set (copy-on-write: readers
+    /// keep deciding on the previous set until the new one is published).
+    pub fn update_revocations<R>(
+        &self,
+        f: impl Fn(&mut RevocationSet) -> Result<R, IdentityError>,
+    ) -> Result<R, IdentityError> {
+        loop {
+            let cur = self.revocations.load_full();
+            let mut next = (*cur).clone();
+            let r = f(&mut next)?;
+            let prev = self.revocations.compare_and_swap(&cur, Arc::new(next));
+            if Arc::ptr_eq(&prev, &cur) {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Revokes everything `subject` (any identifier; canonicalized)
+    /// obtained before `before`, keeping the entry until `expires_at`.
+    pub fn revoke_subject(
+        &self,
+        subject: &str,
+        before: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), IdentityError> {
+        self.update_revocations(|s| s.revoke_subject(subject, before, expires_at))
+    }
+
+    /// Merges a revocation set from another process (union, latest wins).
+    pub fn merge_revocations(&self, other: &RevocationSet) {
+        let _ = self.update_revocations(|s| {
+            s.merge(other);
+            Ok(())
+        });
+    }
+
+    /// Merges a serialized revocation set (`RevocationSet::to_json`).
+    pub fn merge_revocations_json(&self, json: &str) -> Result<(), IdentityError> {
+        let other = RevocationSet::from_json(json)?;
+        self.merge_revocations(&other);
+        Ok(())
+    }
+
+    /// The current revocation set, serialized for other processes.
+    pub fn revocations_json(&self) -> String {
+        self.revocations.load().to_json()
+    }
+
+    /// Applies a local change to the JIT grants (copy-on-write).
+    pub fn update_grants<R>(
+        &self,
+        f: impl Fn(&mut GrantSet) -> Result<R, IdentityError>,
+    ) -> Result<R, IdentityError> {
+        loop {
+            let cur = self.grants.load_full();
+            let mut next = (*cur).clone();
+            let r = f(&mut next)?;
+            let prev = self.grants.compare_and_swap(&cur, Arc::new(next));
+            if Arc::ptr_eq(&prev, &cur) {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Merges a serialized grant set (`GrantSet::to_json`) from another process.
+    pub fn merge_grants_json(&self, json: &str) -> Result<(), IdentityError> {
+        let other = GrantSet::from_json(json)?;
+        self.update_grants(|s| {
+            s.merge(&other);
+            Ok(())
+        })
+    }
+
+    /// The current grants, serialized for other processes.
+    pub fn grants_json(&self) -> String {
+        self.grants.load().to_json()
+    }
+
+    /// Whether `actor` is revoked at `now` (for an identity with only a subject).
+    pub fn is_revoked(&self, actor: &ActorKey, now: Timestamp) -> bool {
+        let id = Identity::new(actor.as_str(), "", crate::IdentityKind::Human);
+        self.revocations.load().check(&id, now).is_some()
+    }
+}
+
+/// Why [`Mesh::verify`] returned no identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyFailure {
+    /// The credential did not verify.
+    Rejected(IdentityError),
+    /// The credential verified but its subject, session, token or device is revoked.
+    Revoked(RevocationReason),
+}
+
+impl std::fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyFailure::Rejected(e) => write!(f, "{e}"),
+            VerifyFailure::Revoked(r) => write!(f, "identity is revoked (by {})", r.as_str()),
+        }
+    }
+}
+
+fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {
+    let c = snap.value();
+    let d = c.policies.decide(request, &c.entities);
+    let outcome = match d.outcome() {
+        Outcome::Allow => AccessOutcome::Allow,
+        Outcome::Deny => AccessOutcome::Deny,
+        Outcome::Challenge { obligation } => AccessOutcome::Challenge {
+            obligation: obligation.name().to_owned(),
+            max_auth_age: obligation.max_age(),
+        },
+    };
+    AccessDecision {
+        outcome,
+        reason: d.reason().as_str(),
+        policies: d.determining().cloned().collect(),
+        errors: d.errors().map(|e| e.to_string()).collect(),
+        advice: d.advice().map(str::to_owned).collect(),
+        credential_error: None,
+        revocation: None,
+        revision: snap.revision(),
+        identity: None,
+        principal: Some(request.principal().clone()),
+        action: request.action().clone(),
+        resource: request.resource().clone(),
+        time: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn mesh_is_send_sync() {
+        assert_send_sync::<Mesh>();
+        assert_send_sync::<AccessDecision>();
+    }
+
+    #[test]
+    fn activities_from_action_names() {
+        assert_eq!(activity_of("read"), 2);
+        assert_eq!(activity_of("ListBuckets"), 2);
+        assert_eq!(activity_of("delete_user"), 4);
+        assert_eq!(activity_of("transfer"), 99);
+    }
+
+    #[test]
+    fn credential_detection() {
+        assert!(matches!(
+            Credential::detect("Bearer a.b.c"),
+            Credential::Bearer("a.b.c")
+        ));
+        assert!(matches!(
+            Credential::detect("mesh_x_y_z"),
+            Credential::ApiKey(_)
+        ));
+        assert_eq!(
+            format!("{:?}", Credential::detect("secret")),
+            "Credential::Bearer(redacted)"
+        );
+    }
+}

@@ -1,0 +1,383 @@
+//! Runtime values: Cedar's Bool, Long, String, entity references, sets,
+//! records and the `ipaddr` / `decimal` extension types.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use super::ext::{Decimal, IpNet};
+
+/// Hash of string parts, deterministic within a build (std's keyless hasher).
+///
+/// Used only to speed up equality and index lookups: every hit is confirmed
+/// by comparing the strings, so a collision costs time, never correctness.
+pub(crate) fn fixed_hash(parts: &[&str]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        h.write(p.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+/// An entity type name such as `User` or `Acme::Storage::Bucket`.
+#[derive(Clone)]
+pub struct EntityType {
+    name: Arc<str>,
+    hash: u64,
+}
+
+impl EntityType {
+    /// An entity type from its (possibly namespaced) name; the name is not
+    /// checked here (the parser and the JSON loader check it).
+    pub fn new(name: &str) -> Self {
+        EntityType {
+            name: Arc::from(name),
+            hash: fixed_hash(&["type", name]),
+        }
+    }
+
+    /// The name, e.g. `Acme::User`.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn key(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl PartialEq for EntityType {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.name == other.name
+    }
+}
+impl Eq for EntityType {}
+impl Hash for EntityType {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+impl PartialOrd for EntityType {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for EntityType {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.name.cmp(&other.name)
+    }
+}
+impl fmt::Debug for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+impl fmt::Display for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// A reference to an entity: its type and id, e.g. `User::"alice"`.
+///
+/// Cheap to clone (shared strings) and to compare (a precomputed hash is
+/// compared before the strings).
+#[derive(Clone)]
+pub struct EntityUid {
+    ty: EntityType,
+    id: Arc<str>,
+    hash: u64,
+}
+
+impl EntityUid {
+    /// An entity reference from a type and an id.
+    pub fn new(ty: EntityType, id: &str) -> Self {
+        let hash = fixed_hash(&["uid", ty.as_str(), id]);
+        EntityUid {
+            ty,
+            id: Arc::from(id),
+            hash,
+        }
+    }
+
+    /// An entity reference from a type name and an id (names unchecked).
+    pub fn from_parts(ty: &str, id: &str) -> Self {
+        EntityUid::new(EntityType::new(ty), id)
+    }
+
+    /// Parses Cedar's textual form `Type::"id"` (namespaces allowed).
+    pub fn parse(text: &str) -> Result<Self, super::PolicyError> {
+        super::parser::parse_entity_uid(text)
+    }
+
+    /// The entity type.
+    pub fn entity_type(&self) -> &EntityType {
+        &self.ty
+    }
+
+    /// The id within the type.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The precomputed hash used as index key.
+    pub(crate) fn key(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl PartialEq for EntityUid {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.id == other.id && self.ty == other.ty
+    }
+}
+impl Eq for EntityUid {}
+impl Hash for EntityUid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+impl PartialOrd for EntityUid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for EntityUid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.ty.cmp(&other.ty).then_with(|| self.id.cmp(&other.id))
+    }
+}
+impl fmt::Display for EntityUid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::\"{}\"", self.ty, escape(&self.id))
+    }
+}
+impl fmt::Debug for EntityUid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Escapes a string the way Cedar writes string literals (without quotes).
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A set of values: unordered, without duplicates (kept sorted internally,
+/// so equality is structural and membership a binary search).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Set(Arc<[Value]>);
+
+impl Set {
+    /// A set from any values (sorted and de-duplicated).
+    pub fn new(mut values: Vec<Value>) -> Self {
+        values.sort();
+        values.dedup();
+        Set(Arc::from(values))
+    }
+
+    /// The elements, in mesh's canonical order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Value> {
+        self.0.iter()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `v` is an element.
+    pub fn contains(&self, v: &Value) -> bool {
+        self.0.binary_search(v).is_ok()
+    }
+}
+
+impl fmt::Debug for Set {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.iter()).finish()
+    }
+}
+
+/// A record: attribute names to values (kept sorted by name).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Record(Arc<[(Arc<str>, Value)]>);
+
+impl Record {
+    /// A record from attribute pairs; a repeated name is an error (returned
+    /// as that name).
+    pub fn new(mut attrs: Vec<(Arc<str>, Value)>) -> Result<Self, Arc<str>> {
+        attrs.sort_by(|a, b| a.0.cmp(&b.0));
+        for w in attrs.windows(2) {
+            if let [a, b] = w {
+                if a.0 == b.0 {
+                    return Err(a.0.clone());
+                }
+            }
+        }
+        Ok(Record(Arc::from(attrs)))
+    }
+
+    /// The value of attribute `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(name))
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// The attributes, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the record has no attributes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A Cedar value.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A 64-bit signed integer.
+    Long(i64),
+    /// A string.
+    String(Arc<str>),
+    /// An entity reference.
+    Entity(EntityUid),
+    /// A set.
+    Set(Set),
+    /// A record.
+    Record(Record),
+    /// An `ipaddr` extension value (address or range).
+    Ip(IpNet),
+    /// A `decimal` extension value.
+    Decimal(Decimal),
+}
+
+impl Value {
+    /// A string value.
+    pub fn string(s: &str) -> Self {
+        Value::String(Arc::from(s))
+    }
+
+    /// The Cedar type name of this value, as used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Bool(_) => "Bool",
+            Value::Long(_) => "Long",
+            Value::String(_) => "String",
+            Value::Entity(_) => "Entity",
+            Value::Set(_) => "Set",
+            Value::Record(_) => "Record",
+            Value::Ip(_) => "ipaddr",
+            Value::Decimal(_) => "decimal",
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Long(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "\"{}\"", escape(s)),
+            Value::Entity(e) => write!(f, "{e}"),
+            Value::Set(s) => fmt::Debug::fmt(s, f),
+            Value::Record(r) => fmt::Debug::fmt(r, f),
+            Value::Ip(ip) => write!(f, "ip(\"{ip}\")"),
+            Value::Decimal(d) => write!(f, "decimal(\"{d}\")"),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Long(n)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::string(s)
+    }
+}
+impl From<EntityUid> for Value {
+    fn from(e: EntityUid) -> Self {
+        Value::Entity(e)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_are_unordered_and_deduplicated() {
+        let a = Set::new(vec![Value::Long(2), Value::Long(1), Value::Long(2)]);
+        let b = Set::new(vec![Value::Long(1), Value::Long(2)]);
+        assert_eq!(a, b);
+        assert!(a.contains(&Value::Long(1)));
+        assert!(!a.contains(&Value::string("1")));
+    }
+
+    #[test]
+    fn records_reject_duplicate_names() {
+        let r = Record::new(vec![
+            ("a".into(), Value::Long(1)),
+            ("a".into(), Value::Long(2)),
+        ]);
+        assert_eq!(r.unwrap_err().as_ref(), "a");
+    }
+
+    #[test]
+    fn uid_display_escapes() {
+        let u = EntityUid::from_parts("A::B", "x\"y");
+        assert_eq!(u.to_string(), "A::B::\"x\\\"y\"");
+    }
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Generate mesh-core/src/events/ocsf/generated.rs from the compiled OCSF 1.8.0
+schema shipped by the PyPI package `ocsf-json-schema`.
+
+    pip install ocsf-json-schema
+    python3 scripts/gen_ocsf.py > mesh-core/src/events/ocsf/generated.rs
+    cargo fmt --all
+
+The output is checked in; rerun only when the class or object set changes.
+"""
+import json
+import os
+import re
+import sys
+
+import ocsf_json_schema
+
+VERSION = "1.8.0"
+CLASSES = [3002, 3001, 3003, 3005, 6003, 4001, 4002, 4003, 1007, 1001, 2004, 2003]
+# Objects modelled as typed structs; any other object is carried as JSON.
+OBJECTS = [
+    "metadata", "product", "actor", "user", "group", "account", "organization",
+    "network_endpoint", "location", "os", "session", "api", "service", "request",
+    "response", "cloud", "process", "file", "fingerprint", "http_request",
+    "http_response", "url", "http_header", "dns_query", "dns_answer",
+    "network_connection_info", "network_traffic", "finding_info", "analytic",
+    "attack", "tactic", "technique", "sub_technique", "compliance", "device",
+    "observable", "enrichment", "idp", "authorization", "policy", "auth_factor",
+    "evidences", "resource_details", "remediation", "key_value_object",
+    "reputation", "check", "kb_article",
+]
+KEYWORDS = {"type", "ref", "mod", "match", "fn", "self", "use", "in", "loop", "where", "async", "static", "const", "move", "box"}
+
+
+def camel(name):
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def doc(attr):
+    text = attr.get("description") or attr.get("caption") or ""
+    text = re.sub(r"<[^>]+>", "", text)
+    text = text.replace("\n", " ").strip()
+    m = re.match(r"(.+?\.)(\s|$)", text)
+    if m:
+        text = m.group(1)
+    if len(text) > 200:
+        text = text[:197].rsplit(" ", 1)[0] + "…"
+    return text.replace("[", "\\[").replace("]", "\\]") or attr.get("caption", "")
+
+
+def rust_type(attr, objects):
+    t = attr["type"]
+    if t == "object_t":
+        ot = attr["object_type"]
+        inner = camel(ot) if ot in objects else "serde_json::Value"
+        boxed = inner if inner == "serde_json::Value" else f"Box<{inner}>"
+    elif t == "boolean_t":
+        inner = boxed = "bool"
+    elif t == "float_t":
+        inner = boxed = "f64"
+    elif t in ("integer_t", "long_t", "timestamp_t", "port_t"):
+        inner = boxed = "i64"
+    elif t == "json_t":
+        inner = boxed = "serde_json::Value"
+    else:
+        inner = boxed = "String"
+    if attr.get("is_array"):
+        return f"Vec<{inner}>"
+    return boxed
+
+
+def field_name(name):
+    return f"r#{name}" if name in KEYWORDS else name
+
+
+def emit_struct(out, rname, sdoc, attrs, objects, special=None):
+    special = special or {}
+    out.append(f"/// {sdoc}")
+    out.append("#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]")
+    out.append(f"pub struct {rname} {{")
+    names = sorted(attrs)
+    for n in names:
+        a = attrs[n]
+        ty = special.get(n) or rust_type(a, objects)
+        out.append(f"    /// {doc(a)}")
+        out.append('    #[serde(default, skip_serializing_if = "Option::is_none")]')
+        out.append(f"    pub {field_name(n)}: Option<{ty}>,")
+    out.append("}")
+    out.append("")
+    out.append(f"impl Assign for {rname} {{")
+    out.append("    fn resolve(segs: &[&str], out: &mut Vec<u16>) -> bool {")
+    out.append("        let Some((first, rest)) = segs.split_first() else { return true };")
+    out.append("        match *first {")
+    for i, n in enumerate(names):
+        ty = special.get(n) or rust_type(attrs[n], objects)
+        out.append(f'            "{n}" => {{ out.push({i}); <{ty} as Assign>::resolve(rest, out) }}')
+    out.append("            _ => false,")
+    out.append("        }")
+    out.append("    }")
+    out.append("    fn assign(&mut self, path: &[u16], value: serde_json::Value) -> Result<(), AssignError> {")
+    out.append("        let Some((first, rest)) = path.split_first() else {")
+    out.append("            *self = Self::from_value(value)?;")
+    out.append("            return Ok(());")
+    out.append("        };")
+    out.append("        match *first {")
+    for i, n in enumerate(names):
+        out.append(f"            {i} => assign_opt(&mut self.{field_name(n)}, rest, value),")
+    out.append("            _ => Err(AssignError::Path),")
+    out.append("        }")
+    out.append("    }")
+    out.append("    fn from_value(value: serde_json::Value) -> Result<Self, AssignError> {")
+    out.append("        serde_json::from_value(value).map_err(|_| AssignError::Type(\"object\"))")
+    out.append("    }")
+    out.append("}")
+    out.append("")
+
+
+def main():
+    path = os.path.join(os.path.dirname(ocsf_json_schema.__file__), "ocsf", f"{VERSION}.json")
+    with open(path, encoding="utf-8") as f:
+        schema = json.load(f)
+    objs = schema["objects"]
+    by_uid = {c["uid"]: c for c in schema["classes"].values()}
+    out = [
+        f"// Generated by scripts/gen_ocsf.py from the OCSF {VERSION} schema. Do not edit.",
+        "#![allow(clippy::all, clippy::pedantic)]",
+        "",
+        "use serde::{Deserialize, Serialize};",
+        "",
+        "use super::assign::{assign_opt, Assign, AssignError};",
+        "use super::tables::{AttrSet, ClassActivity, ClassInfo, EnumTable};",
+        "",
+    ]
+    objects = set(OBJECTS)
+    for o in OBJECTS:
+        if o not in objs:
+            sys.exit(f"unknown object {o}")
+        emit_struct(out, camel(o), f"OCSF object `{o}` ({objs[o]['caption']}): {doc(objs[o])}",
+                    objs[o]["attributes"], objects)
+
+    union = {}
+    for uid in CLASSES:
+        for n, a in by_uid[uid]["attributes"].items():
+            union.setdefault(n, a)
+    emit_struct(out, "Event", "An OCSF event: the base event attributes and the union of the attributes of the supported classes (which ones a class admits is checked by `validate`).",
+                union, objects, special={"unmapped": "serde_json::Map<String, serde_json::Value>"})
+
+    # Event attribute indices, for bitset checks.
+    names = sorted(union)
+    index = {n: i for i, n in enumerate(names)}
+    words = (len(names) + 63) // 64
+
+    def bits(attr_names):
+        w = [0] * words
+        for n in attr_names:
+            i = index[n]
+            w[i // 64] |= 1 << (i % 64)
+        return "AttrSet([" + ", ".join(f"0x{x:016x}" for x in w) + "])"
+
+    out.append(f"/// Number of 64-bit words in an [`AttrSet`].")
+    out.append(f"pub(crate) const ATTR_WORDS: usize = {words};")
+    out.append("")
+    out.append("/// Event attribute names, by attribute index.")
+    out.append("pub(crate) static EVENT_ATTRS: &[&str] = &[" + ", ".join(json.dumps(n) for n in names) + "];")
+    out.append("")
+    enum_attrs = set()
+    str_attrs = set()
+
+    def enum_rows(a):
+        rows = sorted(((int(k), v["caption"]) for k, v in (a.get("enum") or {}).items()))
+        return "&[" + ", ".join(f"({k}, {json.dumps(c)})" for k, c in rows) + "]"
+
+    class_rows = []
+    for uid in CLASSES:
+        c = by_uid[uid]
+        attrs = c["attributes"]
+        required = [n for n, a in attrs.items() if a.get("requirement") == "required" and not a.get("profiles")]
+        enums = []
+        for n in sorted(attrs):
+            a = attrs[n]
+            if a.get("enum") and n.endswith("_id") and n not in ("activity_id", "class_uid", "category_uid", "type_uid"):
+                sib = n[: -len("_id")]
+                if sib in attrs and attrs[sib]["type"] == "string_t":
+                    enum_attrs.add(n)
+                    str_attrs.add(sib)
+                    enums.append(f"EnumTable {{ id: {index[n]}, caption: {index[sib]}, values: {enum_rows(a)} }}")
+        prof = {}
+        for n, a in attrs.items():
+            for p in a.get("profiles") or []:
+                prof.setdefault(p, []).append(n)
+        prows = ", ".join(f"({json.dumps(p)}, {bits(v)})" for p, v in sorted(prof.items()))
+        class_rows.append("\n".join([
+            "    ClassInfo {",
+            f"        uid: {uid},",
+            f"        name: {json.dumps(c['name'])},",
+            f"        caption: {json.dumps(c['caption'])},",
+            f"        category_uid: {c['category_uid']},",
+            f"        category_name: {json.dumps(c['category_name'])},",
+            f"        activities: {enum_rows(attrs['activity_id'])},",
+            f"        required: {bits(required)},",
+            f"        allowed: {bits(attrs)},",
+            f"        enums: &[{', '.join(enums)}],",
+            f"        profiles: &[{prows}],",
+            "    },",
+        ]))
+    # Typed class and activity enums.
+    def ident(caption):
+        w = re.sub(r"[^A-Za-z0-9 ]", " ", caption).split()
+        s = "".join(x[:1].upper() + x[1:] for x in w)
+        return s if not s[:1].isdigit() else "N" + s
+
+    out.append("/// The OCSF event classes mesh emits.")
+    out.append("#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]")
+    out.append("pub enum Class {")
+    for uid in CLASSES:
+        c = by_uid[uid]
+        out.append(f"    /// {c['caption']} ({uid}): {doc(c)}")
+        out.append(f"    {camel(c['name'])} = {uid},")
+    out.append("}")
+    out.append("")
+    out.append("impl Class {")
+    out.append("    /// Every class, in schema order of this list.")
+    out.append("    pub const ALL: &'static [Class] = &[" + ", ".join(f"Class::{camel(by_uid[u]['name'])}" for u in CLASSES) + "];")
+    out.append("    /// The class for a `class_uid`, if mesh emits it.")
+    out.append("    pub const fn from_uid(uid: i64) -> Option<Class> {")
+    out.append("        match uid {")
+    for uid in CLASSES:
+        out.append(f"            {uid} => Some(Class::{camel(by_uid[uid]['name'])}),")
+    out.append("            _ => None,")
+    out.append("        }")
+    out.append("    }")
+    out.append("}")
+    out.append("")
+    for uid in CLASSES:
+        c = by_uid[uid]
+        cname = camel(c["name"])
+        aname = cname if cname.endswith("Activity") else cname + "Activity"
+        rows = sorted(((int(k), v["caption"]) for k, v in c["attributes"]["activity_id"]["enum"].items()))
+        out.append(f"/// Activities of the {c['caption']} class ({uid}).")
+        out.append("#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]")
+        out.append(f"pub enum {aname} {{")
+        for k, cap in rows:
+            out.append(f"    /// {cap} ({k}).")
+            out.append(f"    {ident(cap)} = {k},")
+        out.append("}")
+        out.append("")
+        out.append(f"impl From<{aname}> for ClassActivity {{")
+        out.append(f"    fn from(a: {aname}) -> ClassActivity {{")
+        out.append(f"        ClassActivity {{ class: Class::{cname}, activity_id: a as i64 }}")
+        out.append("    }")
+        out.append("}")
+        out.append("")
+
+    out.append("/// The classes mesh emits, with their schema facts.")
+    out.append("pub(crate) static CLASSES: &[ClassInfo] = &[")
+    out.extend(class_rows)
+    out.append("];")
+    out.append("")
+    out.append("impl Event {")
+    out.append("    /// The set of attributes that hold a value.")
+    out.append("    pub(crate) fn presence(&self) -> AttrSet {")
+    out.append(f"        let mut w = [0u64; {words}];")
+    for n in names:
+        i = index[n]
+        out.append(f"        if self.{field_name(n)}.is_some() {{ w[{i // 64}] |= 1 << {i % 64}; }}")
+    out.append("        AttrSet(w)")
+    out.append("    }")
+    out.append("    /// The value of an integer enum attribute, by attribute index.")
+    out.append("    pub(crate) fn enum_id(&self, attr: u16) -> Option<i64> {")
+    out.append("        match attr {")
+    for n in sorted(enum_attrs):
+        out.append(f"            {index[n]} => self.{field_name(n)},")
+    out.append("            _ => None,")
+    out.append("        }")
+    out.append("    }")
+    out.append("    /// The caption attribute of an enum, by attribute index.")
+    out.append("    pub(crate) fn caption_slot(&mut self, attr: u16) -> Option<&mut Option<String>> {")
+    out.append("        match attr {")
+    for n in sorted(str_attrs):
+        out.append(f"            {index[n]} => Some(&mut self.{field_name(n)}),")
+    out.append("            _ => None,")
+    out.append("        }")
+    out.append("    }")
+    out.append("    /// The caption attribute of an enum, by attribute index (read only).")
+    out.append("    pub(crate) fn caption(&self, attr: u16) -> Option<&str> {")
+    out.append("        match attr {")
+    for n in sorted(str_attrs):
+        out.append(f"            {index[n]} => self.{field_name(n)}.as_deref(),")
+    out.append("            _ => None,")
+    out.append("        }")
+    out.append("    }")
+    out.append("}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
