@@ -201,6 +201,8 @@ def main():
             f"        allowed: {bits(attrs)},",
             f"        enums: &[{', '.join(enums)}],",
             f"        profiles: &[{prows}],",
+            f"        at_least_one: {bits((c.get('constraints') or {}).get('at_least_one', []))},",
+            f"        just_one: {bits((c.get('constraints') or {}).get('just_one', []))},",
             "    },",
         ]))
     # Typed class and activity enums.

@@ -23,6 +23,7 @@ mod normalize;
 pub mod ocsf;
 mod record;
 mod source;
+pub mod sources;
 mod timefmt;
 mod validate;
 

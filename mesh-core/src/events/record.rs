@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 /// Paths are dotted (`userIdentity.arn`); a `.` or `\` inside a key is written
 /// `\.` or `\\`. Mappings *take* the fields they use (removing them), so
 /// whatever is left is, by construction, what goes to OCSF `unmapped`.
+/// A `null` field means "no value": it is never mapped and not kept.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
     fields: Map<String, Value>,
@@ -63,9 +64,7 @@ impl Record {
     /// the removal are removed too. A `null` is removed and returned as `None`.
     pub fn take(&mut self, path: &str) -> Option<Value> {
         let v = if path.contains('\\') {
-            let segs = split_path(path);
-            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-            take_in(&mut self.fields, &segs)
+            take_in(&mut self.fields, &split_path(path))
         } else {
             take_split(&mut self.fields, path)
         };
@@ -73,8 +72,13 @@ impl Record {
     }
 
     /// Removes the value at a path of pre-split segments (see [`split_path`]).
-    pub fn take_segments(&mut self, segs: &[&str]) -> Option<Value> {
+    pub fn take_segments<S: AsRef<str>>(&mut self, segs: &[S]) -> Option<Value> {
         take_in(&mut self.fields, segs).filter(|v| !v.is_null())
+    }
+
+    /// The value at a path of pre-split segments (see [`split_path`]).
+    pub fn get_segments<S: AsRef<str>>(&self, segs: &[S]) -> Option<&Value> {
+        get_in(&self.fields, segs.iter().map(AsRef::as_ref))
     }
 
     /// Removes the value at a dotted path and returns it as a string:
@@ -212,15 +216,15 @@ fn take_split(map: &mut Map<String, Value>, path: &str) -> Option<Value> {
     }
 }
 
-fn take_in(map: &mut Map<String, Value>, segs: &[&str]) -> Option<Value> {
+fn take_in<S: AsRef<str>>(map: &mut Map<String, Value>, segs: &[S]) -> Option<Value> {
     match segs {
         [] => None,
-        [last] => map.remove(*last),
+        [last] => map.remove(last.as_ref()),
         [head, rest @ ..] => {
-            let child = map.get_mut(*head)?.as_object_mut()?;
+            let child = map.get_mut(head.as_ref())?.as_object_mut()?;
             let v = take_in(child, rest);
             if v.is_some() && child.is_empty() {
-                map.remove(*head);
+                map.remove(head.as_ref());
             }
             v
         }
@@ -236,6 +240,7 @@ fn flatten(prefix: &mut String, map: Map<String, Value>, out: &mut Map<String, V
         prefix.push_str(&escape_key(&k));
         match v {
             Value::Object(m) if !m.is_empty() => flatten(prefix, m, out),
+            Value::Null => {}
             v => {
                 out.insert(prefix.clone(), v);
             }

@@ -23,6 +23,17 @@ pub enum Problem {
     Missing,
     /// The attribute is not part of the class.
     NotInClass,
+    /// None of a group of attributes of which at least one is required is
+    /// present (the attribute named is the group's first).
+    AtLeastOneOf {
+        /// The group, comma separated.
+        group: String,
+    },
+    /// Not exactly one of a group of mutually exclusive attributes is present.
+    JustOneOf {
+        /// The group, comma separated.
+        group: String,
+    },
     /// The attribute belongs to a profile the event does not declare.
     ProfileNotDeclared {
         /// The profile.
@@ -49,6 +60,12 @@ impl fmt::Display for Violation {
             Problem::Mismatch { expected } => write!(f, "`{a}`: expected `{expected}`"),
             Problem::Missing => write!(f, "`{a}`: required attribute missing"),
             Problem::NotInClass => write!(f, "`{a}`: attribute not in the class"),
+            Problem::AtLeastOneOf { group } => {
+                write!(f, "`{a}`: at least one of `{group}` is required")
+            }
+            Problem::JustOneOf { group } => {
+                write!(f, "`{a}`: exactly one of `{group}` is required")
+            }
             Problem::ProfileNotDeclared { profile } => {
                 write!(
                     f,
@@ -153,6 +170,24 @@ pub fn validate(event: &Event) -> Vec<Violation> {
     for extra in present.minus(info.allowed).names() {
         bad(extra, Problem::NotInClass);
     }
+    if !info.at_least_one.is_empty() && present.and(info.at_least_one).is_empty() {
+        let first = info.at_least_one.names().next().unwrap_or("?");
+        bad(
+            first,
+            Problem::AtLeastOneOf {
+                group: info.at_least_one.names().collect::<Vec<_>>().join(", "),
+            },
+        );
+    }
+    if !info.just_one.is_empty() && present.and(info.just_one).len() != 1 {
+        let first = info.just_one.names().next().unwrap_or("?");
+        bad(
+            first,
+            Problem::JustOneOf {
+                group: info.just_one.names().collect::<Vec<_>>().join(", "),
+            },
+        );
+    }
     let meta = event.metadata.as_deref();
     let declared = meta.and_then(|m| m.profiles.as_deref()).unwrap_or(&[]);
     for (profile, attrs) in info.profiles {
@@ -227,7 +262,7 @@ impl Class {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::events::ocsf::{AuthenticationActivity, Cloud, Product, User};
+    use crate::events::ocsf::{AuthenticationActivity, Cloud, Product, Service, User};
     use crate::Timestamp;
 
     fn good() -> Event {
@@ -239,6 +274,10 @@ mod tests {
         e.user = Some(Box::new(User {
             name: Some("alice".into()),
             ..User::default()
+        }));
+        e.service = Some(Box::new(Service {
+            name: Some("signin".into()),
+            ..Service::default()
         }));
         e.finalize();
         e

@@ -77,7 +77,7 @@ impl Format {
                 if find(head, b"LEEF:").is_some() {
                     out.push(Format::Leef);
                 }
-                if trimmed.first() == Some(&b'<') {
+                if trimmed.first() == Some(&b'<') || starts_with_date(trimmed) {
                     out.push(Format::Syslog);
                 }
                 if find(head, b"=").is_some() {
@@ -192,6 +192,21 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Whether a line starts like a syslog file line without a PRI: a BSD date
+/// (`Nov 25 18:02:11`) or an ISO date (`2026-11-25T…`).
+fn starts_with_date(b: &[u8]) -> bool {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan ", b"Feb ", b"Mar ", b"Apr ", b"May ", b"Jun ", b"Jul ", b"Aug ", b"Sep ", b"Oct ",
+        b"Nov ", b"Dec ",
+    ];
+    let iso = b.len() > 10
+        && b.iter().take(4).all(u8::is_ascii_digit)
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && matches!(b.get(10), Some(b'T' | b' '));
+    iso || MONTHS.iter().any(|m| b.starts_with(m))
+}
 
 pub(crate) fn trim_start(b: &[u8]) -> &[u8] {
     let start = b

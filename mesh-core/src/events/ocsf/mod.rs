@@ -20,16 +20,17 @@
 //! `unmapped` is a flat JSON object: each key is the path of a source field
 //! that no OCSF attribute took (object keys joined with `.`, a `.` or `\`
 //! inside a key escaped as `\.` / `\\`), each value is the field's original
-//! JSON value (scalar or array; empty objects are kept as `{}`).
+//! JSON value (scalar or array; empty objects are kept as `{}`; `null`
+//! fields carry no value and are dropped).
 
 mod assign;
 mod generated;
 mod tables;
 
-pub(crate) use assign::{Assign, AssignError};
+pub(crate) use assign::Assign;
 pub use generated::*;
 pub use tables::ClassActivity;
-pub(crate) use tables::{lookup, AttrSet, ClassInfo};
+pub(crate) use tables::{lookup, AttrSet};
 
 use crate::{ActorKey, Timestamp};
 
@@ -232,14 +233,16 @@ mod tests {
 
     #[test]
     fn actor_key_prefers_email_and_canonicalizes() {
-        let mut e = Event::default();
-        e.actor = Some(Box::new(Actor {
-            user: Some(Box::new(User {
-                uid: Some("arn:aws:sts::1:assumed-role/R/Alice@Example.com".into()),
-                ..User::default()
+        let e = Event {
+            actor: Some(Box::new(Actor {
+                user: Some(Box::new(User {
+                    uid: Some("arn:aws:sts::1:assumed-role/R/Alice@Example.com".into()),
+                    ..User::default()
+                })),
+                ..Actor::default()
             })),
-            ..Actor::default()
-        }));
+            ..Event::default()
+        };
         assert_eq!(e.actor_key().unwrap().as_str(), "alice@example.com");
     }
 }

@@ -26,6 +26,31 @@ impl AttrSet {
         AttrSet(w)
     }
 
+    /// Whether attribute index `i` is in the set.
+    pub(crate) fn contains(self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// The set with attribute index `i` added.
+    pub(crate) fn with(mut self, i: usize) -> AttrSet {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1u64 << (i % 64);
+        }
+        self
+    }
+
+    /// The index of the attribute named `name`.
+    pub(crate) fn index_of(name: &str) -> Option<usize> {
+        EVENT_ATTRS.binary_search(&name).ok()
+    }
+
+    /// The number of attributes in the set.
+    pub(crate) fn len(self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
     /// Whether the set is empty.
     pub(crate) fn is_empty(self) -> bool {
         self.0.iter().all(|w| *w == 0)
@@ -85,6 +110,10 @@ pub(crate) struct ClassInfo {
     pub(crate) enums: &'static [EnumTable],
     /// Profiles the class admits and the attributes each adds.
     pub(crate) profiles: &'static [(&'static str, AttrSet)],
+    /// Attributes of which at least one must be present (may be empty).
+    pub(crate) at_least_one: AttrSet,
+    /// Attributes of which exactly one must be present (may be empty).
+    pub(crate) just_one: AttrSet,
 }
 
 /// The `(id, caption)` entry for `id` in a table sorted by id.
@@ -157,6 +186,8 @@ static FALLBACK_INFO: ClassInfo = ClassInfo {
     allowed: AttrSet([0; ATTR_WORDS]),
     enums: &[],
     profiles: &[],
+    at_least_one: AttrSet([0; ATTR_WORDS]),
+    just_one: AttrSet([0; ATTR_WORDS]),
 };
 
 #[cfg(test)]

@@ -1,0 +1,252 @@
+//! The built-in sources: typed mappings of the telemetry mesh knows out of
+//! the box, each with a detection score for records that come without a hint.
+//!
+//! | id | records | OCSF classes |
+//! |----|---------|--------------|
+//! | `aws.cloudtrail` | CloudTrail records (JSON) | 3002, 3001, 6003 |
+//! | `okta.system_log` | Okta System Log events (JSON) | 3002, 3001, 3005, 6003 |
+//! | `microsoft.entra_id` | Entra ID sign-in and audit logs (Graph or Azure Monitor JSON) | 3002, 3001, 3005 |
+//! | `gcp.audit` | Google Cloud audit log entries (JSON) | 6003, 3001 |
+//! | `microsoft.windows_security` | Windows Security events (JSON) | 3002, 3003, 3001, 3005, 1007 |
+//! | `microsoft.sysmon` | Sysmon events 1, 3, 11, 22 (JSON) | 1007, 4001, 1001, 4003 |
+//! | `linux.auth` | `auth.log` sshd and sudo lines (syslog) | 3002, 3003 |
+//! | `zeek` | Zeek conn, dns, http logs (JSON) | 4001, 4003, 4002 |
+//! | `suricata.eve` | Suricata EVE alert, flow, dns, http (JSON) | 2004, 4001, 4003, 4002 |
+//! | `paloalto.panos` | PAN-OS TRAFFIC and THREAT logs (CSV in syslog) | 4001, 2004 |
+//! | `fortinet.fortigate` | FortiGate traffic and UTM logs (key=value) | 4001, 2004 |
+//! | `fortinet.fortigate.syslog` | the same inside a syslog header | 4001, 2004 |
+//! | `cef` | any CEF record | best fit: 3002, 3001, 2004, 4002, 4001 |
+//! | `leef` | any LEEF 1.0/2.0 record | best fit: 3002, 3001, 2004, 4002, 4001 |
+//!
+//! # Lossless
+//! A mapping *takes* the source fields it maps; whatever is left (including
+//! placeholders such as `-`) goes to `unmapped` in the shape documented in
+//! [`crate::events::ocsf`]. JSON `null`s carry no value and are dropped.
+//!
+//! # Actor key
+//! Mappings put the event's principal where [`Event::actor_key`] looks for
+//! it — `actor.user` when someone acts on something, `user` for a logon — with
+//! the raw identifiers kept as the source gives them (ARN, Okta id, object
+//! id, SID in `uid`; e-mail or UPN in `email_addr`). `Event::actor_key` then
+//! yields the same canonical [`crate::ActorKey`] the identity fabric gives
+//! for that subject (e.g. the e-mail session name of an AWS assumed role).
+//! Well-known system accounts (Local System, the null SID) are never made
+//! the principal.
+
+mod aws_cloudtrail;
+mod cef;
+mod common;
+mod entra_id;
+mod fields;
+mod fortigate;
+mod gcp_audit;
+mod generic;
+mod leef;
+mod linux_auth;
+mod okta;
+mod panos;
+mod suricata;
+mod sysmon;
+mod timefmt;
+mod windows_security;
+mod winevent;
+mod zeek;
+
+use crate::events::format::Format;
+use crate::events::ocsf::{Event, Product};
+use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
+
+use fields::{Fields, View};
+
+type DetectFn = fn(&View<'_>) -> Option<u8>;
+type MapFn = fn(&mut Fields, &MapContext) -> Result<Event, EventError>;
+type ParseFn = fn(&[u8], &MapContext) -> Result<Record, EventError>;
+
+/// A built-in source: plain functions behind the [`Source`] trait.
+struct Builtin {
+    id: &'static str,
+    format: Format,
+    vendor: &'static str,
+    product: &'static str,
+    detect: DetectFn,
+    map: MapFn,
+    parse: Option<ParseFn>,
+}
+
+impl Source for Builtin {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn product(&self) -> Product {
+        Product::named(self.vendor, self.product)
+    }
+
+    fn parse(&self, raw: &[u8], ctx: &MapContext) -> Result<Record, EventError> {
+        match self.parse {
+            Some(parse) => parse(raw, ctx),
+            None => self
+                .format
+                .parse(raw, ctx.now, &ctx.limits)
+                .map_err(|e| e.into_event_error(raw)),
+        }
+    }
+
+    fn detect(&self, record: &Record) -> Confidence {
+        (self.detect)(&View(record.fields())).unwrap_or(0)
+    }
+
+    fn map(&self, record: &mut Record, ctx: &MapContext) -> Result<Event, EventError> {
+        let mut fields = Fields::new(std::mem::take(record));
+        let out = (self.map)(&mut fields, ctx);
+        *record = fields.into_record();
+        out
+    }
+}
+
+const fn json(
+    id: &'static str,
+    vendor: &'static str,
+    product: &'static str,
+    detect: DetectFn,
+    map: MapFn,
+) -> Builtin {
+    Builtin {
+        id,
+        format: Format::Json,
+        vendor,
+        product,
+        detect,
+        map,
+        parse: None,
+    }
+}
+
+fn all() -> Vec<Builtin> {
+    vec![
+        json(
+            "aws.cloudtrail",
+            "AWS",
+            "CloudTrail",
+            aws_cloudtrail::detect,
+            aws_cloudtrail::map,
+        ),
+        json(
+            "okta.system_log",
+            "Okta",
+            "System Log",
+            okta::detect,
+            okta::map,
+        ),
+        json(
+            "microsoft.entra_id",
+            "Microsoft",
+            "Entra ID",
+            entra_id::detect,
+            entra_id::map,
+        ),
+        json(
+            "gcp.audit",
+            "Google",
+            "Cloud Audit Logs",
+            gcp_audit::detect,
+            gcp_audit::map,
+        ),
+        json(
+            "microsoft.windows_security",
+            "Microsoft",
+            "Windows Security Auditing",
+            windows_security::detect,
+            windows_security::map,
+        ),
+        json(
+            "microsoft.sysmon",
+            "Microsoft",
+            "Sysmon",
+            sysmon::detect,
+            sysmon::map,
+        ),
+        json("zeek", "Zeek", "Zeek", zeek::detect, zeek::map),
+        json(
+            "suricata.eve",
+            "OISF",
+            "Suricata",
+            suricata::detect,
+            suricata::map,
+        ),
+        Builtin {
+            format: Format::Syslog,
+            ..json(
+                "linux.auth",
+                "Linux",
+                "auth.log",
+                linux_auth::detect,
+                linux_auth::map,
+            )
+        },
+        Builtin {
+            format: Format::Syslog,
+            parse: Some(panos::parse),
+            ..json(
+                "paloalto.panos",
+                "Palo Alto Networks",
+                "PAN-OS",
+                panos::detect,
+                panos::map,
+            )
+        },
+        Builtin {
+            format: Format::KeyValue,
+            ..json(
+                "fortinet.fortigate",
+                "Fortinet",
+                "FortiGate",
+                fortigate::detect,
+                fortigate::map,
+            )
+        },
+        Builtin {
+            format: Format::Syslog,
+            ..json(
+                "fortinet.fortigate.syslog",
+                "Fortinet",
+                "FortiGate",
+                fortigate::detect_syslog,
+                fortigate::map,
+            )
+        },
+        Builtin {
+            format: Format::Cef,
+            ..json("cef", "", "CEF", cef::detect, cef::map)
+        },
+        Builtin {
+            format: Format::Leef,
+            ..json("leef", "", "LEEF", leef::detect, leef::map)
+        },
+    ]
+}
+
+/// The ids of the built-in sources, in registration order.
+pub fn builtin_source_ids() -> Vec<&'static str> {
+    all().iter().map(|b| b.id).collect()
+}
+
+/// The built-in sources, ready to register.
+pub fn builtin_sources() -> Vec<Box<dyn Source>> {
+    all()
+        .into_iter()
+        .map(|b| Box::new(b) as Box<dyn Source>)
+        .collect()
+}
+
+/// Registers every built-in source with a normalizer.
+pub fn register_builtin(normalizer: &mut Normalizer) -> Result<(), EventError> {
+    for s in builtin_sources() {
+        normalizer.register(s)?;
+    }
+    Ok(())
+}
