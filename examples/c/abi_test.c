@@ -9,6 +9,7 @@
 
 static int passed, failed;
 
+
 #define CHECK(cond)                                                         \
   do {                                                                      \
     if (cond) {                                                             \

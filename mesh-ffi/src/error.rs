@@ -55,7 +55,9 @@ impl mesh_result {
                 "the handle is not live (never created, already freed, or of another type)\0"
             }
             mesh_result::MESH_ERR_PANIC => "internal error in mesh; the call had no effect\0",
-            mesh_result::MESH_ERR_INVALID_JSON => "an argument was not valid JSON of the expected shape\0",
+            mesh_result::MESH_ERR_INVALID_JSON => {
+                "an argument was not valid JSON of the expected shape\0"
+            }
             mesh_result::MESH_ERR_INVALID_ARGUMENT => "an argument had an unacceptable value\0",
             mesh_result::MESH_ERR_IDENTITY => "the credential or identity input was rejected\0",
             mesh_result::MESH_ERR_POLICY => "the policy, schema, entity or request was rejected\0",

@@ -17,13 +17,24 @@ use crate::error::{fail, mesh_result};
 
 type Table = RwLock<HashMap<usize, Arc<dyn Any + Send + Sync>>>;
 
-static LIVE: LazyLock<Table> = LazyLock::new(|| RwLock::new(HashMap::new()));
+/// Shards of the table, so threads working on different handles rarely
+/// touch the same lock.
+const SHARDS: usize = 16;
+
+static LIVE: LazyLock<[Table; SHARDS]> =
+    LazyLock::new(|| std::array::from_fn(|_| RwLock::new(HashMap::new())));
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0x1000);
+
+fn shard(id: usize) -> &'static Table {
+    let shards: &'static [Table; SHARDS] = &LIVE;
+    // Ids advance by 16, so bits 4.. spread consecutive handles over shards.
+    &shards[(id >> 4) % SHARDS]
+}
 
 /// Registers `value` and returns its handle.
 pub(crate) fn register<T: Send + Sync + 'static>(value: T) -> *const T {
     let id = NEXT_ID.fetch_add(16, Ordering::Relaxed);
-    let mut table = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    let mut table = shard(id).write().unwrap_or_else(|p| p.into_inner());
     table.insert(id, Arc::new(value));
     id as *const T
 }
@@ -40,9 +51,10 @@ pub(crate) fn get<T: Send + Sync + 'static>(
             format!("handle `{name}` is NULL"),
         ));
     }
-    let table = LIVE.read().unwrap_or_else(|p| p.into_inner());
+    let id = handle as usize;
+    let table = shard(id).read().unwrap_or_else(|p| p.into_inner());
     table
-        .get(&(handle as usize))
+        .get(&id)
         .and_then(|any| Arc::clone(any).downcast::<T>().ok())
         .ok_or_else(|| invalid(name))
 }
@@ -56,8 +68,8 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     if handle.is_null() {
         return Ok(());
     }
-    let mut table = LIVE.write().unwrap_or_else(|p| p.into_inner());
     let id = handle as usize;
+    let mut table = shard(id).write().unwrap_or_else(|p| p.into_inner());
     match table.get(&id) {
         Some(any) if any.is::<T>() => {
             let obj = table.remove(&id);
@@ -90,7 +102,10 @@ mod tests {
         );
         assert_eq!(release(h, "h"), Ok(()));
         assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
-        assert_eq!(get(h, "h").err(), Some(mesh_result::MESH_ERR_INVALID_HANDLE));
+        assert_eq!(
+            get(h, "h").err(),
+            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
+        );
         let other = register(6u32);
         assert_ne!(other, h, "ids are never reused");
     }

@@ -7,13 +7,24 @@
 //! crosses the boundary; handles are opaque and checked on every use.
 
 mod error;
-#[allow(dead_code)] // used by the handle-based API as it lands
 mod guard;
-#[allow(dead_code)] // used by the handle-based API as it lands
 mod handle;
+mod mesh;
+mod normalize;
 mod strings;
 
 pub use error::{mesh_last_error_message, mesh_result, mesh_result_message};
+pub use mesh::{
+    mesh_activate_bundle, mesh_authorize, mesh_authorize_json, mesh_decision, mesh_decision_effect,
+    mesh_decision_free, mesh_decision_max_auth_age, mesh_decision_obligation, mesh_decision_policy,
+    mesh_decision_policy_count, mesh_decision_reason, mesh_decision_to_json, mesh_effect,
+    mesh_free, mesh_new, mesh_revision, mesh_revocations_export, mesh_revocations_merge,
+    mesh_revoke_subject, mesh_t, mesh_verify,
+};
+pub use normalize::{
+    mesh_normalize, mesh_normalize_batch, mesh_normalizer, mesh_normalizer_free,
+    mesh_normalizer_new,
+};
 pub use strings::{mesh_actor_key, mesh_string_free, mesh_version};
 
 /// The major version of this library.
