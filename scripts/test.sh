@@ -43,7 +43,14 @@ if [ -f scripts/validate_ocsf.py ]; then
   python3 scripts/validate_ocsf.py mesh-core/tests
 fi
 
+step "C ABI: header drift, symbols, C and C++ programs under ASan/UBSan and valgrind"
+scripts/test-c.sh 2>&1 | tee "$log/c.txt"
+
 step "summary"
 passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$log/cargo-test.txt" | awk '{s+=$2} END {print s+0}')
+c_passed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$1} END {print s+0}')
+c_failed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$3} END {print s+0}')
 echo "rust: $passed passed, $failed failed"
+echo "c: $c_passed passed, $c_failed failed"
+echo "all: $((passed + c_passed)) passed, $((failed + c_failed)) failed"

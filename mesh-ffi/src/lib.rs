@@ -1,10 +1,49 @@
-//! libmesh: the C ABI of mesh. Every exported symbol starts with `mesh_`.
+//! libmesh: the C ABI of mesh.
+//!
+//! Conventions (see `include/mesh.h` and the README, "Using mesh from C"):
+//! every exported symbol starts with `mesh_`; every fallible call returns a
+//! `mesh_result`; out-parameters come last and are written only on success;
+//! strings returned to the caller are freed with `mesh_string_free`; no panic
+//! crosses the boundary; handles are opaque and checked on every use.
 
-use std::ffi::c_char;
+mod error;
+mod guard;
+mod handle;
+mod mesh;
+mod normalize;
+mod strings;
 
-/// The library version as a NUL-terminated string, e.g. `"0.1.0"`.
-/// The returned pointer is static: never free it.
-#[no_mangle]
-pub extern "C" fn mesh_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+pub use error::{mesh_last_error_message, mesh_result, mesh_result_message};
+pub use mesh::{
+    mesh_activate_bundle, mesh_authorize, mesh_authorize_json, mesh_decision, mesh_decision_effect,
+    mesh_decision_free, mesh_decision_max_auth_age, mesh_decision_obligation, mesh_decision_policy,
+    mesh_decision_policy_count, mesh_decision_reason, mesh_decision_to_json, mesh_effect,
+    mesh_free, mesh_new, mesh_revision, mesh_revocations_export, mesh_revocations_merge,
+    mesh_revoke_subject, mesh_t, mesh_verify,
+};
+pub use normalize::{
+    mesh_normalize, mesh_normalize_batch, mesh_normalizer, mesh_normalizer_free,
+    mesh_normalizer_new,
+};
+pub use strings::{mesh_actor_key, mesh_string_free, mesh_version};
+
+/// The major version of this library.
+pub const MESH_VERSION_MAJOR: u32 = 0;
+/// The minor version of this library.
+pub const MESH_VERSION_MINOR: u32 = 1;
+/// The patch version of this library.
+pub const MESH_VERSION_PATCH: u32 = 0;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_constants_match_the_crate() {
+        let v = format!(
+            "{}.{}.{}",
+            super::MESH_VERSION_MAJOR,
+            super::MESH_VERSION_MINOR,
+            super::MESH_VERSION_PATCH
+        );
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    }
 }

@@ -1,0 +1,140 @@
+//! The panic boundary and argument conversion shared by every entry point.
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{clear, fail, mesh_result};
+
+/// Runs `f` at the ABI boundary: clears the last error, catches any panic
+/// (reported as `MESH_ERR_PANIC`, never unwinding into C).
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result {
+    clear();
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => mesh_result::MESH_OK,
+        Ok(Err(code)) => code,
+        Err(_) => fail(
+            mesh_result::MESH_ERR_PANIC,
+            "internal error in mesh (a bug: please report it); the call had no effect",
+        ),
+    }
+}
+
+/// Largest NUL-terminated string argument accepted, in bytes (16 MiB).
+pub(crate) const MAX_CSTR: usize = 16 << 20;
+
+/// Borrows a NUL-terminated UTF-8 argument named `name`, at most `max` bytes.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string that stays valid
+/// for the duration of the call.
+pub(crate) unsafe fn str_arg<'a>(
+    ptr: *const c_char,
+    name: &str,
+    max: usize,
+) -> Result<&'a str, mesh_result> {
+    if ptr.is_null() {
+        return Err(fail(
+            mesh_result::MESH_ERR_NULL_ARGUMENT,
+            format!("argument `{name}` is NULL"),
+        ));
+    }
+    // Scan for the terminator without reading past `max + 1` bytes.
+    let mut len = 0usize;
+    // SAFETY: the caller guarantees a NUL-terminated string; we stop at the
+    // first NUL or after max + 1 bytes, whichever comes first.
+    while unsafe { *ptr.add(len) } != 0 {
+        len += 1;
+        if len > max {
+            return Err(fail(
+                mesh_result::MESH_ERR_INPUT_TOO_LARGE,
+                format!("argument `{name}` is longer than {max} bytes"),
+            ));
+        }
+    }
+    // SAFETY: `len` bytes followed by a NUL were just read from `ptr`.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    std::str::from_utf8(bytes).map_err(|e| {
+        fail(
+            mesh_result::MESH_ERR_INVALID_UTF8,
+            format!(
+                "argument `{name}` is not valid UTF-8 at byte {}",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Borrows `len` bytes at `ptr` (NULL allowed when `len` is 0), at most `max`.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes that stay valid for the call.
+pub(crate) unsafe fn bytes_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+    max: usize,
+) -> Result<&'a [u8], mesh_result> {
+    if len > max {
+        return Err(fail(
+            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
+            format!("argument `{name}` is {len} bytes, more than the maximum {max}"),
+        ));
+    }
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(fail(
+            mesh_result::MESH_ERR_NULL_ARGUMENT,
+            format!("argument `{name}` is NULL with length {len}"),
+        ));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Checks that an out-parameter is not NULL.
+pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), mesh_result> {
+    if ptr.is_null() {
+        Err(fail(
+            mesh_result::MESH_ERR_NULL_ARGUMENT,
+            format!("out-parameter `{name}` is NULL"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_code_and_a_message() {
+        #[allow(clippy::panic)]
+        let r = guard(|| panic!("forced"));
+        assert_eq!(r, mesh_result::MESH_ERR_PANIC);
+        // SAFETY: the last error message is a valid C string.
+        let msg = unsafe { CStr::from_ptr(crate::error::mesh_last_error_message()) };
+        assert!(msg.to_string_lossy().contains("internal error"));
+        assert_eq!(guard(|| Ok(())), mesh_result::MESH_OK);
+        // SAFETY: as above.
+        let msg = unsafe { CStr::from_ptr(crate::error::mesh_last_error_message()) };
+        assert!(msg.to_bytes().is_empty());
+    }
+
+    #[test]
+    fn string_arguments_are_checked() {
+        // SAFETY: NULL is allowed and reported.
+        let r = unsafe { str_arg(std::ptr::null(), "token", 10) };
+        assert_eq!(r, Err(mesh_result::MESH_ERR_NULL_ARGUMENT));
+        let long = c"0123456789ab";
+        // SAFETY: a valid C string.
+        let r = unsafe { str_arg(long.as_ptr(), "token", 10) };
+        assert_eq!(r, Err(mesh_result::MESH_ERR_INPUT_TOO_LARGE));
+        let bad = [0xffu8, 0];
+        // SAFETY: a NUL-terminated buffer.
+        let r = unsafe { str_arg(bad.as_ptr().cast(), "token", 10) };
+        assert_eq!(r, Err(mesh_result::MESH_ERR_INVALID_UTF8));
+    }
+}

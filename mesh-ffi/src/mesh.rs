@@ -1,0 +1,531 @@
+//! `mesh_t`: the embedded decision point, and `mesh_decision`: one decision.
+
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use mesh_core::policy::{EntityUid, Record, Value};
+use mesh_core::Timestamp;
+use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
+use serde_json::Value as Json;
+
+use crate::error::{fail, mesh_result};
+use crate::guard::{bytes_arg, guard, out_arg, str_arg, MAX_CSTR};
+use crate::handle;
+use crate::strings::to_c_string;
+
+/// Largest credential accepted, in bytes (larger ones are rejected before
+/// any decoding).
+const MAX_CREDENTIAL: usize = 64 << 10;
+/// Largest entity reference (`Type::"id"`) accepted, in bytes.
+const MAX_UID: usize = 4096;
+/// Largest bundle accepted, in bytes (64 MiB).
+const MAX_BUNDLE: usize = 64 << 20;
+
+/// An embedded decision point built from a configuration: trusted issuers,
+/// API keys, policies, entities, bundle trust keys.
+///
+/// Thread safety: a `mesh_t` may be shared by any number of threads; every
+/// function taking `const mesh_t *` may be called concurrently. Decisions
+/// never block on a bundle activation or a revocation update.
+pub struct mesh_t {
+    inner: Mesh,
+}
+
+/// The effect of a decision.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mesh_effect {
+    /// Access is denied (also the answer for an invalid decision handle).
+    MESH_EFFECT_DENY = 0,
+    /// Access is allowed.
+    MESH_EFFECT_ALLOW = 1,
+    /// Access will be allowed once the obligation is met (e.g. step-up MFA).
+    MESH_EFFECT_CHALLENGE = 2,
+}
+
+/// One decision, owned by the caller and freed with `mesh_decision_free`.
+///
+/// Thread safety: a decision is immutable; it may be read from any thread.
+/// Strings it returns stay valid until it is freed.
+pub struct mesh_decision {
+    inner: AccessDecision,
+    obligation: OnceLock<Option<CString>>,
+    policies: OnceLock<Vec<CString>>,
+    reason: OnceLock<CString>,
+}
+
+fn config_error(e: impl std::fmt::Display) -> mesh_result {
+    fail(mesh_result::MESH_ERR_CONFIG, e.to_string())
+}
+
+fn parse_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
+    EntityUid::parse(text).map_err(|e| {
+        fail(
+            mesh_result::MESH_ERR_POLICY,
+            format!("argument `{name}`: {e}"),
+        )
+    })
+}
+
+fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Record::default());
+    };
+    let json: Json = serde_json::from_str(text).map_err(|e| {
+        fail(
+            mesh_result::MESH_ERR_INVALID_JSON,
+            format!(
+                "argument `context_json` at {}:{}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    match Value::from_json(&json) {
+        Ok(Value::Record(r)) => Ok(r),
+        Ok(_) => Err(fail(
+            mesh_result::MESH_ERR_INVALID_JSON,
+            "argument `context_json` must be a JSON object",
+        )),
+        Err(e) => Err(fail(
+            mesh_result::MESH_ERR_POLICY,
+            format!("argument `context_json`: {e}"),
+        )),
+    }
+}
+
+/// Builds a decision point from a configuration document (TOML, or JSON
+/// when it starts with `{`). On success `*out_mesh` receives a handle to
+/// free with `mesh_free`. Errors name the offending field.
+///
+/// # Safety
+/// `config` must be NULL or NUL-terminated; `out_mesh` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_new(
+    config: *const c_char,
+    out_mesh: *mut *const mesh_t,
+) -> mesh_result {
+    guard(|| {
+        // SAFETY: forwarded from the caller's contract.
+        let text = unsafe { str_arg(config, "config", MAX_CSTR) }?;
+        out_arg(out_mesh, "out_mesh")?;
+        let inner = if text.trim_start().starts_with('{') {
+            Mesh::from_json(text)
+        } else {
+            Mesh::from_toml(text)
+        }
+        .map_err(config_error)?;
+        let h = handle::register(mesh_t { inner });
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_mesh = h };
+        Ok(())
+    })
+}
+
+/// Frees a decision point. NULL is accepted. Freeing a handle twice, or a
+/// handle that is not a `mesh_t`, returns `MESH_ERR_INVALID_HANDLE`. Calls
+/// already running on other threads finish normally.
+#[no_mangle]
+pub extern "C" fn mesh_free(mesh: *const mesh_t) -> mesh_result {
+    guard(|| handle::release(mesh, "mesh"))
+}
+
+/// The active policy revision (0 when policies come from the configuration).
+///
+/// # Safety
+/// `out_revision` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_revision(mesh: *const mesh_t, out_revision: *mut u64) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        out_arg(out_revision, "out_revision")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_revision = m.inner.revision() };
+        Ok(())
+    })
+}
+
+/// Verifies a signed policy bundle and, if it is signed by a trusted key,
+/// intact and newer than the active one, activates it atomically. On any
+/// error the active bundle stays. `*out_revision` (may be NULL) receives
+/// the new revision.
+///
+/// # Safety
+/// `bundle` must point to `len` readable bytes; `out_revision` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_activate_bundle(
+    mesh: *const mesh_t,
+    bundle: *const u8,
+    len: usize,
+    out_revision: *mut u64,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY: forwarded from the caller's contract.
+        let bytes = unsafe { bytes_arg(bundle, len, "bundle", MAX_BUNDLE) }?;
+        let rev = m.inner.activate_bundle(bytes).map_err(config_error)?;
+        if !out_revision.is_null() {
+            // SAFETY: non-NULL, writable per the contract.
+            unsafe { *out_revision = rev };
+        }
+        Ok(())
+    })
+}
+
+/// Verifies a credential (bearer JWT, or API key starting with `mesh_`)
+/// at `now_ms` (milliseconds since the Unix epoch) and writes the verified
+/// identity as JSON to `*out_identity_json` (free with `mesh_string_free`).
+/// A rejected or revoked credential returns `MESH_ERR_IDENTITY`; the last
+/// error says which check failed.
+///
+/// # Safety
+/// `credential` must be NULL or NUL-terminated; `out_identity_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_verify(
+    mesh: *const mesh_t,
+    credential: *const c_char,
+    now_ms: i64,
+    out_identity_json: *mut *mut c_char,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY: forwarded from the caller's contract.
+        let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
+        out_arg(out_identity_json, "out_identity_json")?;
+        let id = m
+            .inner
+            .verify(
+                Credential::detect(cred),
+                Timestamp::from_unix_millis(now_ms),
+            )
+            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))?;
+        let json = serde_json::to_string(&*id)
+            .map_err(|e| fail(mesh_result::MESH_ERR_INVALID_ARGUMENT, e.to_string()))?;
+        let c = to_c_string(json, "identity")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_identity_json = c };
+        Ok(())
+    })
+}
+
+/// The hot path: may `credential` perform `action` on `resource`?
+///
+/// `action` and `resource` are Cedar entity references such as
+/// `Action::"read"` and `Document::"q3-plan"`; `context_json` is a JSON
+/// object or NULL. The call never fails because of the credential: a
+/// rejected or revoked credential is a Deny decision with its reason. It
+/// fails only on bad arguments. On success `*out_decision` receives a
+/// decision to read with the `mesh_decision_*` functions and free with
+/// `mesh_decision_free`.
+///
+/// # Safety
+/// String arguments must be NULL (only `context_json` may be) or
+/// NUL-terminated; `out_decision` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_authorize(
+    mesh: *const mesh_t,
+    credential: *const c_char,
+    action: *const c_char,
+    resource: *const c_char,
+    context_json: *const c_char,
+    now_ms: i64,
+    out_decision: *mut *const mesh_decision,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY (all four): forwarded from the caller's contract.
+        let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
+        let action = parse_uid(unsafe { str_arg(action, "action", MAX_UID) }?, "action")?;
+        let resource = parse_uid(
+            unsafe { str_arg(resource, "resource", MAX_UID) }?,
+            "resource",
+        )?;
+        let context = if context_json.is_null() {
+            Record::default()
+        } else {
+            parse_context(Some(unsafe {
+                str_arg(context_json, "context_json", MAX_CSTR)
+            }?))?
+        };
+        out_arg(out_decision, "out_decision")?;
+        let d = m.inner.authorize(
+            Credential::detect(cred),
+            &action,
+            &resource,
+            context,
+            Timestamp::from_unix_millis(now_ms),
+        );
+        let h = handle::register(mesh_decision {
+            inner: d,
+            obligation: OnceLock::new(),
+            policies: OnceLock::new(),
+            reason: OnceLock::new(),
+        });
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_decision = h };
+        Ok(())
+    })
+}
+
+/// `mesh_authorize` taking and returning JSON: the request is
+/// `{"credential": "...", "action": "Action::\"read\"", "resource": "...",
+/// "context": {...}}`; `*out_decision_json` receives the decision with its
+/// explanation (free with `mesh_string_free`).
+///
+/// # Safety
+/// `request_json` must be NULL or NUL-terminated; `out_decision_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_authorize_json(
+    mesh: *const mesh_t,
+    request_json: *const c_char,
+    now_ms: i64,
+    out_decision_json: *mut *mut c_char,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY: forwarded from the caller's contract.
+        let text = unsafe { str_arg(request_json, "request_json", MAX_CSTR) }?;
+        out_arg(out_decision_json, "out_decision_json")?;
+        let json: Json = serde_json::from_str(text).map_err(|e| {
+            fail(
+                mesh_result::MESH_ERR_INVALID_JSON,
+                format!(
+                    "argument `request_json` at {}:{}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        let field = |name: &str| -> Result<&str, mesh_result> {
+            json.get(name).and_then(Json::as_str).ok_or_else(|| {
+                fail(
+                    mesh_result::MESH_ERR_INVALID_JSON,
+                    format!("request field `{name}` must be a string"),
+                )
+            })
+        };
+        let cred = field("credential")?;
+        let action = parse_uid(field("action")?, "action")?;
+        let resource = parse_uid(field("resource")?, "resource")?;
+        let context = match json.get("context") {
+            None | Some(Json::Null) => Record::default(),
+            Some(v) => match Value::from_json(v) {
+                Ok(Value::Record(r)) => r,
+                Ok(_) => {
+                    return Err(fail(
+                        mesh_result::MESH_ERR_INVALID_JSON,
+                        "request field `context` must be an object",
+                    ))
+                }
+                Err(e) => {
+                    return Err(fail(
+                        mesh_result::MESH_ERR_POLICY,
+                        format!("request field `context`: {e}"),
+                    ))
+                }
+            },
+        };
+        let d = m.inner.authorize(
+            Credential::detect(cred),
+            &action,
+            &resource,
+            context,
+            Timestamp::from_unix_millis(now_ms),
+        );
+        let c = to_c_string(d.to_json().to_string(), "decision")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_decision_json = c };
+        Ok(())
+    })
+}
+
+fn decision(d: *const mesh_decision) -> Option<std::sync::Arc<mesh_decision>> {
+    handle::get(d, "decision").ok()
+}
+
+/// The decision's effect. An invalid handle reads as `MESH_EFFECT_DENY`.
+#[no_mangle]
+pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
+    let r = std::panic::catch_unwind(|| {
+        decision(d).map_or(mesh_effect::MESH_EFFECT_DENY, |d| match d.inner.outcome() {
+            AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
+            AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
+            AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
+        })
+    });
+    r.unwrap_or(mesh_effect::MESH_EFFECT_DENY)
+}
+
+/// The obligation of a `MESH_EFFECT_CHALLENGE` decision (e.g. "mfa"), or
+/// NULL. Valid until the decision is freed.
+#[no_mangle]
+pub extern "C" fn mesh_decision_obligation(d: *const mesh_decision) -> *const c_char {
+    std::panic::catch_unwind(|| {
+        let Some(d) = decision(d) else {
+            return std::ptr::null();
+        };
+        let ob = d.obligation.get_or_init(|| match d.inner.outcome() {
+            AccessOutcome::Challenge { obligation, .. } => CString::new(obligation.as_str()).ok(),
+            _ => None,
+        });
+        ob.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
+    })
+    .unwrap_or(std::ptr::null())
+}
+
+/// The longest accepted time since authentication of a challenge's
+/// obligation, in seconds, or -1 when there is none.
+#[no_mangle]
+pub extern "C" fn mesh_decision_max_auth_age(d: *const mesh_decision) -> i64 {
+    std::panic::catch_unwind(|| match decision(d).as_deref().map(|d| d.inner.outcome()) {
+        Some(AccessOutcome::Challenge {
+            max_auth_age: Some(age),
+            ..
+        }) => i64::try_from(age.as_secs()).unwrap_or(i64::MAX),
+        _ => -1,
+    })
+    .unwrap_or(-1)
+}
+
+/// The number of policies that determined the decision.
+#[no_mangle]
+pub extern "C" fn mesh_decision_policy_count(d: *const mesh_decision) -> usize {
+    std::panic::catch_unwind(|| decision(d).map_or(0, |d| d.inner.policies().len())).unwrap_or(0)
+}
+
+/// The id of determining policy `index`, or NULL when out of range.
+/// Valid until the decision is freed.
+#[no_mangle]
+pub extern "C" fn mesh_decision_policy(d: *const mesh_decision, index: usize) -> *const c_char {
+    std::panic::catch_unwind(|| {
+        let Some(d) = decision(d) else {
+            return std::ptr::null();
+        };
+        let ids = d.policies.get_or_init(|| {
+            d.inner
+                .policies()
+                .iter()
+                .filter_map(|p| CString::new(p.to_string()).ok())
+                .collect()
+        });
+        ids.get(index).map_or(std::ptr::null(), |c| c.as_ptr())
+    })
+    .unwrap_or(std::ptr::null())
+}
+
+/// Why the decision was made, as a stable word (e.g. `policy`, `no_permit`,
+/// `credential_rejected`, `revoked`). Never NULL; valid until the decision
+/// is freed (static for an invalid handle).
+#[no_mangle]
+pub extern "C" fn mesh_decision_reason(d: *const mesh_decision) -> *const c_char {
+    const INVALID: &str = "invalid_handle\0";
+    std::panic::catch_unwind(|| {
+        let Some(d) = decision(d) else {
+            return INVALID.as_ptr().cast();
+        };
+        d.reason
+            .get_or_init(|| CString::new(d.inner.reason()).unwrap_or_default())
+            .as_ptr()
+    })
+    .unwrap_or(INVALID.as_ptr().cast())
+}
+
+/// The decision as JSON, with its explanation and audit event; free with
+/// `mesh_string_free`.
+///
+/// # Safety
+/// `out_json` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_decision_to_json(
+    d: *const mesh_decision,
+    out_json: *mut *mut c_char,
+) -> mesh_result {
+    guard(|| {
+        let d = handle::get(d, "decision")?;
+        out_arg(out_json, "out_json")?;
+        let mut json = d.inner.to_json();
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("audit_event".into(), d.inner.audit_event());
+        }
+        let c = to_c_string(json.to_string(), "decision")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_json = c };
+        Ok(())
+    })
+}
+
+/// Frees a decision. NULL is accepted; a second free returns
+/// `MESH_ERR_INVALID_HANDLE`.
+#[no_mangle]
+pub extern "C" fn mesh_decision_free(d: *const mesh_decision) -> mesh_result {
+    guard(|| handle::release(d, "decision"))
+}
+
+/// Revokes everything `subject` (any identifier: e-mail, subject, ARN…;
+/// canonicalized to its actor key) obtained before `before_ms`; the entry
+/// is kept until `expires_ms`. Every later decision for that subject is a
+/// Deny, in this process and, through `mesh_revocations_merge`, in others.
+///
+/// # Safety
+/// `subject` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_revoke_subject(
+    mesh: *const mesh_t,
+    subject: *const c_char,
+    before_ms: i64,
+    expires_ms: i64,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY: forwarded from the caller's contract.
+        let subject = unsafe { str_arg(subject, "subject", MAX_UID) }?;
+        m.inner
+            .revoke_subject(
+                subject,
+                Timestamp::from_unix_millis(before_ms),
+                Timestamp::from_unix_millis(expires_ms),
+            )
+            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))
+    })
+}
+
+/// The current revocation set as JSON, for other processes to merge; free
+/// with `mesh_string_free`.
+///
+/// # Safety
+/// `out_json` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_revocations_export(
+    mesh: *const mesh_t,
+    out_json: *mut *mut c_char,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        out_arg(out_json, "out_json")?;
+        let c = to_c_string(m.inner.revocations_json(), "revocations")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out_json = c };
+        Ok(())
+    })
+}
+
+/// Merges a revocation set exported by another process (union, latest
+/// wins: the order in which processes merge does not matter).
+///
+/// # Safety
+/// `json` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mesh_revocations_merge(
+    mesh: *const mesh_t,
+    json: *const c_char,
+) -> mesh_result {
+    guard(|| {
+        let m = handle::get(mesh, "mesh")?;
+        // SAFETY: forwarded from the caller's contract.
+        let text = unsafe { str_arg(json, "json", MAX_CSTR) }?;
+        m.inner
+            .merge_revocations_json(text)
+            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))
+    })
+}
