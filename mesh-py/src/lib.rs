@@ -1,19 +1,979 @@
 //! The native part of the `mesh` Python module (`mesh._mesh`).
+//!
+//! Arguments are extracted while attached to the interpreter; verification,
+//! decisions and normalization then run detached (`Python::detach`), so
+//! Python threads decide in parallel.
 
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mesh_core::events::{sources, EventError as CoreEventError, NormalizeOptions, Normalizer};
+use mesh_core::policy::{
+    check, Entities, EntityUid, PolicyError as CorePolicyError, PolicySet, Record, Schema,
+    TestSuite, Value,
+};
+use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh as CoreMesh, Timestamp};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Value as Json};
+
+create_exception!(
+    _mesh,
+    MeshError,
+    PyException,
+    "Base class of every mesh error."
+);
+create_exception!(
+    _mesh,
+    IdentityError,
+    MeshError,
+    "A credential was rejected (`.kind`)."
+);
+create_exception!(
+    _mesh,
+    PolicyError,
+    MeshError,
+    "A policy, entity or request was rejected (`.line`, `.column`)."
+);
+create_exception!(
+    _mesh,
+    EventError,
+    MeshError,
+    "A telemetry record could not be normalized (`.kind`, `.raw`)."
+);
+create_exception!(
+    _mesh,
+    ConfigError,
+    MeshError,
+    "A configuration or bundle was rejected (`.kind`, `.path`)."
+);
+
+/// Largest nesting accepted when converting Python values to JSON.
+const MAX_DEPTH: usize = 64;
+
+/// Every failure of the binding; turned into a Python exception in one place
+/// (`From<Failure> for PyErr`).
+enum Failure {
+    Identity {
+        kind: String,
+        message: String,
+    },
+    Policy {
+        kind: String,
+        message: String,
+        line: Option<u32>,
+        column: Option<u32>,
+        diagnostics: Vec<String>,
+    },
+    Event {
+        kind: String,
+        message: String,
+        raw: Vec<u8>,
+    },
+    Config {
+        kind: String,
+        message: String,
+        path: Option<String>,
+    },
+}
+
+impl From<mesh_core::identity::IdentityError> for Failure {
+    fn from(e: mesh_core::identity::IdentityError) -> Self {
+        Failure::Identity {
+            kind: e.kind().as_str().to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<CorePolicyError> for Failure {
+    fn from(e: CorePolicyError) -> Self {
+        let d = e.diagnostic();
+        Failure::Policy {
+            kind: e.kind().as_str().to_owned(),
+            line: d.map(|d| d.line()),
+            column: d.map(|d| d.column()),
+            diagnostics: d.map(|d| vec![d.render()]).unwrap_or_default(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<CoreEventError> for Failure {
+    fn from(e: CoreEventError) -> Self {
+        Failure::Event {
+            kind: e.kind().as_str().to_owned(),
+            message: e.to_string(),
+            raw: e.raw().to_vec(),
+        }
+    }
+}
+
+impl From<mesh_core::config::ConfigError> for Failure {
+    fn from(e: mesh_core::config::ConfigError) -> Self {
+        Failure::Config {
+            kind: e.kind().to_owned(),
+            path: e.path().map(str::to_owned),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<mesh_core::bundle::BundleError> for Failure {
+    fn from(e: mesh_core::bundle::BundleError) -> Self {
+        Failure::Config {
+            kind: format!("bundle_{}", e.kind().as_str()),
+            path: None,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn set_attrs(err: &PyErr, attrs: &[(&str, Py<PyAny>)]) {
+    Python::attach(|py| {
+        let v = err.value(py);
+        for (k, x) in attrs {
+            let _ = v.setattr(*k, x);
+        }
+    });
+}
+
+impl From<Failure> for PyErr {
+    fn from(f: Failure) -> PyErr {
+        Python::attach(|py| {
+            let s = |t: &str| PyString::new(py, t).into_any().unbind();
+            let opt = |o: Option<u32>| {
+                o.map_or_else(
+                    || py.None(),
+                    |n| {
+                        n.into_pyobject(py)
+                            .map_or_else(|_| py.None(), |x| x.into_any().unbind())
+                    },
+                )
+            };
+            match f {
+                Failure::Identity { kind, message } => {
+                    let e = IdentityError::new_err(message);
+                    set_attrs(&e, &[("kind", s(&kind))]);
+                    e
+                }
+                Failure::Policy {
+                    kind,
+                    message,
+                    line,
+                    column,
+                    diagnostics,
+                } => {
+                    let e = PolicyError::new_err(message);
+                    let diags = PyList::new(py, diagnostics)
+                        .map_or_else(|_| py.None(), |l| l.into_any().unbind());
+                    set_attrs(
+                        &e,
+                        &[
+                            ("kind", s(&kind)),
+                            ("line", opt(line)),
+                            ("column", opt(column)),
+                            ("diagnostics", diags),
+                        ],
+                    );
+                    e
+                }
+                Failure::Event { kind, message, raw } => {
+                    let e = EventError::new_err(message);
+                    set_attrs(
+                        &e,
+                        &[
+                            ("kind", s(&kind)),
+                            ("raw", PyBytes::new(py, &raw).into_any().unbind()),
+                        ],
+                    );
+                    e
+                }
+                Failure::Config {
+                    kind,
+                    message,
+                    path,
+                } => {
+                    let e = ConfigError::new_err(message);
+                    let p = path.map_or_else(|| py.None(), |p| s(&p));
+                    set_attrs(&e, &[("kind", s(&kind)), ("path", p)]);
+                    e
+                }
+            }
+        })
+    }
+}
+
+type Res<T> = Result<T, Failure>;
+
+// ---------- conversions ----------
+
+fn now_or_clock(now: Option<&Bound<'_, PyAny>>) -> PyResult<Timestamp> {
+    match now {
+        None => {
+            let ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            Ok(Timestamp::from_unix_millis(ms))
+        }
+        Some(v) if v.is_none() => now_or_clock(None),
+        Some(v) => {
+            let secs: f64 = if v.hasattr("timestamp")? {
+                v.call_method0("timestamp")?.extract()?
+            } else {
+                v.extract()?
+            };
+            if !secs.is_finite() {
+                return Err(PyTypeError::new_err(
+                    "`now` must be a finite number of seconds or a datetime",
+                ));
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(Timestamp::from_unix_millis((secs * 1000.0).round() as i64))
+        }
+    }
+}
+
+fn py_to_json(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
+    if depth > MAX_DEPTH {
+        return Err(PyTypeError::new_err("value nested too deeply"));
+    }
+    if v.is_none() {
+        Ok(Json::Null)
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        Ok(Json::Bool(b.is_true()))
+    } else if v.is_instance_of::<PyInt>() {
+        match v.extract::<i64>() {
+            Ok(n) => Ok(Json::from(n)),
+            Err(_) => Ok(Json::from(v.extract::<u64>()?)),
+        }
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        serde_json::Number::from_f64(f.value())
+            .map(Json::Number)
+            .ok_or_else(|| PyTypeError::new_err("non-finite float"))
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(Json::String(s.to_cow()?.into_owned()))
+    } else if let Ok(d) = v.cast::<PyDict>() {
+        let mut m = Map::new();
+        for (k, x) in d.iter() {
+            let k: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err("dict keys must be str"))?;
+            m.insert(k, py_to_json(&x, depth + 1)?);
+        }
+        Ok(Json::Object(m))
+    } else if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        let mut out = Vec::new();
+        for x in v.try_iter()? {
+            out.push(py_to_json(&x?, depth + 1)?);
+        }
+        Ok(Json::Array(out))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "cannot convert `{}` to JSON",
+            v.get_type().name()?
+        )))
+    }
+}
+
+fn json_to_py(py: Python<'_>, v: &Json) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Json::Null => py.None(),
+        Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any().unbind()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any().unbind()
+            } else {
+                n.as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind()
+            }
+        }
+        Json::String(s) => PyString::new(py, s).into_any().unbind(),
+        Json::Array(a) => {
+            let l = PyList::empty(py);
+            for x in a {
+                l.append(json_to_py(py, x)?)?;
+            }
+            l.into_any().unbind()
+        }
+        Json::Object(m) => {
+            let d = PyDict::new(py);
+            for (k, x) in m {
+                d.set_item(k, json_to_py(py, x)?)?;
+            }
+            d.into_any().unbind()
+        }
+    })
+}
+
+/// Text of a `str`, `bytes` or (for JSON documents) `dict` argument.
+fn text_arg(v: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        Ok(s.to_cow()?.into_owned())
+    } else if let Ok(b) = v.cast::<PyBytes>() {
+        String::from_utf8(b.as_bytes().to_vec())
+            .map_err(|_| PyTypeError::new_err(format!("argument `{name}` is not UTF-8")))
+    } else if v.is_instance_of::<PyDict>() {
+        Ok(py_to_json(v, 0)?.to_string())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "argument `{name}` must be str, bytes or dict"
+        )))
+    }
+}
+
+/// Bytes of a raw telemetry record (`str`, `bytes` or `dict`).
+fn record_arg(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = v.cast::<PyBytes>() {
+        Ok(b.as_bytes().to_vec())
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(s.to_cow()?.as_bytes().to_vec())
+    } else if v.is_instance_of::<PyDict>() {
+        Ok(py_to_json(v, 0)?.to_string().into_bytes())
+    } else {
+        Err(PyTypeError::new_err("a record must be str, bytes or dict"))
+    }
+}
+
+fn uid_arg(text: &str, name: &str) -> Res<EntityUid> {
+    // Bare names are accepted for actions: `read` is `Action::"read"`.
+    let owned;
+    let text = if name == "action" && !text.contains("::") {
+        owned = format!("Action::{}", Json::String(text.to_owned()));
+        owned.as_str()
+    } else {
+        text
+    };
+    EntityUid::parse(text).map_err(|e| Failure::Policy {
+        kind: "request".into(),
+        message: format!("argument `{name}`: {e}"),
+        line: None,
+        column: None,
+        diagnostics: Vec::new(),
+    })
+}
+
+fn context_arg(v: Option<&Bound<'_, PyAny>>) -> PyResult<Record> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(Record::default());
+    };
+    let json = if v.is_instance_of::<PyDict>() {
+        py_to_json(v, 0)?
+    } else {
+        serde_json::from_str(&text_arg(v, "context")?).map_err(|e| {
+            PyTypeError::new_err(format!(
+                "argument `context` at {}:{}: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?
+    };
+    match Value::from_json(&json) {
+        Ok(Value::Record(r)) => Ok(r),
+        Ok(_) => Err(PyTypeError::new_err(
+            "argument `context` must be a JSON object",
+        )),
+        Err(e) => Err(Failure::from(e).into()),
+    }
+}
+
+// ---------- Identity ----------
+
+/// A verified identity (frozen). Attributes are the identity's fields.
+#[pyclass(frozen, module = "mesh._mesh")]
+struct Identity {
+    data: Json,
+    actor_key: String,
+}
+
+#[pymethods]
+impl Identity {
+    /// The canonical actor key of this identity.
+    #[getter]
+    fn actor_key(&self) -> &str {
+        &self.actor_key
+    }
+
+    /// The identity as a dict.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &self.data)
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        match self.data.get(name) {
+            Some(v) => json_to_py(py, v),
+            None => Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+                "Identity has no attribute `{name}`"
+            ))),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Identity(actor_key={:?})", self.actor_key)
+    }
+}
+
+fn identity_of(id: &mesh_core::Identity) -> Identity {
+    Identity {
+        data: serde_json::to_value(id).unwrap_or(Json::Null),
+        actor_key: id.actor_key().to_string(),
+    }
+}
+
+// ---------- Decision ----------
+
+/// One access decision (frozen).
+#[pyclass(frozen, module = "mesh._mesh")]
+struct Decision {
+    inner: AccessDecision,
+}
+
+#[pymethods]
+impl Decision {
+    /// `'allow'`, `'deny'` or `'challenge'`.
+    #[getter]
+    fn effect(&self) -> &'static str {
+        self.inner.outcome().as_str()
+    }
+
+    /// Whether access is allowed now.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.inner.is_allowed()
+    }
+
+    /// Obligations to meet before access (e.g. `['mfa']` for a challenge).
+    #[getter]
+    fn obligations(&self) -> Vec<String> {
+        match self.inner.outcome() {
+            AccessOutcome::Challenge { obligation, .. } => vec![obligation.as_str().to_owned()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ids of the policies that determined the decision.
+    #[getter]
+    fn policies(&self) -> Vec<String> {
+        self.inner
+            .policies()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Why (`policy`, `default_deny`, `credential_rejected`, `revoked`, ...).
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.inner.reason()
+    }
+
+    /// The kind of credential error of a rejected credential, else None.
+    #[getter]
+    fn credential_error(&self) -> Option<&'static str> {
+        self.inner.credential_error().map(|e| e.kind().as_str())
+    }
+
+    /// A human-readable explanation.
+    #[getter]
+    fn explanation(&self) -> String {
+        self.inner.explain()
+    }
+
+    /// The OCSF API Activity audit record, as a dict.
+    #[getter]
+    fn audit_event(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &self.inner.audit_event())
+    }
+
+    /// The decision as a dict.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &self.inner.to_json())
+    }
+
+    fn __bool__(&self) -> bool {
+        self.inner.is_allowed()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision(effect={:?}, reason={:?}, policies={:?})",
+            self.effect(),
+            self.reason(),
+            self.policies()
+        )
+    }
+}
+
+// ---------- Mesh ----------
+
+/// An embedded decision point built from a configuration.
+#[pyclass(frozen, module = "mesh._mesh")]
+struct Mesh {
+    inner: Arc<CoreMesh>,
+    config: String,
+    bundles: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+fn build(text: &str) -> Res<CoreMesh> {
+    Ok(if text.trim_start().starts_with('{') {
+        CoreMesh::from_json(text)?
+    } else {
+        CoreMesh::from_toml(text)?
+    })
+}
+
+#[pymethods]
+impl Mesh {
+    /// Builds a decision point from configuration text (TOML or JSON) or a
+    /// dict. `from_config` (in `mesh`) also accepts a path.
+    #[new]
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let text = text_arg(config, "config")?;
+        let inner = py.detach(|| build(&text))?;
+        Ok(Mesh {
+            inner: Arc::new(inner),
+            config: text,
+            bundles: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Builds a decision point from a path (str or `os.PathLike`) to a
+    /// TOML/JSON file, a configuration text, bytes, or a dict.
+    #[staticmethod]
+    fn from_config(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let is_path = config.hasattr("__fspath__")?
+            || config.cast::<PyString>().is_ok_and(|s| {
+                s.to_cow().is_ok_and(|t| {
+                    !t.contains('\n')
+                        && !t.trim_start().starts_with('{')
+                        && std::path::Path::new(&*t).is_file()
+                })
+            });
+        if is_path {
+            let path: std::path::PathBuf = config.extract()?;
+            let text = std::fs::read_to_string(&path).map_err(|e| Failure::Config {
+                kind: "io".into(),
+                message: format!("cannot read `{}`: {e}", path.display()),
+                path: None,
+            })?;
+            return Mesh::new(py, &PyString::new(py, &text).into_any());
+        }
+        Mesh::new(py, config)
+    }
+
+    /// The configuration text this object was built from.
+    #[getter]
+    fn config_text(&self) -> &str {
+        &self.config
+    }
+
+    /// The active policy revision (0 when policies come from the configuration).
+    #[getter]
+    fn revision(&self) -> u64 {
+        self.inner.revision()
+    }
+
+    /// Verifies a credential (JWT or `mesh_` API key) into an `Identity`;
+    /// raises `IdentityError` with `.kind` when it is rejected or revoked.
+    #[pyo3(signature = (token, now=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Identity> {
+        let now = now_or_clock(now)?;
+        let m = &self.inner;
+        let r = py.detach(|| {
+            m.verify(Credential::detect(token), now)
+                .map(|id| identity_of(&id))
+                .map_err(|f| match f {
+                    mesh_core::VerifyFailure::Rejected(e) => Failure::from(e),
+                    mesh_core::VerifyFailure::Revoked(r) => Failure::Identity {
+                        kind: "revoked".into(),
+                        message: format!(
+                            "credential revoked ({})",
+                            serde_json::to_value(r)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        ),
+                    },
+                })
+        })?;
+        Ok(r)
+    }
+
+    /// Decides whether `token` may perform `action` on `resource`. Never
+    /// raises because of the credential: a rejected or revoked credential is
+    /// a deny `Decision` with its reason.
+    #[pyo3(signature = (*, token, action, resource, context=None, now=None))]
+    fn authorize(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        action: &str,
+        resource: &str,
+        context: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let action = uid_arg(action, "action")?;
+        let resource = uid_arg(resource, "resource")?;
+        let context = context_arg(context)?;
+        let now = now_or_clock(now)?;
+        let m = &self.inner;
+        let inner =
+            py.detach(|| m.authorize(Credential::detect(token), &action, &resource, context, now));
+        Ok(Decision { inner })
+    }
+
+    /// Decides a batch of requests (dicts with `token`, `action`,
+    /// `resource`, optional `context`) with one detach.
+    #[pyo3(signature = (requests, now=None))]
+    fn authorize_many(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Decision>> {
+        let now = now_or_clock(now)?;
+        let mut reqs = Vec::new();
+        for r in requests.try_iter()? {
+            let r = r?;
+            let get = |k: &str| -> PyResult<String> { r.get_item(k)?.extract() };
+            let ctx = r.call_method1("get", ("context",))?;
+            reqs.push((
+                get("token")?,
+                uid_arg(&get("action")?, "action")?,
+                uid_arg(&get("resource")?, "resource")?,
+                context_arg(Some(&ctx))?,
+            ));
+        }
+        let m = &self.inner;
+        let out = py.detach(|| {
+            reqs.into_iter()
+                .map(|(t, a, r, c)| m.authorize(Credential::detect(&t), &a, &r, c, now))
+                .collect::<Vec<_>>()
+        });
+        Ok(out.into_iter().map(|inner| Decision { inner }).collect())
+    }
+
+    /// Revokes everything `subject` (any identifier) obtained before
+    /// `before` (default now), keeping the entry until `until` (default
+    /// 30 days after `before`).
+    #[pyo3(signature = (*, subject, before=None, until=None))]
+    fn revoke(
+        &self,
+        subject: &str,
+        before: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let before = now_or_clock(before)?;
+        let until = match until {
+            Some(u) if !u.is_none() => now_or_clock(Some(u))?,
+            _ => before.saturating_add(std::time::Duration::from_secs(30 * 86_400)),
+        };
+        self.inner
+            .revoke_subject(subject, before, until)
+            .map_err(Failure::from)?;
+        Ok(())
+    }
+
+    /// The revocation set as a JSON string, for other processes to merge.
+    fn export_revocations(&self) -> String {
+        self.inner.revocations_json()
+    }
+
+    /// Merges a revocation set exported by another process (str, bytes or dict).
+    fn merge_revocations(&self, revocations: &Bound<'_, PyAny>) -> PyResult<()> {
+        let text = text_arg(revocations, "revocations")?;
+        self.inner
+            .merge_revocations_json(&text)
+            .map_err(Failure::from)?;
+        Ok(())
+    }
+
+    /// Verifies a signed policy bundle and activates it; returns the new
+    /// revision. Raises `ConfigError` (kind `bundle_*`) and keeps the active
+    /// bundle on any error.
+    fn activate_bundle(&self, py: Python<'_>, bundle: &[u8]) -> PyResult<u64> {
+        let m = &self.inner;
+        let rev = py
+            .detach(|| m.activate_bundle(bundle))
+            .map_err(Failure::from)?;
+        if let Ok(mut b) = self.bundles.lock() {
+            b.push(bundle.to_vec());
+        }
+        Ok(rev)
+    }
+
+    /// Pickles as (configuration, activated bundles, revocations).
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let rebuild = py.import("mesh._mesh")?.getattr("_rebuild")?;
+        let bundles: Vec<Bound<'_, PyBytes>> = self
+            .bundles
+            .lock()
+            .map(|b| b.iter().map(|x| PyBytes::new(py, x)).collect())
+            .unwrap_or_default();
+        let args = (self.config.clone(), bundles, self.inner.revocations_json());
+        Ok((rebuild, args).into_pyobject(py)?.into_any().unbind())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Mesh(revision={})", self.inner.revision())
+    }
+}
+
+/// Rebuilds a pickled `Mesh`.
+#[pyfunction]
+fn _rebuild(
+    py: Python<'_>,
+    config: &Bound<'_, PyAny>,
+    bundles: Vec<Vec<u8>>,
+    revocations: &str,
+) -> PyResult<Mesh> {
+    let m = Mesh::new(py, config)?;
+    for b in bundles {
+        m.activate_bundle(py, &b)?;
+    }
+    m.inner
+        .merge_revocations_json(revocations)
+        .map_err(Failure::from)?;
+    Ok(m)
+}
+
+// ---------- normalization ----------
+
+fn normalizer() -> Res<&'static Normalizer> {
+    static N: OnceLock<Result<Normalizer, String>> = OnceLock::new();
+    N.get_or_init(|| {
+        let mut n = Normalizer::new(NormalizeOptions::default());
+        sources::register_builtin(&mut n)
+            .map(|_| n)
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| Failure::Event {
+        kind: "internal".into(),
+        message: e.clone(),
+        raw: Vec::new(),
+    })
+}
+
+fn event_json(n: &Normalizer, raw: &[u8], source: Option<&str>, now: Timestamp) -> Res<Json> {
+    let ev = n.normalize(raw, source, now)?;
+    serde_json::to_value(&ev).map_err(|e| Failure::Event {
+        kind: "internal".into(),
+        message: e.to_string(),
+        raw: Vec::new(),
+    })
+}
+
+/// Normalizes one raw record (str, bytes or dict) to an OCSF event dict;
+/// raises `EventError` (`.kind`, `.raw`).
+#[pyfunction]
+#[pyo3(signature = (record, source=None, now=None))]
+fn normalize(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+    source: Option<&str>,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let raw = record_arg(record)?;
+    let now = now_or_clock(now)?;
+    let n = normalizer()?;
+    let ev = py.detach(|| event_json(n, &raw, source, now))?;
+    json_to_py(py, &ev)
+}
+
+/// Normalizes records; returns a list with, for each record in order,
+/// the event dict or an `EventError` instance (never raises for a record).
+#[pyfunction]
+#[pyo3(signature = (records, source=None, now=None))]
+fn normalize_many(
+    py: Python<'_>,
+    records: &Bound<'_, PyAny>,
+    source: Option<&str>,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyList>> {
+    let now = now_or_clock(now)?;
+    let mut raws = Vec::new();
+    for r in records.try_iter()? {
+        raws.push(record_arg(&r?)?);
+    }
+    let n = normalizer()?;
+    let results = py.detach(|| {
+        raws.iter()
+            .map(|r| event_json(n, r, source, now))
+            .collect::<Vec<_>>()
+    });
+    let out = PyList::empty(py);
+    for r in results {
+        match r {
+            Ok(j) => out.append(json_to_py(py, &j)?)?,
+            Err(f) => out.append(PyErr::from(f).into_value(py))?,
+        }
+    }
+    Ok(out.unbind())
+}
+
+/// Normalizes an NDJSON (or line-oriented) buffer; returns
+/// `(events_ndjson: bytes, errors: list[EventError])`, each error with `.line`.
+#[pyfunction]
+#[pyo3(signature = (data, source=None, now=None))]
+fn normalize_ndjson(
+    py: Python<'_>,
+    data: &[u8],
+    source: Option<&str>,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Py<PyBytes>, Py<PyList>)> {
+    let now = now_or_clock(now)?;
+    let n = normalizer()?;
+    let (out, errs) = py.detach(|| {
+        let mut out = Vec::with_capacity(data.len());
+        let mut errs = Vec::new();
+        for (line, r) in n.normalize_lines(data, source, now) {
+            match r.map_err(Failure::from).and_then(|e| {
+                serde_json::to_writer(&mut out, &e).map_err(|e| Failure::Event {
+                    kind: "internal".into(),
+                    message: e.to_string(),
+                    raw: Vec::new(),
+                })
+            }) {
+                Ok(()) => out.push(b'\n'),
+                Err(f) => errs.push((line, f)),
+            }
+        }
+        (out, errs)
+    });
+    let list = PyList::empty(py);
+    for (line, f) in errs {
+        let e = PyErr::from(f).into_value(py);
+        e.bind(py).setattr("line", line)?;
+        list.append(e)?;
+    }
+    Ok((PyBytes::new(py, &out).unbind(), list.unbind()))
+}
+
+// ---------- policies ----------
+
+fn schema_arg(schema: Option<&str>) -> Res<Option<Schema>> {
+    schema
+        .map(|s| Schema::from_cedarschema(s, "schema"))
+        .transpose()
+        .map_err(|e| Failure::Policy {
+            kind: "schema".into(),
+            message: e.to_string(),
+            line: None,
+            column: None,
+            diagnostics: Vec::new(),
+        })
+}
+
+/// Parses (and with a Cedar schema, validates) policies; returns their ids
+/// or raises `PolicyError` for the first problem (`.diagnostics` lists all).
+#[pyfunction]
+#[pyo3(signature = (text, schema=None, file="policies.cedar"))]
+fn check_policies(text: &str, schema: Option<&str>, file: &str) -> PyResult<Vec<String>> {
+    let schema = schema_arg(schema)?;
+    match check(text, file, schema.as_ref()) {
+        Ok(ps) => Ok(ps.iter().map(|p| p.id.to_string()).collect()),
+        Err(diags) => {
+            let first = diags.first();
+            Err(Failure::Policy {
+                kind: first.map_or("syntax", |d| d.kind().as_str()).to_owned(),
+                message: first.map_or_else(|| "invalid policies".into(), ToString::to_string),
+                line: first.map(|d| d.line()),
+                column: first.map(|d| d.column()),
+                diagnostics: diags.iter().map(|d| d.render()).collect(),
+            }
+            .into())
+        }
+    }
+}
+
+/// Runs policy test cases (JSON text or list/dict) against policies and
+/// entities; returns `{"passed": bool, "results": [{"name", "passed", "mismatches"}]}`.
+#[pyfunction]
+#[pyo3(signature = (policies, tests, entities=None, schema=None))]
+fn test_policies(
+    py: Python<'_>,
+    policies: &str,
+    tests: &Bound<'_, PyAny>,
+    entities: Option<&Bound<'_, PyAny>>,
+    schema: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let tests = if tests.is_instance_of::<PyList>() {
+        py_to_json(tests, 0)?.to_string()
+    } else {
+        text_arg(tests, "tests")?
+    };
+    let entities = match entities {
+        Some(e) if !e.is_none() => {
+            if e.is_instance_of::<PyList>() {
+                py_to_json(e, 0)?.to_string()
+            } else {
+                text_arg(e, "entities")?
+            }
+        }
+        _ => "[]".to_owned(),
+    };
+    let schema = schema_arg(schema)?;
+    let set = PolicySet::parse(policies, "policies.cedar").map_err(Failure::from)?;
+    let ents = Entities::from_json_str(&entities).map_err(Failure::from)?;
+    let suite = TestSuite::from_json_str(&tests, "tests.json").map_err(|e| Failure::Policy {
+        kind: "test".into(),
+        message: e.to_string(),
+        line: None,
+        column: None,
+        diagnostics: Vec::new(),
+    })?;
+    let report = py.detach(|| suite.run(&set, &ents, schema.as_ref()));
+    let results: Vec<Json> = report
+        .results
+        .iter()
+        .map(|r| serde_json::json!({"name": r.name, "passed": r.passed(), "mismatches": r.mismatches}))
+        .collect();
+    json_to_py(
+        py,
+        &serde_json::json!({"passed": report.passed(), "results": results}),
+    )
+}
 
 /// The canonical actor key of an identifier (e-mail, UPN, ARN, SID, subject).
 #[pyfunction]
 fn actor_key(identifier: &str) -> PyResult<String> {
     mesh_core::ActorKey::from_identifier(identifier)
         .map(String::from)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        .map_err(|e| Failure::from(e).into())
 }
 
 /// The `mesh._mesh` native module.
 #[pymodule]
 fn _mesh(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MeshError", py.get_type::<MeshError>())?;
+    m.add("IdentityError", py.get_type::<IdentityError>())?;
+    m.add("PolicyError", py.get_type::<PolicyError>())?;
+    m.add("EventError", py.get_type::<EventError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add_class::<Mesh>()?;
+    m.add_class::<Decision>()?;
+    m.add_class::<Identity>()?;
     m.add_function(wrap_pyfunction!(actor_key, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_ndjson, m)?)?;
+    m.add_function(wrap_pyfunction!(check_policies, m)?)?;
+    m.add_function(wrap_pyfunction!(test_policies, m)?)?;
+    m.add_function(wrap_pyfunction!(_rebuild, m)?)?;
     Ok(())
 }

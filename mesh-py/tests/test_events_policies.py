@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+import mesh
+from conftest import NOW
+
+
+def test_normalize_forms(data):
+    line = (data / "mixed.log").read_bytes().splitlines()[0]
+    a = mesh.normalize(line, now=NOW)
+    b = mesh.normalize(line.decode(), now=NOW)
+    c = mesh.normalize(json.loads(line), now=NOW)
+    assert a == b == c
+    assert isinstance(a["class_uid"], int)
+
+
+def test_normalize_error():
+    with pytest.raises(mesh.EventError) as e:
+        mesh.normalize(b"\x00 garbage that is no record", now=NOW)
+    assert e.value.kind
+    assert e.value.raw == b"\x00 garbage that is no record"
+
+
+def test_normalize_many_reports_per_record(data):
+    lines = [ln for ln in (data / "mixed.log").read_bytes().splitlines() if ln.strip()]
+    out = mesh.normalize_many(lines + [b"garbage!"], now=NOW)
+    assert len(out) == len(lines) + 1
+    assert isinstance(out[-1], mesh.EventError)
+    assert any(isinstance(x, dict) for x in out)
+
+
+def test_normalize_file(data, tmp_path):
+    out = tmp_path / "out.ndjson"
+    errors = mesh.normalize_file(data / "mixed.log", out, now=NOW)
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    many = mesh.normalize_file(data / "mixed.log", now=NOW)
+    assert len(events) == sum(isinstance(x, dict) for x in many)
+    assert len(errors) == sum(isinstance(x, mesh.EventError) for x in many)
+    assert all(e.line >= 1 for e in errors)
+
+
+POLICIES = """
+@id("p1")
+permit(principal == User::"alice", action == Action::"read", resource);
+"""
+
+
+def test_check_policies():
+    assert mesh.check_policies(POLICIES) == ["p1"]
+    with pytest.raises(mesh.PolicyError) as e:
+        mesh.check_policies('permit(principal, action, resource)\nwhen { 1 +  };')
+    assert e.value.line == 2 and e.value.column >= 1
+
+
+def test_test_policies():
+    tests = [
+        {
+            "name": "alice reads",
+            "principal": 'User::"alice"', "action": 'Action::"read"', "resource": 'Doc::"a"', "context": {},
+            "expect": "allow",
+        },
+        {
+            "name": "bob reads",
+            "principal": 'User::"bob"', "action": 'Action::"read"', "resource": 'Doc::"a"', "context": {},
+            "expect": "allow",
+        },
+    ]
+    r = mesh.test_policies(POLICIES, tests)
+    assert r["passed"] is False
+    assert [x["passed"] for x in r["results"]] == [True, False]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the mesh wheel, installs it into target/py-venv the way the README
+# says, and runs mypy.stubtest and the pytest suite against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=target/py-venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q maturin pytest mypy
+rm -f target/wheels/mesh-*.whl
+"$VENV/bin/maturin" build --release -q -m mesh-py/Cargo.toml -o target/wheels
+"$VENV/bin/pip" install -q --force-reinstall --no-deps target/wheels/mesh-*.whl
+(cd mesh-py && "../$VENV/bin/python" -m mypy.stubtest mesh --allowlist tests/stubtest-allowlist.txt)
+cd mesh-py && "../$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@" | tail -n 1
