@@ -10,6 +10,7 @@ pub mod events;
 pub mod identity;
 mod mesh;
 pub mod policy;
+pub mod report;
 mod time;
 
 pub use error::Error;
