@@ -505,7 +505,7 @@ pub fn render_html(s: &Summary, o: &RenderOptions) -> String {
                 _ => "<span class=\"badge\">? UNKNOWN</span>",
             };
             let n = r.pass + r.warning + r.fail + r.other;
-            let pct = if n == 0 { 0 } else { r.pass * 100 / n };
+            let pct = r.pass.saturating_mul(100).checked_div(n).unwrap_or(0);
             let _ = write!(out, "<tr><td>{badge}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{pct} %</td><td>{}</td></tr>", esc(k), r.pass, r.warning, r.fail, esc(&fmt_time(r.last_time)));
         }
         out.push_str("</tbody></table>");

@@ -192,7 +192,7 @@ impl DecisionRecord {
 
 /// The consolidated summary. Build it with the `observe_*` methods; every
 /// table and series is capped by [`ReportLimits`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// The caps in force.
     pub limits: ReportLimits,
@@ -235,27 +235,6 @@ pub struct Totals {
     pub findings: u64,
     /// Compliance findings.
     pub compliance: u64,
-}
-
-impl Default for Summary {
-    fn default() -> Self {
-        Summary {
-            limits: ReportLimits::default(),
-            totals: Totals::default(),
-            sources: BTreeMap::new(),
-            events_by_class: BTreeMap::new(),
-            class_totals: BTreeMap::new(),
-            class_names: BTreeMap::new(),
-            decisions: BTreeMap::new(),
-            denied_subjects: BTreeMap::new(),
-            deny_policies: BTreeMap::new(),
-            findings_by_severity: BTreeMap::new(),
-            findings_by_technique: BTreeMap::new(),
-            compliance: BTreeMap::new(),
-            revision: None,
-            dropped: Dropped::default(),
-        }
-    }
 }
 
 fn cut(s: &str, max: usize) -> String {
@@ -463,10 +442,9 @@ impl Summary {
         if self.class_totals.contains_key(&class) || self.class_totals.len() < limits.max_keys {
             add(self.class_totals.entry(class).or_default(), 1);
             if let Some(name) = class_name {
-                if !self.class_names.contains_key(&class) {
-                    self.class_names
-                        .insert(class, cut(name, limits.max_key_len));
-                }
+                self.class_names
+                    .entry(class)
+                    .or_insert_with(|| cut(name, limits.max_key_len));
             }
             if let Some(b) = bucket(
                 &mut self.events_by_class,
