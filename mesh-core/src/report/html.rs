@@ -169,11 +169,13 @@ fn axes(out: &mut String, max: u64, first: i64, last: i64, unit: &str) {
     for k in 0..=4u32 {
         let v = (max as f64) * f64::from(k) / 4.0;
         let y = 10.0 + plot_h - plot_h * f64::from(k) / 4.0;
-        let _ = write!(out, "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{W}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>", L - 4.0, y + 4.0, v.round());
+        let _ = write!(out, "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{W}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>", L - 4.0, y + 4.0, if max < 8 { format!("{v:.1}") } else { format!("{}", v.round()) });
     }
     let _ = write!(
         out,
-        "<text x=\"4\" y=\"12\" font-size=\"11\">{}</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+        (L + W) / 2.0,
+        H - 8.0,
         esc(unit)
     );
     let _ = write!(out, "<text x=\"{L}\" y=\"{:.1}\" font-size=\"11\">{}</text><text x=\"{W}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>", H - 8.0, esc(&fmt_time(Timestamp::from_unix_millis(first))), H - 8.0, esc(&fmt_time(Timestamp::from_unix_millis(last))));
