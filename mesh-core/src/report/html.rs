@@ -271,6 +271,11 @@ fn hbars(out: &mut String, label: &str, items: &[(String, u64)], unit: &str) {
         let y = 4.0 + row * i as f64;
         let bw = (W - lw - 110.0) * (*v as f64) / (max as f64);
         let shown: String = name.chars().take(38).collect();
+        let unit = if *v == 1 {
+            unit.strip_suffix('s').unwrap_or(unit)
+        } else {
+            unit
+        };
         let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}</text><rect x=\"{lw}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"url(#p-cross)\"><title>{}: {} {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{} {}</text>", lw - 6.0, y + 15.0, esc(&shown), row - 6.0, esc(name), v, esc(unit), lw + bw + 6.0, y + 15.0, v, esc(unit));
     }
     out.push_str("</svg>");
