@@ -47,6 +47,8 @@ enum Command {
     /// Generate bundle-signing keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
+    /// Write a self-contained HTML report of coverage, decisions, findings and posture.
+    Report(cmd::report::ReportCmd),
     /// Verify bearer tokens and explain rejections.
     #[command(subcommand)]
     Token(cmd::token::TokenCmd),
@@ -63,6 +65,7 @@ fn main() {
         Command::Bundle(c) => cmd::bundle::run(c, json_out),
         Command::Keys(c) => cmd::keys::run(c, json_out),
         Command::Token(c) => cmd::token::run(c, json_out),
+        Command::Report(c) => cmd::report::run(c, json_out),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -11,6 +11,7 @@ pub mod identity;
 mod mesh;
 pub mod policy;
 pub mod posture;
+pub mod report;
 mod time;
 
 pub use error::Error;

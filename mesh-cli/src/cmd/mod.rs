@@ -6,4 +6,5 @@ pub mod demo;
 pub mod keys;
 pub mod policy;
 pub mod posture;
+pub mod report;
 pub mod token;
