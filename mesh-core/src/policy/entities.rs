@@ -232,6 +232,11 @@ impl Entities {
                 ),
             });
         }
+        // Fast path: stream straight into entities; anything it does not
+        // take is re-read below for a located error (or the same result).
+        if let Some(list) = super::entity_json::stream_entities(json) {
+            return Self::from_entities(list);
+        }
         let v: Json = serde_json::from_str(json).map_err(|e| PolicyError::Entities {
             pointer: String::new(),
             message: format!("invalid JSON at {}:{}: {}", e.line(), e.column(), e),

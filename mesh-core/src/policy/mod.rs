@@ -139,6 +139,7 @@ mod ast;
 mod decision;
 mod diagnostic;
 mod entities;
+mod entity_json;
 mod eval;
 mod explain;
 mod ext;
