@@ -7,7 +7,9 @@ VENV=target/py-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q maturin pytest mypy
 rm -f target/wheels/mesh-*.whl
-"$VENV/bin/maturin" build --release -q -m mesh-py/Cargo.toml -o target/wheels
+# A debug build shares its dependencies with `cargo test`; speed is
+# measured separately (mesh-py/tests/perf.py on a release build).
+"$VENV/bin/maturin" build -q -m mesh-py/Cargo.toml -o target/wheels
 "$VENV/bin/pip" install -q --force-reinstall --no-deps target/wheels/mesh-*.whl
 (cd mesh-py && "../$VENV/bin/python" -m mypy.stubtest mesh --allowlist tests/stubtest-allowlist.txt)
-cd mesh-py && "../$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@" | tail -n 1
+cd mesh-py && "../$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@"

@@ -40,17 +40,32 @@ fi
 if [ -f scripts/validate_ocsf.py ]; then
   step "OCSF 1.8.0 JSON Schema validation of normalized outputs"
   python3 -c 'import jsonschema, ocsf_json_schema' 2>/dev/null || pip_install jsonschema ocsf-json-schema
-  python3 scripts/validate_ocsf.py mesh-core/tests
+  python3 scripts/validate_ocsf.py mesh-core/tests/data/sources/*/*.ocsf.json mesh-core/tests/data/events/expected
 fi
 
 step "C ABI: header drift, symbols, C and C++ programs under ASan/UBSan and valgrind"
 scripts/test-c.sh 2>&1 | tee "$log/c.txt"
+
+if [ -x scripts/test-python.sh ]; then
+  step "Python: build the wheel, install it, stubtest and pytest"
+  scripts/test-python.sh 2>&1 | tee "$log/python.txt"
+fi
+
+if [ -x scripts/test-report-browser.sh ]; then
+  step "report: render in headless Chromium"
+  scripts/test-report-browser.sh
+fi
 
 step "summary"
 passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$log/cargo-test.txt" | awk '{s+=$2} END {print s+0}')
 c_passed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$1} END {print s+0}')
 c_failed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$3} END {print s+0}')
+py_passed=$(grep -Eo '[0-9]+ passed' "$log/python.txt" 2>/dev/null | tail -1 | awk '{print $1+0}')
+py_failed=$(grep -Eo '[0-9]+ failed' "$log/python.txt" 2>/dev/null | tail -1 | awk '{print $1+0}')
+py_passed=${py_passed:-0}
+py_failed=${py_failed:-0}
 echo "rust: $passed passed, $failed failed"
+echo "python: $py_passed passed, $py_failed failed"
 echo "c: $c_passed passed, $c_failed failed"
-echo "all: $((passed + c_passed)) passed, $((failed + c_failed)) failed"
+echo "all: $((passed + c_passed + py_passed)) passed, $((failed + c_failed + py_failed)) failed"
