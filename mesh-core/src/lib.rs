@@ -18,3 +18,8 @@ pub use error::Error;
 pub use identity::{ActorKey, Identity, IdentityKind};
 pub use mesh::{AccessDecision, AccessOutcome, Credential, Mesh, PolicyContent, VerifyFailure};
 pub use time::Timestamp;
+
+/// The repository README's Rust example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
