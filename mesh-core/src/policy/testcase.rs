@@ -175,7 +175,7 @@ impl TestSuite {
         let (cases, base) = match &json {
             Json::Array(a) => (a, String::new()),
             Json::Object(o) => {
-                if let Some(k) = o.keys().find(|k| *k != "cases") {
+                if let Some(k) = o.keys().filter(|k| *k != "cases").min() {
                     return Err(TestCaseError::new(
                         file,
                         format!("/{k}"),
@@ -254,7 +254,7 @@ fn parse_case(c: &Json, at: &str, file: &str) -> Result<TestCase, TestCaseError>
     let Json::Object(o) = c else {
         return Err(err("", "expected a test case object".to_owned()));
     };
-    if let Some(k) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    if let Some(k) = o.keys().filter(|k| !FIELDS.contains(&k.as_str())).min() {
         return Err(err(
             &format!("/{k}"),
             format!("unknown field `{k}`; fields are {}", FIELDS.join(", ")),
