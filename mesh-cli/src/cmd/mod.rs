@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod bundle;
 pub mod demo;
 pub mod keys;
+pub mod normalize;
 pub mod policy;
 pub mod posture;
 pub mod report;
