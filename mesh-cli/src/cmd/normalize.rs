@@ -61,8 +61,8 @@ pub fn run(a: NormalizeArgs, json_out: bool) -> Result<i32> {
                 "kind": e.kind().as_str(),
                 "message": e.to_string(),
             });
-            if files.len() > 1 {
-                rec["file"] = serde_json::Value::String(name.clone());
+            if let (true, Some(obj)) = (files.len() > 1, rec.as_object_mut()) {
+                obj.insert("file".into(), serde_json::Value::String(name.clone()));
             }
             eprintln!("{rec}");
         };
