@@ -54,6 +54,8 @@ enum Command {
     Token(cmd::token::TokenCmd),
     /// Normalize raw telemetry records to OCSF NDJSON.
     Normalize(cmd::normalize::NormalizeArgs),
+    /// Detect threats in OCSF events: Detection Findings and responses.
+    Detect(cmd::detect::DetectArgs),
 }
 
 fn main() {
@@ -69,6 +71,7 @@ fn main() {
         Command::Token(c) => cmd::token::run(c, json_out),
         Command::Report(c) => cmd::report::run(c, json_out),
         Command::Normalize(a) => cmd::normalize::run(a, json_out),
+        Command::Detect(a) => cmd::detect::run(a, json_out),
     };
     match result {
         Ok(code) => std::process::exit(code),

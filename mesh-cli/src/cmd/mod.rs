@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod bundle;
 pub mod demo;
+pub mod detect;
 pub mod keys;
 pub mod normalize;
 pub mod policy;
