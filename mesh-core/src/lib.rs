@@ -16,5 +16,7 @@ mod time;
 
 pub use error::Error;
 pub use identity::{ActorKey, Identity, IdentityKind};
-pub use mesh::{AccessDecision, AccessOutcome, Credential, Mesh, PolicyContent, VerifyFailure};
+pub use mesh::{
+    AccessDecision, AccessOutcome, Credential, Mesh, Observation, PolicyContent, VerifyFailure,
+};
 pub use time::Timestamp;

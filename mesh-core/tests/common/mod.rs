@@ -206,7 +206,9 @@ pub fn apply_schema_ip(req: &mut Request) {
         .iter()
         .map(|(k, v)| {
             let v = match (k, v) {
-                ("ip", PolicyValue::String(s)) => IpNet::parse(s).map(PolicyValue::Ip).unwrap_or(v.clone()),
+                ("ip", PolicyValue::String(s)) => {
+                    IpNet::parse(s).map(PolicyValue::Ip).unwrap_or(v.clone())
+                }
                 _ => v.clone(),
             };
             (std::sync::Arc::from(k), v)
