@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-//! `mesh policy check|test`.
+//! `mesh policy check|test|fmt`.
 
 mod common;
 use common::mesh;
