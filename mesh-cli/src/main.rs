@@ -52,6 +52,10 @@ enum Command {
     /// Verify bearer tokens and explain rejections.
     #[command(subcommand)]
     Token(cmd::token::TokenCmd),
+    /// Normalize raw telemetry records to OCSF NDJSON.
+    Normalize(cmd::normalize::NormalizeArgs),
+    /// Detect threats in OCSF events: Detection Findings and responses.
+    Detect(cmd::detect::DetectArgs),
 }
 
 fn main() {
@@ -66,6 +70,8 @@ fn main() {
         Command::Keys(c) => cmd::keys::run(c, json_out),
         Command::Token(c) => cmd::token::run(c, json_out),
         Command::Report(c) => cmd::report::run(c, json_out),
+        Command::Normalize(a) => cmd::normalize::run(a, json_out),
+        Command::Detect(a) => cmd::detect::run(a, json_out),
     };
     match result {
         Ok(code) => std::process::exit(code),

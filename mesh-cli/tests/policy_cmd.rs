@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-//! `mesh policy check|test`.
+//! `mesh policy check|test|fmt`.
 
 mod common;
 use common::mesh;
@@ -96,4 +96,61 @@ fn test_runs_cases_with_ci_exit_codes() {
             predicate::str::contains("FAIL  bad.json :: eve reads")
                 .and(predicate::str::contains("2 passed, 1 failed")),
         );
+}
+
+#[test]
+fn fmt_check_rewrite_and_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = d.join("p.cedar");
+    std::fs::write(&p, POLICY).unwrap();
+    // --check reports and writes nothing.
+    mesh()
+        .args(["policy", "fmt", "--check"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not formatted"));
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), POLICY);
+    // Rewrite, then the file is stable.
+    mesh().args(["policy", "fmt"]).arg(&p).assert().success();
+    let formatted = std::fs::read_to_string(&p).unwrap();
+    assert!(formatted.starts_with("@id(\"staff-read\")\npermit (\n"));
+    mesh()
+        .args(["policy", "fmt", "--check"])
+        .arg(&p)
+        .assert()
+        .success();
+    mesh()
+        .args(["--json", "policy", "fmt"])
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"status\":\"formatted\""));
+    // Comments are never dropped silently.
+    let c = d.join("c.cedar");
+    let commented = format!("// who reads\n{POLICY}");
+    std::fs::write(&c, &commented).unwrap();
+    mesh()
+        .args(["policy", "fmt"])
+        .arg(&c)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--drop-comments"));
+    assert_eq!(std::fs::read_to_string(&c).unwrap(), commented);
+    mesh()
+        .args(["policy", "fmt", "--drop-comments"])
+        .arg(&c)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&c).unwrap(), formatted);
+    // A parse error is reported with its location.
+    let b = d.join("b.cedar");
+    std::fs::write(&b, "permit(principal, acton, resource);\n").unwrap();
+    mesh()
+        .args(["policy", "fmt"])
+        .arg(&b)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("b.cedar:1:"));
 }

@@ -16,7 +16,9 @@ mod time;
 
 pub use error::Error;
 pub use identity::{ActorKey, Identity, IdentityKind};
-pub use mesh::{AccessDecision, AccessOutcome, Credential, Mesh, PolicyContent, VerifyFailure};
+pub use mesh::{
+    AccessDecision, AccessOutcome, Credential, Mesh, Observation, PolicyContent, VerifyFailure,
+};
 pub use time::Timestamp;
 
 /// The repository README's Rust example, compiled and run as a doc test.

@@ -27,9 +27,13 @@
 
 use arc_swap::ArcSwap;
 use serde_json::{json, Value as Json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::analytics::{
+    Admission, Analytics, AnalyticsError, CorrelatorConfig, Finding, ResponseAction,
+    ResponsePolicy, ResponseRecord,
+};
 use crate::bundle::{Active, BundleError, BundleSlot, PartKind, TrustedKeys, VerifiedBundle};
 use crate::config::{ConfigError, MeshConfig, ResponseSection};
 use crate::identity::{
@@ -472,6 +476,7 @@ pub struct Mesh {
     trust: TrustedKeys,
     mapping: IdentityMapping,
     response: ResponseSection,
+    analytics: Mutex<Analytics>,
 }
 
 impl std::fmt::Debug for Mesh {
@@ -481,6 +486,37 @@ impl std::fmt::Debug for Mesh {
             .field("trusted_keys", &self.trust.len())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Mesh::observe`] did with one event.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Whether the event was accepted or arrived late.
+    pub admission: Admission,
+    /// The findings the event completed.
+    pub findings: Vec<Finding>,
+    /// Every response the policy chose for them.
+    pub responses: Vec<ResponseRecord>,
+    /// The responses applied to this mesh (revocations of subjects and sessions).
+    pub applied: Vec<ResponseRecord>,
+}
+
+fn analytics_for(response: &ResponseSection) -> Result<Analytics, ConfigError> {
+    let mut a = Analytics::new(CorrelatorConfig::default());
+    if response.auto_revoke {
+        let doc = json!({"rules": [{
+            "id": "auto-revoke",
+            "match": {"min_severity": response.min_severity},
+            "actions": [{"type": "revoke_subject"}, {"type": "revoke_session"}],
+        }]});
+        let policy =
+            ResponsePolicy::from_json(&doc.to_string()).map_err(|e| ConfigError::Field {
+                path: "response.min_severity".to_owned(),
+                message: e.to_string(),
+            })?;
+        a.set_policy(policy);
+    }
+    Ok(a)
 }
 
 impl Mesh {
@@ -531,6 +567,7 @@ impl Mesh {
             trust: v.trusted_keys,
             mapping: IdentityMapping::default(),
             response: config.response.clone(),
+            analytics: Mutex::new(analytics_for(&config.response)?),
         })
     }
 
@@ -702,6 +739,92 @@ impl Mesh {
                 return Ok(r);
             }
         }
+    }
+
+    /// Replaces the response policy of the mesh's analytics (by default,
+    /// `[response] auto_revoke` gives a policy revoking the actor and session
+    /// of every finding at or above `min_severity`).
+    pub fn set_response_policy(&self, policy: ResponsePolicy) {
+        self.analytics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_policy(policy);
+    }
+
+    /// Configures the mesh's analytics (Sigma rules, intelligence, policy).
+    pub fn with_analytics<R>(&self, f: impl FnOnce(&mut Analytics) -> R) -> R {
+        f(&mut self
+            .analytics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Feeds one OCSF event to the mesh's analytics; applies the revocations
+    /// the response policy chose for the resulting findings to this mesh's
+    /// revocation set (identity-anchored response: the actor's next
+    /// decision is a `revoked` deny). Revocations last
+    /// `[response] revoke_for_seconds` from `now`.
+    pub fn observe(&self, event: &Json, now: Timestamp) -> Result<Observation, AnalyticsError> {
+        let mut findings = Vec::new();
+        let (admission, responses) = {
+            let mut a = self
+                .analytics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let admission = a.observe(event, &mut findings)?;
+            (admission, a.respond(&findings))
+        };
+        let applied = self.apply_responses(&responses, now);
+        Ok(Observation {
+            admission,
+            findings,
+            responses,
+            applied,
+        })
+    }
+
+    /// Processes every event the analytics still buffer (end of a batch)
+    /// and applies the resulting revocations, as [`Mesh::observe`].
+    pub fn flush_observations(&self, now: Timestamp) -> Observation {
+        let mut findings = Vec::new();
+        let responses = {
+            let mut a = self
+                .analytics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            a.flush(&mut findings);
+            a.respond(&findings)
+        };
+        let applied = self.apply_responses(&responses, now);
+        Observation {
+            admission: Admission::Accepted,
+            findings,
+            responses,
+            applied,
+        }
+    }
+
+    fn apply_responses(&self, responses: &[ResponseRecord], now: Timestamp) -> Vec<ResponseRecord> {
+        let secs = i64::try_from(self.response.revoke_for_seconds).unwrap_or(i64::MAX);
+        let until = Timestamp::from_unix_millis(
+            now.unix_millis().saturating_add(secs.saturating_mul(1000)),
+        );
+        responses
+            .iter()
+            .filter(|r| {
+                let done = match &r.action {
+                    ResponseAction::RevokeSubject { actor, before } => {
+                        self.revoke_subject(actor.as_str(), *before, until)
+                    }
+                    ResponseAction::RevokeSession { session, .. } => {
+                        self.update_revocations(|s| s.revoke_session(session, until))
+                    }
+                    _ => return false,
+                };
+                done.is_ok()
+            })
+            .cloned()
+            .collect()
     }
 
     /// Revokes everything `subject` (any identifier; canonicalized)

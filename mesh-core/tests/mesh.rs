@@ -331,3 +331,87 @@ fn config_policy_errors_name_the_source() {
     assert_eq!(e.path(), Some("policies[1].text"));
     assert!(e.to_string().contains("bad.cedar:1:"), "{e}");
 }
+
+fn logon(uid: &str, t: i64, user: &str, success: bool) -> serde_json::Value {
+    json!({
+        "class_uid": 3002, "category_uid": 3, "activity_id": 1, "type_uid": 300201,
+        "severity_id": 1, "time": t, "status_id": if success { 1 } else { 2 },
+        "metadata": {"uid": uid, "version": "1.8.0", "product": {"name": "Okta", "vendor_name": "Okta"}},
+        "user": {"name": user}, "src_endpoint": {"ip": "203.0.113.7"},
+    })
+}
+
+#[test]
+fn finding_revokes_actor_and_next_decision_is_denied() {
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let bk = signing_key();
+    let cfg = json!({
+        "issuers": [{
+            "issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
+            "jwks": jwks_doc(&[&idp]),
+        }],
+        "policies": [{"name": "main.cedar", "text": POLICIES}],
+        "bundles": {"trusted_keys": [bk.verifying_key().to_base64()]},
+        "response": {"auto_revoke": true, "min_severity": "medium", "revoke_for_seconds": 3600},
+    });
+    let m = Mesh::from_json(&cfg.to_string()).unwrap();
+    let read = uid(r#"Action::"read""#);
+    let doc = uid(r#"Doc::"q3""#);
+    let alice = token(&idp, "alice", &["staff"], &[]);
+    let now = Timestamp::from_unix_seconds(NOW);
+    assert!(m
+        .authorize(
+            Credential::detect(&alice),
+            &read,
+            &doc,
+            Record::default(),
+            now
+        )
+        .is_allowed());
+    // Brute force then success, in the 30 s before `now` (after the token's iat).
+    let t0 = NOW * 1000 - 30_000;
+    let mut findings = Vec::new();
+    let mut applied = Vec::new();
+    for i in 0..6 {
+        let o = m
+            .observe(&logon(&format!("f{i}"), t0 + i * 1000, "alice", false), now)
+            .unwrap();
+        findings.extend(o.findings);
+        applied.extend(o.applied);
+    }
+    let o = m
+        .observe(&logon("ok", t0 + 10_000, "alice", true), now)
+        .unwrap();
+    findings.extend(o.findings);
+    applied.extend(o.applied);
+    let o = m.flush_observations(now);
+    findings.extend(o.findings);
+    applied.extend(o.applied);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.detection == "brute_force_success"),
+        "{findings:?}"
+    );
+    assert!(applied.iter().any(|r| r.action.kind() == "revoke_subject"));
+    let d = m.authorize(
+        Credential::detect(&alice),
+        &read,
+        &doc,
+        Record::default(),
+        now,
+    );
+    assert_eq!(d.outcome(), &AccessOutcome::Deny);
+    assert_eq!(d.reason(), "revoked");
+    // Bob is untouched.
+    let bob = token(&idp, "bob", &["staff"], &[]);
+    assert!(m
+        .authorize(
+            Credential::detect(&bob),
+            &read,
+            &doc,
+            Record::default(),
+            now
+        )
+        .is_allowed());
+}

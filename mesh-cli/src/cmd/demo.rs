@@ -5,8 +5,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use clap::Args;
 use mesh_core::bundle::{BundleBuilder, SigningKey};
-use mesh_core::config::{IssuerSection, MeshConfig, PolicySource};
+use mesh_core::config::{IssuerSection, MeshConfig, PolicySource, ResponseSection};
+use mesh_core::events::sources::register_builtin;
+use mesh_core::events::{NormalizeOptions, Normalizer};
 use mesh_core::policy::{EntityUid, Record};
+use mesh_core::report::{render_html, RenderOptions, ReportLimits, Summary};
 use mesh_core::{AccessDecision, Credential, Mesh, Timestamp};
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
@@ -21,10 +24,21 @@ use crate::util;
 /// requests against inline policies (allow, deny, and a step-up MFA
 /// challenge); a security team ships a signed policy bundle that is
 /// hot-swapped in (a tampered and a rolled-back bundle are refused); a
-/// subject is revoked and the next decision changes. With --json, each
-/// step is one JSON line.
+/// subject is revoked and the next decision changes; finally a mixed batch
+/// of raw telemetry is normalized, a brute force then success is detected
+/// and the attacked user is revoked automatically. With --json, each step
+/// is one JSON line. An HTML report of the run is written at the end.
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Where to write the HTML report of the demo.
+    #[arg(long, value_name = "PATH", default_value = "mesh-demo-report.html")]
+    report: std::path::PathBuf,
+}
+
+/// Raw telemetry of the last act: CloudTrail, Okta, CEF and sshd lines.
+const INCIDENT: &str = include_str!("../demo_data/incident.log");
+/// The incident's clock: 18:05 UTC, two minutes after the attack.
+const INCIDENT_NOW: i64 = 1_795_629_900;
 
 const POLICIES: &str = r#"// Staff read documents; finance approves invoices after step-up MFA.
 @id("staff-read")
@@ -57,6 +71,8 @@ forbid(principal in Group::"contractors", action == Action::"read", resource == 
 struct Story {
     json: bool,
     step: usize,
+    summary: Summary,
+    at: Timestamp,
 }
 
 impl Story {
@@ -76,7 +92,8 @@ impl Story {
             util::print_json(&v);
         }
     }
-    fn decision(&self, who: &str, what: &str, d: &AccessDecision) {
+    fn decision(&mut self, who: &str, what: &str, d: &AccessDecision) {
+        self.summary.observe_decision(d, self.at);
         if self.json {
             let mut v = d.to_json();
             if let Value::Object(m) = &mut v {
@@ -129,12 +146,14 @@ fn e(s: &str) -> Result<EntityUid> {
     EntityUid::parse(s).map_err(|e| anyhow!("{e}"))
 }
 
-pub fn run(_a: DemoArgs, json_out: bool) -> Result<i32> {
+pub fn run(a: DemoArgs, json_out: bool) -> Result<i32> {
+    let now = util::now();
     let mut st = Story {
         json: json_out,
         step: 0,
+        summary: Summary::new(ReportLimits::default())?,
+        at: now,
     };
-    let now = util::now();
     let secs = now.unix_seconds();
     if !json_out {
         println!("mesh demo: one embedded decision point, end to end (no server, no network)");
@@ -166,6 +185,11 @@ pub fn run(_a: DemoArgs, json_out: bool) -> Result<i32> {
         }],
         bundles: mesh_core::config::BundleSection {
             trusted_keys: vec![ci_key.verifying_key().to_base64()],
+        },
+        response: ResponseSection {
+            auto_revoke: true,
+            min_severity: "medium".into(),
+            revoke_for_seconds: 3600,
         },
         ..MeshConfig::default()
     };
@@ -321,9 +345,102 @@ pub fn run(_a: DemoArgs, json_out: bool) -> Result<i32> {
         &ask(&alice, &read, &design),
     );
 
+    incident(&mut st, &mesh, &idp, &read, &design)?;
+
     if !json_out {
         println!("\nEvery decision above also renders as an OCSF audit event (API Activity, class 6003), e.g.:");
         println!("{}", ask(&bob, &approve, &invoice).audit_event());
     }
+    let html = render_html(
+        &st.summary,
+        &RenderOptions {
+            now,
+            title: "mesh demo".into(),
+            ..RenderOptions::default()
+        },
+    );
+    util::write_file(&a.report, html.as_bytes())?;
+    if json_out {
+        util::print_json(&json!({"report": a.report.display().to_string()}));
+    } else {
+        println!("\nHTML report of this run: {}", a.report.display());
+    }
     Ok(0)
+}
+
+/// The last act: raw telemetry from several sources is normalized, the
+/// correlation engine detects a brute force then success against bob, and
+/// the finding revokes him; his next decision is denied.
+fn incident(
+    st: &mut Story,
+    mesh: &Mesh,
+    idp: &Idp,
+    read: &EntityUid,
+    design: &EntityUid,
+) -> Result<()> {
+    st.title("Telemetry from CloudTrail, Okta, a CEF gateway and sshd arrives; mesh normalizes it to OCSF, detects an attack and responds.");
+    let t = Timestamp::from_unix_seconds(INCIDENT_NOW);
+    st.at = t;
+    let bob = idp.token(
+        &json!({"iss": "https://idp.demo.example", "aud": "payments-api",
+        "sub": "bob", "email": "bob@demo.example", "groups": ["staff"], "amr": ["pwd"],
+        "iat": INCIDENT_NOW - 600, "exp": INCIDENT_NOW + 600, "jti": "bob-incident"}),
+    )?;
+    let ask = || mesh.authorize(Credential::Bearer(&bob), read, design, Record::default(), t);
+    st.decision("bob (before)", "read Document::\"design\"", &ask());
+    let mut normalizer = Normalizer::new(NormalizeOptions::default());
+    register_builtin(&mut normalizer)?;
+    let mut events = Vec::new();
+    let mut failed = 0usize;
+    for (_, r) in normalizer.normalize_lines(INCIDENT.as_bytes(), None, t) {
+        match r.ok().and_then(|e| serde_json::to_value(&e).ok()) {
+            Some(v) => events.push(v),
+            None => failed += 1,
+        }
+    }
+    let mut sources: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.pointer("/metadata/product/name").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    st.say(&format!(
+        "{} raw records normalized to OCSF ({failed} failed) from {}",
+        events.len(),
+        sources.join(", ")
+    ));
+    let mut findings = Vec::new();
+    let mut applied = Vec::new();
+    for e in &events {
+        let _ = st.summary.observe_ocsf(e, t);
+        if let Ok(o) = mesh.observe(e, t) {
+            findings.extend(o.findings);
+            applied.extend(o.applied);
+        }
+    }
+    let o = mesh.flush_observations(t);
+    findings.extend(o.findings);
+    applied.extend(o.applied);
+    for f in &findings {
+        st.summary.observe_finding(f);
+        st.say(&format!(
+            "finding: {} [{}] for {} — {}",
+            f.title,
+            f.detection,
+            f.actor.as_ref().map_or("-", |a| a.as_str()),
+            f.desc
+        ));
+        st.emit(json!({"step": st.step, "finding": f.to_ocsf()}));
+    }
+    for r in &applied {
+        st.say(&format!(
+            "response applied: {} — {}",
+            r.action.kind(),
+            r.reason
+        ));
+        st.emit(json!({"step": st.step, "response": r.to_json()}));
+    }
+    st.decision("bob (after)", "read Document::\"design\"", &ask());
+    Ok(())
 }

@@ -3,7 +3,9 @@
 pub mod authorize;
 pub mod bundle;
 pub mod demo;
+pub mod detect;
 pub mod keys;
+pub mod normalize;
 pub mod policy;
 pub mod posture;
 pub mod report;

@@ -1,8 +1,10 @@
-//! `mesh policy check|test`: policies as code, in CI.
+//! `mesh policy check|test|fmt`: policies as code, in CI.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use mesh_core::policy::{check, Entities, PolicySet, Schema, TestSuite};
+use mesh_core::policy::{
+    check, format_policies, parse_policies, Entities, PolicyError, PolicySet, Schema, TestSuite,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,28 @@ pub enum PolicyCmd {
     /// Test files are JSON arrays of cases. Exit codes: 0 every case passed;
     /// 1 a case failed or a file is invalid; 2 usage or I/O error.
     Test(TestArgs),
+    /// Format policy files in the canonical layout (in place).
+    ///
+    /// The canonical layout keeps annotations but not `//` comments: a file
+    /// with comments is rewritten only with --drop-comments. With --check
+    /// nothing is written. Exit codes: 0 every file is formatted (or was
+    /// rewritten); 1 a file is not formatted (--check), does not parse, or
+    /// has comments; 2 usage or I/O error.
+    Fmt(FmtArgs),
+}
+
+/// Arguments of `mesh policy fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Policy files (Cedar syntax).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Only report the files that are not formatted; write nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Rewrite files that contain `//` comments (the comments are lost).
+    #[arg(long)]
+    pub drop_comments: bool,
 }
 
 /// Arguments of `mesh policy check`.
@@ -56,7 +80,57 @@ pub fn run(cmd: PolicyCmd, json_out: bool) -> Result<i32> {
     match cmd {
         PolicyCmd::Check(a) => run_check(a, json_out),
         PolicyCmd::Test(a) => run_test(a, json_out),
+        PolicyCmd::Fmt(a) => run_fmt(a, json_out),
     }
+}
+
+fn run_fmt(a: FmtArgs, json_out: bool) -> Result<i32> {
+    let mut bad = 0usize;
+    for f in &a.files {
+        let src = util::read_text(f)?;
+        let (status, message) = match parse_policies(&src, &name(f)) {
+            Err(e) => {
+                let msg = match &e {
+                    PolicyError::Source(d) => d.render(),
+                    other => other.to_string(),
+                };
+                ("error", Some(msg))
+            }
+            Ok(policies) => {
+                let out = format_policies(&policies);
+                if out == src {
+                    ("formatted", None)
+                } else if a.check {
+                    ("unformatted", None)
+                } else if src.contains("//") && !a.drop_comments {
+                    (
+                        "has_comments",
+                        Some(format!(
+                            "`{}` has `//` comments the canonical layout drops; rewrite with --drop-comments",
+                            name(f)
+                        )),
+                    )
+                } else {
+                    util::write_file(f, out.as_bytes())?;
+                    ("rewritten", None)
+                }
+            }
+        };
+        if matches!(status, "error" | "unformatted" | "has_comments") {
+            bad += 1;
+        }
+        if json_out {
+            util::print_json(&json!({"file": name(f), "status": status, "message": message}));
+        } else {
+            match (status, &message) {
+                (_, Some(m)) => eprintln!("{m}"),
+                ("unformatted", None) => println!("{}: not formatted", name(f)),
+                ("rewritten", None) => println!("{}: formatted", name(f)),
+                _ => {}
+            }
+        }
+    }
+    Ok(i32::from(bad > 0))
 }
 
 fn name(p: &Path) -> String {
