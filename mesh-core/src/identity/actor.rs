@@ -32,8 +32,11 @@ impl ActorKey {
     /// The canonical key for a raw identifier (see the type's rules).
     pub fn from_identifier(raw: &str) -> Result<ActorKey, IdentityError> {
         let mut s = raw.trim();
-        while let Some(rest) = s.strip_prefix("mailto:") {
-            s = rest.trim();
+        while s
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+        {
+            s = s.get(7..).unwrap_or_default().trim();
         }
         if s.is_empty() {
             return Err(IdentityError::InvalidActor {
@@ -164,6 +167,8 @@ mod tests {
         // Found by fuzzing: a second prefix must not survive canonicalization.
         assert_eq!(key("mailto: mailto:! @e"), "! @e");
         assert_eq!(key("! @e"), "! @e");
+        // Also found by fuzzing: the scheme is case-insensitive.
+        assert_eq!(key("MAILTO:B@x"), "b@x");
     }
 
     #[test]
