@@ -25,13 +25,13 @@ step "Rust tests (unit, integration, doc)"
 cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
 
 if [ -d fuzz/fuzz_targets ] && [ "${MESH_SKIP_FUZZ:-0}" != 1 ]; then
-  step "fuzz targets (${MESH_FUZZ_SECONDS:-4}s each)"
+  step "fuzz targets (seeded: ${MESH_FUZZ_RUNS:-4000} runs each, at most ${MESH_FUZZ_SECONDS:-20}s)"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   targets=$(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list)
   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O)
   for t in $targets; do
     mkdir -p "fuzz/corpus/$t"
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="${MESH_FUZZ_SECONDS:-4}" -print_final_stats=0 >"$log/fuzz-$t.txt" 2>&1) \
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -seed="${MESH_FUZZ_SEED:-1}" -runs="${MESH_FUZZ_RUNS:-4000}" -max_total_time="${MESH_FUZZ_SECONDS:-20}" -print_final_stats=0 >"$log/fuzz-$t.txt" 2>&1) \
       || { cat "$log/fuzz-$t.txt"; echo "fuzz target $t failed"; exit 1; }
     echo "fuzz $t: ok"
   done

@@ -55,7 +55,7 @@ impl ActorKey {
         }
         if let Some(session) = assumed_role_session(s) {
             if is_email_like(session) {
-                return Ok(ActorKey(session.to_ascii_lowercase()));
+                return Ok(ActorKey(session.to_lowercase()));
             }
             return Ok(ActorKey(s.to_owned()));
         }
@@ -169,6 +169,11 @@ mod tests {
         assert_eq!(key("! @e"), "! @e");
         // Also found by fuzzing: the scheme is case-insensitive.
         assert_eq!(key("MAILTO:B@x"), "b@x");
+        // And an assumed-role session folds case like any e-mail address.
+        assert_eq!(
+            key("arn:aws:sts::1:assumed-role/R/\u{51e}x@Example.com"),
+            "\u{51f}x@example.com"
+        );
     }
 
     #[test]
