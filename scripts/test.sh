@@ -57,12 +57,16 @@ if [ -x scripts/test-report-browser.sh ]; then
 fi
 
 step "summary"
-passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '; [0-9]+ failed' "$log/cargo-test.txt" | awk '{s+=$2} END {print s+0}')
-c_passed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$1} END {print s+0}')
-c_failed=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/c.txt" | awk '{s+=$3} END {print s+0}')
-py_passed=$(grep -Eo '[0-9]+ passed' "$log/python.txt" 2>/dev/null | tail -1 | awk '{print $1+0}')
-py_failed=$(grep -Eo '[0-9]+ failed' "$log/python.txt" 2>/dev/null | tail -1 | awk '{print $1+0}')
+# `count FILE REGEX FIELD`: the sum of FIELD over every match of REGEX in FILE,
+# 0 when nothing matches (grep's "no match" status must not end the script).
+count() { { grep -Eo "$2" "$1" 2>/dev/null || true; } | awk -v f="$3" '{s+=$f} END {print s+0}'; }
+passed=$(count "$log/cargo-test.txt" 'test result: [a-z]+\. [0-9]+ passed' 4)
+failed=$(count "$log/cargo-test.txt" '; [0-9]+ failed' 2)
+c_passed=$(count "$log/c.txt" '[0-9]+ passed, [0-9]+ failed' 1)
+c_failed=$(count "$log/c.txt" '[0-9]+ passed, [0-9]+ failed' 3)
+# pytest prints one final line such as "26 passed, 1 skipped in 0.69s".
+py_passed=$({ grep -Eo '[0-9]+ passed' "$log/python.txt" 2>/dev/null || true; } | tail -1 | awk '{print $1+0}')
+py_failed=$({ grep -Eo '[0-9]+ failed' "$log/python.txt" 2>/dev/null || true; } | tail -1 | awk '{print $1+0}')
 py_passed=${py_passed:-0}
 py_failed=${py_failed:-0}
 echo "rust: $passed passed, $failed failed"
