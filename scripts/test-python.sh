@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=target/py-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q maturin pytest mypy
+# dask[bag] and distributed run examples/python/dask_normalize.py on a
+# local cluster (tests/test_examples.py); CI requires them.
+"$VENV/bin/pip" install -q maturin pytest mypy 'dask[bag,distributed]'
+export MESH_REQUIRE_DASK=1
 rm -f target/wheels/mesh-*.whl
 # A debug build shares its dependencies with `cargo test`; speed is
 # measured separately (mesh-py/tests/perf.py on a release build).

@@ -4,6 +4,9 @@
 //! decisions and normalization then run detached (`Python::detach`), so
 //! Python threads decide in parallel.
 
+mod analytics;
+mod report;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,6 +52,18 @@ create_exception!(
     MeshError,
     "A configuration or bundle was rejected (`.kind`, `.path`)."
 );
+create_exception!(
+    _mesh,
+    AnalyticsError,
+    MeshError,
+    "A Sigma rule, STIX bundle, response policy or event was rejected by the analytics (`.kind`)."
+);
+create_exception!(
+    _mesh,
+    ReportError,
+    MeshError,
+    "A summary, report input or limit was rejected (`.kind`)."
+);
 
 /// Largest nesting accepted when converting Python values to JSON.
 const MAX_DEPTH: usize = 64;
@@ -77,6 +92,38 @@ enum Failure {
         message: String,
         path: Option<String>,
     },
+    Analytics {
+        kind: &'static str,
+        message: String,
+    },
+    Report {
+        kind: &'static str,
+        message: String,
+    },
+}
+
+impl From<mesh_core::analytics::AnalyticsError> for Failure {
+    fn from(e: mesh_core::analytics::AnalyticsError) -> Self {
+        Failure::Analytics {
+            kind: e.kind().as_str(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<mesh_core::report::ReportError> for Failure {
+    fn from(e: mesh_core::report::ReportError) -> Self {
+        use mesh_core::report::ReportError as E;
+        let kind = match &e {
+            E::NotOcsf { .. } => "not_ocsf",
+            E::Json { .. } => "json",
+            E::Limits { .. } => "limits",
+        };
+        Failure::Report {
+            kind,
+            message: e.to_string(),
+        }
+    }
 }
 
 impl From<mesh_core::identity::IdentityError> for Failure {
@@ -199,6 +246,16 @@ impl From<Failure> for PyErr {
                     let e = ConfigError::new_err(message);
                     let p = path.map_or_else(|| py.None(), |p| s(&p));
                     set_attrs(&e, &[("kind", s(&kind)), ("path", p)]);
+                    e
+                }
+                Failure::Analytics { kind, message } => {
+                    let e = AnalyticsError::new_err(message);
+                    set_attrs(&e, &[("kind", s(kind))]);
+                    e
+                }
+                Failure::Report { kind, message } => {
+                    let e = ReportError::new_err(message);
+                    set_attrs(&e, &[("kind", s(kind))]);
                     e
                 }
             }
@@ -433,6 +490,14 @@ fn identity_of(id: &mesh_core::Identity) -> Identity {
 #[pyclass(frozen, module = "mesh._mesh")]
 struct Decision {
     inner: AccessDecision,
+    time: Timestamp,
+}
+
+impl Decision {
+    /// The report record of this decision, at the time it was decided.
+    fn record(&self) -> mesh_core::report::DecisionRecord {
+        mesh_core::report::DecisionRecord::from_decision(&self.inner, self.time)
+    }
 }
 
 #[pymethods]
@@ -631,7 +696,7 @@ impl Mesh {
         let m = &self.inner;
         let inner =
             py.detach(|| m.authorize(Credential::detect(token), &action, &resource, context, now));
-        Ok(Decision { inner })
+        Ok(Decision { inner, time: now })
     }
 
     /// Decides a batch of requests (dicts with `token`, `action`,
@@ -662,7 +727,10 @@ impl Mesh {
                 .map(|(t, a, r, c)| m.authorize(Credential::detect(&t), &a, &r, c, now))
                 .collect::<Vec<_>>()
         });
-        Ok(out.into_iter().map(|inner| Decision { inner }).collect())
+        Ok(out
+            .into_iter()
+            .map(|inner| Decision { inner, time: now })
+            .collect())
     }
 
     /// Revokes everything `subject` (any identifier) obtained before
@@ -712,6 +780,48 @@ impl Mesh {
             b.push(bundle.to_vec());
         }
         Ok(rev)
+    }
+
+    /// Feeds one OCSF event (dict, str or bytes) to the mesh's analytics
+    /// (built-in detections, plus what `configure_analytics` loaded); the
+    /// revocations the response policy chooses for the findings are applied
+    /// to this mesh, so the actor's next decision is a `revoked` deny.
+    /// Raises `AnalyticsError` (kind `invalid_event`).
+    #[pyo3(signature = (event, now=None))]
+    fn observe(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<analytics::Observation> {
+        analytics::mesh_observe(py, &self.inner, event, now)
+    }
+
+    /// Correlates every event the analytics still buffer (end of a batch)
+    /// and applies the resulting revocations, as `observe`.
+    #[pyo3(signature = (now=None))]
+    fn flush_observations(
+        &self,
+        py: Python<'_>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<analytics::Observation> {
+        analytics::mesh_flush(py, &self.inner, now)
+    }
+
+    /// Loads Sigma rules (YAML), STIX 2.1 bundles and a response policy
+    /// (JSON) into the mesh's analytics; each replaces what was loaded
+    /// before, `None` keeps it. A source is text, bytes, an `os.PathLike`
+    /// (a `str` is text, never a path), a dict for JSON, or a list of them.
+    /// Raises `AnalyticsError`. Not carried by pickling.
+    #[pyo3(signature = (*, sigma=None, intel=None, response_policy=None))]
+    fn configure_analytics(
+        &self,
+        py: Python<'_>,
+        sigma: Option<&Bound<'_, PyAny>>,
+        intel: Option<&Bound<'_, PyAny>>,
+        response_policy: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        analytics::mesh_configure(py, &self.inner, sigma, intel, response_policy)
     }
 
     /// Pickles as (configuration, activated bundles, revocations).
@@ -965,9 +1075,15 @@ fn _mesh(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("EventError", py.get_type::<EventError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("AnalyticsError", py.get_type::<AnalyticsError>())?;
+    m.add("ReportError", py.get_type::<ReportError>())?;
     m.add_class::<Mesh>()?;
     m.add_class::<Decision>()?;
     m.add_class::<Identity>()?;
+    m.add_class::<analytics::Observation>()?;
+    m.add_class::<analytics::Analytics>()?;
+    m.add_class::<report::Summary>()?;
+    m.add_function(wrap_pyfunction!(report::render_report, m)?)?;
     m.add_function(wrap_pyfunction!(actor_key, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;

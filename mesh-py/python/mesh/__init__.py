@@ -1,4 +1,5 @@
-"""mesh: verify credentials, decide access, normalize telemetry, revoke.
+"""mesh: verify credentials, decide access, normalize telemetry, detect,
+revoke, report.
 
 `now` arguments are a `datetime` or Unix seconds (float); when omitted the
 current time is read here, never by the engine.
@@ -7,9 +8,11 @@ current time is read here, never by the engine.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, List, Optional, Union
+from typing import Any, Iterable, Iterator, List, Optional, TypeVar, Union
 
 from ._mesh import (
+    Analytics,
+    AnalyticsError,
     ConfigError,
     Decision,
     EventError,
@@ -17,17 +20,23 @@ from ._mesh import (
     IdentityError,
     Mesh,
     MeshError,
+    Observation,
     PolicyError,
+    ReportError,
+    Summary,
     __version__,
     actor_key,
     check_policies,
     normalize,
     normalize_many,
     normalize_ndjson,
+    render_report,
     test_policies,
 )
 
 __all__ = [
+    "Analytics",
+    "AnalyticsError",
     "ConfigError",
     "Decision",
     "EventError",
@@ -35,7 +44,10 @@ __all__ = [
     "IdentityError",
     "Mesh",
     "MeshError",
+    "Observation",
     "PolicyError",
+    "ReportError",
+    "Summary",
     "__version__",
     "actor_key",
     "check_policies",
@@ -43,6 +55,8 @@ __all__ = [
     "normalize_file",
     "normalize_many",
     "normalize_ndjson",
+    "render_report",
+    "report",
     "test_policies",
 ]
 
@@ -74,6 +88,45 @@ def normalize_file(
                 errors.append(e)
             base += lines
     return errors
+
+
+_P = TypeVar("_P", str, "os.PathLike[str]")
+
+
+def report(
+    path: _P,
+    *,
+    summary: Optional[Summary] = None,
+    decisions: Iterable[Decision] = (),
+    events: Iterable[Any] = (),
+    findings: Iterable[Any] = (),
+    now: Any = None,
+    title: str = "mesh report",
+    silence_threshold: float = 900.0,
+    top_n: int = 10,
+) -> _P:
+    """Writes the self-contained HTML report (inline CSS and SVG, no script,
+    works offline) to `path` and returns `path`.
+
+    The page shows `summary` (not modified) plus `decisions` (`Decision`
+    objects), `events` (OCSF records: dict, str or bytes; records that are
+    not OCSF are skipped and counted) and `findings` (Detection Finding dicts
+    or `Observation`s). A source silent longer than `silence_threshold`
+    seconds at `now` is shown as a coverage gap.
+    """
+    html = render_report(
+        summary,
+        decisions=decisions,
+        events=events,
+        findings=findings,
+        now=now,
+        title=title,
+        silence_threshold=silence_threshold,
+        top_n=top_n,
+    )
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(html)
+    return path
 
 
 def _chunks(f: Any, size: int) -> Iterator[Any]:
