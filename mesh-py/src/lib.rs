@@ -5,6 +5,8 @@
 //! Python threads decide in parallel.
 
 mod analytics;
+mod bench;
+mod convert;
 mod report;
 
 use std::sync::{Arc, OnceLock};
@@ -277,7 +279,11 @@ fn now_or_clock(now: Option<&Bound<'_, PyAny>>) -> PyResult<Timestamp> {
         }
         Some(v) if v.is_none() => now_or_clock(None),
         Some(v) => {
-            let secs: f64 = if v.hasattr("timestamp")? {
+            let secs: f64 = if let Ok(f) = v.cast::<PyFloat>() {
+                f.value()
+            } else if v.is_instance_of::<PyInt>() {
+                v.extract()?
+            } else if v.hasattr("timestamp")? {
                 v.call_method0("timestamp")?.extract()?
             } else {
                 v.extract()?
@@ -336,38 +342,7 @@ fn py_to_json(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
 }
 
 fn json_to_py(py: Python<'_>, v: &Json) -> PyResult<Py<PyAny>> {
-    Ok(match v {
-        Json::Null => py.None(),
-        Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any().unbind()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any().unbind()
-            } else {
-                n.as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
-            }
-        }
-        Json::String(s) => PyString::new(py, s).into_any().unbind(),
-        Json::Array(a) => {
-            let l = PyList::empty(py);
-            for x in a {
-                l.append(json_to_py(py, x)?)?;
-            }
-            l.into_any().unbind()
-        }
-        Json::Object(m) => {
-            let d = PyDict::new(py);
-            for (k, x) in m {
-                d.set_item(k, json_to_py(py, x)?)?;
-            }
-            d.into_any().unbind()
-        }
-    })
+    Ok(convert::JsonBuilder::new(py).build(v)?.unbind())
 }
 
 /// Text of a `str`, `bytes` or (for JSON documents) `dict` argument.
@@ -584,6 +559,9 @@ struct Mesh {
     inner: Arc<CoreMesh>,
     config: String,
     bundles: std::sync::Mutex<Vec<Vec<u8>>>,
+    tokens: convert::ArgCache<Arc<str>>,
+    actions: convert::ArgCache<EntityUid>,
+    resources: convert::ArgCache<EntityUid>,
 }
 
 fn build(text: &str) -> Res<CoreMesh> {
@@ -606,6 +584,9 @@ impl Mesh {
             inner: Arc::new(inner),
             config: text,
             bundles: std::sync::Mutex::new(Vec::new()),
+            tokens: convert::ArgCache::new(),
+            actions: convert::ArgCache::new(),
+            resources: convert::ArgCache::new(),
         })
     }
 
@@ -683,19 +664,28 @@ impl Mesh {
     fn authorize(
         &self,
         py: Python<'_>,
-        token: &str,
-        action: &str,
-        resource: &str,
+        token: &Bound<'_, PyString>,
+        action: &Bound<'_, PyString>,
+        resource: &Bound<'_, PyString>,
         context: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Decision> {
-        let action = uid_arg(action, "action")?;
-        let resource = uid_arg(resource, "resource")?;
+        // Arguments passed again as the same objects are not re-encoded or
+        // re-parsed (see `convert::ArgCache`).
+        let action = self
+            .actions
+            .get_or(action, |t| uid_arg(t, "action").map_err(PyErr::from))?;
+        let resource = self
+            .resources
+            .get_or(resource, |t| uid_arg(t, "resource").map_err(PyErr::from))?;
+        let token = self
+            .tokens
+            .get_or(token, |t| PyResult::Ok(Arc::<str>::from(t)))?;
         let context = context_arg(context)?;
         let now = now_or_clock(now)?;
         let m = &self.inner;
         let inner =
-            py.detach(|| m.authorize(Credential::detect(token), &action, &resource, context, now));
+            py.detach(|| m.authorize(Credential::detect(&token), &action, &resource, context, now));
         Ok(Decision { inner, time: now })
     }
 
@@ -877,15 +867,6 @@ fn normalizer() -> Res<&'static Normalizer> {
     })
 }
 
-fn event_json(n: &Normalizer, raw: &[u8], source: Option<&str>, now: Timestamp) -> Res<Json> {
-    let ev = n.normalize(raw, source, now)?;
-    serde_json::to_value(&ev).map_err(|e| Failure::Event {
-        kind: "internal".into(),
-        message: e.to_string(),
-        raw: Vec::new(),
-    })
-}
-
 /// Normalizes one raw record (str, bytes or dict) to an OCSF event dict;
 /// raises `EventError` (`.kind`, `.raw`).
 #[pyfunction]
@@ -899,8 +880,10 @@ fn normalize(
     let raw = record_arg(record)?;
     let now = now_or_clock(now)?;
     let n = normalizer()?;
-    let ev = py.detach(|| event_json(n, &raw, source, now))?;
-    json_to_py(py, &ev)
+    let ev = py
+        .detach(|| n.normalize(&raw, source, now))
+        .map_err(Failure::from)?;
+    Ok(convert::JsonBuilder::new(py).serialize(&ev)?.unbind())
 }
 
 /// Normalizes records; returns a list with, for each record in order,
@@ -919,19 +902,21 @@ fn normalize_many(
         raws.push(record_arg(&r?)?);
     }
     let n = normalizer()?;
-    let results = py.detach(|| {
-        raws.iter()
-            .map(|r| event_json(n, r, source, now))
-            .collect::<Vec<_>>()
-    });
-    let out = PyList::empty(py);
+    // Normalization runs detached; the events then become Python objects
+    // directly (no intermediate JSON tree), with keys interned per batch.
+    let results = py.detach(|| n.normalize_batch(raws.iter().map(Vec::as_slice), source, now));
+    let mut b = convert::JsonBuilder::new(py);
+    let mut items = Vec::with_capacity(results.len());
     for r in results {
-        match r {
-            Ok(j) => out.append(json_to_py(py, &j)?)?,
-            Err(f) => out.append(PyErr::from(f).into_value(py))?,
-        }
+        items.push(match r {
+            Ok(ev) => b.serialize(&ev)?,
+            Err(e) => PyErr::from(Failure::from(e))
+                .into_value(py)
+                .into_bound(py)
+                .into_any(),
+        });
     }
-    Ok(out.unbind())
+    Ok(PyList::new(py, items)?.unbind())
 }
 
 /// Normalizes an NDJSON (or line-oriented) buffer; returns
@@ -1091,5 +1076,7 @@ fn _mesh(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_policies, m)?)?;
     m.add_function(wrap_pyfunction!(test_policies, m)?)?;
     m.add_function(wrap_pyfunction!(_rebuild, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_authorize, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_normalize, m)?)?;
     Ok(())
 }

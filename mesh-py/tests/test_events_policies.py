@@ -1,4 +1,5 @@
 import json
+import pathlib
 
 import pytest
 
@@ -13,6 +14,31 @@ def test_normalize_forms(data):
     c = mesh.normalize(json.loads(line), now=NOW)
     assert a == b == c
     assert isinstance(a["class_uid"], int)
+
+
+def _source_records():
+    root = pathlib.Path(__file__).resolve().parents[2]
+    files = [root / "examples" / "data" / "mixed.log", root / "mesh-cli" / "src" / "demo_data" / "incident.log"]
+    files += sorted((root / "mesh-core" / "tests" / "data" / "sources").glob("**/*"))
+    out = []
+    for f in files:
+        if f.is_file() and f.stat().st_size < 1 << 20:
+            out += [ln for ln in f.read_bytes().splitlines() if ln.strip()]
+    return out
+
+
+def test_normalize_many_matches_json_text():
+    """The direct Rust -> Python conversion gives what the JSON text says."""
+    records = _source_records()
+    assert len(records) > 20
+    many = mesh.normalize_many(records, now=NOW)
+    events, errors = mesh.normalize_ndjson(b"\n".join(records) + b"\n", now=NOW)
+    from_text = [json.loads(x) for x in events.splitlines()]
+    got = [x for x in many if isinstance(x, dict)]
+    assert got == from_text
+    assert len(many) - len(got) == len(errors)
+    single = [mesh.normalize(r, now=NOW) for r, x in zip(records, many) if isinstance(x, dict)]
+    assert single == got
 
 
 def test_normalize_error():

@@ -1,0 +1,521 @@
+//! Fast paths between Python objects and Rust values.
+//!
+//! - [`JsonBuilder`] turns `serde_json::Value`s into Python objects with
+//!   interned keys: OCSF events share a small vocabulary of field names, so
+//!   each key string is created once per batch and its hash is computed once.
+//! - [`ArgCache`] remembers what a `str` argument was converted to, by
+//!   object identity: the same token or entity-reference object passed on
+//!   every call (a variable, a literal) is not re-encoded or re-parsed.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use pyo3::BoundObject;
+use serde_json::Value as Json;
+
+/// Keys longer than this are not interned (they are rarely repeated).
+const MAX_INTERNED_KEY: usize = 64;
+/// Most distinct keys interned by one builder.
+const MAX_INTERNED: usize = 4096;
+
+/// Converts JSON values into Python objects, interning object keys.
+pub(crate) struct JsonBuilder<'py> {
+    py: Python<'py>,
+    keys: HashMap<Box<str>, Bound<'py, PyString>>,
+}
+
+impl<'py> JsonBuilder<'py> {
+    /// A builder with an empty key table.
+    pub(crate) fn new(py: Python<'py>) -> Self {
+        JsonBuilder {
+            py,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn key(&mut self, k: &str) -> Bound<'py, PyString> {
+        if k.len() > MAX_INTERNED_KEY {
+            return PyString::new(self.py, k);
+        }
+        if let Some(s) = self.keys.get(k) {
+            return s.clone();
+        }
+        let s = PyString::intern(self.py, k);
+        if self.keys.len() < MAX_INTERNED {
+            self.keys.insert(k.into(), s.clone());
+        }
+        s
+    }
+
+    /// The Python object of `v` (`dict`, `list`, `str`, `int`, `float`,
+    /// `bool` or `None`).
+    pub(crate) fn build(&mut self, v: &Json) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match v {
+            Json::Null => py.None().into_bound(py),
+            Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+            Json::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    i.into_pyobject(py)?.into_any()
+                } else if let Some(u) = n.as_u64() {
+                    u.into_pyobject(py)?.into_any()
+                } else {
+                    n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+                }
+            }
+            Json::String(s) => PyString::new(py, s).into_any(),
+            Json::Array(a) => {
+                let items = a
+                    .iter()
+                    .map(|x| self.build(x))
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyList::new(py, items)?.into_any()
+            }
+            Json::Object(m) => {
+                let d = PyDict::new(py);
+                for (k, x) in m {
+                    let key = self.key(k);
+                    d.set_item(key, self.build(x)?)?;
+                }
+                d.into_any()
+            }
+        })
+    }
+}
+
+/// Slots of an [`ArgCache`] (direct-mapped by object address).
+const SLOTS: usize = 64;
+
+/// One cache entry: the argument object (kept alive) and its value.
+type Slot<V> = Option<(Py<PyString>, V)>;
+
+/// Remembers, for recently seen `str` objects, the value they converted
+/// to. Entries hold a strong reference, so an address seen again is the
+/// same (immutable) string; only exact `str` objects are cached.
+pub(crate) struct ArgCache<V> {
+    slots: Mutex<Vec<Slot<V>>>,
+}
+
+impl<V: Clone> ArgCache<V> {
+    /// An empty cache.
+    pub(crate) fn new() -> Self {
+        ArgCache {
+            slots: Mutex::new((0..SLOTS).map(|_| None).collect()),
+        }
+    }
+
+    /// The cached value of `s`, or `make(text)` (then cached when `s` is an
+    /// exact `str`).
+    pub(crate) fn get_or<E>(
+        &self,
+        s: &Bound<'_, PyString>,
+        make: impl FnOnce(&str) -> Result<V, E>,
+    ) -> Result<V, E>
+    where
+        E: From<PyErr>,
+    {
+        let addr = s.as_ptr() as usize;
+        let slot = (addr >> 4) % SLOTS;
+        let exact = s.is_exact_instance_of::<PyString>();
+        if exact {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(Some((o, v))) = slots.get(slot) {
+                if o.as_ptr() as usize == addr {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let v = make(&s.to_cow()?)?;
+        if exact {
+            let old = {
+                let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+                slots
+                    .get_mut(slot)
+                    .and_then(|e| e.replace((s.clone().unbind(), v.clone())))
+            };
+            // Released after the lock: dropping a reference may run Python code.
+            drop(old);
+        }
+        Ok(v)
+    }
+}
+
+/// Why a value could not be turned into Python objects.
+#[derive(Debug)]
+pub(crate) enum ToPyError {
+    Py(PyErr),
+    Custom(String),
+}
+
+impl std::fmt::Display for ToPyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToPyError::Py(e) => write!(f, "{e}"),
+            ToPyError::Custom(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ToPyError {}
+
+impl serde::ser::Error for ToPyError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        ToPyError::Custom(msg.to_string())
+    }
+}
+
+impl From<PyErr> for ToPyError {
+    fn from(e: PyErr) -> Self {
+        ToPyError::Py(e)
+    }
+}
+
+impl From<ToPyError> for PyErr {
+    fn from(e: ToPyError) -> Self {
+        match e {
+            ToPyError::Py(e) => e,
+            ToPyError::Custom(m) => pyo3::exceptions::PyValueError::new_err(m),
+        }
+    }
+}
+
+impl<'py> JsonBuilder<'py> {
+    /// The Python objects of any serializable value, the same as
+    /// `build(&serde_json::to_value(v)?)` without the intermediate tree.
+    pub(crate) fn serialize<T: serde::Serialize + ?Sized>(
+        &mut self,
+        v: &T,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(v.serialize(ToPy { b: self })?)
+    }
+}
+
+/// A serde serializer producing Python objects with the JSON data model
+/// of `serde_json::Value` (non-finite floats become `None`, enums are
+/// externally tagged, bytes are lists of ints, map keys are strings).
+struct ToPy<'a, 'py> {
+    b: &'a mut JsonBuilder<'py>,
+}
+
+type Out<'py> = Result<Bound<'py, PyAny>, ToPyError>;
+
+impl<'a, 'py> ToPy<'a, 'py> {
+    fn obj<T>(&self, v: T) -> Out<'py>
+    where
+        T: IntoPyObject<'py>,
+        PyErr: From<T::Error>,
+    {
+        Ok(v.into_pyobject(self.b.py)
+            .map_err(PyErr::from)?
+            .into_bound()
+            .into_any())
+    }
+
+    fn tagged(self, variant: &'static str, v: Bound<'py, PyAny>) -> Out<'py> {
+        let d = PyDict::new(self.b.py);
+        d.set_item(self.b.key(variant), v)?;
+        Ok(d.into_any())
+    }
+}
+
+/// Builds a list.
+struct SeqOut<'a, 'py> {
+    b: &'a mut JsonBuilder<'py>,
+    items: Vec<Bound<'py, PyAny>>,
+    variant: Option<&'static str>,
+}
+
+/// Builds a dict.
+struct MapOut<'a, 'py> {
+    b: &'a mut JsonBuilder<'py>,
+    dict: Bound<'py, PyDict>,
+    key: Option<Bound<'py, PyAny>>,
+    variant: Option<&'static str>,
+}
+
+fn wrap<'py>(
+    b: &mut JsonBuilder<'py>,
+    variant: Option<&'static str>,
+    v: Bound<'py, PyAny>,
+) -> Out<'py> {
+    match variant {
+        Some(name) => ToPy { b }.tagged(name, v),
+        None => Ok(v),
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
+        self.items.push(v.serialize(ToPy { b: self.b })?);
+        Ok(())
+    }
+    fn end(self) -> Out<'py> {
+        let list = PyList::new(self.b.py, self.items)?.into_any();
+        wrap(self.b, self.variant, list)
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeTuple for SeqOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
+        serde::ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Out<'py> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeTupleStruct for SeqOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
+        serde::ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Out<'py> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeTupleVariant for SeqOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
+        serde::ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Out<'py> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, k: &T) -> Result<(), ToPyError> {
+        let k = k.serialize(ToPy { b: self.b })?;
+        // JSON object keys are strings: numbers and booleans are written
+        // as their JSON text, as serde_json does.
+        let k = if k.is_instance_of::<PyString>() {
+            k
+        } else if k.is_instance_of::<PyBool>() {
+            PyString::new(self.b.py, if k.is_truthy()? { "true" } else { "false" }).into_any()
+        } else if k.is_instance_of::<pyo3::types::PyInt>() {
+            k.str()?.into_any()
+        } else {
+            return Err(ToPyError::Custom("key must be a string".into()));
+        };
+        self.key = Some(k);
+        Ok(())
+    }
+    fn serialize_value<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
+        let k = self
+            .key
+            .take()
+            .ok_or_else(|| ToPyError::Custom("map value without a key".into()))?;
+        let v = v.serialize(ToPy { b: self.b })?;
+        self.dict.set_item(k, v)?;
+        Ok(())
+    }
+    fn end(self) -> Out<'py> {
+        wrap(self.b, self.variant, self.dict.into_any())
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), ToPyError> {
+        let k = self.b.key(key);
+        let v = v.serialize(ToPy { b: self.b })?;
+        self.dict.set_item(k, v)?;
+        Ok(())
+    }
+    fn end(self) -> Out<'py> {
+        serde::ser::SerializeMap::end(self)
+    }
+}
+
+impl<'a, 'py> serde::ser::SerializeStructVariant for MapOut<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), ToPyError> {
+        serde::ser::SerializeStruct::serialize_field(self, key, v)
+    }
+    fn end(self) -> Out<'py> {
+        serde::ser::SerializeMap::end(self)
+    }
+}
+
+impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
+    type Ok = Bound<'py, PyAny>;
+    type Error = ToPyError;
+    type SerializeSeq = SeqOut<'a, 'py>;
+    type SerializeTuple = SeqOut<'a, 'py>;
+    type SerializeTupleStruct = SeqOut<'a, 'py>;
+    type SerializeTupleVariant = SeqOut<'a, 'py>;
+    type SerializeMap = MapOut<'a, 'py>;
+    type SerializeStruct = MapOut<'a, 'py>;
+    type SerializeStructVariant = MapOut<'a, 'py>;
+
+    fn serialize_bool(self, v: bool) -> Out<'py> {
+        Ok(PyBool::new(self.b.py, v).to_owned().into_any())
+    }
+    fn serialize_i8(self, v: i8) -> Out<'py> {
+        self.obj(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Out<'py> {
+        self.obj(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Out<'py> {
+        self.obj(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Out<'py> {
+        self.obj(v)
+    }
+    fn serialize_i128(self, v: i128) -> Out<'py> {
+        self.obj(v)
+    }
+    fn serialize_u8(self, v: u8) -> Out<'py> {
+        self.obj(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Out<'py> {
+        self.obj(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Out<'py> {
+        self.obj(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Out<'py> {
+        self.obj(v)
+    }
+    fn serialize_u128(self, v: u128) -> Out<'py> {
+        self.obj(v)
+    }
+    fn serialize_f32(self, v: f32) -> Out<'py> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Out<'py> {
+        if v.is_finite() {
+            self.obj(v)
+        } else {
+            Ok(self.b.py.None().into_bound(self.b.py))
+        }
+    }
+    fn serialize_char(self, v: char) -> Out<'py> {
+        let mut buf = [0u8; 4];
+        self.serialize_str(v.encode_utf8(&mut buf))
+    }
+    fn serialize_str(self, v: &str) -> Out<'py> {
+        Ok(PyString::new(self.b.py, v).into_any())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
+        let items = v
+            .iter()
+            .map(|x| self.obj(u64::from(*x)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PyList::new(self.b.py, items)?.into_any())
+    }
+    fn serialize_none(self) -> Out<'py> {
+        Ok(self.b.py.None().into_bound(self.b.py))
+    }
+    fn serialize_some<T: serde::Serialize + ?Sized>(self, v: &T) -> Out<'py> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Out<'py> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Out<'py> {
+        self.serialize_none()
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _i: u32,
+        variant: &'static str,
+    ) -> Out<'py> {
+        Ok(self.b.key(variant).into_any())
+    }
+    fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        v: &T,
+    ) -> Out<'py> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: serde::Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _i: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Out<'py> {
+        let inner = v.serialize(ToPy { b: &mut *self.b })?;
+        self.tagged(variant, inner)
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqOut<'a, 'py>, ToPyError> {
+        Ok(SeqOut {
+            b: self.b,
+            items: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+            variant: None,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<SeqOut<'a, 'py>, ToPyError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<SeqOut<'a, 'py>, ToPyError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _i: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<SeqOut<'a, 'py>, ToPyError> {
+        let mut s = self.serialize_seq(Some(len))?;
+        s.variant = Some(variant);
+        Ok(s)
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapOut<'a, 'py>, ToPyError> {
+        let dict = PyDict::new(self.b.py);
+        Ok(MapOut {
+            b: self.b,
+            dict,
+            key: None,
+            variant: None,
+        })
+    }
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<MapOut<'a, 'py>, ToPyError> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _i: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<MapOut<'a, 'py>, ToPyError> {
+        let mut m = self.serialize_map(Some(len))?;
+        m.variant = Some(variant);
+        Ok(m)
+    }
+}
