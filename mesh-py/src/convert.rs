@@ -20,10 +20,52 @@ const MAX_INTERNED_KEY: usize = 64;
 /// Most distinct keys interned by one builder.
 const MAX_INTERNED: usize = 4096;
 
+/// Slots of the table of static keys (a power of two).
+const STATIC_SLOTS: usize = 1024;
+
+/// Interned keys of `&'static str` field names (serde struct fields and
+/// variant names), found by address: no hashing of the text. Open
+/// addressing, filled at most half.
+struct StaticKeys<'py> {
+    slots: Vec<Option<(usize, usize, Bound<'py, PyString>)>>,
+    used: usize,
+}
+
+impl<'py> StaticKeys<'py> {
+    fn new() -> Self {
+        StaticKeys {
+            slots: (0..STATIC_SLOTS).map(|_| None).collect(),
+            used: 0,
+        }
+    }
+
+    fn get(&mut self, py: Python<'py>, k: &'static str) -> Bound<'py, PyString> {
+        let (addr, len) = (k.as_ptr() as usize, k.len());
+        let h = (addr as u64 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut i = (h >> 54) as usize % STATIC_SLOTS;
+        loop {
+            match self.slots.get(i) {
+                Some(Some((a, l, s))) if *a == addr && *l == len => return s.clone(),
+                Some(Some(_)) => i = (i + 1) % STATIC_SLOTS,
+                _ => break,
+            }
+        }
+        let s = PyString::intern(py, k);
+        if self.used < STATIC_SLOTS / 2 {
+            if let Some(slot) = self.slots.get_mut(i) {
+                *slot = Some((addr, len, s.clone()));
+                self.used += 1;
+            }
+        }
+        s
+    }
+}
+
 /// Converts JSON values into Python objects, interning object keys.
 pub(crate) struct JsonBuilder<'py> {
     py: Python<'py>,
     keys: HashMap<Box<str>, Bound<'py, PyString>>,
+    statics: Option<StaticKeys<'py>>,
 }
 
 impl<'py> JsonBuilder<'py> {
@@ -32,6 +74,7 @@ impl<'py> JsonBuilder<'py> {
         JsonBuilder {
             py,
             keys: HashMap::new(),
+            statics: None,
         }
     }
 
@@ -47,6 +90,11 @@ impl<'py> JsonBuilder<'py> {
             self.keys.insert(k.into(), s.clone());
         }
         s
+    }
+
+    fn static_key(&mut self, k: &'static str) -> Bound<'py, PyString> {
+        let py = self.py;
+        self.statics.get_or_insert_with(StaticKeys::new).get(py, k)
     }
 
     /// The Python object of `v` (`dict`, `list`, `str`, `int`, `float`,
@@ -215,7 +263,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
 
     fn tagged(self, variant: &'static str, v: Bound<'py, PyAny>) -> Out<'py> {
         let d = PyDict::new(self.b.py);
-        d.set_item(self.b.key(variant), v)?;
+        d.set_item(self.b.static_key(variant), v)?;
         Ok(d.into_any())
     }
 }
@@ -333,7 +381,7 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
         key: &'static str,
         v: &T,
     ) -> Result<(), ToPyError> {
-        let k = self.b.key(key);
+        let k = self.b.static_key(key);
         let v = v.serialize(ToPy { b: self.b })?;
         self.dict.set_item(k, v)?;
         Ok(())
@@ -444,7 +492,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         _i: u32,
         variant: &'static str,
     ) -> Out<'py> {
-        Ok(self.b.key(variant).into_any())
+        Ok(self.b.static_key(variant).into_any())
     }
     fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
         self,

@@ -162,3 +162,30 @@ def test_multiprocessing(m, tokens):
 
 def test_actor_key():
     assert mesh.actor_key("Alice@Example.com")
+
+
+def test_authorize_arguments(m, tokens):
+    t = tokens["alice"]
+    with pytest.raises(TypeError, match="token"):
+        m.authorize(action="read", resource='Document::"q3"', now=NOW)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'subject'"):
+        m.authorize(token=t, action="read", resource='Document::"q3"', subject="x", now=NOW)
+    with pytest.raises(TypeError):
+        m.authorize(t, "read", 'Document::"q3"')  # keyword-only
+    with pytest.raises(TypeError, match="token"):
+        m.authorize(token=b"bytes", action="read", resource='Document::"q3"', now=NOW)
+    with pytest.raises(TypeError):
+        m.authorize()
+    # Equal strings built at run time (new objects each call) decide the same.
+    res = "".join(['Document::"', "q3", '"'])
+    a = m.authorize(token="".join(t), action="read", resource=res, now=NOW)
+    b = m.authorize(token=t, action="read", resource='Document::"q3"', now=NOW)
+    assert (a.effect, a.policies) == (b.effect, b.policies)
+
+
+def test_authorize_argument_cache_sees_many_objects(m, tokens):
+    """More distinct argument objects than cache slots: every call still decides its own arguments."""
+    docs = [f'Document::"d{i}"' for i in range(300)]
+    for i, d in enumerate(docs * 2):
+        dec = m.authorize(token=tokens["alice"], action="read", resource=d, now=NOW)
+        assert d.split('"')[1] in json.dumps(dec.to_dict())
