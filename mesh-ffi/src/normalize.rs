@@ -37,7 +37,7 @@ pub unsafe extern "C" fn mesh_normalizer_new(
         let mut inner = Normalizer::new(NormalizeOptions::default());
         sources::register_builtin(&mut inner)
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
-        let h = handle::register(mesh_normalizer { inner });
+        let h = handle::register_shared(mesh_normalizer { inner });
         // SAFETY: checked non-NULL above.
         unsafe { *out_normalizer = h };
         Ok(())
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn mesh_normalize(
     out_event_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let n = handle::get(normalizer, "normalizer")?;
+        let n = handle::shared(normalizer, "normalizer")?;
         let max = n.inner.options().limits.max_record_bytes;
         // SAFETY: forwarded from the caller's contract.
         let raw = unsafe { bytes_arg(record, len, "record", max) }?;
@@ -116,7 +116,7 @@ pub unsafe extern "C" fn mesh_normalize_batch(
     out_failed: *mut usize,
 ) -> mesh_result {
     guard(|| {
-        let n = handle::get(normalizer, "normalizer")?;
+        let n = handle::shared(normalizer, "normalizer")?;
         // SAFETY: forwarded from the caller's contract.
         let data = unsafe { bytes_arg(input, len, "input", MAX_BATCH) }?;
         let source = if source.is_null() {
