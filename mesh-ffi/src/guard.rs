@@ -96,6 +96,46 @@ pub(crate) unsafe fn bytes_arg<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// Borrows `len` UTF-8 bytes at `ptr` as text (see [`bytes_arg`]).
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes that stay valid for the call.
+pub(crate) unsafe fn text_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+    max: usize,
+) -> Result<&'a str, mesh_result> {
+    // SAFETY: forwarded from the caller's contract.
+    let bytes = unsafe { bytes_arg(ptr, len, name, max) }?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        fail(
+            mesh_result::MESH_ERR_INVALID_UTF8,
+            format!(
+                "argument `{name}` is not valid UTF-8 at byte {}",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Borrows an optional NUL-terminated UTF-8 argument: NULL is `None`.
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(
+    ptr: *const c_char,
+    name: &str,
+    max: usize,
+) -> Result<Option<&'a str>, mesh_result> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { str_arg(ptr, name, max) }.map(Some)
+    }
+}
+
 /// Checks that an out-parameter is not NULL.
 pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), mesh_result> {
     Out::required(ptr, name).map(|_| ())

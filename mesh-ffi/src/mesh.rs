@@ -49,7 +49,7 @@ pub enum mesh_effect {
 /// Thread safety: a decision is immutable; it may be read from any thread.
 /// Strings it returns stay valid until it is freed.
 pub struct mesh_decision {
-    inner: AccessDecision,
+    pub(crate) inner: AccessDecision,
     obligation: OnceLock<Option<CString>>,
     policies: OnceLock<Vec<CString>>,
     reason: OnceLock<CString>,
