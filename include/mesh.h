@@ -264,7 +264,10 @@ mesh_result mesh_new(const char *config, const mesh_t **out_mesh);
 
 // Frees a decision point. NULL is accepted. Freeing a handle twice, or a
 // handle that is not a `mesh_t`, returns `MESH_ERR_INVALID_HANDLE`. Calls
-// already running on other threads finish normally.
+// already running on other threads finish normally. Each thread keeps the
+// last shared handle it used for fast lookups: another thread's reference
+// is dropped at that thread's next libmesh call on a shared handle, or
+// when it exits.
 mesh_result mesh_free(const mesh_t *mesh);
 
 // The active policy revision (0 when policies come from the configuration).

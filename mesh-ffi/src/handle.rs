@@ -148,6 +148,23 @@ pub(crate) fn get<T: Send + Sync + 'static>(
     lookup(handle as usize, name)
 }
 
+/// Runs `f` on the live object behind `handle` under the table's read
+/// lock, without taking a reference (for short reads on the hot path).
+pub(crate) fn with_ref<T: Send + Sync + 'static, R>(
+    handle: *const T,
+    f: impl FnOnce(&T) -> R,
+) -> Option<R> {
+    if handle.is_null() {
+        return None;
+    }
+    let id = handle as usize;
+    let table = shard(id).0.read().unwrap_or_else(|p| p.into_inner());
+    table
+        .get(&id)
+        .and_then(|any| any.downcast_ref::<T>())
+        .map(f)
+}
+
 /// A shared handle in use by the calling thread; returned to the thread's
 /// cache when dropped.
 pub(crate) struct Shared<T: Send + Sync + 'static> {

@@ -61,7 +61,13 @@ const DECISION_POOL: usize = 4;
 /// repeat from call to call).
 const UID_CACHE: usize = 16;
 
+/// Parsed request contexts kept per thread (hosts often pass the same
+/// context text again), and the longest context text kept.
+const CONTEXT_CACHE: usize = 8;
+const MAX_CACHED_CONTEXT: usize = 4096;
+
 thread_local! {
+    static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
     static DECISIONS: RefCell<Vec<Arc<mesh_decision>>> = const { RefCell::new(Vec::new()) };
     static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
 }
@@ -137,12 +143,37 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(Record::default());
     };
+    let cacheable = text.len() <= MAX_CACHED_CONTEXT;
+    if cacheable {
+        let hit = CONTEXTS
+            .try_with(|c| {
+                c.try_borrow()
+                    .ok()
+                    .and_then(|c| c.iter().find(|(k, _)| &**k == text).map(|(_, r)| r.clone()))
+            })
+            .ok()
+            .flatten();
+        if let Some(r) = hit {
+            return Ok(r);
+        }
+    }
     let json: Json = serde_json::from_str(text).map_err(|e| json_error("context_json", &e))?;
-    context_record(
+    let record = context_record(
         &json,
         "argument `context_json`",
         "argument `context_json` must be a JSON object",
-    )
+    )?;
+    if cacheable {
+        let _ = CONTEXTS.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                if c.len() >= CONTEXT_CACHE {
+                    c.remove(0);
+                }
+                c.push((text.into(), record.clone()));
+            }
+        });
+    }
+    Ok(record)
 }
 
 /// Registers a decision, reusing one of the calling thread's freed
@@ -199,7 +230,10 @@ pub unsafe extern "C" fn mesh_new(
 
 /// Frees a decision point. NULL is accepted. Freeing a handle twice, or a
 /// handle that is not a `mesh_t`, returns `MESH_ERR_INVALID_HANDLE`. Calls
-/// already running on other threads finish normally.
+/// already running on other threads finish normally. Each thread keeps the
+/// last shared handle it used for fast lookups: another thread's reference
+/// is dropped at that thread's next libmesh call on a shared handle, or
+/// when it exits.
 #[no_mangle]
 pub extern "C" fn mesh_free(mesh: *const mesh_t) -> mesh_result {
     guard(|| handle::release(mesh, "mesh"))
@@ -389,11 +423,12 @@ fn decision(d: *const mesh_decision) -> Option<std::sync::Arc<mesh_decision>> {
 #[no_mangle]
 pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
     let r = std::panic::catch_unwind(|| {
-        decision(d).map_or(mesh_effect::MESH_EFFECT_DENY, |d| match d.inner.outcome() {
+        handle::with_ref(d, |d| match d.inner.outcome() {
             AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
             AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
             AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
         })
+        .unwrap_or(mesh_effect::MESH_EFFECT_DENY)
     });
     r.unwrap_or(mesh_effect::MESH_EFFECT_DENY)
 }
