@@ -549,3 +549,84 @@ pub unsafe extern "C" fn mesh_analytics_stats(
         unsafe { write_string(out, json, "stats") }
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn logon(i: i64, success: bool) -> String {
+        json!({
+            "class_uid": 3002, "category_uid": 3, "activity_id": 1, "type_uid": 300201,
+            "severity_id": 1, "time": 1_717_228_800_000i64 + i * 1000,
+            "status_id": if success { 1 } else { 2 },
+            "metadata": {"uid": format!("e{i}"), "version": "1.8.0", "product": {"name": "Okta"}},
+            "user": {"email_addr": "alice@example.com"},
+            "src_endpoint": {"ip": "198.51.100.9"},
+        })
+        .to_string()
+    }
+
+    fn state() -> State {
+        State {
+            analytics: Analytics::new(CorrelatorConfig::default()),
+            sigma_rules: 0,
+            indicators: 0,
+            events: 0,
+            late: 0,
+            invalid: 0,
+            findings: 0,
+            responses: 0,
+        }
+    }
+
+    #[test]
+    fn detect_reports_bad_lines_by_number_and_finds_across_batches() {
+        let mut st = state();
+        let mut first = String::new();
+        for i in 0..6 {
+            first.push_str(&logon(i, false));
+            first.push_str("\r\n");
+        }
+        first.push_str("\n{\"class_uid\": 3002}\nnope\n");
+        let out = st.detect(first.as_bytes(), false, (true, true));
+        assert_eq!(out.failed, 2);
+        let lines: Vec<Json> = out
+            .errors
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["line"], 8);
+        assert_eq!(lines[0]["kind"], "invalid_event");
+        assert_eq!(lines[1]["line"], 9);
+        assert_eq!(lines[1]["kind"], "invalid_json");
+        // The success arrives in a second batch; state carried over.
+        let out = st.detect(logon(6, true).as_bytes(), true, (false, false));
+        assert!(
+            out.findings.contains("brute_force_success"),
+            "{}",
+            out.findings
+        );
+        assert!(out.errors.is_empty() && out.responses.is_empty());
+        assert_eq!((st.events, st.invalid), (7, 2));
+    }
+
+    #[test]
+    fn options_build_the_correlator_configuration() {
+        let o = Options::parse(
+            Some(r#"{"max_actors": 10, "detections": ["brute_force_success"], "allowed_lateness_ms": 0}"#),
+            "options_json",
+            &OPTIONS,
+        )
+        .unwrap();
+        let c = correlator_config(&o).unwrap();
+        assert_eq!(c.max_actors, 10);
+        assert_eq!(c.enabled, vec![DetectionId::BruteForceSuccess]);
+        assert_eq!(c.allowed_lateness_ms, 0);
+        let o = Options::parse(Some(r#"{"detections": ["x"]}"#), "o", &OPTIONS).unwrap();
+        assert_eq!(
+            correlator_config(&o).err(),
+            Some(mesh_result::MESH_ERR_INVALID_ARGUMENT)
+        );
+    }
+}

@@ -136,11 +136,6 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     }
 }
 
-/// Checks that an out-parameter is not NULL.
-pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), mesh_result> {
-    Out::required(ptr, name).map(|_| ())
-}
-
 /// An out-parameter checked at the start of a call and written once, at
 /// the end, only on success.
 pub(crate) struct Out<T>(*mut T);

@@ -121,3 +121,49 @@ impl Options {
         )
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_and_wrong_shapes_are_rejected_with_their_field() {
+        let r = Options::parse(Some(r#"{"ttl": 5}"#), "options_json", &["ttl_ms"]);
+        assert_eq!(r.err(), Some(mesh_result::MESH_ERR_INVALID_ARGUMENT));
+        let o = Options::parse(
+            Some(r#"{"ttl_ms": -1, "n": 0, "names": [1]}"#),
+            "o",
+            &["ttl_ms", "n", "names"],
+        )
+        .unwrap();
+        assert_eq!(
+            o.millis("ttl_ms", 1).err(),
+            Some(mesh_result::MESH_ERR_INVALID_JSON)
+        );
+        assert_eq!(
+            o.size("n", 1).err(),
+            Some(mesh_result::MESH_ERR_INVALID_ARGUMENT)
+        );
+        assert_eq!(o.size("n", 0).ok(), Some(Some(0)));
+        assert_eq!(
+            o.strings("names").err(),
+            Some(mesh_result::MESH_ERR_INVALID_JSON)
+        );
+        assert_eq!(o.string("absent").ok(), Some(None));
+    }
+
+    #[test]
+    fn null_blank_and_non_object_text() {
+        assert!(Options::parse(None, "o", &[]).is_ok());
+        assert!(Options::parse(Some("  "), "o", &[]).is_ok());
+        assert_eq!(
+            Options::parse(Some("[]"), "o", &[]).err(),
+            Some(mesh_result::MESH_ERR_INVALID_JSON)
+        );
+        assert_eq!(
+            Options::parse(Some("{"), "o", &[]).err(),
+            Some(mesh_result::MESH_ERR_INVALID_JSON)
+        );
+    }
+}
