@@ -72,6 +72,22 @@ int main(int argc, char **argv) {
   CHECK(decide(gw, summary, alice, &reason) == MESH_EFFECT_ALLOW);
   printf("  alice read before the incident: allow (%s)\n", reason);
 
+  /* Argument checks of the analytics entry points on a live mesh. */
+  CHECK(mesh_observe(gw, (const uint8_t *)"{\"time\":", 8, NOW_MS, &obs, &n) ==
+        MESH_ERR_INVALID_JSON);
+  CHECK(mesh_observe(gw, (const uint8_t *)"{\"time\": \"x\"}", 13, NOW_MS, &obs, &n) ==
+        MESH_ERR_ANALYTICS); /* not an OCSF event: the last error names the field */
+  CHECK(strstr(mesh_last_error_message(), "/time") != NULL);
+  CHECK(mesh_observe(gw, (const uint8_t *)"\xff\xfe", 2, NOW_MS, &obs, &n) == MESH_ERR_INVALID_UTF8);
+  CHECK(mesh_observe(gw, (const uint8_t *)"{}", (size_t)1 << 30, NOW_MS, &obs, &n) ==
+        MESH_ERR_INPUT_TOO_LARGE);
+  CHECK(mesh_observe(gw, (const uint8_t *)"{}", 2, NOW_MS, NULL, &n) == MESH_ERR_NULL_ARGUMENT);
+  CHECK(obs == NULL);
+  CHECK(mesh_set_analytics(gw, "detection: [", NULL, NULL) == MESH_ERR_SIGMA_RULE);
+  CHECK(mesh_set_analytics(gw, NULL, "{}", NULL) == MESH_ERR_STIX);
+  CHECK(mesh_set_analytics(gw, NULL, NULL, "{\"rules\": [{}]}") == MESH_ERR_RESPONSE_POLICY);
+  CHECK(mesh_set_analytics(gw, NULL, NULL, NULL) == MESH_OK); /* nothing to change */
+
   /* Six failed logons then a success, in the minute before now. */
   for (i = 0; i < 7; i++) {
     char *line = ndjson + used;
