@@ -157,12 +157,18 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
             return Ok(r);
         }
     }
-    let json: Json = serde_json::from_str(text).map_err(|e| json_error("context_json", &e))?;
-    let record = context_record(
-        &json,
-        "argument `context_json`",
-        "argument `context_json` must be a JSON object",
-    )?;
+    let record = match Record::from_json_str_fast(text) {
+        Some(r) => r,
+        None => {
+            let json: Json =
+                serde_json::from_str(text).map_err(|e| json_error("context_json", &e))?;
+            context_record(
+                &json,
+                "argument `context_json`",
+                "argument `context_json` must be a JSON object",
+            )?
+        }
+    };
     if cacheable {
         let _ = CONTEXTS.try_with(|c| {
             if let Ok(mut c) = c.try_borrow_mut() {
