@@ -21,8 +21,8 @@
 //! Differences and ratios are printed from measurements taken in the same
 //! run (`MESH_SCALING_DECISIONS` sets the decisions per thread). For
 //! instruction counts, `MESH_FFI_PATH=c` or `rust` (and optionally
-//! `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1`) runs one path only, under
-//! `valgrind --tool=callgrind`.
+//! `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or `=varying`) runs one path
+//! only, under `valgrind --tool=callgrind`.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -163,6 +163,13 @@ fn c_call_with(f: AuthorizeFn, m: *const mesh_t, s: &Setup, context: *const c_ch
     allowed
 }
 
+/// The workload's context with a `request_id` attribute: a new text per id.
+fn varying_context(s: &Setup, id: u64) -> CString {
+    let text = s.context_c.to_string_lossy();
+    let body = text.strip_suffix('}').unwrap_or(&text);
+    CString::new(format!("{body}, \"request_id\": {id}}}")).unwrap_or_default()
+}
+
 fn mean_ns(c: &mut Criterion, name: &str, mut f: impl FnMut() -> bool) -> f64 {
     let mut total = Duration::ZERO;
     let mut iters = 0u64;
@@ -233,10 +240,16 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000);
-        let ctx = std::env::var("MESH_FFI_CONTEXT").is_ok();
-        for _ in 0..n {
-            black_box(match path.as_str() {
-                "c" => c_call(f, handle, &s, ctx),
+        let mode = std::env::var("MESH_FFI_CONTEXT").unwrap_or_default();
+        let ctx = !mode.is_empty();
+        // `varying`: a new context text per call, built before timing starts.
+        let texts: Vec<CString> = (0..if mode == "varying" { n } else { 0 })
+            .map(|i| varying_context(&s, i as u64))
+            .collect();
+        for i in 0..n {
+            black_box(match (path.as_str(), texts.get(i)) {
+                ("c", Some(t)) => c_call_with(f, handle, &s, t.as_ptr()),
+                ("c", None) => c_call(f, handle, &s, ctx),
                 _ => rust_call(&rust, &s, ctx),
             });
         }
@@ -265,13 +278,7 @@ fn main() {
     let mut seq = 0u64;
     let cv = mean_ns(&mut c, "c/mesh_authorize_ctx_varying", || {
         seq += 1;
-        let mut text = s.context_c.as_bytes().to_vec();
-        text.pop(); // the closing brace
-        let text = format!(
-            "{}, \"request_id\": {seq}}}",
-            String::from_utf8_lossy(&text)
-        );
-        let ctx = CString::new(text).unwrap_or_default();
+        let ctx = varying_context(&s, seq);
         c_call_with(f, h as *const mesh_t, &s, ctx.as_ptr())
     });
     println!(
