@@ -53,8 +53,17 @@ enum mesh_result
   MESH_ERR_POLICY = 2000,
   // A record could not be normalized (see the last error).
   MESH_ERR_EVENT = 3000,
-  // An analytics input was rejected (see the last error).
+  // An analytics input was rejected (see the last error); for an event,
+  // the last error names the field (JSON pointer) and, in a batch, the line.
   MESH_ERR_ANALYTICS = 4000,
+  // A Sigma rule was rejected (the last error names the rule and where).
+  MESH_ERR_SIGMA_RULE = 4001,
+  // A STIX 2.1 bundle or indicator was rejected (see the last error).
+  MESH_ERR_STIX = 4002,
+  // A response policy was rejected (the last error gives the JSON pointer).
+  MESH_ERR_RESPONSE_POLICY = 4003,
+  // A record given to a summary was rejected, or its limits are unusable.
+  MESH_ERR_REPORT = 4004,
   // A configuration document or bundle was rejected (see the last error).
   MESH_ERR_CONFIG = 5000,
 };
@@ -87,6 +96,13 @@ typedef uint32_t mesh_effect;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Standalone analytics: built-in correlation detections, optional Sigma
+// rules, STIX 2.1 indicators and response policy, over OCSF events.
+//
+// Thread safety: may be shared by any number of threads; calls on one
+// handle are serialized (the correlation state is ordered by event time).
+typedef struct mesh_analytics mesh_analytics;
+
 // One decision, owned by the caller and freed with `mesh_decision_free`.
 //
 // Thread safety: a decision is immutable; it may be read from any thread.
@@ -100,6 +116,13 @@ typedef struct mesh_decision mesh_decision;
 // Thread safety: may be shared by any number of threads.
 typedef struct mesh_normalizer mesh_normalizer;
 
+// A bounded summary (counts and time series) of what a host decided,
+// normalized and detected; see `mesh_summary_render_html`.
+//
+// Thread safety: may be shared by any number of threads; updates are
+// serialized by an internal lock.
+typedef struct mesh_summary mesh_summary;
+
 // An embedded decision point built from a configuration: trusted issuers,
 // API keys, policies, entities, bundle trust keys.
 //
@@ -112,6 +135,112 @@ typedef struct mesh_t mesh_t;
 extern "C" {
 #endif // __cplusplus
 
+// Feeds one OCSF event (JSON, `len` bytes) to the mesh's analytics at
+// `now_ms`, and applies the response policy: with `[response] auto_revoke`
+// (or a policy set by `mesh_set_analytics`) the actor of a finding is
+// revoked in this mesh, so its next `mesh_authorize` is a `revoked` Deny.
+//
+// `*out_observation_json` receives `{"admission": "accepted"|"late",
+// "late_by_ms": n|null, "findings": [OCSF Detection Findings],
+// "responses": [...], "applied": [...]}` (free with `mesh_string_free`);
+// `*out_findings` (may be NULL) the number of findings, so a caller can
+// skip parsing when it is 0. Correlation follows event time: events within
+// the allowed lateness are held until later events (or
+// `mesh_flush_observations`) move the watermark past them.
+//
+// Errors: `MESH_ERR_INVALID_JSON` (line:column), `MESH_ERR_ANALYTICS` for
+// an event that is not usable OCSF (the last error gives the JSON pointer).
+//
+// # Safety
+// `event_json` must point to `len` readable bytes; out-parameters NULL or writable.
+mesh_result mesh_observe(const mesh_t *mesh,
+                         const uint8_t *event_json,
+                         size_t len,
+                         int64_t now_ms,
+                         char **out_observation_json,
+                         size_t *out_findings);
+
+// Processes every event the mesh's analytics still hold (end of a batch
+// or of a stream) and applies the responses, as `mesh_observe`; same
+// out-parameters.
+//
+// # Safety
+// Out-parameters NULL or writable.
+mesh_result mesh_flush_observations(const mesh_t *mesh,
+                                    int64_t now_ms,
+                                    char **out_observation_json,
+                                    size_t *out_findings);
+
+// Configures the mesh's own analytics: each non-NULL argument replaces
+// that part (Sigma rules as YAML, one or more documents; a STIX 2.1
+// bundle; a response policy as JSON), NULL leaves it as it is. Everything
+// is checked before anything changes.
+//
+// # Safety
+// Arguments NULL or NUL-terminated.
+mesh_result mesh_set_analytics(const mesh_t *mesh,
+                               const char *sigma_yaml,
+                               const char *stix_json,
+                               const char *response_policy_json);
+
+// Creates standalone analytics. Every argument may be NULL: `sigma_yaml`
+// holds Sigma rules (YAML, one or more documents), `stix_json` a STIX 2.1
+// bundle of indicators, `options_json` an object with any of
+// `allowed_lateness_ms`, `max_buffered`, `max_actors`, `max_sources`,
+// `ttl_ms`, `detections` (names of the built-in detections to run;
+// default all) and `response_policy` (a response policy object). Unknown
+// option fields are rejected. Free with `mesh_analytics_free`.
+//
+// Errors: `MESH_ERR_SIGMA_RULE`, `MESH_ERR_STIX`, `MESH_ERR_RESPONSE_POLICY`
+// (the last error names the rule, indicator or JSON pointer),
+// `MESH_ERR_INVALID_JSON` / `MESH_ERR_INVALID_ARGUMENT` for options.
+//
+// # Safety
+// String arguments NULL or NUL-terminated; `out_analytics` NULL or writable.
+mesh_result mesh_analytics_new(const char *sigma_yaml,
+                               const char *stix_json,
+                               const char *options_json,
+                               const mesh_analytics **out_analytics);
+
+// Frees analytics. NULL is accepted; a second free returns
+// `MESH_ERR_INVALID_HANDLE`.
+mesh_result mesh_analytics_free(const mesh_analytics *analytics);
+
+// Runs detection over a batch of OCSF events, one JSON object per line
+// (blank lines skipped). `*out_findings_ndjson` receives one OCSF
+// Detection Finding per line. A line that is not an OCSF event never
+// stops the batch: when `out_errors_ndjson` is not NULL it receives one
+// object per failed line (`line`: its 1-based number in `input`, `kind`:
+// `invalid_utf8`, `invalid_json` or `invalid_event`, `message`: what and
+// where), and `*out_failed` (may be NULL) the number of failed lines.
+// `out_responses_ndjson` (may be NULL) receives the responses the policy
+// chose, one per line. Correlation state carries over from batch to batch;
+// with `flush` true every event still held for late arrivals is processed
+// at the end (end of stream; `len` may then be 0). Free the strings with
+// `mesh_string_free`.
+//
+// # Safety
+// `input` must point to `len` readable bytes; out-parameters NULL or writable.
+mesh_result mesh_analytics_detect_batch(const mesh_analytics *analytics,
+                                        const uint8_t *input,
+                                        size_t len,
+                                        bool flush,
+                                        char **out_findings_ndjson,
+                                        char **out_responses_ndjson,
+                                        char **out_errors_ndjson,
+                                        size_t *out_failed);
+
+// The analytics' counters as JSON (free with `mesh_string_free`): lines
+// accepted (`events`), `late`, `invalid`, `findings`, `responses`,
+// `sigma_rules`, `indicators`, `watermark_ms` (null before the first
+// event), `state_bytes` (approximate correlation state) and `correlator`
+// (events processed, buffered, tracked and evicted actors and sources,
+// expired entries, forced releases).
+//
+// # Safety
+// `out_stats_json` NULL or writable.
+mesh_result mesh_analytics_stats(const mesh_analytics *analytics, char **out_stats_json);
+
 // The static message for `result`, or for an unknown code a generic text.
 // Never NULL; the string is static and must not be freed.
 const char *mesh_result_message(uint32_t result);
@@ -121,6 +250,9 @@ const char *mesh_result_message(uint32_t result);
 // string belongs to libmesh and stays valid until the next libmesh call on
 // the same thread: copy it if you need it longer.
 const char *mesh_last_error_message(void);
+
+// POSIX `strnlen`: the length of `s`, reading at most `max` bytes.
+extern size_t strnlen(const char *s, size_t max);
 
 // Builds a decision point from a configuration document (TOML, or JSON
 // when it starts with `{`). On success `*out_mesh` receives a handle to
@@ -132,7 +264,10 @@ mesh_result mesh_new(const char *config, const mesh_t **out_mesh);
 
 // Frees a decision point. NULL is accepted. Freeing a handle twice, or a
 // handle that is not a `mesh_t`, returns `MESH_ERR_INVALID_HANDLE`. Calls
-// already running on other threads finish normally.
+// already running on other threads finish normally. Each thread keeps the
+// last shared handle it used for fast lookups: another thread's reference
+// is dropped at that thread's next libmesh call on a shared handle, or
+// when it exits.
 mesh_result mesh_free(const mesh_t *mesh);
 
 // The active policy revision (0 when policies come from the configuration).
@@ -323,6 +458,75 @@ void mesh_string_free(char *s);
 // `identifier` must be NULL or a NUL-terminated string; `out_key` must be
 // NULL or writable.
 mesh_result mesh_actor_key(const char *identifier, char **out_key);
+
+// Creates an empty summary. `limits_json` may be NULL (defaults: 1-minute
+// buckets, 1440 buckets per series, 1000 keys per table, keys cut at 256
+// bytes) or an object with any of `bucket_ms`, `max_buckets`, `max_keys`,
+// `max_key_len` (all positive). Free with `mesh_summary_free`.
+//
+// # Safety
+// `limits_json` NULL or NUL-terminated; `out_summary` NULL or writable.
+mesh_result mesh_summary_new(const char *limits_json, const mesh_summary **out_summary);
+
+// Frees a summary. NULL is accepted; a second free returns
+// `MESH_ERR_INVALID_HANDLE`.
+mesh_result mesh_summary_free(const mesh_summary *summary);
+
+// Counts one access decision taken at `at_ms` (its effect, subject,
+// determining policies and bundle revision).
+mesh_result mesh_summary_observe_decision(const mesh_summary *summary,
+                                          const mesh_decision *decision,
+                                          int64_t at_ms);
+
+// Counts one OCSF record (JSON, `len` bytes) of any class as an event of
+// its source (`metadata.product.name`); Detection Findings (2004) and
+// Compliance Findings (2003) also feed the findings and posture tables.
+// A record without `time` counts at `now_ms`. A record that is not an
+// object with a numeric `class_uid` returns `MESH_ERR_REPORT` (and is
+// counted as invalid in the summary).
+//
+// # Safety
+// `event_json` must point to `len` readable bytes.
+mesh_result mesh_summary_observe_event(const mesh_summary *summary,
+                                       const uint8_t *event_json,
+                                       size_t len,
+                                       int64_t now_ms);
+
+// Counts one OCSF Detection Finding (JSON, `len` bytes, `class_uid`
+// 2004, as `mesh_observe` and `mesh_analytics_detect_batch` produce) by
+// severity and ATT&CK technique. Any other class returns `MESH_ERR_REPORT`.
+//
+// # Safety
+// `finding_json` must point to `len` readable bytes.
+mesh_result mesh_summary_observe_finding(const mesh_summary *summary,
+                                         const uint8_t *finding_json,
+                                         size_t len,
+                                         int64_t now_ms);
+
+// Records the active bundle revision seen at `at_ms` (the latest wins).
+mesh_result mesh_summary_observe_revision(const mesh_summary *summary,
+                                          uint64_t revision,
+                                          int64_t at_ms);
+
+// The summary as JSON (free with `mesh_string_free`).
+//
+// # Safety
+// `out_json` NULL or writable.
+mesh_result mesh_summary_to_json(const mesh_summary *summary, char **out_json);
+
+// Renders the summary as one self-contained HTML page (inline CSS and
+// SVG, no script, no external asset) as of `now_ms`. `options_json` may be
+// NULL or an object with any of `title` (default "mesh report"),
+// `silence_threshold_seconds` (a source silent for longer is a coverage
+// gap; default 900) and `top_n` (rows in top-N tables, 1 to 1000; default
+// 10). Free the page with `mesh_string_free`.
+//
+// # Safety
+// `options_json` NULL or NUL-terminated; `out_html` NULL or writable.
+mesh_result mesh_summary_render_html(const mesh_summary *summary,
+                                     int64_t now_ms,
+                                     const char *options_json,
+                                     char **out_html);
 
 #ifdef __cplusplus
 }  // extern "C"

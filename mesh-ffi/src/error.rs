@@ -37,8 +37,17 @@ pub enum mesh_result {
     MESH_ERR_POLICY = 2000,
     /// A record could not be normalized (see the last error).
     MESH_ERR_EVENT = 3000,
-    /// An analytics input was rejected (see the last error).
+    /// An analytics input was rejected (see the last error); for an event,
+    /// the last error names the field (JSON pointer) and, in a batch, the line.
     MESH_ERR_ANALYTICS = 4000,
+    /// A Sigma rule was rejected (the last error names the rule and where).
+    MESH_ERR_SIGMA_RULE = 4001,
+    /// A STIX 2.1 bundle or indicator was rejected (see the last error).
+    MESH_ERR_STIX = 4002,
+    /// A response policy was rejected (the last error gives the JSON pointer).
+    MESH_ERR_RESPONSE_POLICY = 4003,
+    /// A record given to a summary was rejected, or its limits are unusable.
+    MESH_ERR_REPORT = 4004,
     /// A configuration document or bundle was rejected (see the last error).
     MESH_ERR_CONFIG = 5000,
 }
@@ -63,6 +72,10 @@ impl mesh_result {
             mesh_result::MESH_ERR_POLICY => "the policy, schema, entity or request was rejected\0",
             mesh_result::MESH_ERR_EVENT => "the record could not be normalized\0",
             mesh_result::MESH_ERR_ANALYTICS => "the analytics input was rejected\0",
+            mesh_result::MESH_ERR_SIGMA_RULE => "a Sigma rule was rejected\0",
+            mesh_result::MESH_ERR_STIX => "the STIX bundle or an indicator was rejected\0",
+            mesh_result::MESH_ERR_RESPONSE_POLICY => "the response policy was rejected\0",
+            mesh_result::MESH_ERR_REPORT => "the summary input was rejected\0",
             mesh_result::MESH_ERR_CONFIG => "the configuration or bundle was rejected\0",
         }
     }
@@ -70,6 +83,17 @@ impl mesh_result {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// The result code of an analytics error, by its kind.
+pub(crate) fn analytics_code(e: &mesh_core::analytics::AnalyticsError) -> mesh_result {
+    use mesh_core::analytics::AnalyticsErrorKind as K;
+    match e.kind() {
+        K::InvalidRule => mesh_result::MESH_ERR_SIGMA_RULE,
+        K::InvalidIndicator => mesh_result::MESH_ERR_STIX,
+        K::InvalidPolicy => mesh_result::MESH_ERR_RESPONSE_POLICY,
+        _ => mesh_result::MESH_ERR_ANALYTICS,
+    }
 }
 
 /// Records `message` as the calling thread's last error and returns `code`.
@@ -106,6 +130,10 @@ pub extern "C" fn mesh_result_message(result: u32) -> *const c_char {
         mesh_result::MESH_ERR_POLICY,
         mesh_result::MESH_ERR_EVENT,
         mesh_result::MESH_ERR_ANALYTICS,
+        mesh_result::MESH_ERR_SIGMA_RULE,
+        mesh_result::MESH_ERR_STIX,
+        mesh_result::MESH_ERR_RESPONSE_POLICY,
+        mesh_result::MESH_ERR_REPORT,
         mesh_result::MESH_ERR_CONFIG,
     ];
     let text = known

@@ -1,9 +1,16 @@
 //! The panic boundary and argument conversion shared by every entry point.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use mesh_core::Timestamp;
+
 use crate::error::{clear, fail, mesh_result};
+
+extern "C" {
+    /// POSIX `strnlen`: the length of `s`, reading at most `max` bytes.
+    fn strnlen(s: *const c_char, max: usize) -> usize;
+}
 
 /// Runs `f` at the ABI boundary: clears the last error, catches any panic
 /// (reported as `MESH_ERR_PANIC`, never unwinding into C).
@@ -38,21 +45,17 @@ pub(crate) unsafe fn str_arg<'a>(
             format!("argument `{name}` is NULL"),
         ));
     }
-    // Scan for the terminator without reading past `max + 1` bytes.
-    let mut len = 0usize;
-    // SAFETY: the caller guarantees a NUL-terminated string; we stop at the
-    // first NUL or after max + 1 bytes, whichever comes first.
-    while unsafe { *ptr.add(len) } != 0 {
-        len += 1;
-        if len > max {
-            return Err(fail(
-                mesh_result::MESH_ERR_INPUT_TOO_LARGE,
-                format!("argument `{name}` is longer than {max} bytes"),
-            ));
-        }
+    // SAFETY: the caller guarantees a NUL-terminated string; `strnlen`
+    // reads at most max + 1 bytes and stops at the first NUL.
+    let len = unsafe { strnlen(ptr, max.saturating_add(1)) };
+    if len > max {
+        return Err(fail(
+            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
+            format!("argument `{name}` is longer than {max} bytes"),
+        ));
     }
-    // SAFETY: `len` bytes followed by a NUL were just read from `ptr`.
-    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    // SAFETY: `len` readable bytes (followed by a NUL) start at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     std::str::from_utf8(bytes).map_err(|e| {
         fail(
             mesh_result::MESH_ERR_INVALID_UTF8,
@@ -93,21 +96,94 @@ pub(crate) unsafe fn bytes_arg<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Checks that an out-parameter is not NULL.
-pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), mesh_result> {
+/// Borrows `len` UTF-8 bytes at `ptr` as text (see [`bytes_arg`]).
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes that stay valid for the call.
+pub(crate) unsafe fn text_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+    max: usize,
+) -> Result<&'a str, mesh_result> {
+    // SAFETY: forwarded from the caller's contract.
+    let bytes = unsafe { bytes_arg(ptr, len, name, max) }?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        fail(
+            mesh_result::MESH_ERR_INVALID_UTF8,
+            format!(
+                "argument `{name}` is not valid UTF-8 at byte {}",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Borrows an optional NUL-terminated UTF-8 argument: NULL is `None`.
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(
+    ptr: *const c_char,
+    name: &str,
+    max: usize,
+) -> Result<Option<&'a str>, mesh_result> {
     if ptr.is_null() {
-        Err(fail(
-            mesh_result::MESH_ERR_NULL_ARGUMENT,
-            format!("out-parameter `{name}` is NULL"),
-        ))
+        Ok(None)
     } else {
-        Ok(())
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { str_arg(ptr, name, max) }.map(Some)
     }
+}
+
+/// An out-parameter checked at the start of a call and written once, at
+/// the end, only on success.
+pub(crate) struct Out<T>(*mut T);
+
+impl<T> Out<T> {
+    /// A required out-parameter: NULL is `MESH_ERR_NULL_ARGUMENT`.
+    pub(crate) fn required(ptr: *mut T, name: &str) -> Result<Out<T>, mesh_result> {
+        if ptr.is_null() {
+            Err(fail(
+                mesh_result::MESH_ERR_NULL_ARGUMENT,
+                format!("out-parameter `{name}` is NULL"),
+            ))
+        } else {
+            Ok(Out(ptr))
+        }
+    }
+
+    /// An optional out-parameter: NULL means the caller does not want it.
+    pub(crate) fn optional(ptr: *mut T) -> Out<T> {
+        Out(ptr)
+    }
+
+    /// Whether the caller asked for this value.
+    pub(crate) fn wanted(&self) -> bool {
+        !self.0.is_null()
+    }
+
+    /// Writes `value` (nothing for an optional NULL out-parameter).
+    ///
+    /// # Safety
+    /// The pointer given at construction must be NULL or writable.
+    pub(crate) unsafe fn write(self, value: T) {
+        if !self.0.is_null() {
+            // SAFETY: non-NULL and writable per the caller's contract.
+            unsafe { self.0.write(value) };
+        }
+    }
+}
+
+/// A time argument in milliseconds since the Unix epoch.
+pub(crate) fn ms(t: i64) -> Timestamp {
+    Timestamp::from_unix_millis(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn a_panic_becomes_an_error_code_and_a_message() {

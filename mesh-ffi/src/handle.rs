@@ -7,36 +7,133 @@
 //! never reused. A call in progress holds its own reference, so freeing a
 //! handle while another thread uses it is safe: the object lives until that
 //! call returns.
+//!
+//! Long-lived shared handles (`mesh_t`, normalizers, analytics, summaries)
+//! are registered with [`register_shared`] and looked up with [`shared`]:
+//! each thread keeps the last one it used, so the hot path takes no lock and
+//! touches no shared reference count. Freeing a shared handle advances a
+//! global epoch that invalidates every thread's entry; a thread drops its
+//! stale entry at its next lookup (or when it exits).
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
 use crate::error::{fail, mesh_result};
 
-type Table = RwLock<HashMap<usize, Arc<dyn Any + Send + Sync>>>;
+type Object = Arc<dyn Any + Send + Sync>;
+
+/// Ids are unique integers: hashing them is one multiplication.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = n as u64;
+    }
+}
+
+/// One shard of the table, alone on its cache lines.
+#[repr(align(128))]
+struct Shard(RwLock<HashMap<usize, Object, BuildHasherDefault<IdHasher>>>);
 
 /// Shards of the table, so threads working on different handles rarely
 /// touch the same lock.
 const SHARDS: usize = 16;
+/// Ids advance by this step; the low bits carry flags.
+const STEP: usize = 16;
+/// Flag bit of ids registered with [`register_shared`].
+const SHARED_BIT: usize = 8;
+/// Ids a thread reserves at once (fewer trips to the global counter).
+const BLOCK: usize = 256 * STEP;
 
-static LIVE: LazyLock<[Table; SHARDS]> =
-    LazyLock::new(|| std::array::from_fn(|_| RwLock::new(HashMap::new())));
+static LIVE: LazyLock<[Shard; SHARDS]> =
+    LazyLock::new(|| std::array::from_fn(|_| Shard(RwLock::new(HashMap::default()))));
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0x1000);
+/// Advanced whenever a shared handle is freed.
+static SHARED_EPOCH: AtomicU64 = AtomicU64::new(0);
 
-fn shard(id: usize) -> &'static Table {
-    let shards: &'static [Table; SHARDS] = &LIVE;
+/// A thread's cached shared handle.
+struct CacheEntry {
+    id: usize,
+    epoch: u64,
+    object: Object,
+}
+
+thread_local! {
+    /// The next id this thread hands out and the end of its block.
+    static IDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    static CACHE: RefCell<Option<CacheEntry>> = const { RefCell::new(None) };
+}
+
+fn shard(id: usize) -> &'static Shard {
+    let shards: &'static [Shard; SHARDS] = &LIVE;
     // Ids advance by 16, so bits 4.. spread consecutive handles over shards.
-    &shards[(id >> 4) % SHARDS]
+    &shards[(id / STEP) % SHARDS]
+}
+
+fn next_id() -> usize {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_ID.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        ids.set((next + STEP, end));
+        next
+    })
+}
+
+fn insert(id: usize, object: Object) {
+    let mut table = shard(id).0.write().unwrap_or_else(|p| p.into_inner());
+    table.insert(id, object);
 }
 
 /// Registers `value` and returns its handle.
 pub(crate) fn register<T: Send + Sync + 'static>(value: T) -> *const T {
-    let id = NEXT_ID.fetch_add(16, Ordering::Relaxed);
-    let mut table = shard(id).write().unwrap_or_else(|p| p.into_inner());
-    table.insert(id, Arc::new(value));
+    register_arc(Arc::new(value))
+}
+
+/// Registers an already allocated object (e.g. one recycled by [`take`]).
+pub(crate) fn register_arc<T: Send + Sync + 'static>(value: Arc<T>) -> *const T {
+    let id = next_id();
+    insert(id, value);
     id as *const T
+}
+
+/// Registers a long-lived object that threads look up with [`shared`].
+pub(crate) fn register_shared<T: Send + Sync + 'static>(value: T) -> *const T {
+    let id = next_id() | SHARED_BIT;
+    insert(id, Arc::new(value));
+    id as *const T
+}
+
+fn lookup<T: Send + Sync + 'static>(id: usize, name: &str) -> Result<Arc<T>, mesh_result> {
+    let table = shard(id).0.read().unwrap_or_else(|p| p.into_inner());
+    table
+        .get(&id)
+        .and_then(|any| Arc::clone(any).downcast::<T>().ok())
+        .ok_or_else(|| invalid(name))
+}
+
+fn null(name: &str) -> mesh_result {
+    fail(
+        mesh_result::MESH_ERR_NULL_ARGUMENT,
+        format!("handle `{name}` is NULL"),
+    )
 }
 
 /// The live object behind `handle`, or `MESH_ERR_INVALID_HANDLE` /
@@ -46,17 +143,111 @@ pub(crate) fn get<T: Send + Sync + 'static>(
     name: &str,
 ) -> Result<Arc<T>, mesh_result> {
     if handle.is_null() {
-        return Err(fail(
-            mesh_result::MESH_ERR_NULL_ARGUMENT,
-            format!("handle `{name}` is NULL"),
-        ));
+        return Err(null(name));
+    }
+    lookup(handle as usize, name)
+}
+
+/// Runs `f` on the live object behind `handle` under the table's read
+/// lock, without taking a reference (for short reads on the hot path).
+pub(crate) fn with_ref<T: Send + Sync + 'static, R>(
+    handle: *const T,
+    f: impl FnOnce(&T) -> R,
+) -> Option<R> {
+    if handle.is_null() {
+        return None;
     }
     let id = handle as usize;
-    let table = shard(id).read().unwrap_or_else(|p| p.into_inner());
+    let table = shard(id).0.read().unwrap_or_else(|p| p.into_inner());
     table
         .get(&id)
-        .and_then(|any| Arc::clone(any).downcast::<T>().ok())
-        .ok_or_else(|| invalid(name))
+        .and_then(|any| any.downcast_ref::<T>())
+        .map(f)
+}
+
+/// A shared handle in use by the calling thread; returned to the thread's
+/// cache when dropped.
+pub(crate) struct Shared<T: Send + Sync + 'static> {
+    id: usize,
+    epoch: u64,
+    object: ManuallyDrop<Arc<T>>,
+}
+
+impl<T: Send + Sync + 'static> Shared<T> {
+    fn new(id: usize, epoch: u64, object: Arc<T>) -> Self {
+        Shared {
+            id,
+            epoch,
+            object: ManuallyDrop::new(object),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.object
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: `object` is taken exactly once, here, and never used again.
+        let object: Arc<T> = unsafe { ManuallyDrop::take(&mut self.object) };
+        let object: Object = object;
+        let entry = CacheEntry {
+            id: self.id,
+            epoch: self.epoch,
+            object,
+        };
+        // During thread teardown the cache may be gone: the entry is then
+        // simply dropped.
+        let _ = CACHE.try_with(|c| {
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                let old = slot.replace(entry);
+                drop(slot);
+                drop(old);
+            }
+        });
+    }
+}
+
+/// The live object behind a handle registered with [`register_shared`],
+/// taken from the calling thread's cache when it is current (no lock, no
+/// shared counter), else from the table.
+pub(crate) fn shared<T: Send + Sync + 'static>(
+    handle: *const T,
+    name: &str,
+) -> Result<Shared<T>, mesh_result> {
+    if handle.is_null() {
+        return Err(null(name));
+    }
+    let id = handle as usize;
+    let epoch = SHARED_EPOCH.load(Ordering::Acquire);
+    let cached = CACHE
+        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+        .ok()
+        .flatten();
+    if let Some(entry) = cached {
+        if entry.id == id && entry.epoch == epoch {
+            if let Ok(object) = entry.object.downcast::<T>() {
+                return Ok(Shared::new(id, epoch, object));
+            }
+            return Err(invalid(name));
+        }
+        // A different or stale entry: dropped here (the object is freed
+        // if it was released meanwhile).
+    }
+    Ok(Shared::new(id, epoch, lookup::<T>(id, name)?))
+}
+
+fn remove<T: Send + Sync + 'static>(handle: *const T, name: &str) -> Result<Object, mesh_result> {
+    let id = handle as usize;
+    let mut table = shard(id).0.write().unwrap_or_else(|p| p.into_inner());
+    match table.get(&id) {
+        Some(any) if any.is::<T>() => table.remove(&id).ok_or_else(|| invalid(name)),
+        _ => Err(invalid(name)),
+    }
 }
 
 /// Unregisters `handle`; the object is dropped once no call uses it.
@@ -68,17 +259,39 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     if handle.is_null() {
         return Ok(());
     }
+    let obj = remove(handle, name)?;
     let id = handle as usize;
-    let mut table = shard(id).write().unwrap_or_else(|p| p.into_inner());
-    match table.get(&id) {
-        Some(any) if any.is::<T>() => {
-            let obj = table.remove(&id);
-            drop(table);
-            drop(obj);
-            Ok(())
-        }
-        _ => Err(invalid(name)),
+    if id & SHARED_BIT != 0 {
+        SHARED_EPOCH.fetch_add(1, Ordering::AcqRel);
+        let mine = CACHE
+            .try_with(|c| {
+                c.try_borrow_mut().ok().and_then(|mut slot| {
+                    if slot.as_ref().is_some_and(|e| e.id == id) {
+                        slot.take()
+                    } else {
+                        None
+                    }
+                })
+            })
+            .ok()
+            .flatten();
+        drop(mine);
     }
+    drop(obj);
+    Ok(())
+}
+
+/// Unregisters `handle` and returns its object (for reuse when no other
+/// call holds it). NULL gives `Ok(None)`.
+pub(crate) fn take<T: Send + Sync + 'static>(
+    handle: *const T,
+    name: &str,
+) -> Result<Option<Arc<T>>, mesh_result> {
+    if handle.is_null() {
+        return Ok(None);
+    }
+    let obj = remove(handle, name)?;
+    Ok(obj.downcast::<T>().ok())
 }
 
 fn invalid(name: &str) -> mesh_result {
@@ -108,5 +321,40 @@ mod tests {
         );
         let other = register(6u32);
         assert_ne!(other, h, "ids are never reused");
+    }
+
+    #[test]
+    fn shared_handles_are_cached_and_invalidated_on_free() {
+        let h = register_shared(String::from("a"));
+        assert_eq!(shared(h, "h").map(|s| s.clone()).ok().as_deref(), Some("a"));
+        // Second lookup is served from the thread's cache.
+        assert_eq!(shared(h, "h").map(|s| s.len()).ok(), Some(1));
+        assert_eq!(
+            shared(h.cast::<u32>(), "h").err(),
+            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
+        );
+        let id = h as usize;
+        let t = std::thread::spawn(move || shared(id as *const String, "h").map(|s| s.len()).ok());
+        let held = t.join().ok().flatten();
+        assert_eq!(held, Some(1));
+        assert_eq!(release(h, "h"), Ok(()));
+        assert_eq!(
+            shared(h, "h").err(),
+            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
+        );
+        assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
+    }
+
+    #[test]
+    fn taken_objects_can_be_registered_again_under_a_new_id() {
+        let h = register(7u32);
+        let obj = take(h, "h").ok().flatten();
+        assert_eq!(obj.as_deref(), Some(&7));
+        assert_eq!(
+            take(h, "h").err(),
+            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
+        );
+        let h2 = obj.map(register_arc);
+        assert!(h2.is_some_and(|h2| h2 != h));
     }
 }

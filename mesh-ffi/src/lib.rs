@@ -6,13 +6,20 @@
 //! strings returned to the caller are freed with `mesh_string_free`; no panic
 //! crosses the boundary; handles are opaque and checked on every use.
 
+mod analytics;
 mod error;
 mod guard;
 mod handle;
 mod mesh;
 mod normalize;
+mod options;
 mod strings;
+mod summary;
 
+pub use analytics::{
+    mesh_analytics, mesh_analytics_detect_batch, mesh_analytics_free, mesh_analytics_new,
+    mesh_analytics_stats, mesh_flush_observations, mesh_observe, mesh_set_analytics,
+};
 pub use error::{mesh_last_error_message, mesh_result, mesh_result_message};
 pub use mesh::{
     mesh_activate_bundle, mesh_authorize, mesh_authorize_json, mesh_decision, mesh_decision_effect,
@@ -26,6 +33,11 @@ pub use normalize::{
     mesh_normalizer_new,
 };
 pub use strings::{mesh_actor_key, mesh_string_free, mesh_version};
+pub use summary::{
+    mesh_summary, mesh_summary_free, mesh_summary_new, mesh_summary_observe_decision,
+    mesh_summary_observe_event, mesh_summary_observe_finding, mesh_summary_observe_revision,
+    mesh_summary_render_html, mesh_summary_to_json,
+};
 
 /// The major version of this library.
 pub const MESH_VERSION_MAJOR: u32 = 0;

@@ -1,17 +1,17 @@
 //! `mesh_t`: the embedded decision point, and `mesh_decision`: one decision.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, CString};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use mesh_core::policy::{EntityUid, Record, Value};
-use mesh_core::Timestamp;
 use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
 use serde_json::Value as Json;
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{bytes_arg, guard, out_arg, str_arg, MAX_CSTR};
+use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR};
 use crate::handle;
-use crate::strings::to_c_string;
+use crate::strings::write_string;
 
 /// Largest credential accepted, in bytes (larger ones are rejected before
 /// any decoding).
@@ -28,7 +28,7 @@ const MAX_BUNDLE: usize = 64 << 20;
 /// function taking `const mesh_t *` may be called concurrently. Decisions
 /// never block on a bundle activation or a revocation update.
 pub struct mesh_t {
-    inner: Mesh,
+    pub(crate) inner: Mesh,
 }
 
 /// The effect of a decision.
@@ -49,14 +49,48 @@ pub enum mesh_effect {
 /// Thread safety: a decision is immutable; it may be read from any thread.
 /// Strings it returns stay valid until it is freed.
 pub struct mesh_decision {
-    inner: AccessDecision,
+    pub(crate) inner: AccessDecision,
     obligation: OnceLock<Option<CString>>,
     policies: OnceLock<Vec<CString>>,
     reason: OnceLock<CString>,
 }
 
+/// Decisions kept per thread for reuse by `mesh_authorize`.
+const DECISION_POOL: usize = 4;
+/// Parsed entity references kept per thread (action and resource strings
+/// repeat from call to call).
+const UID_CACHE: usize = 16;
+
+/// Parsed request contexts kept per thread (hosts often pass the same
+/// context text again), and the longest context text kept.
+const CONTEXT_CACHE: usize = 8;
+const MAX_CACHED_CONTEXT: usize = 4096;
+
+thread_local! {
+    static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
+    static DECISIONS: RefCell<Vec<Arc<mesh_decision>>> = const { RefCell::new(Vec::new()) };
+    static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
+}
+
 fn config_error(e: impl std::fmt::Display) -> mesh_result {
     fail(mesh_result::MESH_ERR_CONFIG, e.to_string())
+}
+
+fn identity_error(e: impl std::fmt::Display) -> mesh_result {
+    fail(mesh_result::MESH_ERR_IDENTITY, e.to_string())
+}
+
+/// `MESH_ERR_INVALID_JSON` for a JSON argument `name`, with line and column.
+pub(crate) fn json_error(name: &str, e: &serde_json::Error) -> mesh_result {
+    fail(
+        mesh_result::MESH_ERR_INVALID_JSON,
+        format!("argument `{name}` at {}:{}: {e}", e.line(), e.column()),
+    )
+}
+
+/// The live `mesh_t` behind `mesh`.
+pub(crate) fn mesh_arg(mesh: *const mesh_t) -> Result<handle::Shared<mesh_t>, mesh_result> {
+    handle::shared(mesh, "mesh")
 }
 
 fn parse_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
@@ -68,30 +102,108 @@ fn parse_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
     })
 }
 
+/// `parse_uid` through the calling thread's cache of recent references.
+fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
+    let hit = UIDS
+        .try_with(|c| {
+            c.try_borrow().ok().and_then(|c| {
+                c.iter()
+                    .find(|(k, _)| &**k == text)
+                    .map(|(_, uid)| uid.clone())
+            })
+        })
+        .ok()
+        .flatten();
+    if let Some(uid) = hit {
+        return Ok(uid);
+    }
+    let uid = parse_uid(text, name)?;
+    let _ = UIDS.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if c.len() >= UID_CACHE {
+                c.remove(0);
+            }
+            c.push((text.into(), uid.clone()));
+        }
+    });
+    Ok(uid)
+}
+
+/// A context record from JSON; `label` names it in errors and
+/// `not_object` is the message when it is not an object.
+fn context_record(json: &Json, label: &str, not_object: &str) -> Result<Record, mesh_result> {
+    match Value::from_json(json) {
+        Ok(Value::Record(r)) => Ok(r),
+        Ok(_) => Err(fail(mesh_result::MESH_ERR_INVALID_JSON, not_object)),
+        Err(e) => Err(fail(mesh_result::MESH_ERR_POLICY, format!("{label}: {e}"))),
+    }
+}
+
 fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(Record::default());
     };
-    let json: Json = serde_json::from_str(text).map_err(|e| {
-        fail(
-            mesh_result::MESH_ERR_INVALID_JSON,
-            format!(
-                "argument `context_json` at {}:{}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    match Value::from_json(&json) {
-        Ok(Value::Record(r)) => Ok(r),
-        Ok(_) => Err(fail(
-            mesh_result::MESH_ERR_INVALID_JSON,
-            "argument `context_json` must be a JSON object",
-        )),
-        Err(e) => Err(fail(
-            mesh_result::MESH_ERR_POLICY,
-            format!("argument `context_json`: {e}"),
-        )),
+    let cacheable = text.len() <= MAX_CACHED_CONTEXT;
+    if cacheable {
+        let hit = CONTEXTS
+            .try_with(|c| {
+                c.try_borrow()
+                    .ok()
+                    .and_then(|c| c.iter().find(|(k, _)| &**k == text).map(|(_, r)| r.clone()))
+            })
+            .ok()
+            .flatten();
+        if let Some(r) = hit {
+            return Ok(r);
+        }
+    }
+    let record = match Record::from_json_str_fast(text) {
+        Some(r) => r,
+        None => {
+            let json: Json =
+                serde_json::from_str(text).map_err(|e| json_error("context_json", &e))?;
+            context_record(
+                &json,
+                "argument `context_json`",
+                "argument `context_json` must be a JSON object",
+            )?
+        }
+    };
+    if cacheable {
+        let _ = CONTEXTS.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                if c.len() >= CONTEXT_CACHE {
+                    c.remove(0);
+                }
+                c.push((text.into(), record.clone()));
+            }
+        });
+    }
+    Ok(record)
+}
+
+/// Registers a decision, reusing one of the calling thread's freed
+/// decisions when it can (no allocation on the hot path).
+fn register_decision(d: AccessDecision) -> *const mesh_decision {
+    let value = mesh_decision {
+        inner: d,
+        obligation: OnceLock::new(),
+        policies: OnceLock::new(),
+        reason: OnceLock::new(),
+    };
+    let recycled = DECISIONS
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten();
+    match recycled {
+        Some(mut arc) => match Arc::get_mut(&mut arc) {
+            Some(slot) => {
+                *slot = value;
+                handle::register_arc(arc)
+            }
+            None => handle::register(value),
+        },
+        None => handle::register(value),
     }
 }
 
@@ -109,23 +221,25 @@ pub unsafe extern "C" fn mesh_new(
     guard(|| {
         // SAFETY: forwarded from the caller's contract.
         let text = unsafe { str_arg(config, "config", MAX_CSTR) }?;
-        out_arg(out_mesh, "out_mesh")?;
+        let out = Out::required(out_mesh, "out_mesh")?;
         let inner = if text.trim_start().starts_with('{') {
             Mesh::from_json(text)
         } else {
             Mesh::from_toml(text)
         }
         .map_err(config_error)?;
-        let h = handle::register(mesh_t { inner });
         // SAFETY: checked non-NULL above.
-        unsafe { *out_mesh = h };
+        unsafe { out.write(handle::register_shared(mesh_t { inner })) };
         Ok(())
     })
 }
 
 /// Frees a decision point. NULL is accepted. Freeing a handle twice, or a
 /// handle that is not a `mesh_t`, returns `MESH_ERR_INVALID_HANDLE`. Calls
-/// already running on other threads finish normally.
+/// already running on other threads finish normally. Each thread keeps the
+/// last shared handle it used for fast lookups: another thread's reference
+/// is dropped at that thread's next libmesh call on a shared handle, or
+/// when it exits.
 #[no_mangle]
 pub extern "C" fn mesh_free(mesh: *const mesh_t) -> mesh_result {
     guard(|| handle::release(mesh, "mesh"))
@@ -138,10 +252,10 @@ pub extern "C" fn mesh_free(mesh: *const mesh_t) -> mesh_result {
 #[no_mangle]
 pub unsafe extern "C" fn mesh_revision(mesh: *const mesh_t, out_revision: *mut u64) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
-        out_arg(out_revision, "out_revision")?;
+        let m = mesh_arg(mesh)?;
+        let out = Out::required(out_revision, "out_revision")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_revision = m.inner.revision() };
+        unsafe { out.write(m.inner.revision()) };
         Ok(())
     })
 }
@@ -161,14 +275,13 @@ pub unsafe extern "C" fn mesh_activate_bundle(
     out_revision: *mut u64,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY: forwarded from the caller's contract.
         let bytes = unsafe { bytes_arg(bundle, len, "bundle", MAX_BUNDLE) }?;
+        let out = Out::optional(out_revision);
         let rev = m.inner.activate_bundle(bytes).map_err(config_error)?;
-        if !out_revision.is_null() {
-            // SAFETY: non-NULL, writable per the contract.
-            unsafe { *out_revision = rev };
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { out.write(rev) };
         Ok(())
     })
 }
@@ -189,23 +302,18 @@ pub unsafe extern "C" fn mesh_verify(
     out_identity_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY: forwarded from the caller's contract.
         let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
-        out_arg(out_identity_json, "out_identity_json")?;
+        let out = Out::required(out_identity_json, "out_identity_json")?;
         let id = m
             .inner
-            .verify(
-                Credential::detect(cred),
-                Timestamp::from_unix_millis(now_ms),
-            )
-            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))?;
+            .verify(Credential::detect(cred), ms(now_ms))
+            .map_err(identity_error)?;
         let json = serde_json::to_string(&*id)
             .map_err(|e| fail(mesh_result::MESH_ERR_INVALID_ARGUMENT, e.to_string()))?;
-        let c = to_c_string(json, "identity")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_identity_json = c };
-        Ok(())
+        unsafe { write_string(out, json, "identity") }
     })
 }
 
@@ -233,11 +341,11 @@ pub unsafe extern "C" fn mesh_authorize(
     out_decision: *mut *const mesh_decision,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY (all four): forwarded from the caller's contract.
         let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
-        let action = parse_uid(unsafe { str_arg(action, "action", MAX_UID) }?, "action")?;
-        let resource = parse_uid(
+        let action = cached_uid(unsafe { str_arg(action, "action", MAX_UID) }?, "action")?;
+        let resource = cached_uid(
             unsafe { str_arg(resource, "resource", MAX_UID) }?,
             "resource",
         )?;
@@ -248,22 +356,16 @@ pub unsafe extern "C" fn mesh_authorize(
                 str_arg(context_json, "context_json", MAX_CSTR)
             }?))?
         };
-        out_arg(out_decision, "out_decision")?;
+        let out = Out::required(out_decision, "out_decision")?;
         let d = m.inner.authorize(
             Credential::detect(cred),
             &action,
             &resource,
             context,
-            Timestamp::from_unix_millis(now_ms),
+            ms(now_ms),
         );
-        let h = handle::register(mesh_decision {
-            inner: d,
-            obligation: OnceLock::new(),
-            policies: OnceLock::new(),
-            reason: OnceLock::new(),
-        });
         // SAFETY: checked non-NULL above.
-        unsafe { *out_decision = h };
+        unsafe { out.write(register_decision(d)) };
         Ok(())
     })
 }
@@ -283,20 +385,11 @@ pub unsafe extern "C" fn mesh_authorize_json(
     out_decision_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY: forwarded from the caller's contract.
         let text = unsafe { str_arg(request_json, "request_json", MAX_CSTR) }?;
-        out_arg(out_decision_json, "out_decision_json")?;
-        let json: Json = serde_json::from_str(text).map_err(|e| {
-            fail(
-                mesh_result::MESH_ERR_INVALID_JSON,
-                format!(
-                    "argument `request_json` at {}:{}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
+        let out = Out::required(out_decision_json, "out_decision_json")?;
+        let json: Json = serde_json::from_str(text).map_err(|e| json_error("request_json", &e))?;
         let field = |name: &str| -> Result<&str, mesh_result> {
             json.get(name).and_then(Json::as_str).ok_or_else(|| {
                 fail(
@@ -310,33 +403,21 @@ pub unsafe extern "C" fn mesh_authorize_json(
         let resource = parse_uid(field("resource")?, "resource")?;
         let context = match json.get("context") {
             None | Some(Json::Null) => Record::default(),
-            Some(v) => match Value::from_json(v) {
-                Ok(Value::Record(r)) => r,
-                Ok(_) => {
-                    return Err(fail(
-                        mesh_result::MESH_ERR_INVALID_JSON,
-                        "request field `context` must be an object",
-                    ))
-                }
-                Err(e) => {
-                    return Err(fail(
-                        mesh_result::MESH_ERR_POLICY,
-                        format!("request field `context`: {e}"),
-                    ))
-                }
-            },
+            Some(v) => context_record(
+                v,
+                "request field `context`",
+                "request field `context` must be an object",
+            )?,
         };
         let d = m.inner.authorize(
             Credential::detect(cred),
             &action,
             &resource,
             context,
-            Timestamp::from_unix_millis(now_ms),
+            ms(now_ms),
         );
-        let c = to_c_string(d.to_json().to_string(), "decision")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_decision_json = c };
-        Ok(())
+        unsafe { write_string(out, d.to_json().to_string(), "decision") }
     })
 }
 
@@ -348,11 +429,12 @@ fn decision(d: *const mesh_decision) -> Option<std::sync::Arc<mesh_decision>> {
 #[no_mangle]
 pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
     let r = std::panic::catch_unwind(|| {
-        decision(d).map_or(mesh_effect::MESH_EFFECT_DENY, |d| match d.inner.outcome() {
+        handle::with_ref(d, |d| match d.inner.outcome() {
             AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
             AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
             AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
         })
+        .unwrap_or(mesh_effect::MESH_EFFECT_DENY)
     });
     r.unwrap_or(mesh_effect::MESH_EFFECT_DENY)
 }
@@ -443,15 +525,13 @@ pub unsafe extern "C" fn mesh_decision_to_json(
 ) -> mesh_result {
     guard(|| {
         let d = handle::get(d, "decision")?;
-        out_arg(out_json, "out_json")?;
+        let out = Out::required(out_json, "out_json")?;
         let mut json = d.inner.to_json();
         if let Some(obj) = json.as_object_mut() {
             obj.insert("audit_event".into(), d.inner.audit_event());
         }
-        let c = to_c_string(json.to_string(), "decision")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_json = c };
-        Ok(())
+        unsafe { write_string(out, json.to_string(), "decision") }
     })
 }
 
@@ -459,7 +539,18 @@ pub unsafe extern "C" fn mesh_decision_to_json(
 /// `MESH_ERR_INVALID_HANDLE`.
 #[no_mangle]
 pub extern "C" fn mesh_decision_free(d: *const mesh_decision) -> mesh_result {
-    guard(|| handle::release(d, "decision"))
+    guard(|| {
+        if let Some(arc) = handle::take(d, "decision")? {
+            let _ = DECISIONS.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    if p.len() < DECISION_POOL && Arc::strong_count(&arc) == 1 {
+                        p.push(arc);
+                    }
+                }
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Revokes everything `subject` (any identifier: e-mail, subject, ARN…;
@@ -477,16 +568,12 @@ pub unsafe extern "C" fn mesh_revoke_subject(
     expires_ms: i64,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY: forwarded from the caller's contract.
         let subject = unsafe { str_arg(subject, "subject", MAX_UID) }?;
         m.inner
-            .revoke_subject(
-                subject,
-                Timestamp::from_unix_millis(before_ms),
-                Timestamp::from_unix_millis(expires_ms),
-            )
-            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))
+            .revoke_subject(subject, ms(before_ms), ms(expires_ms))
+            .map_err(identity_error)
     })
 }
 
@@ -501,12 +588,10 @@ pub unsafe extern "C" fn mesh_revocations_export(
     out_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
-        out_arg(out_json, "out_json")?;
-        let c = to_c_string(m.inner.revocations_json(), "revocations")?;
+        let m = mesh_arg(mesh)?;
+        let out = Out::required(out_json, "out_json")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_json = c };
-        Ok(())
+        unsafe { write_string(out, m.inner.revocations_json(), "revocations") }
     })
 }
 
@@ -521,11 +606,9 @@ pub unsafe extern "C" fn mesh_revocations_merge(
     json: *const c_char,
 ) -> mesh_result {
     guard(|| {
-        let m = handle::get(mesh, "mesh")?;
+        let m = mesh_arg(mesh)?;
         // SAFETY: forwarded from the caller's contract.
         let text = unsafe { str_arg(json, "json", MAX_CSTR) }?;
-        m.inner
-            .merge_revocations_json(text)
-            .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))
+        m.inner.merge_revocations_json(text).map_err(identity_error)
     })
 }

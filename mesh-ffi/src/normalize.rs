@@ -3,13 +3,12 @@
 use std::ffi::c_char;
 
 use mesh_core::events::{sources, NormalizeOptions, Normalizer};
-use mesh_core::Timestamp;
 use serde_json::json;
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{bytes_arg, guard, out_arg, str_arg};
+use crate::guard::{bytes_arg, guard, ms, opt_str_arg, Out};
 use crate::handle;
-use crate::strings::to_c_string;
+use crate::strings::{to_c_string, write_string};
 
 /// Largest batch accepted by `mesh_normalize_batch`, in bytes (256 MiB).
 const MAX_BATCH: usize = 256 << 20;
@@ -33,13 +32,12 @@ pub unsafe extern "C" fn mesh_normalizer_new(
     out_normalizer: *mut *const mesh_normalizer,
 ) -> mesh_result {
     guard(|| {
-        out_arg(out_normalizer, "out_normalizer")?;
+        let out = Out::required(out_normalizer, "out_normalizer")?;
         let mut inner = Normalizer::new(NormalizeOptions::default());
         sources::register_builtin(&mut inner)
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
-        let h = handle::register(mesh_normalizer { inner });
         // SAFETY: checked non-NULL above.
-        unsafe { *out_normalizer = h };
+        unsafe { out.write(handle::register_shared(mesh_normalizer { inner })) };
         Ok(())
     })
 }
@@ -69,27 +67,21 @@ pub unsafe extern "C" fn mesh_normalize(
     out_event_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let n = handle::get(normalizer, "normalizer")?;
+        let n = handle::shared(normalizer, "normalizer")?;
         let max = n.inner.options().limits.max_record_bytes;
         // SAFETY: forwarded from the caller's contract.
         let raw = unsafe { bytes_arg(record, len, "record", max) }?;
-        let source = if source.is_null() {
-            None
-        } else {
-            // SAFETY: forwarded from the caller's contract.
-            Some(unsafe { str_arg(source, "source", 256) }?)
-        };
-        out_arg(out_event_json, "out_event_json")?;
+        // SAFETY: forwarded from the caller's contract.
+        let source = unsafe { opt_str_arg(source, "source", 256) }?;
+        let out = Out::required(out_event_json, "out_event_json")?;
         let event = n
             .inner
-            .normalize(raw, source, Timestamp::from_unix_millis(now_ms))
+            .normalize(raw, source, ms(now_ms))
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
         let json = serde_json::to_string(&event)
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
-        let c = to_c_string(json, "event")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_event_json = c };
-        Ok(())
+        unsafe { write_string(out, json, "event") }
     })
 }
 
@@ -116,23 +108,16 @@ pub unsafe extern "C" fn mesh_normalize_batch(
     out_failed: *mut usize,
 ) -> mesh_result {
     guard(|| {
-        let n = handle::get(normalizer, "normalizer")?;
+        let n = handle::shared(normalizer, "normalizer")?;
         // SAFETY: forwarded from the caller's contract.
         let data = unsafe { bytes_arg(input, len, "input", MAX_BATCH) }?;
-        let source = if source.is_null() {
-            None
-        } else {
-            // SAFETY: forwarded from the caller's contract.
-            Some(unsafe { str_arg(source, "source", 256) }?)
-        };
-        out_arg(out_events_ndjson, "out_events_ndjson")?;
+        // SAFETY: forwarded from the caller's contract.
+        let source = unsafe { opt_str_arg(source, "source", 256) }?;
+        let out_events = Out::required(out_events_ndjson, "out_events_ndjson")?;
         let mut events = String::new();
         let mut errors = String::new();
         let mut failed = 0usize;
-        for (line, result) in
-            n.inner
-                .normalize_lines(data, source, Timestamp::from_unix_millis(now_ms))
-        {
+        for (line, result) in n.inner.normalize_lines(data, source, ms(now_ms)) {
             let outcome = result
                 .map_err(|e| {
                     (
@@ -175,13 +160,9 @@ pub unsafe extern "C" fn mesh_normalize_batch(
         };
         // SAFETY: checked non-NULL (or skipped when NULL) per the contract.
         unsafe {
-            *out_events_ndjson = ev;
-            if !out_errors_ndjson.is_null() {
-                *out_errors_ndjson = er;
-            }
-            if !out_failed.is_null() {
-                *out_failed = failed;
-            }
+            out_events.write(ev);
+            Out::optional(out_errors_ndjson).write(er);
+            Out::optional(out_failed).write(failed);
         }
         Ok(())
     })

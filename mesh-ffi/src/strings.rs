@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CString};
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{guard, out_arg, str_arg};
+use crate::guard::{guard, str_arg, Out};
 
 /// Converts `s` into a caller-owned C string (freed with `mesh_string_free`).
 pub(crate) fn to_c_string(s: String, what: &str) -> Result<*mut c_char, mesh_result> {
@@ -13,6 +13,21 @@ pub(crate) fn to_c_string(s: String, what: &str) -> Result<*mut c_char, mesh_res
             format!("{what} contains a NUL byte and cannot be returned as a C string"),
         )
     })
+}
+
+/// Converts `s` into a caller-owned C string and writes it to `out`.
+///
+/// # Safety
+/// `out` must have been built from a NULL or writable pointer.
+pub(crate) unsafe fn write_string(
+    out: Out<*mut c_char>,
+    s: String,
+    what: &str,
+) -> Result<(), mesh_result> {
+    let c = to_c_string(s, what)?;
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { out.write(c) };
+    Ok(())
 }
 
 /// The library version as a static NUL-terminated string, e.g. "0.1.0".
@@ -49,12 +64,10 @@ pub unsafe extern "C" fn mesh_actor_key(
     guard(|| {
         // SAFETY: forwarded from the caller's contract.
         let id = unsafe { str_arg(identifier, "identifier", 4096) }?;
-        out_arg(out_key, "out_key")?;
+        let out = Out::required(out_key, "out_key")?;
         let key = mesh_core::ActorKey::from_identifier(id)
             .map_err(|e| fail(mesh_result::MESH_ERR_IDENTITY, e.to_string()))?;
-        let c = to_c_string(key.into(), "actor key")?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out_key = c };
-        Ok(())
+        unsafe { write_string(out, key.into(), "actor key") }
     })
 }

@@ -24,6 +24,22 @@ pub(crate) fn stream_entities(json: &str) -> Option<Vec<Entity>> {
     Some(out)
 }
 
+/// A record (such as a request context) from a JSON object, or `None` when
+/// the fast path does not apply; then [`Value::from_json`] on the parsed
+/// document gives the same result or a located error.
+pub(crate) fn stream_record(json: &str) -> Option<Record> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let mut types = Types::default();
+    let out = RecordSeed {
+        types: &mut types,
+        depth: 0,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    de.end().ok()?;
+    Some(out)
+}
+
 /// Entity types seen so far, so that each name is checked and allocated once.
 #[derive(Default)]
 struct Types {
@@ -421,6 +437,31 @@ mod tests {
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b, "{json}"),
             (a, b) => panic!("{json}: fast {a:?}, document {b:?}"),
         }
+    }
+
+    #[test]
+    fn record_fast_path_agrees_with_value_from_json() {
+        for doc in [
+            r#"{"device": {"managed": true, "os": "linux"}, "risk": 99, "mfa": false, "ip": {"__extn": {"fn": "ip", "arg": "10.1.2.3"}}}"#,
+            r#"{"l": [1, [2], {"k": "v\"w"}], "e": {"__entity": {"type": "G", "id": "g"}}, "d": {"__extn": {"fn": "decimal", "arg": "1.5"}}}"#,
+            r#"{}"#,
+            r#"{"k": 1, "k": 2}"#,
+            r#"{"__entity": {"type": "G", "id": "g"}}"#,
+            r#"{"x": 1.5}"#,
+            r#"{"x": {"__extn": {"fn": "ip", "arg": "nope"}}}"#,
+            r#"[1]"#,
+            r#"{"a": 1} x"#,
+        ] {
+            let fast = stream_record(doc);
+            let slow = serde_json::from_str::<serde_json::Value>(doc)
+                .ok()
+                .and_then(|v| Value::from_json(&v).ok());
+            if let Some(r) = fast {
+                assert_eq!(Some(Value::Record(r)), slow, "{doc}");
+            }
+        }
+        assert!(stream_record(r#"{"a": {"b": [1, 2]}}"#).is_some());
+        assert!(stream_record(r#"{"k": 1, "k": 2}"#).is_none());
     }
 
     #[test]

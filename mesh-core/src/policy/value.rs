@@ -240,6 +240,17 @@ impl fmt::Debug for Set {
 pub struct Record(Arc<[(Arc<str>, Value)]>);
 
 impl Record {
+    /// A record (e.g. a request context) from JSON text in Cedar's value
+    /// format, parsed without building a JSON document first. `None` when
+    /// this fast path does not take the text (invalid JSON, duplicate keys,
+    /// a value that is not a record, unusual shapes): then
+    /// [`Value::from_json`] on the parsed document gives the result or a
+    /// located error. When it returns a record, it is the one
+    /// [`Value::from_json`] would give.
+    pub fn from_json_str_fast(json: &str) -> Option<Record> {
+        super::entity_json::stream_record(json)
+    }
+
     /// A record from attribute pairs; a repeated name is an error (returned
     /// as that name).
     pub fn new(mut attrs: Vec<(Arc<str>, Value)>) -> Result<Self, Arc<str>> {

@@ -1,0 +1,306 @@
+//! The cost of the C ABI on the hot path: `mesh_authorize` (called through
+//! its `extern "C"` symbol, as a C host does) against `Mesh::authorize` on
+//! the same mesh and cached token, 1,000-policy reference workload
+//! (`mesh-core/benches/data/wl1000`). Target (issue 6): ≤ 100 ns per call
+//! over Rust, and 2 threads on one shared `mesh_t` give ≥ 1.8× the
+//! throughput of one.
+//!
+//! - `rust/authorize_cached` vs `c/mesh_authorize`: no context, identical
+//!   work on both sides, so the difference is the boundary alone (argument
+//!   checks, handle lookup, entity-reference parsing, decision handle,
+//!   `mesh_decision_effect`, `mesh_decision_free`);
+//! - `rust/authorize_cached_ctx` vs `c/mesh_authorize_ctx`: the workload's
+//!   request context, a `Record` clone in Rust and the same JSON text on
+//!   every call through C (served from libmesh's per-thread context cache
+//!   after the first call);
+//! - `c/mesh_authorize_ctx_varying`: a different context text on every call
+//!   (the request id changes), so the JSON is parsed each time;
+//! - then a fixed number of decisions on 1 and on 2 threads sharing one
+//!   `mesh_t` (and one `Mesh` in Rust), printing the throughput ratios.
+//!
+//! Differences and ratios are printed from measurements taken in the same
+//! run (`MESH_SCALING_DECISIONS` sets the decisions per thread). For
+//! instruction counts, `MESH_FFI_PATH=c` or `rust` (and optionally
+//! `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or `=varying`) runs one path
+//! only, under `valgrind --tool=callgrind`.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+#[path = "../../mesh-core/tests/common/mod.rs"]
+mod common;
+
+use std::ffi::{c_char, CString};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{jwks_doc, TestKey, NOW};
+use criterion::Criterion;
+use mesh::{
+    mesh_authorize, mesh_decision, mesh_decision_effect, mesh_decision_free, mesh_effect,
+    mesh_free, mesh_new, mesh_result, mesh_t,
+};
+use mesh_core::identity::Algorithm;
+use mesh_core::policy::{EntityUid, Record, Request};
+use mesh_core::{Credential, Mesh, Timestamp};
+use serde_json::json;
+
+type AuthorizeFn = unsafe extern "C" fn(
+    *const mesh_t,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    i64,
+    *mut *const mesh_decision,
+) -> mesh_result;
+
+struct Setup {
+    config: String,
+    token_str: String,
+    token: CString,
+    action: EntityUid,
+    resource: EntityUid,
+    context: Record,
+    action_c: CString,
+    resource_c: CString,
+    context_c: CString,
+}
+
+fn setup() -> Setup {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mesh-core/benches/data/wl1000");
+    let policies = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
+    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
+    let lines = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    let mut req = Request::from_json(&first).unwrap();
+    common::apply_schema_ip(&mut req);
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let token = idp.sign(&json!({
+        "iss": "https://idp", "aud": "api", "sub": req.principal().id(),
+        "iat": NOW - 60, "exp": NOW + 3000,
+        "groups": ["g0", "g1"], "roles": ["r0"], "amr": ["pwd", "mfa"],
+    }));
+    let config = json!({
+        "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
+                     "jwks": jwks_doc(&[&idp])}],
+        "policies": [{"name": "policies.cedar", "text": policies}],
+        "entities": entities,
+        "cache": {"capacity": 10_000, "max_ttl_seconds": 3600},
+    })
+    .to_string();
+    // The same context as JSON, with the schema's ipaddr as an extension value.
+    let mut ctx = first["context"].clone();
+    if let Some(ip) = ctx.get("ip").cloned() {
+        ctx["ip"] = json!({"__extn": {"fn": "ip", "arg": ip}});
+    }
+    Setup {
+        config,
+        token: CString::new(token.clone()).unwrap(),
+        token_str: token,
+        action_c: CString::new(req.action().to_string()).unwrap(),
+        resource_c: CString::new(req.resource().to_string()).unwrap(),
+        context_c: CString::new(ctx.to_string()).unwrap(),
+        action: req.action().clone(),
+        resource: req.resource().clone(),
+        context: req.context().clone(),
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(NOW)
+}
+
+const NOW_MS: i64 = NOW * 1000;
+
+fn rust_call(m: &Mesh, s: &Setup, ctx: bool) -> bool {
+    let context = if ctx {
+        s.context.clone()
+    } else {
+        Record::default()
+    };
+    m.authorize(
+        Credential::Bearer(black_box(s.token_str.as_str())),
+        &s.action,
+        &s.resource,
+        context,
+        now(),
+    )
+    .is_allowed()
+}
+
+/// One C-side hot call: authorize, read the effect, free the decision.
+fn c_call(f: AuthorizeFn, m: *const mesh_t, s: &Setup, ctx: bool) -> bool {
+    let context = if ctx {
+        s.context_c.as_ptr()
+    } else {
+        std::ptr::null()
+    };
+    c_call_with(f, m, s, context)
+}
+
+fn c_call_with(f: AuthorizeFn, m: *const mesh_t, s: &Setup, context: *const c_char) -> bool {
+    let mut d: *const mesh_decision = std::ptr::null();
+    // SAFETY: valid NUL-terminated strings and a writable out-parameter.
+    let rc = unsafe {
+        f(
+            m,
+            s.token.as_ptr(),
+            s.action_c.as_ptr(),
+            s.resource_c.as_ptr(),
+            context,
+            NOW_MS,
+            &mut d,
+        )
+    };
+    let allowed =
+        rc == mesh_result::MESH_OK && mesh_decision_effect(d) == mesh_effect::MESH_EFFECT_ALLOW;
+    mesh_decision_free(d);
+    allowed
+}
+
+/// The workload's context with a `request_id` attribute: a new text per id.
+fn varying_context(s: &Setup, id: u64) -> CString {
+    let text = s.context_c.to_string_lossy();
+    let body = text.strip_suffix('}').unwrap_or(&text);
+    CString::new(format!("{body}, \"request_id\": {id}}}")).unwrap_or_default()
+}
+
+fn mean_ns(c: &mut Criterion, name: &str, mut f: impl FnMut() -> bool) -> f64 {
+    let mut total = Duration::ZERO;
+    let mut iters = 0u64;
+    c.bench_function(name, |b| {
+        b.iter_custom(|n| {
+            let t = Instant::now();
+            for _ in 0..n {
+                black_box(f());
+            }
+            let e = t.elapsed();
+            total += e;
+            iters += n;
+            e
+        })
+    });
+    total.as_nanos() as f64 / iters.max(1) as f64
+}
+
+/// Seconds for `threads` threads to make `per_thread` decisions each.
+fn timed(threads: usize, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) -> f64 {
+    let start = Instant::now();
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| {
+                for _ in 0..per_thread {
+                    black_box(call());
+                }
+            });
+        }
+    });
+    start.elapsed().as_secs_f64()
+}
+
+fn scaling(name: &str, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) {
+    timed(2, per_thread / 10, call); // warm every thread's caches
+    let one = timed(1, per_thread, call);
+    let two = timed(2, per_thread, call);
+    let (r1, r2) = (per_thread as f64 / one, 2.0 * per_thread as f64 / two);
+    println!(
+        "scaling/{name:<6} 1 thread {:>9.0} decisions/s, 2 threads {:>9.0} decisions/s: ratio {:.2} (target >= 1.8)",
+        r1,
+        r2,
+        r2 / r1
+    );
+}
+
+fn main() {
+    let s = setup();
+    let rust = Mesh::from_json(&s.config).unwrap();
+    let config_c = CString::new(s.config.clone()).unwrap();
+    let mut handle: *const mesh_t = std::ptr::null();
+    // SAFETY: a valid configuration string and a writable out-parameter.
+    assert_eq!(
+        unsafe { mesh_new(config_c.as_ptr(), &mut handle) },
+        mesh_result::MESH_OK
+    );
+    let f: AuthorizeFn = black_box(mesh_authorize);
+    // Both paths give the same answer before anything is timed.
+    for ctx in [false, true] {
+        assert_eq!(rust_call(&rust, &s, ctx), c_call(f, handle, &s, ctx));
+    }
+
+    // Instruction counts: `MESH_FFI_PATH=c|rust valgrind --tool=callgrind
+    // target/release/deps/ffi_overhead-*` runs only that path; the setup is
+    // the same in both runs, so (C total - Rust total) / N is the overhead.
+    if let Ok(path) = std::env::var("MESH_FFI_PATH") {
+        let n: usize = std::env::var("MESH_FFI_CALLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let mode = std::env::var("MESH_FFI_CONTEXT").unwrap_or_default();
+        let ctx = !mode.is_empty();
+        // `varying`: a new context text per call, built before timing starts.
+        let texts: Vec<CString> = (0..if mode == "varying" { n } else { 0 })
+            .map(|i| varying_context(&s, i as u64))
+            .collect();
+        for i in 0..n {
+            black_box(match (path.as_str(), texts.get(i)) {
+                ("c", Some(t)) => c_call_with(f, handle, &s, t.as_ptr()),
+                ("c", None) => c_call(f, handle, &s, ctx),
+                _ => rust_call(&rust, &s, ctx),
+            });
+        }
+        println!("{path}: {n} calls");
+        assert_eq!(mesh_free(handle), mesh_result::MESH_OK);
+        return;
+    }
+
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let r = mean_ns(&mut c, "rust/authorize_cached", || {
+        rust_call(&rust, &s, false)
+    });
+    let h = handle as usize;
+    let cc = mean_ns(&mut c, "c/mesh_authorize", || {
+        c_call(f, h as *const mesh_t, &s, false)
+    });
+    let rx = mean_ns(&mut c, "rust/authorize_cached_ctx", || {
+        rust_call(&rust, &s, true)
+    });
+    let cx = mean_ns(&mut c, "c/mesh_authorize_ctx", || {
+        c_call(f, h as *const mesh_t, &s, true)
+    });
+    let mut seq = 0u64;
+    let cv = mean_ns(&mut c, "c/mesh_authorize_ctx_varying", || {
+        seq += 1;
+        let ctx = varying_context(&s, seq);
+        c_call_with(f, h as *const mesh_t, &s, ctx.as_ptr())
+    });
+    println!(
+        "ffi overhead (no context):   C {cc:.0} ns - Rust {r:.0} ns = {:+.0} ns per call (target <= 100 ns)",
+        cc - r
+    );
+    println!(
+        "ffi overhead (JSON context): C {cx:.0} ns - Rust {rx:.0} ns = {:+.0} ns per call (same context text: cached)",
+        cx - rx
+    );
+    println!(
+        "ffi overhead (new context):  C {cv:.0} ns - Rust {rx:.0} ns = {:+.0} ns per call (context JSON parsed, and built, every call)",
+        cv - rx
+    );
+
+    let per_thread = std::env::var("MESH_SCALING_DECISIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    scaling("c", per_thread, &|| c_call(f, h as *const mesh_t, &s, true));
+    scaling("rust", per_thread, &|| rust_call(&rust, &s, true));
+
+    assert_eq!(mesh_free(handle), mesh_result::MESH_OK);
+    c.final_summary();
+}
