@@ -25,7 +25,7 @@
 //! `put` → Update 3, `delete`/`remove` → Delete 4, else Other 99). The
 //! event is built on request, off the decision hot path.
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use serde_json::{json, Value as Json};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -41,8 +41,8 @@ use crate::identity::{
     RevocationSet, TokenCache,
 };
 use crate::policy::{
-    Entities, EntityUid, IdentityMapping, Outcome, PolicyError, PolicyId, PolicySet, Record,
-    Request,
+    Entities, Entity, EntityUid, IdentityMapping, Outcome, PolicyError, PolicyId, PolicySet,
+    PreparedPrincipal, Record, Request,
 };
 use crate::{ActorKey, Timestamp};
 
@@ -469,7 +469,7 @@ fn activity_of(action: &str) -> u32 {
 pub struct Mesh {
     issuers: IssuerRegistry,
     api_keys: Option<ApiKeyStore>,
-    cache: Option<TokenCache>,
+    cache: Option<TokenCache<Verified>>,
     revocations: ArcSwap<RevocationSet>,
     grants: ArcSwap<GrantSet>,
     content: BundleSlot<PolicyContent>,
@@ -552,7 +552,7 @@ impl Mesh {
             }
         })?;
         let cache = (config.cache.capacity > 0).then(|| {
-            TokenCache::new(
+            TokenCache::with_entries(
                 config.cache.capacity,
                 Duration::from_secs(config.cache.max_ttl_seconds),
             )
@@ -604,15 +604,36 @@ impl Mesh {
         credential: Credential<'_>,
         now: Timestamp,
     ) -> Result<Arc<Identity>, VerifyFailure> {
+        Ok(match self.verify_entry(credential, now)? {
+            Verification::Cached(v) => Arc::clone(&v.identity),
+            Verification::Identity(id) => id,
+        })
+    }
+
+    /// [`Mesh::verify`], keeping a cached entry (with its prepared
+    /// principal) when the identity came from the cache unchanged by grants.
+    fn verify_entry(
+        &self,
+        credential: Credential<'_>,
+        now: Timestamp,
+    ) -> Result<Verification, VerifyFailure> {
         let revs = self.revocations.load();
         let verified = match credential {
             Credential::Bearer(token) => match &self.cache {
-                Some(cache) => cache
-                    .get_or_verify(token, now, &revs, |t| self.issuers.verify(t, now))
-                    .map_err(|e| match e {
-                        CacheError::Verify(e) => VerifyFailure::Rejected(e),
-                        CacheError::Revoked(r) => VerifyFailure::Revoked(r),
-                    })?,
+                Some(cache) => {
+                    // The cache checks revocations on every hit and miss.
+                    let entry = cache
+                        .get_or_verify(token, now, &revs, |t| {
+                            self.issuers
+                                .verify(t, now)
+                                .map(|id| Verified::new(id, &self.mapping))
+                        })
+                        .map_err(|e| match e {
+                            CacheError::Verify(e) => VerifyFailure::Rejected(e),
+                            CacheError::Revoked(r) => VerifyFailure::Revoked(r),
+                        })?;
+                    return Ok(self.with_grants(Verification::Cached(entry), now));
+                }
                 None => Arc::new(
                     self.issuers
                         .verify(token, now)
@@ -631,15 +652,21 @@ impl Mesh {
         if let Some(r) = revs.check(&verified, now) {
             return Err(VerifyFailure::Revoked(r));
         }
+        Ok(self.with_grants(Verification::Identity(verified), now))
+    }
+
+    /// Applies the JIT grants in force: an identity they extend becomes a
+    /// new one (its cached preparation no longer applies).
+    fn with_grants(&self, v: Verification, now: Timestamp) -> Verification {
         let grants = self.grants.load();
         if grants.is_empty() {
-            return Ok(verified);
+            return v;
         }
-        let mut id = (*verified).clone();
+        let mut id = v.identity().clone();
         if grants.apply(&mut id, now) == 0 {
-            return Ok(verified);
+            return v;
         }
-        Ok(Arc::new(id))
+        Verification::Identity(Arc::new(id))
     }
 
     /// Verifies `credential`, applies revocations and JIT grants, and
@@ -653,8 +680,11 @@ impl Mesh {
         context: Record,
         now: Timestamp,
     ) -> AccessDecision {
-        match self.verify(credential, now) {
-            Ok(identity) => self.decide_for(identity, action, resource, context, now),
+        match self.verify_entry(credential, now) {
+            Ok(Verification::Cached(v)) => self.decide_verified(&v, action, resource, context, now),
+            Ok(Verification::Identity(identity)) => {
+                self.decide_for(identity, action, resource, context, now)
+            }
             Err(f) => {
                 let (reason, credential_error, revocation) = match f {
                     VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
@@ -705,6 +735,26 @@ impl Mesh {
         d
     }
 
+    /// Decides for a cached verification: the principal was converted when
+    /// the token was verified and is resolved once per bundle revision.
+    fn decide_verified(
+        &self,
+        v: &Verified,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> AccessDecision {
+        let snap = self.content.load();
+        let principal = v.principal_for(&snap);
+        let request =
+            v.principal
+                .request(principal, action.clone(), resource.clone(), context, now);
+        let mut d = decide_with(&snap, &request, now);
+        d.identity = Some(Arc::clone(&v.identity));
+        d
+    }
+
     /// Decides a request whose principal the host built itself.
     pub fn decide(&self, request: &Request) -> AccessDecision {
         let snap = self.content.load();
@@ -717,6 +767,13 @@ impl Mesh {
         self.content
             .activate(bytes, &self.trust, PolicyContent::from_bundle)
             .map(|a| a.revision())
+    }
+
+    /// Frees replaced policy contents that no decision holds any more
+    /// (activations do this too; replaced contents are never freed by a
+    /// deciding thread). Returns how many are still in use.
+    pub fn reclaim_retired(&self) -> usize {
+        self.content.reclaim()
     }
 
     /// The keys trusted to sign bundles.
@@ -892,6 +949,71 @@ impl Mesh {
     pub fn is_revoked(&self, actor: &ActorKey, now: Timestamp) -> bool {
         let id = Identity::new(actor.as_str(), "", crate::IdentityKind::Human);
         self.revocations.load().check(&id, now).is_some()
+    }
+}
+
+/// A verified identity as the token cache keeps it: with its principal
+/// converted for decisions, and resolved against the entity store of the
+/// last bundle revision it was decided with.
+struct Verified {
+    identity: Arc<Identity>,
+    principal: PreparedPrincipal,
+    resolved: ArcSwapOption<Resolved>,
+}
+
+/// A principal entity with ancestors resolved in one revision's entities.
+struct Resolved {
+    revision: u64,
+    entity: Arc<Entity>,
+}
+
+impl AsRef<Identity> for Verified {
+    fn as_ref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl Verified {
+    fn new(identity: Identity, mapping: &IdentityMapping) -> Verified {
+        Verified {
+            principal: PreparedPrincipal::new(&identity, mapping),
+            identity: Arc::new(identity),
+            resolved: ArcSwapOption::empty(),
+        }
+    }
+
+    /// The principal resolved against `snap`'s entities (revisions only
+    /// grow within a mesh, so the revision names the store).
+    fn principal_for(&self, snap: &Active<PolicyContent>) -> Arc<Entity> {
+        let revision = snap.revision();
+        if let Some(r) = self.resolved.load().as_deref() {
+            if r.revision == revision {
+                return Arc::clone(&r.entity);
+            }
+        }
+        let entity = self.principal.resolve(&snap.value().entities);
+        self.resolved.store(Some(Arc::new(Resolved {
+            revision,
+            entity: Arc::clone(&entity),
+        })));
+        entity
+    }
+}
+
+/// What [`Mesh::verify_entry`] found.
+enum Verification {
+    /// A cache entry, unchanged by grants.
+    Cached(Arc<Verified>),
+    /// An identity verified now, or extended by grants.
+    Identity(Arc<Identity>),
+}
+
+impl Verification {
+    fn identity(&self) -> &Identity {
+        match self {
+            Verification::Cached(v) => &v.identity,
+            Verification::Identity(id) => id,
+        }
     }
 }
 
