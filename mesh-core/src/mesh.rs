@@ -27,7 +27,7 @@
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use serde_json::{json, Value as Json};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::analytics::{
@@ -41,8 +41,8 @@ use crate::identity::{
     RevocationSet, TokenCache,
 };
 use crate::policy::{
-    Entities, Entity, EntityUid, IdentityMapping, Outcome, PolicyError, PolicyId, PolicySet,
-    PreparedPrincipal, Record, Request,
+    Entities, Entity, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError, PolicyEvalError,
+    PolicyId, PolicySet, PreparedPrincipal, Record, Request, Span,
 };
 use crate::{ActorKey, Timestamp};
 
@@ -201,7 +201,7 @@ pub struct AccessDecision {
     outcome: AccessOutcome,
     reason: &'static str,
     policies: Vec<PolicyId>,
-    errors: Vec<String>,
+    errors: DecisionErrors,
     advice: Vec<String>,
     credential_error: Option<IdentityError>,
     revocation: Option<RevocationReason>,
@@ -234,7 +234,7 @@ impl AccessDecision {
     }
     /// Evaluation errors met (policy and error).
     pub fn errors(&self) -> &[String] {
-        &self.errors
+        self.errors.rendered()
     }
     /// The `@advice` texts of the determining policies.
     pub fn advice(&self) -> &[String] {
@@ -318,7 +318,7 @@ impl AccessDecision {
                 self.action, self.resource
             ),
         };
-        for e in &self.errors {
+        for e in self.errors() {
             s.push_str("; error in ");
             s.push_str(e);
         }
@@ -331,7 +331,7 @@ impl AccessDecision {
             "decision": self.outcome.as_str(),
             "reason": self.reason,
             "policies": self.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "errors": self.errors,
+            "errors": self.errors(),
             "advice": self.advice,
             "revision": self.revision,
             "principal": self.principal.as_ref().map(|p| p.to_string()),
@@ -694,7 +694,7 @@ impl Mesh {
                     outcome: AccessOutcome::Deny,
                     reason,
                     policies: Vec::new(),
-                    errors: Vec::new(),
+                    errors: DecisionErrors::default(),
                     advice: Vec::new(),
                     credential_error,
                     revocation,
@@ -952,6 +952,80 @@ impl Mesh {
     }
 }
 
+/// The evaluation errors of a decision, kept as data and rendered to text
+/// on first request (most callers never read them).
+#[derive(Clone, Debug, Default)]
+struct DecisionErrors {
+    raw: Vec<(PolicyId, OwnedEvalError)>,
+    text: OnceLock<Vec<String>>,
+}
+
+/// An [`EvalError`] that owns the attribute name it may carry.
+#[derive(Clone, Debug)]
+enum OwnedEvalError {
+    MissingAttribute { attr: Box<str>, span: Span },
+    Other(EvalError<'static>),
+}
+
+impl DecisionErrors {
+    fn new<'p>(errors: impl Iterator<Item = PolicyEvalError<'p>>) -> Self {
+        let raw = errors
+            .map(|e| {
+                let owned = match e.error {
+                    EvalError::MissingAttribute { attr, span } => {
+                        OwnedEvalError::MissingAttribute {
+                            attr: attr.into(),
+                            span,
+                        }
+                    }
+                    EvalError::TypeMismatch {
+                        op,
+                        expected,
+                        found,
+                        span,
+                    } => OwnedEvalError::Other(EvalError::TypeMismatch {
+                        op,
+                        expected,
+                        found,
+                        span,
+                    }),
+                    EvalError::UnknownEntity { span } => {
+                        OwnedEvalError::Other(EvalError::UnknownEntity { span })
+                    }
+                    EvalError::Overflow { op, span } => {
+                        OwnedEvalError::Other(EvalError::Overflow { op, span })
+                    }
+                    EvalError::BadExtensionValue { func, span } => {
+                        OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
+                    }
+                };
+                (e.policy.clone(), owned)
+            })
+            .collect();
+        DecisionErrors {
+            raw,
+            text: OnceLock::new(),
+        }
+    }
+
+    fn rendered(&self) -> &[String] {
+        self.text.get_or_init(|| {
+            self.raw
+                .iter()
+                .map(|(policy, e)| {
+                    let error = match e {
+                        OwnedEvalError::MissingAttribute { attr, span } => {
+                            EvalError::MissingAttribute { attr, span: *span }
+                        }
+                        OwnedEvalError::Other(e) => *e,
+                    };
+                    PolicyEvalError { policy, error }.to_string()
+                })
+                .collect()
+        })
+    }
+}
+
 /// A verified identity as the token cache keeps it: with its principal
 /// converted for decisions, and resolved against the entity store of the
 /// last bundle revision it was decided with.
@@ -1050,7 +1124,7 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
         outcome,
         reason: d.reason().as_str(),
         policies: d.determining().cloned().collect(),
-        errors: d.errors().map(|e| e.to_string()).collect(),
+        errors: DecisionErrors::new(d.errors()),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
         revocation: None,
