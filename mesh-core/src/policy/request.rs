@@ -90,9 +90,43 @@ impl Request {
         entities: &Entities,
         now: Timestamp,
     ) -> Self {
-        let prepared = PreparedPrincipal::new(identity, mapping);
-        let principal = prepared.resolve(entities);
-        prepared.request(principal, action, resource, context, now)
+        // One request: resolve the entity in place rather than through a
+        // (shareable) PreparedPrincipal.
+        let mut entity = mapping.principal_entity(identity);
+        entity.resolve_ancestors(entities);
+        let context = ContextExtras::new(identity).apply(context, now);
+        Request::assemble(
+            Arc::new(entity),
+            Arc::new(identity.auth.clone()),
+            action,
+            resource,
+            context,
+            now,
+        )
+    }
+
+    /// A request of a principal entity with an authentication context;
+    /// `context` is already extended.
+    fn assemble(
+        principal: Arc<Entity>,
+        auth: Arc<AuthContext>,
+        action: EntityUid,
+        resource: EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> Request {
+        let uid = principal.uid().clone();
+        Request {
+            uids: [uid.clone(), action.clone(), resource.clone()],
+            context_record: context.clone(),
+            principal: Value::Entity(uid),
+            action: Value::Entity(action),
+            resource: Value::Entity(resource),
+            context: Value::Record(context),
+            principal_entity: Some(principal),
+            auth: Some(auth),
+            now,
+        }
     }
 
     /// A request from JSON: `{"principal": …, "action": …, "resource": …,
@@ -260,26 +294,27 @@ impl IdentityMapping {
                 claims.push((Arc::from(k.as_str()), v));
             }
         }
+        // Listed in name order, so the record needs no sort.
         let attrs = vec![
-            (Arc::from("subject"), Value::string(&identity.subject)),
-            (Arc::from("issuer"), Value::string(&identity.issuer)),
-            (Arc::from("kind"), Value::string(kind)),
             (
                 Arc::from("actor"),
                 Value::string(identity.actor_key().as_str()),
-            ),
-            (Arc::from("groups"), string_set(&identity.groups)),
-            (Arc::from("roles"), string_set(&identity.roles)),
-            (
-                Arc::from("entitlements"),
-                string_set(&identity.entitlements),
             ),
             (
                 Arc::from("claims"),
                 Value::Record(Record::new(claims).unwrap_or_default()),
             ),
+            (
+                Arc::from("entitlements"),
+                string_set(&identity.entitlements),
+            ),
+            (Arc::from("groups"), string_set(&identity.groups)),
+            (Arc::from("issuer"), Value::string(&identity.issuer)),
+            (Arc::from("kind"), Value::string(kind)),
+            (Arc::from("roles"), string_set(&identity.roles)),
+            (Arc::from("subject"), Value::string(&identity.subject)),
         ];
-        Entity::new(uid, Record::new(attrs).unwrap_or_default(), parents)
+        Entity::new(uid, Record::from_sorted(attrs), parents)
     }
 
     /// `context` extended with `auth` and `device` from the identity.
@@ -447,17 +482,13 @@ impl PreparedPrincipal {
         now: Timestamp,
     ) -> Request {
         let context = self.extras.apply(context, now);
-        let uid = principal.uid().clone();
-        Request {
-            uids: [uid.clone(), action.clone(), resource.clone()],
-            context_record: context.clone(),
-            principal: Value::Entity(uid),
-            action: Value::Entity(action),
-            resource: Value::Entity(resource),
-            context: Value::Record(context),
-            principal_entity: Some(principal),
-            auth: Some(Arc::clone(&self.auth)),
+        Request::assemble(
+            principal,
+            Arc::clone(&self.auth),
+            action,
+            resource,
+            context,
             now,
-        }
+        )
     }
 }

@@ -254,6 +254,15 @@ impl Record {
         Ok(Record(Arc::from(attrs)))
     }
 
+    /// A record from attribute pairs expected sorted by name and without
+    /// repeats: one check instead of a sort (otherwise as [`Record::new`]).
+    pub(crate) fn from_sorted(attrs: Vec<(Arc<str>, Value)>) -> Self {
+        if attrs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+            return Record(Arc::from(attrs));
+        }
+        Record::new(attrs).unwrap_or_default()
+    }
+
     /// This record plus `extra` fields, given sorted by name and absent
     /// from this record (the caller checks). One pass, no sort.
     pub(crate) fn merged(&self, extra: impl Iterator<Item = (Arc<str>, Value)>) -> Self {
