@@ -25,9 +25,9 @@
 //! `put` → Update 3, `delete`/`remove` → Delete 4, else Other 99). The
 //! event is built on request, off the decision hot path.
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use serde_json::{json, Value as Json};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::analytics::{
@@ -41,8 +41,8 @@ use crate::identity::{
     RevocationSet, TokenCache,
 };
 use crate::policy::{
-    Entities, EntityUid, IdentityMapping, Outcome, PolicyError, PolicyId, PolicySet, Record,
-    Request,
+    Entities, Entity, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError, PolicyEvalError,
+    PolicyId, PolicySet, PreparedPrincipal, Record, Request, Span,
 };
 use crate::{ActorKey, Timestamp};
 
@@ -201,7 +201,7 @@ pub struct AccessDecision {
     outcome: AccessOutcome,
     reason: &'static str,
     policies: Vec<PolicyId>,
-    errors: Vec<String>,
+    errors: DecisionErrors,
     advice: Vec<String>,
     credential_error: Option<IdentityError>,
     revocation: Option<RevocationReason>,
@@ -234,7 +234,7 @@ impl AccessDecision {
     }
     /// Evaluation errors met (policy and error).
     pub fn errors(&self) -> &[String] {
-        &self.errors
+        self.errors.rendered()
     }
     /// The `@advice` texts of the determining policies.
     pub fn advice(&self) -> &[String] {
@@ -318,7 +318,7 @@ impl AccessDecision {
                 self.action, self.resource
             ),
         };
-        for e in &self.errors {
+        for e in self.errors() {
             s.push_str("; error in ");
             s.push_str(e);
         }
@@ -331,7 +331,7 @@ impl AccessDecision {
             "decision": self.outcome.as_str(),
             "reason": self.reason,
             "policies": self.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "errors": self.errors,
+            "errors": self.errors(),
             "advice": self.advice,
             "revision": self.revision,
             "principal": self.principal.as_ref().map(|p| p.to_string()),
@@ -469,7 +469,7 @@ fn activity_of(action: &str) -> u32 {
 pub struct Mesh {
     issuers: IssuerRegistry,
     api_keys: Option<ApiKeyStore>,
-    cache: Option<TokenCache>,
+    cache: Option<TokenCache<Verified>>,
     revocations: ArcSwap<RevocationSet>,
     grants: ArcSwap<GrantSet>,
     content: BundleSlot<PolicyContent>,
@@ -552,7 +552,7 @@ impl Mesh {
             }
         })?;
         let cache = (config.cache.capacity > 0).then(|| {
-            TokenCache::new(
+            TokenCache::with_entries(
                 config.cache.capacity,
                 Duration::from_secs(config.cache.max_ttl_seconds),
             )
@@ -604,15 +604,36 @@ impl Mesh {
         credential: Credential<'_>,
         now: Timestamp,
     ) -> Result<Arc<Identity>, VerifyFailure> {
+        Ok(match self.verify_entry(credential, now)? {
+            Verification::Cached(v) => Arc::clone(&v.identity),
+            Verification::Identity(id) => id,
+        })
+    }
+
+    /// [`Mesh::verify`], keeping a cached entry (with its prepared
+    /// principal) when the identity came from the cache unchanged by grants.
+    fn verify_entry(
+        &self,
+        credential: Credential<'_>,
+        now: Timestamp,
+    ) -> Result<Verification, VerifyFailure> {
         let revs = self.revocations.load();
         let verified = match credential {
             Credential::Bearer(token) => match &self.cache {
-                Some(cache) => cache
-                    .get_or_verify(token, now, &revs, |t| self.issuers.verify(t, now))
-                    .map_err(|e| match e {
-                        CacheError::Verify(e) => VerifyFailure::Rejected(e),
-                        CacheError::Revoked(r) => VerifyFailure::Revoked(r),
-                    })?,
+                Some(cache) => {
+                    // The cache checks revocations on every hit and miss.
+                    let entry = cache
+                        .get_or_verify(token, now, &revs, |t| {
+                            self.issuers
+                                .verify(t, now)
+                                .map(|id| Verified::new(id, &self.mapping))
+                        })
+                        .map_err(|e| match e {
+                            CacheError::Verify(e) => VerifyFailure::Rejected(e),
+                            CacheError::Revoked(r) => VerifyFailure::Revoked(r),
+                        })?;
+                    return Ok(self.with_grants(Verification::Cached(entry), now));
+                }
                 None => Arc::new(
                     self.issuers
                         .verify(token, now)
@@ -631,15 +652,21 @@ impl Mesh {
         if let Some(r) = revs.check(&verified, now) {
             return Err(VerifyFailure::Revoked(r));
         }
+        Ok(self.with_grants(Verification::Identity(verified), now))
+    }
+
+    /// Applies the JIT grants in force: an identity they extend becomes a
+    /// new one (its cached preparation no longer applies).
+    fn with_grants(&self, v: Verification, now: Timestamp) -> Verification {
         let grants = self.grants.load();
         if grants.is_empty() {
-            return Ok(verified);
+            return v;
         }
-        let mut id = (*verified).clone();
+        let mut id = v.identity().clone();
         if grants.apply(&mut id, now) == 0 {
-            return Ok(verified);
+            return v;
         }
-        Ok(Arc::new(id))
+        Verification::Identity(Arc::new(id))
     }
 
     /// Verifies `credential`, applies revocations and JIT grants, and
@@ -653,8 +680,11 @@ impl Mesh {
         context: Record,
         now: Timestamp,
     ) -> AccessDecision {
-        match self.verify(credential, now) {
-            Ok(identity) => self.decide_for(identity, action, resource, context, now),
+        match self.verify_entry(credential, now) {
+            Ok(Verification::Cached(v)) => self.decide_verified(&v, action, resource, context, now),
+            Ok(Verification::Identity(identity)) => {
+                self.decide_for(identity, action, resource, context, now)
+            }
             Err(f) => {
                 let (reason, credential_error, revocation) = match f {
                     VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
@@ -664,7 +694,7 @@ impl Mesh {
                     outcome: AccessOutcome::Deny,
                     reason,
                     policies: Vec::new(),
-                    errors: Vec::new(),
+                    errors: DecisionErrors::default(),
                     advice: Vec::new(),
                     credential_error,
                     revocation,
@@ -705,6 +735,26 @@ impl Mesh {
         d
     }
 
+    /// Decides for a cached verification: the principal was converted when
+    /// the token was verified and is resolved once per bundle revision.
+    fn decide_verified(
+        &self,
+        v: &Verified,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> AccessDecision {
+        let snap = self.content.load();
+        let principal = v.principal_for(&snap);
+        let request =
+            v.principal
+                .request(principal, action.clone(), resource.clone(), context, now);
+        let mut d = decide_with(&snap, &request, now);
+        d.identity = Some(Arc::clone(&v.identity));
+        d
+    }
+
     /// Decides a request whose principal the host built itself.
     pub fn decide(&self, request: &Request) -> AccessDecision {
         let snap = self.content.load();
@@ -717,6 +767,13 @@ impl Mesh {
         self.content
             .activate(bytes, &self.trust, PolicyContent::from_bundle)
             .map(|a| a.revision())
+    }
+
+    /// Frees replaced policy contents that no decision holds any more
+    /// (activations do this too; replaced contents are never freed by a
+    /// deciding thread). Returns how many are still in use.
+    pub fn reclaim_retired(&self) -> usize {
+        self.content.reclaim()
     }
 
     /// The keys trusted to sign bundles.
@@ -895,6 +952,145 @@ impl Mesh {
     }
 }
 
+/// The evaluation errors of a decision, kept as data and rendered to text
+/// on first request (most callers never read them).
+#[derive(Clone, Debug, Default)]
+struct DecisionErrors {
+    raw: Vec<(PolicyId, OwnedEvalError)>,
+    text: OnceLock<Vec<String>>,
+}
+
+/// An [`EvalError`] that owns the attribute name it may carry.
+#[derive(Clone, Debug)]
+enum OwnedEvalError {
+    MissingAttribute { attr: Box<str>, span: Span },
+    Other(EvalError<'static>),
+}
+
+impl DecisionErrors {
+    fn new<'p>(errors: impl Iterator<Item = PolicyEvalError<'p>>) -> Self {
+        let raw = errors
+            .map(|e| {
+                let owned = match e.error {
+                    EvalError::MissingAttribute { attr, span } => {
+                        OwnedEvalError::MissingAttribute {
+                            attr: attr.into(),
+                            span,
+                        }
+                    }
+                    EvalError::TypeMismatch {
+                        op,
+                        expected,
+                        found,
+                        span,
+                    } => OwnedEvalError::Other(EvalError::TypeMismatch {
+                        op,
+                        expected,
+                        found,
+                        span,
+                    }),
+                    EvalError::UnknownEntity { span } => {
+                        OwnedEvalError::Other(EvalError::UnknownEntity { span })
+                    }
+                    EvalError::Overflow { op, span } => {
+                        OwnedEvalError::Other(EvalError::Overflow { op, span })
+                    }
+                    EvalError::BadExtensionValue { func, span } => {
+                        OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
+                    }
+                };
+                (e.policy.clone(), owned)
+            })
+            .collect();
+        DecisionErrors {
+            raw,
+            text: OnceLock::new(),
+        }
+    }
+
+    fn rendered(&self) -> &[String] {
+        self.text.get_or_init(|| {
+            self.raw
+                .iter()
+                .map(|(policy, e)| {
+                    let error = match e {
+                        OwnedEvalError::MissingAttribute { attr, span } => {
+                            EvalError::MissingAttribute { attr, span: *span }
+                        }
+                        OwnedEvalError::Other(e) => *e,
+                    };
+                    PolicyEvalError { policy, error }.to_string()
+                })
+                .collect()
+        })
+    }
+}
+
+/// A verified identity as the token cache keeps it: with its principal
+/// converted for decisions, and resolved against the entity store of the
+/// last bundle revision it was decided with.
+struct Verified {
+    identity: Arc<Identity>,
+    principal: PreparedPrincipal,
+    resolved: ArcSwapOption<Resolved>,
+}
+
+/// A principal entity with ancestors resolved in one revision's entities.
+struct Resolved {
+    revision: u64,
+    entity: Arc<Entity>,
+}
+
+impl AsRef<Identity> for Verified {
+    fn as_ref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl Verified {
+    fn new(identity: Identity, mapping: &IdentityMapping) -> Verified {
+        Verified {
+            principal: PreparedPrincipal::new(&identity, mapping),
+            identity: Arc::new(identity),
+            resolved: ArcSwapOption::empty(),
+        }
+    }
+
+    /// The principal resolved against `snap`'s entities (revisions only
+    /// grow within a mesh, so the revision names the store).
+    fn principal_for(&self, snap: &Active<PolicyContent>) -> Arc<Entity> {
+        let revision = snap.revision();
+        if let Some(r) = self.resolved.load().as_deref() {
+            if r.revision == revision {
+                return Arc::clone(&r.entity);
+            }
+        }
+        let entity = self.principal.resolve(&snap.value().entities);
+        self.resolved.store(Some(Arc::new(Resolved {
+            revision,
+            entity: Arc::clone(&entity),
+        })));
+        entity
+    }
+}
+
+/// What [`Mesh::verify_entry`] found.
+enum Verification {
+    /// A cache entry, unchanged by grants.
+    Cached(Arc<Verified>),
+    /// An identity verified now, or extended by grants.
+    Identity(Arc<Identity>),
+}
+
+impl Verification {
+    fn identity(&self) -> &Identity {
+        match self {
+            Verification::Cached(v) => &v.identity,
+            Verification::Identity(id) => id,
+        }
+    }
+}
+
 /// Why [`Mesh::verify`] returned no identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyFailure {
@@ -928,7 +1124,7 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
         outcome,
         reason: d.reason().as_str(),
         policies: d.determining().cloned().collect(),
-        errors: d.errors().map(|e| e.to_string()).collect(),
+        errors: DecisionErrors::new(d.errors()),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
         revocation: None,

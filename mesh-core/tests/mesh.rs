@@ -415,3 +415,87 @@ fn finding_revokes_actor_and_next_decision_is_denied() {
         )
         .is_allowed());
 }
+
+/// A cached token's principal is resolved against the entities of the
+/// bundle that decides: a swap that moves a group in the hierarchy changes
+/// the next decision for the same (cached) token.
+#[test]
+fn cached_principal_follows_bundle_entities() {
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let bk = signing_key();
+    let m = mesh(&idp, &bk);
+    let carol = token(&idp, "carol", &["ops"], &["pwd"]);
+    let policies = r#"@id("dept-read")
+permit(principal in Dept::"eng", action == Action::"read", resource);"#;
+    let with_entities = |rev: u64, parents: serde_json::Value| {
+        let ents =
+            json!([{"uid": {"type": "Group", "id": "ops"}, "attrs": {}, "parents": parents}]);
+        let mut b = BundleBuilder::new(rev, now())
+            .part("policies/main.cedar", policies)
+            .unwrap()
+            .part("entities/e.json", ents.to_string())
+            .unwrap()
+            .build()
+            .unwrap();
+        b.sign(&bk).unwrap();
+        b.to_bytes()
+    };
+    let read = |m: &Mesh| {
+        m.authorize(
+            Credential::detect(&carol),
+            &uid(r#"Action::"read""#),
+            &uid(r#"Doc::"d""#),
+            Record::default(),
+            now(),
+        )
+    };
+    // Inline policies: no `dept-read`; the token is now cached.
+    assert!(!read(&m).is_allowed());
+    m.activate_bundle(&with_entities(1, json!([{"type": "Dept", "id": "eng"}])))
+        .unwrap();
+    let d = read(&m);
+    assert!(d.is_allowed(), "{}", d.explain());
+    assert_eq!(d.revision(), 1);
+    assert!(
+        read(&m).is_allowed(),
+        "second decision of the same revision"
+    );
+    // A reader holding revision 1 keeps it alive; the activation retires
+    // it and the reader's release never frees it.
+    let held = m.content();
+    m.activate_bundle(&with_entities(2, json!([]))).unwrap();
+    assert_eq!(held.revision(), 1);
+    assert_eq!(m.reclaim_retired(), 1);
+    drop(held);
+    let d = read(&m);
+    assert!(!d.is_allowed(), "{}", d.explain());
+    assert_eq!(d.reason(), "no_permit");
+    // Replaced contents are freed by activations or on request.
+    assert_eq!(m.reclaim_retired(), 0);
+}
+
+/// Evaluation errors are reported as text naming the policy.
+#[test]
+fn decision_errors_name_the_policy() {
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let bk = signing_key();
+    let m = mesh(&idp, &bk);
+    let p = r#"@id("needs-level")
+permit(principal, action, resource) when { context.level > 3 };"#;
+    m.activate_bundle(&bundle(1, p, &bk)).unwrap();
+    let t = token(&idp, "dave", &[], &["pwd"]);
+    let d = m.authorize(
+        Credential::detect(&t),
+        &uid(r#"Action::"read""#),
+        &uid(r#"Doc::"d""#),
+        Record::default(),
+        now(),
+    );
+    assert!(!d.is_allowed());
+    assert_eq!(
+        d.errors(),
+        ["policy `needs-level`: attribute `level` does not exist"]
+    );
+    assert!(d.explain().contains("error in policy `needs-level`"));
+    assert_eq!(d.to_json()["errors"][0], d.errors()[0].as_str());
+}

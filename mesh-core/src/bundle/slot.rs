@@ -3,7 +3,7 @@
 use arc_swap::{ArcSwap, Guard};
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Bundle, BundleError, KeyId, TrustedKeys, VerifiedBundle};
 use crate::Timestamp;
@@ -70,6 +70,9 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
     }
 }
 
+/// Replaced contents kept for the activating side to free, at most.
+const MAX_RETIRED: usize = 8;
+
 /// Holds the active compiled bundle and swaps in newer ones atomically.
 ///
 /// Readers ([`BundleSlot::load`]) never block and never wait for an
@@ -77,8 +80,15 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
 /// publishes it with one atomic pointer swap. Every reader sees either the
 /// old or the new content, never a mix. On any failure the active content is
 /// left untouched.
+///
+/// A replaced content is retired, not dropped: the slot keeps it until no
+/// reader holds it any more and frees it on a later activation or
+/// [`BundleSlot::reclaim`], so freeing a large compiled set never falls to
+/// a reader in the middle of a decision (up to 8 retired contents are kept;
+/// beyond that the oldest is released to its last reader).
 pub struct BundleSlot<T> {
     current: ArcSwap<Active<T>>,
+    retired: Mutex<Vec<Arc<Active<T>>>>,
 }
 
 impl<T: fmt::Debug> fmt::Debug for BundleSlot<T> {
@@ -94,7 +104,27 @@ impl<T> BundleSlot<T> {
     pub fn new(initial: Active<T>) -> BundleSlot<T> {
         BundleSlot {
             current: ArcSwap::from_pointee(initial),
+            retired: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Frees the retired contents no reader holds any more; returns how
+    /// many are still held by readers. Activations call this too.
+    pub fn reclaim(&self) -> usize {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        // Swaps have paid every reader's debt on a retired content, so its
+        // strong count includes every reader still holding it.
+        retired.retain(|a| Arc::strong_count(a) > 1);
+        retired.len()
+    }
+
+    fn retire(&self, old: Arc<Active<T>>) {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.retain(|a| Arc::strong_count(a) > 1);
+        if retired.len() >= MAX_RETIRED {
+            retired.remove(0);
+        }
+        retired.push(old);
     }
 
     /// The active content (lock-free; cheap enough for every decision).
@@ -138,6 +168,7 @@ impl<T> BundleSlot<T> {
     ) -> Result<Arc<Active<T>>, BundleError> {
         let revision = verified.revision();
         self.check_revision(revision)?;
+        self.reclaim();
         let value = compile(verified).map_err(|e| BundleError::Activation {
             revision,
             reason: e.to_string(),
@@ -155,6 +186,8 @@ impl<T> BundleSlot<T> {
             check_newer(revision, cur.revision)?;
             let prev = self.current.compare_and_swap(&cur, Arc::clone(&new));
             if Arc::ptr_eq(&prev, &cur) {
+                drop(prev);
+                self.retire(cur);
                 return Ok(new);
             }
         }

@@ -33,17 +33,16 @@ pub const DEFAULT_CACHE_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 type Key = u128;
 
-struct Slot {
+struct Slot<T> {
     key: Key,
-    identity: Arc<Identity>,
+    identity: Arc<T>,
     expires_at: Timestamp,
     referenced: bool,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Inner<T> {
     index: FastMap<Key, usize>,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
     hand: usize,
     stats: CacheStats,
 }
@@ -88,17 +87,32 @@ impl<E: std::error::Error + 'static> std::error::Error for CacheError<E> {
     }
 }
 
+impl<T> Default for Inner<T> {
+    fn default() -> Self {
+        Inner {
+            index: FastMap::default(),
+            slots: Vec::new(),
+            hand: 0,
+            stats: CacheStats::default(),
+        }
+    }
+}
+
 /// A bounded, thread-safe cache of verified identities (see the module
 /// documentation). Share it behind `&` or `Arc`; it spawns no threads.
-pub struct TokenCache {
-    inner: Mutex<Inner>,
+///
+/// An entry is an [`Identity`], or any `T` that holds one
+/// ([`TokenCache::with_entries`]): e.g. the identity together with what
+/// decisions precompute from it, so a cache hit skips that work too.
+pub struct TokenCache<T = Identity> {
+    inner: Mutex<Inner<T>>,
     hasher: SipHasher13,
     capacity: usize,
     max_ttl: Duration,
     max_token_len: usize,
 }
 
-impl fmt::Debug for TokenCache {
+impl<T: AsRef<Identity>> fmt::Debug for TokenCache<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
             .field("capacity", &self.capacity)
@@ -122,6 +136,14 @@ impl TokenCache {
     /// A cache holding at most `capacity` identities (at least 1), each for
     /// at most `max_ttl` even if its token lives longer.
     pub fn new(capacity: usize, max_ttl: Duration) -> Self {
+        TokenCache::with_entries(capacity, max_ttl)
+    }
+}
+
+impl<T: AsRef<Identity>> TokenCache<T> {
+    /// A cache of entries of type `T` (each holding the verified identity),
+    /// sized and bounded as [`TokenCache::new`].
+    pub fn with_entries(capacity: usize, max_ttl: Duration) -> Self {
         let capacity = capacity.max(1);
         TokenCache {
             inner: Mutex::new(Inner {
@@ -148,7 +170,7 @@ impl TokenCache {
         self.hasher.hash(token.as_bytes()).as_u128()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // The critical sections cannot panic; recover the data if poisoned.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -165,20 +187,20 @@ impl TokenCache {
         now: Timestamp,
         revocations: &RevocationSet,
         verify: F,
-    ) -> Result<Arc<Identity>, CacheError<E>>
+    ) -> Result<Arc<T>, CacheError<E>>
     where
-        F: FnOnce(&str) -> Result<Identity, E>,
+        F: FnOnce(&str) -> Result<T, E>,
     {
         if token.len() > self.max_token_len {
             let identity = verify(token).map_err(CacheError::Verify)?;
-            if let Some(reason) = revocations.check(&identity, now) {
+            if let Some(reason) = revocations.check(identity.as_ref(), now) {
                 return Err(CacheError::Revoked(reason));
             }
             return Ok(Arc::new(identity));
         }
         let key = self.token_key(token);
         if let Some(identity) = self.lookup(&key, now) {
-            if let Some(reason) = revocations.check(&identity, now) {
+            if let Some(reason) = revocations.check((*identity).as_ref(), now) {
                 let mut inner = self.lock();
                 inner.remove(&key);
                 inner.stats.revoked += 1;
@@ -188,7 +210,7 @@ impl TokenCache {
         }
         // Verify outside the lock: other callers keep being served.
         let identity = verify(token).map_err(CacheError::Verify)?;
-        if let Some(reason) = revocations.check(&identity, now) {
+        if let Some(reason) = revocations.check(identity.as_ref(), now) {
             return Err(CacheError::Revoked(reason));
         }
         let identity = Arc::new(identity);
@@ -196,7 +218,7 @@ impl TokenCache {
         Ok(identity)
     }
 
-    fn lookup(&self, key: &Key, now: Timestamp) -> Option<Arc<Identity>> {
+    fn lookup(&self, key: &Key, now: Timestamp) -> Option<Arc<T>> {
         let mut inner = self.lock();
         let found = inner.index.get(key).copied();
         let Some(i) = found else {
@@ -224,15 +246,18 @@ impl TokenCache {
     }
 
     /// Caches an identity the host verified itself for `token`.
-    pub fn insert(&self, token: &str, identity: Identity, now: Timestamp) {
+    pub fn insert(&self, token: &str, identity: T, now: Timestamp) {
         if token.len() <= self.max_token_len {
             self.insert_key(self.token_key(token), Arc::new(identity), now);
         }
     }
 
-    fn insert_key(&self, key: Key, identity: Arc<Identity>, now: Timestamp) {
+    fn insert_key(&self, key: Key, identity: Arc<T>, now: Timestamp) {
         let cap = now.saturating_add(self.max_ttl);
-        let expires_at = identity.expires_at.map_or(cap, |exp| exp.min(cap));
+        let expires_at = (*identity)
+            .as_ref()
+            .expires_at
+            .map_or(cap, |exp| exp.min(cap));
         if expires_at <= now {
             return;
         }
@@ -297,7 +322,7 @@ impl TokenCache {
     }
 }
 
-impl Inner {
+impl<T> Inner<T> {
     /// CLOCK: the first expired slot, or the first not referenced since the
     /// hand last passed (clearing reference bits on the way).
     fn find_victim(&mut self, now: Timestamp) -> usize {

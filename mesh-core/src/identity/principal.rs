@@ -81,6 +81,12 @@ pub struct Identity {
     pub claims: Map<String, Value>,
 }
 
+impl AsRef<Identity> for Identity {
+    fn as_ref(&self) -> &Identity {
+        self
+    }
+}
+
 impl Identity {
     /// A minimal identity with no groups, roles, claims or device.
     pub fn new(subject: impl Into<String>, issuer: impl Into<String>, kind: IdentityKind) -> Self {

@@ -161,7 +161,7 @@ pub use explain::{Explanation, FailedCheck, NearMiss};
 pub use ext::{Decimal, IpNet};
 pub use parser::{parse_expr, parse_policies, MAX_NESTING, MAX_SOURCE_LEN};
 pub use policy_set::{Determining, PolicySet, MAX_POLICIES};
-pub use request::{IdentityMapping, Request};
+pub use request::{IdentityMapping, PreparedPrincipal, Request};
 pub use value::{EntityType, EntityUid, Record, Set, Value};
 
 use thiserror::Error;

@@ -556,7 +556,7 @@ impl PolicySet {
 pub(crate) fn make_env<'r>(request: &'r Request, entities: &'r Entities) -> Env<'r> {
     let principal_entity = request
         .principal_entity
-        .as_ref()
+        .as_deref()
         .or_else(|| entities.get(request.principal()));
     Env {
         principal: &request.principal,

@@ -21,8 +21,8 @@ pub struct Request {
     pub(crate) action: Value,
     pub(crate) resource: Value,
     pub(crate) context: Value,
-    pub(crate) principal_entity: Option<Entity>,
-    pub(crate) auth: Option<AuthContext>,
+    pub(crate) principal_entity: Option<Arc<Entity>>,
+    pub(crate) auth: Option<Arc<AuthContext>>,
     pub(crate) now: Timestamp,
 }
 
@@ -49,7 +49,13 @@ impl Request {
 
     /// Attaches the principal's authentication context and the current
     /// time, which obligations (`@obligation`, `@max_auth_age`) check.
-    pub fn with_auth(mut self, auth: AuthContext, now: Timestamp) -> Self {
+    pub fn with_auth(self, auth: AuthContext, now: Timestamp) -> Self {
+        self.with_shared_auth(Arc::new(auth), now)
+    }
+
+    /// As [`Request::with_auth`], sharing an authentication context built
+    /// once (e.g. by a [`PreparedPrincipal`]).
+    pub fn with_shared_auth(mut self, auth: Arc<AuthContext>, now: Timestamp) -> Self {
         self.auth = Some(auth);
         self.now = now;
         self
@@ -57,7 +63,13 @@ impl Request {
 
     /// Uses `entity` as the principal (its uid becomes the principal), in
     /// place of any store entry with the same uid.
-    pub fn with_principal_entity(mut self, entity: Entity) -> Self {
+    pub fn with_principal_entity(self, entity: Entity) -> Self {
+        self.with_shared_principal(Arc::new(entity))
+    }
+
+    /// As [`Request::with_principal_entity`], sharing an entity built once
+    /// (e.g. by [`PreparedPrincipal::resolve`]).
+    pub fn with_shared_principal(mut self, entity: Arc<Entity>) -> Self {
         self.principal = Value::Entity(entity.uid().clone());
         self.uids[0] = entity.uid().clone();
         self.principal_entity = Some(entity);
@@ -78,12 +90,43 @@ impl Request {
         entities: &Entities,
         now: Timestamp,
     ) -> Self {
+        // One request: resolve the entity in place rather than through a
+        // (shareable) PreparedPrincipal.
         let mut entity = mapping.principal_entity(identity);
         entity.resolve_ancestors(entities);
-        let context = mapping.context(identity, context, now);
-        Request::new(entity.uid().clone(), action, resource, context)
-            .with_principal_entity(entity)
-            .with_auth(identity.auth.clone(), now)
+        let context = ContextExtras::new(identity).apply(context, now);
+        Request::assemble(
+            Arc::new(entity),
+            Arc::new(identity.auth.clone()),
+            action,
+            resource,
+            context,
+            now,
+        )
+    }
+
+    /// A request of a principal entity with an authentication context;
+    /// `context` is already extended.
+    fn assemble(
+        principal: Arc<Entity>,
+        auth: Arc<AuthContext>,
+        action: EntityUid,
+        resource: EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> Request {
+        let uid = principal.uid().clone();
+        Request {
+            uids: [uid.clone(), action.clone(), resource.clone()],
+            context_record: context.clone(),
+            principal: Value::Entity(uid),
+            action: Value::Entity(action),
+            resource: Value::Entity(resource),
+            context: Value::Record(context),
+            principal_entity: Some(principal),
+            auth: Some(auth),
+            now,
+        }
     }
 
     /// A request from JSON: `{"principal": …, "action": …, "resource": …,
@@ -157,11 +200,11 @@ impl Request {
     }
     /// The principal entity carried by the request, if any.
     pub fn principal_entity(&self) -> Option<&Entity> {
-        self.principal_entity.as_ref()
+        self.principal_entity.as_deref()
     }
     /// The authentication context, if attached.
     pub fn auth(&self) -> Option<&AuthContext> {
-        self.auth.as_ref()
+        self.auth.as_deref()
     }
     /// The time the request is decided at (for obligations).
     pub fn now(&self) -> Timestamp {
@@ -251,52 +294,86 @@ impl IdentityMapping {
                 claims.push((Arc::from(k.as_str()), v));
             }
         }
+        // Listed in name order, so the record needs no sort.
         let attrs = vec![
-            (Arc::from("subject"), Value::string(&identity.subject)),
-            (Arc::from("issuer"), Value::string(&identity.issuer)),
-            (Arc::from("kind"), Value::string(kind)),
             (
                 Arc::from("actor"),
                 Value::string(identity.actor_key().as_str()),
-            ),
-            (Arc::from("groups"), string_set(&identity.groups)),
-            (Arc::from("roles"), string_set(&identity.roles)),
-            (
-                Arc::from("entitlements"),
-                string_set(&identity.entitlements),
             ),
             (
                 Arc::from("claims"),
                 Value::Record(Record::new(claims).unwrap_or_default()),
             ),
+            (
+                Arc::from("entitlements"),
+                string_set(&identity.entitlements),
+            ),
+            (Arc::from("groups"), string_set(&identity.groups)),
+            (Arc::from("issuer"), Value::string(&identity.issuer)),
+            (Arc::from("kind"), Value::string(kind)),
+            (Arc::from("roles"), string_set(&identity.roles)),
+            (Arc::from("subject"), Value::string(&identity.subject)),
         ];
-        Entity::new(uid, Record::new(attrs).unwrap_or_default(), parents)
+        Entity::new(uid, Record::from_sorted(attrs), parents)
     }
 
     /// `context` extended with `auth` and `device` from the identity.
     pub fn context(&self, identity: &Identity, context: Record, now: Timestamp) -> Record {
-        let mut fields: Vec<(Arc<str>, Value)> = context
-            .iter()
-            .map(|(k, v)| (Arc::from(k), v.clone()))
-            .collect();
-        let has = |name: &str| context.get(name).is_some();
-        if !has("auth") {
-            let a = &identity.auth;
-            let mut auth = vec![(Arc::from("methods"), string_set(&a.methods))];
-            if let Some(acr) = &a.acr {
-                auth.push((Arc::from("acr"), Value::string(acr)));
-            }
-            if let Some(t) = a.auth_time {
-                auth.push((Arc::from("auth_time"), Value::Long(t.unix_millis())));
-                let age = now.unix_millis().saturating_sub(t.unix_millis());
-                auth.push((Arc::from("age_ms"), Value::Long(age)));
-            }
-            fields.push((
-                Arc::from("auth"),
-                Value::Record(Record::new(auth).unwrap_or_default()),
-            ));
+        let extras = ContextExtras::new(identity);
+        extras.apply(context, now)
+    }
+}
+
+/// The attribute names of the context an identity adds, allocated once.
+#[derive(Clone, Debug)]
+struct ContextKeys {
+    auth: Arc<str>,
+    device: Arc<str>,
+    age_ms: Arc<str>,
+    auth_time: Arc<str>,
+}
+
+impl ContextKeys {
+    fn new() -> Self {
+        ContextKeys {
+            auth: Arc::from("auth"),
+            device: Arc::from("device"),
+            age_ms: Arc::from("age_ms"),
+            auth_time: Arc::from("auth_time"),
         }
-        if let (Some(d), false) = (&identity.device, has("device")) {
+    }
+}
+
+/// The `auth` and `device` context records of an identity, built once:
+/// only `auth.age_ms` depends on the time of the request.
+#[derive(Clone, Debug)]
+struct ContextExtras {
+    keys: ContextKeys,
+    /// `acr` (if any) and `methods`, sorted by name.
+    auth_fixed: Vec<(Arc<str>, Value)>,
+    auth_time: Option<i64>,
+    /// The whole `auth` record when it does not depend on the time.
+    auth_record: Option<Value>,
+    device: Option<Value>,
+}
+
+impl ContextExtras {
+    fn new(identity: &Identity) -> Self {
+        let keys = ContextKeys::new();
+        let a = &identity.auth;
+        let mut auth_fixed = Vec::with_capacity(2);
+        if let Some(acr) = &a.acr {
+            auth_fixed.push((Arc::from("acr"), Value::string(acr)));
+        }
+        auth_fixed.push((Arc::from("methods"), string_set(&a.methods)));
+        let auth_time = a.auth_time.map(Timestamp::unix_millis);
+        let auth_record = match auth_time {
+            None => Some(Value::Record(
+                Record::new(auth_fixed.clone()).unwrap_or_default(),
+            )),
+            Some(_) => None,
+        };
+        let device = identity.device.as_ref().map(|d| {
             let mut dev = vec![(Arc::from("device_id"), Value::string(&d.device_id))];
             for (k, v) in &d.attributes {
                 if k == "device_id" {
@@ -311,11 +388,107 @@ impl IdentityMapping {
                     dev.push((Arc::from(k.as_str()), v));
                 }
             }
-            fields.push((
-                Arc::from("device"),
-                Value::Record(Record::new(dev).unwrap_or_default()),
-            ));
+            Value::Record(Record::new(dev).unwrap_or_default())
+        });
+        ContextExtras {
+            keys,
+            auth_fixed,
+            auth_time,
+            auth_record,
+            device,
         }
-        Record::new(fields).unwrap_or(context)
+    }
+
+    /// The `auth` record at `now`.
+    fn auth_at(&self, now: Timestamp) -> Value {
+        if let Some(r) = &self.auth_record {
+            return r.clone();
+        }
+        let mut fields = Vec::with_capacity(self.auth_fixed.len() + 2);
+        fields.extend(self.auth_fixed.iter().cloned());
+        if let Some(t) = self.auth_time {
+            let age = now.unix_millis().saturating_sub(t);
+            fields.push((Arc::clone(&self.keys.auth_time), Value::Long(t)));
+            fields.push((Arc::clone(&self.keys.age_ms), Value::Long(age)));
+        }
+        Value::Record(Record::new(fields).unwrap_or_default())
+    }
+
+    /// `context` plus `auth` and `device` (a caller-given field of the same
+    /// name wins).
+    fn apply(&self, context: Record, now: Timestamp) -> Record {
+        let auth = context
+            .get("auth")
+            .is_none()
+            .then(|| (Arc::clone(&self.keys.auth), self.auth_at(now)));
+        let device = match (&self.device, context.get("device").is_none()) {
+            (Some(d), true) => Some((Arc::clone(&self.keys.device), d.clone())),
+            _ => None,
+        };
+        if auth.is_none() && device.is_none() {
+            return context;
+        }
+        context.merged(auth.into_iter().chain(device))
+    }
+}
+
+/// An [`Identity`] converted once into what its requests need: the
+/// principal entity ([`IdentityMapping::principal_entity`]), the shared
+/// authentication context, and the `auth` / `device` context records.
+/// Keep it with a verified identity (e.g. in a token cache entry) so each
+/// request only resolves ancestors (once per entity store, see
+/// [`PreparedPrincipal::resolve`]) and decides.
+#[derive(Clone, Debug)]
+pub struct PreparedPrincipal {
+    entity: Entity,
+    auth: Arc<AuthContext>,
+    extras: ContextExtras,
+}
+
+impl PreparedPrincipal {
+    /// Converts `identity` with `mapping`.
+    pub fn new(identity: &Identity, mapping: &IdentityMapping) -> Self {
+        PreparedPrincipal {
+            entity: mapping.principal_entity(identity),
+            auth: Arc::new(identity.auth.clone()),
+            extras: ContextExtras::new(identity),
+        }
+    }
+
+    /// The principal entity, its ancestors not resolved against a store.
+    pub fn entity(&self) -> &Entity {
+        &self.entity
+    }
+
+    /// The principal entity with its ancestors resolved in `entities` (its
+    /// groups and roles and their ancestors there). Share the result across
+    /// the requests decided against the same store.
+    pub fn resolve(&self, entities: &Entities) -> Arc<Entity> {
+        let mut e = self.entity.clone();
+        e.resolve_ancestors(entities);
+        Arc::new(e)
+    }
+
+    /// A request of this principal (`principal`: from
+    /// [`PreparedPrincipal::resolve`] against the store it is decided
+    /// with), with the context extended as [`IdentityMapping::context`]
+    /// does and the authentication context attached for obligations.
+    pub fn request(
+        &self,
+        principal: Arc<Entity>,
+        action: EntityUid,
+        resource: EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> Request {
+        let context = self.extras.apply(context, now);
+        Request::assemble(
+            principal,
+            Arc::clone(&self.auth),
+            action,
+            resource,
+            context,
+            now,
+        )
     }
 }

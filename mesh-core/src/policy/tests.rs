@@ -431,6 +431,74 @@ fn requests_from_identities() {
 }
 
 #[test]
+fn prepared_principals_match_identity_requests() {
+    let ents = entities();
+    let mut id = Identity::new("carol", "https://idp", IdentityKind::Human);
+    id.groups = vec!["admins".into()];
+    id.auth = auth(&["pwd", "mfa"], Some(2));
+    id.auth.acr = Some("gold".into());
+    id.device = Some(DevicePosture {
+        device_id: "laptop-1".into(),
+        attributes: [("managed".to_string(), json!(true))].into_iter().collect(),
+    });
+    let mapping = IdentityMapping::default();
+    let prepared = PreparedPrincipal::new(&id, &mapping);
+    let resolved = prepared.resolve(&ents);
+    assert!(resolved.is_descendant_of(&EntityUid::from_parts("Role", "r")));
+    assert!(!prepared
+        .entity()
+        .is_descendant_of(&EntityUid::from_parts("Role", "r")));
+    let caller = Value::from_json(&json!({"zeta": 1, "alpha": "a", "b": true})).unwrap();
+    let Value::Record(caller) = caller else {
+        panic!("record")
+    };
+    for minutes in [2, 30] {
+        let now = Timestamp::from_unix_seconds(1_000_000 + 60 * (minutes - 2));
+        let a = Request::from_identity(
+            &id,
+            &mapping,
+            EntityUid::from_parts("Action", "read"),
+            EntityUid::from_parts("Doc", "d"),
+            caller.clone(),
+            &ents,
+            now,
+        );
+        let b = prepared.request(
+            resolved.clone(),
+            EntityUid::from_parts("Action", "read"),
+            EntityUid::from_parts("Doc", "d"),
+            caller.clone(),
+            now,
+        );
+        assert_eq!(a.context(), b.context());
+        assert_eq!(a.context(), &mapping.context(&id, caller.clone(), now));
+        assert_eq!(a.principal_entity(), b.principal_entity());
+        assert_eq!(a.auth(), b.auth());
+        let age = b.context().get("auth").and_then(|v| match v {
+            Value::Record(r) => r.get("age_ms").cloned(),
+            _ => None,
+        });
+        assert_eq!(age, Some(Value::Long(minutes * 60_000)));
+        let names: Vec<&str> = b.context().iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["alpha", "auth", "b", "device", "zeta"]);
+    }
+    // A caller-given `auth` wins over the identity's.
+    let own = Value::from_json(&json!({"auth": "mine"})).unwrap();
+    let Value::Record(own) = own else {
+        panic!("record")
+    };
+    let r = prepared.request(
+        resolved,
+        EntityUid::from_parts("Action", "read"),
+        EntityUid::from_parts("Doc", "d"),
+        own,
+        Timestamp::from_unix_seconds(1_000_000),
+    );
+    assert_eq!(r.context().get("auth"), Some(&Value::string("mine")));
+    assert!(r.context().get("device").is_some());
+}
+
+#[test]
 fn explanations_name_closest_permits() {
     let ents = entities();
     let set = PolicySet::parse(

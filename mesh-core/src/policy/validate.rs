@@ -18,7 +18,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::ast::{ActionScope, BinaryOp, EntityScope, Expr, ExprKind, ExtFn, Method, Policy, Var};
+use super::ast::{
+    ActionScope, BinaryOp, ConditionKind, EntityScope, Expr, ExprKind, ExtFn, Method, Policy, Var,
+};
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::schema::{ActionDecl, ActionName, ExtensionType, RecordType, Schema, SchemaType};
 use super::value::{EntityUid, Value};
@@ -206,8 +208,25 @@ impl Cache {
     }
 }
 
-/// Facts known to hold: `(path, attribute)` pairs proven by `has`.
-type Facts = Vec<(String, Arc<str>)>;
+/// A fact known to hold where an expression is `true`.
+#[derive(Clone, Debug, PartialEq)]
+enum Fact {
+    /// `path has attribute`.
+    Has(String, Arc<str>),
+    /// `path is Type`: the path's entity is of this type.
+    Is(String, Arc<str>),
+    /// The expression is never `true` in this environment (e.g. `principal
+    /// is T` where the principal is never a `T`): what it guards is not
+    /// type-checked, as Cedar does not check the right of `false && …`.
+    Never,
+}
+
+/// Facts known to hold where an expression is `true`.
+type Facts = Vec<Fact>;
+
+fn never(facts: &Facts) -> bool {
+    facts.contains(&Fact::Never)
+}
 
 struct Validator<'a> {
     schema: &'a Schema,
@@ -433,14 +452,23 @@ impl Validator<'_> {
             return;
         }
         for env in &envs {
+            // `when` clauses hold together, as `&&`: what one proves
+            // (`has`, `is`) holds in the clauses after it.
+            let mut known: Facts = Vec::new();
             for c in &p.conditions {
-                let t = self.expr(&c.expr, env, &Vec::new()).0;
+                if never(&known) {
+                    break;
+                }
+                let (t, f) = self.expr(&c.expr, env, &known);
                 self.expect(
                     &c.expr,
                     &t,
                     &Ty::Bool,
                     "a `when` or `unless` condition must be a boolean",
                 );
+                if c.kind == ConditionKind::When {
+                    known.extend(f);
+                }
             }
         }
     }
@@ -531,8 +559,14 @@ impl Validator<'_> {
         let none = Vec::new;
         match &e.kind {
             ExprKind::Lit(v) => (self.lit(v, e.span), none()),
-            ExprKind::Var(Var::Principal) => (Ty::Entity(vec![env.principal.clone()]), none()),
-            ExprKind::Var(Var::Resource) => (Ty::Entity(vec![env.resource.clone()]), none()),
+            ExprKind::Var(Var::Principal) => (
+                narrow(e, Ty::Entity(vec![env.principal.clone()]), facts),
+                none(),
+            ),
+            ExprKind::Var(Var::Resource) => (
+                narrow(e, Ty::Entity(vec![env.resource.clone()]), facts),
+                none(),
+            ),
             ExprKind::Var(Var::Action) => (Ty::Entity(vec![env.action_ty.clone()]), none()),
             ExprKind::Var(Var::Context) => (Ty::Record(env.context.clone()), none()),
             ExprKind::Not(inner) => {
@@ -549,10 +583,14 @@ impl Validator<'_> {
             ExprKind::If(c, a, b) => {
                 let (ct, cf) = self.expr(c, env, facts);
                 self.expect(c, &ct, &Ty::Bool, "the condition of `if` must be a boolean");
+                let bt = self.expr(b, env, facts).0;
+                if never(&cf) {
+                    // The `then` branch is unreachable here.
+                    return (bt, none());
+                }
                 let mut then_facts = facts.clone();
                 then_facts.extend(cf);
                 let at = self.expr(a, env, &then_facts).0;
-                let bt = self.expr(b, env, facts).0;
                 match at.clone().lub(bt.clone()) {
                     Some(t) => (t, none()),
                     None => {
@@ -582,15 +620,19 @@ impl Validator<'_> {
                     );
                 }
                 let f = path_key(inner)
-                    .map(|k| vec![(k, attr.clone())])
+                    .map(|k| vec![Fact::Has(k, attr.clone())])
                     .unwrap_or_default();
                 (Ty::Bool, f)
             }
             ExprKind::Attr(inner, attr) => {
                 let t = self.expr(inner, env, facts).0;
-                let guarded = path_key(inner)
-                    .is_some_and(|k| facts.iter().any(|(fk, fa)| *fk == k && fa == attr));
-                (self.attr(e, inner, &t, attr, guarded), none())
+                let guarded = path_key(inner).is_some_and(|k| {
+                    facts
+                        .iter()
+                        .any(|f| matches!(f, Fact::Has(fk, fa) if *fk == k && fa == attr))
+                });
+                let t = self.attr(e, inner, &t, attr, guarded);
+                (narrow(e, t, facts), none())
             }
             ExprKind::Like(inner, _) => {
                 let t = self.expr(inner, env, facts).0;
@@ -616,7 +658,19 @@ impl Validator<'_> {
                     let xt = self.expr(x, env, facts).0;
                     self.in_rhs(x, &xt);
                 }
-                (Ty::Bool, none())
+                // Narrowing: where `x is T` holds, `x` is a `T`; where `x`
+                // can never be a `T`, it never holds.
+                let f = match &t {
+                    Ty::Entity(types)
+                        if !types.is_empty() && !types.iter().any(|u| **u == *ty.as_str()) =>
+                    {
+                        vec![Fact::Never]
+                    }
+                    _ => path_key(inner)
+                        .map(|k| vec![Fact::Is(k, Arc::from(ty.as_str()))])
+                        .unwrap_or_default(),
+                };
+                (Ty::Bool, f)
             }
             ExprKind::Method(recv, m, args) => self.method(recv, *m, args, env, facts),
             ExprKind::Call(f, args) => {
@@ -773,6 +827,10 @@ impl Validator<'_> {
             BinaryOp::And => {
                 let (lt, lf) = self.expr(l, env, facts);
                 self.expect(l, &lt, &Ty::Bool, "`&&` combines booleans");
+                if never(&lf) {
+                    // `false && …`: the right is never evaluated here.
+                    return (Ty::Bool, lf);
+                }
                 let mut rfacts = facts.clone();
                 rfacts.extend(lf.iter().cloned());
                 let (rt, rf) = self.expr(r, env, &rfacts);
@@ -898,6 +956,24 @@ impl Validator<'_> {
     }
 }
 
+/// `t` narrowed by an `is` fact on `e`'s path: an entity known to be of
+/// type `T` has type `T` (when `T` is one of the types it may have).
+fn narrow(e: &Expr, t: Ty, facts: &Facts) -> Ty {
+    let Ty::Entity(types) = &t else { return t };
+    if facts.iter().all(|f| !matches!(f, Fact::Is(..))) {
+        return t;
+    }
+    let Some(k) = path_key(e) else { return t };
+    for f in facts {
+        if let Fact::Is(fk, ty) = f {
+            if *fk == k && (types.is_empty() || types.iter().any(|u| u == ty)) {
+                return Ty::Entity(vec![ty.clone()]);
+            }
+        }
+    }
+    t
+}
+
 /// A textual key for `principal`, `context.a.b`, … (for `has` facts).
 fn path_key(e: &Expr) -> Option<String> {
     match &e.kind {
@@ -1019,6 +1095,53 @@ action manage appliesTo { principal: [User], resource: [Role], context: Ctx };
 @id("j") permit(principal, action == Action::"manage", resource is Role);
 "#;
         assert_eq!(errs(src), Vec::new());
+    }
+
+    #[test]
+    fn is_narrows_the_type_of_what_it_tests() {
+        let schema = Schema::from_cedarschema(
+            r#"entity User { clearance: Long };
+entity Service { team: String };
+entity Doc { owner: User };
+action call appliesTo { principal: [User, Service], resource: [Doc] };
+"#,
+            "s.cedarschema",
+        )
+        .unwrap();
+        let errs = |body: &str| -> Vec<String> {
+            let src = format!("permit(principal, action == Action::\"call\", resource) {body};");
+            match check(&src, "p.cedar", Some(&schema)) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.message().to_owned()).collect(),
+            }
+        };
+        let not_on_service = "attribute `clearance` not found on entity type `Service`";
+        // Without narrowing, a Service principal has no `clearance`.
+        assert_eq!(errs("when { principal.clearance > 2 }"), [not_on_service]);
+        for ok in [
+            "when { principal is User && principal.clearance > 2 }",
+            "when { principal is User } when { principal.clearance > 2 }",
+            "when { if principal is User then principal.clearance > 2 else false }",
+            "when { principal is Service && principal.team == \"ops\" }",
+            "when { (principal is User && principal.clearance > 2) || (principal is Service && principal.team == \"x\") }",
+            "when { resource.owner is User && resource.owner.clearance > 1 }",
+        ] {
+            assert_eq!(errs(ok), Vec::<String>::new(), "{ok}");
+        }
+        // Narrowing hides nothing that is wrong for the narrowed type.
+        assert_eq!(
+            errs("when { principal is User && principal.team == \"x\" }"),
+            ["attribute `team` not found on entity type `User`"]
+        );
+        assert_eq!(
+            errs("when { principal is Service && principal.clearance > 2 }"),
+            [not_on_service]
+        );
+        // `||` proves nothing about either side.
+        assert_eq!(
+            errs("when { (principal is User || principal has team) && principal.clearance > 2 }"),
+            [not_on_service]
+        );
     }
 
     #[test]

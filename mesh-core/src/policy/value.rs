@@ -265,6 +265,31 @@ impl Record {
         Ok(Record(Arc::from(attrs)))
     }
 
+    /// A record from attribute pairs expected sorted by name and without
+    /// repeats: one check instead of a sort (otherwise as [`Record::new`]).
+    pub(crate) fn from_sorted(attrs: Vec<(Arc<str>, Value)>) -> Self {
+        if attrs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+            return Record(Arc::from(attrs));
+        }
+        Record::new(attrs).unwrap_or_default()
+    }
+
+    /// This record plus `extra` fields, given sorted by name and absent
+    /// from this record (the caller checks). One pass, no sort.
+    pub(crate) fn merged(&self, extra: impl Iterator<Item = (Arc<str>, Value)>) -> Self {
+        let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(self.0.len() + 2);
+        let mut mine = self.0.iter().peekable();
+        for (k, v) in extra {
+            while let Some(f) = mine.next_if(|(n, _)| **n < *k) {
+                out.push(f.clone());
+            }
+            out.push((k, v));
+        }
+        out.extend(mine.cloned());
+        debug_assert!(out.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
+        Record(Arc::from(out))
+    }
+
     /// The value of attribute `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&Value> {
