@@ -15,6 +15,11 @@
 //! approximation) when the cache is full. Every hit is checked against the
 //! caller's [`RevocationSet`]: a revoked identity is never returned. The cache
 //! reads no clock: `now` is passed in.
+//!
+//! Large caches are split into up to 16 independently locked shards (each
+//! of at least 256 entries), chosen by the token's keyed hash, so threads
+//! deciding concurrently rarely wait for one another; eviction is per
+//! shard. The total never exceeds the capacity given.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -105,9 +110,12 @@ impl<T> Default for Inner<T> {
 /// ([`TokenCache::with_entries`]): e.g. the identity together with what
 /// decisions precompute from it, so a cache hit skips that work too.
 pub struct TokenCache<T = Identity> {
-    inner: Mutex<Inner<T>>,
+    /// The shards (never empty), one chosen per token by its key.
+    shards: Box<[Shard<T>]>,
     hasher: SipHasher13,
     capacity: usize,
+    /// Entries per shard: `capacity / shards.len()`, at least 1.
+    shard_capacity: usize,
     max_ttl: Duration,
     max_token_len: usize,
 }
@@ -120,6 +128,27 @@ impl<T: AsRef<Identity>> fmt::Debug for TokenCache<T> {
             .field("max_ttl", &self.max_ttl)
             .finish()
     }
+}
+
+/// One independently locked part of the cache, on its own cache lines so
+/// that threads hitting different shards never contend.
+#[repr(align(128))]
+struct Shard<T>(Mutex<Inner<T>>);
+
+/// The most shards a cache is split into.
+const MAX_SHARDS: usize = 16;
+/// A shard holds at least this many entries, so small caches keep one
+/// shard (and exact least-recently-used eviction over all their entries).
+const MIN_SHARD_CAPACITY: usize = 256;
+
+/// How many shards a cache of `capacity` entries gets: a power of two, at
+/// most [`MAX_SHARDS`], each shard holding at least [`MIN_SHARD_CAPACITY`].
+fn shard_count(capacity: usize) -> usize {
+    let mut n = 1;
+    while n < MAX_SHARDS && capacity / (n * 2) >= MIN_SHARD_CAPACITY {
+        n *= 2;
+    }
+    n
 }
 
 /// A fresh secret SipHash key from the standard library's randomly keyed
@@ -145,14 +174,24 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     /// sized and bounded as [`TokenCache::new`].
     pub fn with_entries(capacity: usize, max_ttl: Duration) -> Self {
         let capacity = capacity.max(1);
+        let shards = shard_count(capacity);
+        let shard_capacity = (capacity / shards).max(1);
         TokenCache {
-            inner: Mutex::new(Inner {
-                index: FastMap::with_capacity_and_hasher(capacity, FastState::default()),
-                slots: Vec::with_capacity(capacity),
-                ..Inner::default()
-            }),
+            shards: (0..shards)
+                .map(|_| {
+                    Shard(Mutex::new(Inner {
+                        index: FastMap::with_capacity_and_hasher(
+                            shard_capacity,
+                            FastState::default(),
+                        ),
+                        slots: Vec::with_capacity(shard_capacity),
+                        ..Inner::default()
+                    }))
+                })
+                .collect(),
             hasher: random_sip_key(),
             capacity,
+            shard_capacity,
             max_ttl,
             max_token_len: DEFAULT_CACHE_MAX_TOKEN_LEN,
         }
@@ -170,9 +209,19 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         self.hasher.hash(token.as_bytes()).as_u128()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // The critical sections cannot panic; recover the data if poisoned.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The shard holding `key` (chosen by the key's high bits; the shard's
+    /// own map indexes by the low ones), locked.
+    fn lock(&self, key: &Key) -> MutexGuard<'_, Inner<T>> {
+        let i = (*key >> 64) as usize % self.shards.len();
+        // In bounds: the list is built with at least one shard and `i` is
+        // reduced modulo its length.
+        #[allow(clippy::indexing_slicing)]
+        lock_shard(&self.shards[i])
+    }
+
+    /// Every shard, locked one at a time in order.
+    fn lock_all(&self) -> impl Iterator<Item = MutexGuard<'_, Inner<T>>> {
+        self.shards.iter().map(lock_shard)
     }
 
     /// The identity for `token`: from the cache when present, unexpired and
@@ -201,7 +250,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         let key = self.token_key(token);
         if let Some(identity) = self.lookup(&key, now) {
             if let Some(reason) = revocations.check((*identity).as_ref(), now) {
-                let mut inner = self.lock();
+                let mut inner = self.lock(&key);
                 inner.remove(&key);
                 inner.stats.revoked += 1;
                 return Err(CacheError::Revoked(reason));
@@ -219,7 +268,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     }
 
     fn lookup(&self, key: &Key, now: Timestamp) -> Option<Arc<T>> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(key);
         let found = inner.index.get(key).copied();
         let Some(i) = found else {
             inner.stats.misses += 1;
@@ -267,14 +316,14 @@ impl<T: AsRef<Identity>> TokenCache<T> {
             expires_at,
             referenced: false,
         };
-        let mut inner = self.lock();
+        let mut inner = self.lock(&key);
         if let Some(i) = inner.index.get(&key).copied() {
             if let Some(s) = inner.slots.get_mut(i) {
                 *s = slot;
             }
             return;
         }
-        if inner.slots.len() < self.capacity {
+        if inner.slots.len() < self.shard_capacity {
             let i = inner.slots.len();
             inner.slots.push(slot);
             inner.index.insert(key, i);
@@ -295,20 +344,21 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     /// Drops the cached entry of `token`, if any.
     pub fn invalidate(&self, token: &str) {
         let key = self.token_key(token);
-        self.lock().remove(&key);
+        self.lock(&key).remove(&key);
     }
 
     /// Drops every entry.
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.index.clear();
-        inner.slots.clear();
-        inner.hand = 0;
+        for mut inner in self.lock_all() {
+            inner.index.clear();
+            inner.slots.clear();
+            inner.hand = 0;
+        }
     }
 
     /// Number of cached entries (expired ones included until touched).
     pub fn len(&self) -> usize {
-        self.lock().slots.len()
+        self.lock_all().map(|inner| inner.slots.len()).sum()
     }
 
     /// Whether the cache is empty.
@@ -318,8 +368,22 @@ impl<T: AsRef<Identity>> TokenCache<T> {
 
     /// The cache's counters.
     pub fn stats(&self) -> CacheStats {
-        self.lock().stats
+        self.lock_all()
+            .fold(CacheStats::default(), |mut total, inner| {
+                let s = inner.stats;
+                total.hits += s.hits;
+                total.misses += s.misses;
+                total.evictions += s.evictions;
+                total.revoked += s.revoked;
+                total
+            })
     }
+}
+
+/// Locks one shard. The critical sections cannot panic; the data is
+/// recovered if the lock is poisoned anyway.
+fn lock_shard<T>(shard: &Shard<T>) -> MutexGuard<'_, Inner<T>> {
+    shard.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<T> Inner<T> {
@@ -388,6 +452,39 @@ mod tests {
         );
         // Each cache draws its own secret key.
         assert_ne!(a.token_key(t), b.token_key(t));
+    }
+
+    #[test]
+    fn large_caches_are_sharded_and_stay_within_capacity() {
+        assert_eq!(shard_count(1), 1);
+        assert_eq!(shard_count(511), 1);
+        assert_eq!(shard_count(512), 2);
+        assert_eq!(shard_count(4096), 16);
+        assert_eq!(shard_count(1 << 20), 16);
+
+        let cache = TokenCache::new(4096, Duration::from_secs(3600));
+        assert_eq!(cache.shards.len(), 16);
+        let none = RevocationSet::new();
+        let verify = |tok: &str| -> Result<Identity, ()> { Ok(ident(tok, 100)) };
+        for i in 0..10_000 {
+            let token = format!("token-{i}");
+            cache.get_or_verify(&token, t(1), &none, verify).unwrap();
+        }
+        assert!(cache.len() <= 4096, "len {}", cache.len());
+        let stats = cache.stats();
+        assert_eq!(stats.misses, 10_000);
+        assert_eq!(stats.evictions, 10_000 - cache.len() as u64);
+        // Every shard took part.
+        assert!(cache.lock_all().all(|inner| !inner.slots.is_empty()));
+        // The latest token is still cached: a hit, no verifier call.
+        cache
+            .get_or_verify("token-9999", t(2), &none, |_| -> Result<Identity, ()> {
+                Err(())
+            })
+            .unwrap();
+        assert_eq!(cache.stats().hits, 1);
+        cache.clear();
+        assert!(cache.is_empty());
     }
 
     #[test]
