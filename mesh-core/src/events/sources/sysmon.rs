@@ -14,7 +14,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{direction, event, fingerprints, protocol_num};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 use super::winevent::{self, basename, down_level_user, ED};
 
 const VENDOR: &str = "Microsoft";
