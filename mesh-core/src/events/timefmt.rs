@@ -218,7 +218,6 @@ pub(crate) fn parse_bsd_timestamp(b: &[u8], now_ms: i64) -> Option<(i64, usize)>
     Some((t, c.i))
 }
 
-
 // Lenient formats seen in the built-in sources' records (ISO 8601 variants,
 // epoch numbers of any unit, `MMM dd yyyy HH:mm:ss`).
 

@@ -183,8 +183,13 @@ pub(super) fn parse_extension(
     format: Format,
     fields: &mut Map<String, Value>,
 ) -> Result<(), ParseError> {
+    // Checked as UTF-8 once: keys and values are then sliced at ASCII
+    // delimiters without checking each again.
+    let text = std::str::from_utf8(b).ok();
     let mut i = 0;
     let mut count = 0usize;
+    // The key found where the previous value ended: (its start, its `=`).
+    let mut next_key: Option<(usize, usize)> = None;
     loop {
         while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
             i += 1;
@@ -192,13 +197,17 @@ pub(super) fn parse_extension(
         if i >= b.len() {
             return Ok(());
         }
-        let key_end = key_at(b, i)
-            .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?;
+        let key_end = match next_key.take() {
+            Some((at, end)) if at == i => end,
+            _ => key_at(b, i)
+                .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?,
+        };
         let key_start = i;
-        let key = lossy(b.get(i..key_end).unwrap_or(&[]));
+        let key = slice_text(b, text, i, key_end);
         i = key_end + 1;
-        let (value, next) = extension_value(b, i);
+        let (value, next, key_after) = extension_value(b, text, i);
         i = next;
+        next_key = key_after.map(|end| (next, end));
         count += 1;
         if count > MAX_FIELDS {
             return Err(ParseError::new(
@@ -211,16 +220,27 @@ pub(super) fn parse_extension(
     }
 }
 
-/// The value starting at `start`, unescaped, and where the next pair starts:
-/// a value ends at a run of spaces or tabs followed by `key=`, or at the end.
-/// Bytes are borrowed up to the first escape; only escaped values are copied
-/// byte run by byte run.
-fn extension_value(b: &[u8], start: usize) -> (String, usize) {
+/// `b[start..end]` as a string: sliced from `text` (`b` checked as UTF-8)
+/// when there is one, else with invalid bytes replaced.
+fn slice_text(b: &[u8], text: Option<&str>, start: usize, end: usize) -> String {
+    match text.and_then(|t| t.get(start..end)) {
+        Some(s) => s.to_owned(),
+        None => lossy(b.get(start..end).unwrap_or(&[])),
+    }
+}
+
+/// The value starting at `start`, unescaped, where the next pair starts, and
+/// the end of that pair's key when the value ended at one: a value ends at a
+/// run of spaces or tabs followed by `key=`, or at the end. Bytes are
+/// borrowed up to the first escape; only escaped values are copied byte run
+/// by byte run.
+fn extension_value(b: &[u8], text: Option<&str>, start: usize) -> (String, usize, Option<usize>) {
     let mut i = start;
     // Unescaped bytes of the value, once an escape was met.
     let mut owned: Option<Vec<u8>> = None;
     // Start of the bytes not yet copied into `owned`.
     let mut run = start;
+    let mut key_after = None;
     let end = loop {
         let rest = b.get(i..).unwrap_or(&[]);
         let Some(k) = memchr::memchr3(b'\\', b' ', b'\t', rest) else {
@@ -250,7 +270,13 @@ fn extension_value(b: &[u8], start: usize) -> (String, usize) {
         while b.get(j).is_some_and(|c| *c == b' ' || *c == b'\t') {
             j += 1;
         }
-        if j >= b.len() || key_at(b, j).is_some() {
+        if j >= b.len() {
+            let end = i;
+            i = j;
+            break end;
+        }
+        if let Some(key_end) = key_at(b, j) {
+            key_after = Some(key_end);
             let end = i;
             i = j;
             break end;
@@ -260,7 +286,11 @@ fn extension_value(b: &[u8], start: usize) -> (String, usize) {
     let value = match owned {
         None => {
             let v = b.get(start..end).unwrap_or(&[]);
-            lossy(v.strip_suffix(b"\r").unwrap_or(v))
+            if v.last() == Some(&b'\r') {
+                slice_text(b, text, start, end - 1)
+            } else {
+                slice_text(b, text, start, end)
+            }
         }
         Some(mut v) => {
             v.extend_from_slice(b.get(run..end).unwrap_or(&[]));
@@ -270,7 +300,7 @@ fn extension_value(b: &[u8], start: usize) -> (String, usize) {
             lossy_vec(v)
         }
     };
-    (value, i)
+    (value, i, key_after)
 }
 
 #[cfg(test)]

@@ -114,11 +114,11 @@ fn value<'m>(
     if f.map.is_none() && f.from.iter().all(|p| !p.shared) {
         // The common case: the first usable value of the chain is moved out
         // of the record in one walk of its path.
-        if let Some((p, v)) = f.from.iter().find_map(|p| {
-            record
-                .take_segments_if(&p.segs, usable)
-                .map(|v| (p, v))
-        }) {
+        if let Some((p, v)) = f
+            .from
+            .iter()
+            .find_map(|p| record.take_segments_if(&p.segs, usable).map(|v| (p, v)))
+        {
             return convert(v, &f.conv, ctx)
                 .map(Some)
                 .map_err(|reason| EventError::invalid(p.text.as_str(), reason));

@@ -123,9 +123,7 @@ impl Fields {
             Value::Bool(b) => Some(*b),
             Value::String(s) => match s.trim() {
                 t if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes") => Some(true),
-                t if t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no") => {
-                    Some(false)
-                }
+                t if t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no") => Some(false),
                 _ => None,
             },
             _ => None,

@@ -53,7 +53,9 @@ pub(crate) fn detect(f: &View<'_>) -> Option<u8> {
 fn ts(f: &mut Fields, key: &str) -> Option<i64> {
     let t = match f.peek(&[key])? {
         serde_json::Value::Number(n) => parse_epoch(&n.to_string()),
-        serde_json::Value::String(s) => parse_epoch(s).or_else(|| crate::events::timefmt::parse_iso(s)),
+        serde_json::Value::String(s) => {
+            parse_epoch(s).or_else(|| crate::events::timefmt::parse_iso(s))
+        }
         _ => None,
     };
     if t.is_some() {
