@@ -1,9 +1,13 @@
 //! Built-in source mappings against the floor of `serde_json` parse +
 //! serialize of the same records, in one run: a ~1 KB CloudTrail
 //! ConsoleLogin record, an Okta sign-on and a FortiGate key=value line, and
-//! source detection without a hint.
+//! source detection without a hint. A table of same-run ratios against the
+//! floor follows the criterion groups (lines starting with `ratio |`).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/ratio.rs"]
+mod ratio;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mesh_core::events::{sources, NormalizeOptions, Normalizer};
@@ -23,27 +27,33 @@ fn sample(rel: &str) -> Vec<u8> {
     b
 }
 
-fn bench(c: &mut Criterion) {
+const CASES: [(&str, &str, &str); 3] = [
+    (
+        "cloudtrail_console_login",
+        "aws_cloudtrail/console_login_success_mfa.json",
+        "aws.cloudtrail",
+    ),
+    (
+        "okta_session_start",
+        "okta/session_start_success.json",
+        "okta.system_log",
+    ),
+    (
+        "fortigate_traffic",
+        "fortigate/traffic_forward_close.log",
+        "fortinet.fortigate",
+    ),
+];
+
+fn normalizer() -> Normalizer {
     let mut n = Normalizer::new(NormalizeOptions::default());
     sources::register_builtin(&mut n).unwrap();
-    let cases = [
-        (
-            "cloudtrail_console_login",
-            "aws_cloudtrail/console_login_success_mfa.json",
-            "aws.cloudtrail",
-        ),
-        (
-            "okta_session_start",
-            "okta/session_start_success.json",
-            "okta.system_log",
-        ),
-        (
-            "fortigate_traffic",
-            "fortigate/traffic_forward_close.log",
-            "fortinet.fortigate",
-        ),
-    ];
-    for (name, rel, id) in cases {
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let n = normalizer();
+    for (name, rel, id) in CASES {
         let raw = sample(rel);
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(1));
@@ -71,5 +81,38 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The same-run ratio table: each JSON source against `serde_json` parse +
+/// serialize of the same record.
+fn ratios(_c: &mut Criterion) {
+    let n = normalizer();
+    for (name, rel, id) in CASES {
+        let raw = sample(rel);
+        if raw.first() != Some(&b'{') {
+            continue;
+        }
+        ratio::report(
+            &ratio::Ratio {
+                name,
+                floor_name: "serde_json parse+serialize",
+                target: "<= 1.5x",
+            },
+            || {
+                let v: serde_json::Value = serde_json::from_slice(black_box(&raw)).unwrap();
+                black_box(serde_json::to_vec(&v).unwrap());
+            },
+            || {
+                let e = n.normalize(black_box(&raw), Some(id), NOW).unwrap();
+                black_box(serde_json::to_vec(&e).unwrap());
+            },
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = bench, ratios
+}
 criterion_main!(benches);

@@ -76,6 +76,22 @@ impl Record {
         take_in(&mut self.fields, segs).filter(|v| !v.is_null())
     }
 
+    /// Removes the value at a path of pre-split segments if `accept` holds
+    /// for it, walking the path once; `null` is never accepted.
+    pub(crate) fn take_segments_if<S: AsRef<str>>(
+        &mut self,
+        segs: &[S],
+        accept: impl FnOnce(&Value) -> bool,
+    ) -> Option<Value> {
+        at_leaf(&mut self.fields, segs, |map, last| {
+            let v = map.get(last)?;
+            if v.is_null() || !accept(v) {
+                return None;
+            }
+            map.remove(last)
+        })
+    }
+
     /// The value at a path of pre-split segments (see [`split_path`]).
     pub fn get_segments<S: AsRef<str>>(&self, segs: &[S]) -> Option<&Value> {
         get_in(&self.fields, segs.iter().map(AsRef::as_ref))
@@ -139,7 +155,16 @@ impl Record {
     /// The remaining fields flattened into the documented `unmapped` shape:
     /// path (keys joined by `.`, with `.` and `\` in keys escaped) → value.
     pub fn into_unmapped(self) -> Map<String, Value> {
-        let mut out = Map::new();
+        let flat = self.fields.iter().all(|(k, v)| match v {
+            Value::Null => false,
+            Value::Object(m) => m.is_empty() && !k.contains(['.', '\\']),
+            _ => !k.contains(['.', '\\']),
+        });
+        if flat {
+            // Already in the `unmapped` shape.
+            return self.fields;
+        }
+        let mut out = Map::with_capacity(self.fields.len() + 8);
         let mut prefix = String::new();
         flatten(&mut prefix, self.fields, &mut out);
         out
@@ -200,6 +225,28 @@ fn get_in<'a, 'b>(
         map = v.as_object()?;
     }
     None
+}
+
+/// Runs `f` on the map holding the last segment of `segs`, walking the path
+/// once; when `f` gives a result, objects that its removal left empty are
+/// pruned on the way back up (as [`Record::take`] does).
+pub(crate) fn at_leaf<S: AsRef<str>, T>(
+    map: &mut Map<String, Value>,
+    segs: &[S],
+    f: impl FnOnce(&mut Map<String, Value>, &str) -> Option<T>,
+) -> Option<T> {
+    match segs {
+        [] => None,
+        [last] => f(map, last.as_ref()),
+        [head, rest @ ..] => {
+            let child = map.get_mut(head.as_ref())?.as_object_mut()?;
+            let out = at_leaf(child, rest, f);
+            if out.is_some() && child.is_empty() {
+                map.remove(head.as_ref());
+            }
+            out
+        }
+    }
 }
 
 fn take_split(map: &mut Map<String, Value>, path: &str) -> Option<Value> {

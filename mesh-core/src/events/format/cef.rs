@@ -32,7 +32,9 @@ const HEADER: [&str; 7] = [
 pub fn parse_cef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
     let start =
         find(bytes, b"CEF:").ok_or_else(|| ParseError::new(Format::Cef, 0, "no `CEF:` marker"))?;
-    let mut fields = Map::new();
+    // Room for the header, the extension's pairs and a prefix.
+    let pairs = memchr::memchr_iter(b'=', bytes.get(start..).unwrap_or(&[])).count();
+    let mut fields = Map::with_capacity(HEADER.len() + 1 + pairs.min(64));
     let prefix = bytes.get(..start).unwrap_or(&[]);
     add_prefix(prefix, now, &mut fields, Format::Cef);
     let body = bytes.get(start + 4..).unwrap_or(&[]);
@@ -96,7 +98,13 @@ pub(super) fn add_prefix(
 /// One `|`-terminated header field starting at `pos`: its unescaped value and
 /// the position after the `|`.
 pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(String, usize)> {
-    let mut out = Vec::new();
+    let rest = b.get(pos..)?;
+    let at = memchr::memchr2(b'|', b'\\', rest)?;
+    if rest.get(at) == Some(&b'|') {
+        // No escape before the bar: the field is a plain slice.
+        return Some((lossy(rest.get(..at)?), pos + at + 1));
+    }
+    let mut out = Vec::with_capacity(at + 16);
     let mut i = pos;
     loop {
         let c = *b.get(i)?;
@@ -111,7 +119,7 @@ pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(String, usize)> {
                     i += 1;
                 }
             },
-            b'|' => return Some((lossy(&out), i + 1)),
+            b'|' => return Some((lossy_vec(out), i + 1)),
             _ => {
                 out.push(c);
                 i += 1;
@@ -120,8 +128,12 @@ pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(String, usize)> {
     }
 }
 
+/// The bytes as a string (invalid UTF-8 replaced).
 pub(super) fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// The bytes as a string without copying when they are valid UTF-8.
@@ -171,8 +183,13 @@ pub(super) fn parse_extension(
     format: Format,
     fields: &mut Map<String, Value>,
 ) -> Result<(), ParseError> {
+    // Checked as UTF-8 once: keys and values are then sliced at ASCII
+    // delimiters without checking each again.
+    let text = std::str::from_utf8(b).ok();
     let mut i = 0;
     let mut count = 0usize;
+    // The key found where the previous value ended: (its start, its `=`).
+    let mut next_key: Option<(usize, usize)> = None;
     loop {
         while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
             i += 1;
@@ -180,54 +197,17 @@ pub(super) fn parse_extension(
         if i >= b.len() {
             return Ok(());
         }
-        let key_end = key_at(b, i)
-            .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?;
+        let key_end = match next_key.take() {
+            Some((at, end)) if at == i => end,
+            _ => key_at(b, i)
+                .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?,
+        };
         let key_start = i;
-        let key = lossy(b.get(i..key_end).unwrap_or(&[]));
+        let key = slice_text(b, text, i, key_end);
         i = key_end + 1;
-        let mut value = Vec::with_capacity(32);
-        loop {
-            match b.get(i).copied() {
-                None => break,
-                Some(b'\\') => {
-                    match b.get(i + 1).copied() {
-                        Some(b'n') => value.push(b'\n'),
-                        Some(b'r') => value.push(b'\r'),
-                        Some(b't') => value.push(b'\t'),
-                        Some(n @ (b'=' | b'\\' | b'|')) => value.push(n),
-                        Some(n) => {
-                            value.push(b'\\');
-                            value.push(n);
-                        }
-                        None => value.push(b'\\'),
-                    }
-                    i += 2;
-                }
-                Some(c) if c == b' ' || c == b'\t' => {
-                    let mut j = i;
-                    while b.get(j).is_some_and(|c| *c == b' ' || *c == b'\t') {
-                        j += 1;
-                    }
-                    if j >= b.len() || key_at(b, j).is_some() {
-                        i = j;
-                        break;
-                    }
-                    value.extend_from_slice(b.get(i..j).unwrap_or(&[]));
-                    i = j;
-                }
-                Some(_) => {
-                    // Copy the run up to the next byte that needs a decision.
-                    let rest = b.get(i..).unwrap_or(&[]);
-                    let run = rest
-                        .iter()
-                        .position(|c| matches!(c, b'\\' | b' ' | b'\t'))
-                        .unwrap_or(rest.len())
-                        .max(1);
-                    value.extend_from_slice(rest.get(..run).unwrap_or(&[]));
-                    i += run;
-                }
-            }
-        }
+        let (value, next, key_after) = extension_value(b, text, i);
+        i = next;
+        next_key = key_after.map(|end| (next, end));
         count += 1;
         if count > MAX_FIELDS {
             return Err(ParseError::new(
@@ -236,11 +216,91 @@ pub(super) fn parse_extension(
                 format!("more than {MAX_FIELDS} fields"),
             ));
         }
-        if value.last() == Some(&b'\r') {
-            value.pop();
-        }
-        insert_new(fields, key, lossy_vec(value), format, base + key_start)?;
+        insert_new(fields, key, value, format, base + key_start)?;
     }
+}
+
+/// `b[start..end]` as a string: sliced from `text` (`b` checked as UTF-8)
+/// when there is one, else with invalid bytes replaced.
+fn slice_text(b: &[u8], text: Option<&str>, start: usize, end: usize) -> String {
+    match text.and_then(|t| t.get(start..end)) {
+        Some(s) => s.to_owned(),
+        None => lossy(b.get(start..end).unwrap_or(&[])),
+    }
+}
+
+/// The value starting at `start`, unescaped, where the next pair starts, and
+/// the end of that pair's key when the value ended at one: a value ends at a
+/// run of spaces or tabs followed by `key=`, or at the end. Bytes are
+/// borrowed up to the first escape; only escaped values are copied byte run
+/// by byte run.
+fn extension_value(b: &[u8], text: Option<&str>, start: usize) -> (String, usize, Option<usize>) {
+    let mut i = start;
+    // Unescaped bytes of the value, once an escape was met.
+    let mut owned: Option<Vec<u8>> = None;
+    // Start of the bytes not yet copied into `owned`.
+    let mut run = start;
+    let mut key_after = None;
+    let end = loop {
+        let rest = b.get(i..).unwrap_or(&[]);
+        let Some(k) = memchr::memchr3(b'\\', b' ', b'\t', rest) else {
+            i = b.len();
+            break b.len();
+        };
+        i += k;
+        if b.get(i) == Some(&b'\\') {
+            let v = owned.get_or_insert_with(|| Vec::with_capacity(rest.len().min(256)));
+            v.extend_from_slice(b.get(run..i).unwrap_or(&[]));
+            match b.get(i + 1).copied() {
+                Some(b'n') => v.push(b'\n'),
+                Some(b'r') => v.push(b'\r'),
+                Some(b't') => v.push(b'\t'),
+                Some(n @ (b'=' | b'\\' | b'|')) => v.push(n),
+                Some(n) => {
+                    v.push(b'\\');
+                    v.push(n);
+                }
+                None => v.push(b'\\'),
+            }
+            i = (i + 2).min(b.len());
+            run = i;
+            continue;
+        }
+        let mut j = i;
+        while b.get(j).is_some_and(|c| *c == b' ' || *c == b'\t') {
+            j += 1;
+        }
+        if j >= b.len() {
+            let end = i;
+            i = j;
+            break end;
+        }
+        if let Some(key_end) = key_at(b, j) {
+            key_after = Some(key_end);
+            let end = i;
+            i = j;
+            break end;
+        }
+        i = j;
+    };
+    let value = match owned {
+        None => {
+            let v = b.get(start..end).unwrap_or(&[]);
+            if v.last() == Some(&b'\r') {
+                slice_text(b, text, start, end - 1)
+            } else {
+                slice_text(b, text, start, end)
+            }
+        }
+        Some(mut v) => {
+            v.extend_from_slice(b.get(run..end).unwrap_or(&[]));
+            if v.last() == Some(&b'\r') {
+                v.pop();
+            }
+            lossy_vec(v)
+        }
+    };
+    (value, i, key_after)
 }
 
 #[cfg(test)]

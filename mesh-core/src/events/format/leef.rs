@@ -24,7 +24,8 @@ const HEADER: [&str; 5] = ["leefVersion", "vendor", "product", "version", "event
 pub fn parse_leef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
     let start = find(bytes, b"LEEF:")
         .ok_or_else(|| ParseError::new(Format::Leef, 0, "no `LEEF:` marker"))?;
-    let mut fields = Map::new();
+    let pairs = memchr::memchr_iter(b'=', bytes.get(start..).unwrap_or(&[])).count();
+    let mut fields = Map::with_capacity(HEADER.len() + 2 + pairs.min(64));
     add_prefix(
         bytes.get(..start).unwrap_or(&[]),
         now,
@@ -80,8 +81,25 @@ pub fn parse_leef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
         return parse_extension(attrs, base, Format::Leef, &mut fields)
             .map(|()| Record::new(fields));
     }
+    // The parts between delimiters, found with memchr rather than byte by byte.
+    let parts = memchr::memchr_iter(delim, attrs)
+        .chain(std::iter::once(attrs.len()))
+        .scan(0usize, |start, end| {
+            let part = attrs.get(*start..end).unwrap_or(&[]);
+            *start = end + 1;
+            Some(part)
+        });
+    leef_pairs(parts, base, fields)
+}
+
+/// Adds the `attr=value` parts of a LEEF record to `fields`, in order.
+fn leef_pairs<'a>(
+    parts: impl Iterator<Item = &'a [u8]>,
+    base: usize,
+    mut fields: Map<String, Value>,
+) -> Result<Record, ParseError> {
     let mut off = 0;
-    for part in attrs.split(|c| *c == delim) {
+    for part in parts {
         let part_off = off;
         off += part.len() + 1;
         let part = part.strip_suffix(b"\r").unwrap_or(part);
@@ -89,10 +107,12 @@ pub fn parse_leef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let eq = trimmed.iter().position(|c| *c == b'=').ok_or_else(|| {
+        let eq = memchr::memchr(b'=', trimmed).ok_or_else(|| {
             ParseError::new(Format::Leef, base + part_off, "attribute without `=`")
         })?;
-        let key = lossy(trimmed.get(..eq).unwrap_or(&[])).trim().to_owned();
+        let key = String::from_utf8_lossy(trimmed.get(..eq).unwrap_or(&[]))
+            .trim()
+            .to_owned();
         if key.is_empty() {
             return Err(ParseError::new(
                 Format::Leef,
@@ -107,15 +127,18 @@ pub fn parse_leef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
                 format!("more than {MAX_FIELDS} fields"),
             ));
         }
-        if fields.contains_key(&key) {
-            return Err(ParseError::new(
-                Format::Leef,
-                base + part_off,
-                format!("duplicate key `{key}`"),
-            ));
+        match fields.entry(key) {
+            serde_json::map::Entry::Occupied(o) => {
+                return Err(ParseError::new(
+                    Format::Leef,
+                    base + part_off,
+                    format!("duplicate key `{}`", o.key()),
+                ))
+            }
+            serde_json::map::Entry::Vacant(v) => {
+                v.insert(Value::String(lossy(trimmed.get(eq + 1..).unwrap_or(&[]))));
+            }
         }
-        let value = lossy(trimmed.get(eq + 1..).unwrap_or(&[]));
-        fields.insert(key, Value::String(value));
     }
     Ok(Record::new(fields))
 }

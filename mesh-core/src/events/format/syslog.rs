@@ -45,7 +45,7 @@ pub struct SyslogMessage {
 impl SyslogMessage {
     /// The message as a record (field names in [`Record`]'s docs).
     pub fn into_record(self) -> Record {
-        let mut f = Map::new();
+        let mut f = Map::with_capacity(10);
         if let Some(v) = self.facility {
             f.insert("facility".into(), Value::from(v));
         }
@@ -69,9 +69,9 @@ impl SyslogMessage {
             }
         }
         if !self.structured_data.is_empty() {
-            let mut sd = Map::new();
+            let mut sd = Map::with_capacity(self.structured_data.len());
             for (id, params) in self.structured_data {
-                let mut p = Map::new();
+                let mut p = Map::with_capacity(params.len());
                 for (k, v) in params {
                     p.insert(k, Value::String(v));
                 }
@@ -109,9 +109,10 @@ pub fn parse_syslog(bytes: &[u8], now: Timestamp) -> Result<SyslogMessage, Parse
         {
             return Err(err(1, "PRI is not a number"));
         }
-        let pri: u16 = lossy(digits)
-            .parse()
-            .map_err(|_| err(1, "PRI is not a number"))?;
+        // At most three ASCII digits (the `>` is within the first five bytes).
+        let pri = digits
+            .iter()
+            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
         if pri > 191 {
             return Err(err(1, format!("PRI `{pri}` is above 191")));
         }
@@ -123,9 +124,11 @@ pub fn parse_syslog(bytes: &[u8], now: Timestamp) -> Result<SyslogMessage, Parse
             .get(i..)
             .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
         if (1..=3).contains(&v_end) && b.get(i + v_end) == Some(&b' ') && b.get(i) != Some(&b'0') {
-            let v: u16 = lossy(b.get(i..i + v_end).unwrap_or(&[]))
-                .parse()
-                .map_err(|_| err(i, "bad version"))?;
+            let v = b
+                .get(i..i + v_end)
+                .unwrap_or(&[])
+                .iter()
+                .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
             msg.version = Some(v);
             parse_5424(b, i + v_end + 1, &mut msg)?;
             return Ok(msg);
@@ -226,24 +229,8 @@ fn parse_sd(b: &[u8], mut i: usize, msg: &mut SyslogMessage) -> Result<usize, Pa
                     }
                     let name = lossy(b.get(s..i).unwrap_or(&[]));
                     i += 2;
-                    let mut v = Vec::new();
-                    loop {
-                        match b.get(i).copied() {
-                            None => return Err(err(i, "unterminated structured data value")),
-                            Some(b'\\') if matches!(b.get(i + 1), Some(b'"' | b'\\' | b']')) => {
-                                v.extend(b.get(i + 1).copied());
-                                i += 2;
-                            }
-                            Some(b'"') => {
-                                i += 1;
-                                break;
-                            }
-                            Some(c) => {
-                                v.push(c);
-                                i += 1;
-                            }
-                        }
-                    }
+                    let (v, next) = sd_value(b, i)?;
+                    i = next;
                     count += 1;
                     if count > MAX_FIELDS {
                         return Err(err(
@@ -251,7 +238,7 @@ fn parse_sd(b: &[u8], mut i: usize, msg: &mut SyslogMessage) -> Result<usize, Pa
                             format!("more than {MAX_FIELDS} structured data params"),
                         ));
                     }
-                    params.push((name, lossy(&v)));
+                    params.push((name, v));
                 }
                 _ => return Err(err(i, "unterminated structured data element")),
             }
@@ -259,6 +246,44 @@ fn parse_sd(b: &[u8], mut i: usize, msg: &mut SyslogMessage) -> Result<usize, Pa
         msg.structured_data.push((id, params));
     }
     Ok(i)
+}
+
+/// A structured data param value starting at `start` (after the opening
+/// quote): unescaped, and the position after the closing quote. Runs without
+/// escapes are found with one scan and copied once.
+fn sd_value(b: &[u8], start: usize) -> Result<(String, usize), ParseError> {
+    let mut i = start;
+    let mut out: Option<Vec<u8>> = None;
+    let mut run = start;
+    loop {
+        let rest = b.get(i..).unwrap_or(&[]);
+        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+            return Err(err(b.len(), "unterminated structured data value"));
+        };
+        i += k;
+        if b.get(i) == Some(&b'"') {
+            let tail = b.get(run..i).unwrap_or(&[]);
+            let v = match out {
+                None => lossy(tail),
+                Some(mut v) => {
+                    v.extend_from_slice(tail);
+                    lossy(&v)
+                }
+            };
+            return Ok((v, i + 1));
+        }
+        // A backslash: it escapes `"`, `\` and `]`, and is kept before anything else.
+        match b.get(i + 1) {
+            Some(&n @ (b'"' | b'\\' | b']')) => {
+                let v = out.get_or_insert_with(Vec::new);
+                v.extend_from_slice(b.get(run..i).unwrap_or(&[]));
+                v.push(n);
+                i += 2;
+                run = i;
+            }
+            _ => i += 1,
+        }
+    }
 }
 
 fn parse_3164(

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
-use super::{Activity, Cond, Conv, FieldPlan, Mapping, SrcPath, TsFormat};
+use super::{Activity, Cond, Conv, EnumMap, FieldPlan, Mapping, SrcPath, TsFormat};
 use crate::events::ocsf::{Assign, Event, Severity};
+use crate::events::record::at_leaf;
 use crate::events::source::MapContext;
 use crate::events::timefmt::{parse_bsd_timestamp, parse_rfc3339};
 use crate::events::{EventError, RawRecord, Record};
@@ -111,6 +112,52 @@ fn value<'m>(
     ctx: &MapContext,
     shared: &mut Vec<&'m SrcPath>,
 ) -> Result<Option<Value>, EventError> {
+    if f.map.is_none() && f.from.iter().all(|p| !p.shared) {
+        // The common case: the first usable value of the chain is moved out
+        // of the record in one walk of its path.
+        if let Some((p, v)) = f
+            .from
+            .iter()
+            .find_map(|p| record.take_segments_if(&p.segs, usable).map(|v| (p, v)))
+        {
+            return convert(v, &f.conv, ctx)
+                .map(Some)
+                .map_err(|reason| EventError::invalid(p.text.as_str(), reason));
+        }
+    }
+    if let (Some(map), true) = (&f.map, f.from.iter().all(|p| !p.shared)) {
+        // An enum map over paths no other spec reads: the first usable value
+        // is looked up and, when the map has it, taken in the same walk.
+        let fallback = f.other.as_ref().or(f.default.as_ref());
+        for p in &f.from {
+            let found = at_leaf(record.fields_mut(), &p.segs, |m, last| {
+                let current = m.get(last).filter(|v| usable(v))?;
+                match (lookup(map, current), fallback) {
+                    (Some(hit), _) => {
+                        let hit = hit.clone();
+                        m.remove(last);
+                        Some(Ok(hit))
+                    }
+                    (None, Some(d)) => Some(Ok(d.clone())),
+                    (None, None) => Some(Err(short(current))),
+                }
+            });
+            match found {
+                None => continue,
+                Some(Ok(v)) => {
+                    return convert(v, &f.conv, ctx)
+                        .map(Some)
+                        .map_err(|reason| EventError::invalid(p.text.as_str(), reason))
+                }
+                Some(Err(shown)) => {
+                    return Err(EventError::invalid(
+                        p.text.as_str(),
+                        format!("value `{shown}` is not in the map of `{}`", f.target_name),
+                    ))
+                }
+            }
+        }
+    }
     let Some(p) = f
         .from
         .iter()
@@ -129,14 +176,7 @@ fn value<'m>(
     let v = match &f.map {
         Some(map) => {
             let current = record.get_segments(&p.segs);
-            let key = current.and_then(text);
-            let hit = key.as_deref().and_then(|k| {
-                if map.ignore_case {
-                    map.values.get(&k.to_ascii_lowercase())
-                } else {
-                    map.values.get(k)
-                }
-            });
+            let hit = current.and_then(|v| lookup(map, v));
             match (hit, f.other.as_ref().or(f.default.as_ref())) {
                 (Some(m), _) => {
                     let m = m.clone();
@@ -162,6 +202,17 @@ fn value<'m>(
     convert(v, &f.conv, ctx)
         .map(Some)
         .map_err(|reason| EventError::invalid(field, reason))
+}
+
+/// The enum map's value for a source value (as text; ASCII case folded when
+/// the map ignores case).
+fn lookup<'a>(map: &'a EnumMap, v: &Value) -> Option<&'a Value> {
+    let key = text(v)?;
+    if map.ignore_case {
+        map.values.get(&key.to_ascii_lowercase())
+    } else {
+        map.values.get(key.as_ref())
+    }
 }
 
 fn consume<'m>(p: &'m SrcPath, record: &mut Record, shared: &mut Vec<&'m SrcPath>) {

@@ -159,7 +159,9 @@ impl Event {
         }
         let present = self.presence();
         let meta = self.metadata.get_or_insert_with(Box::default);
-        meta.version = Some(OCSF_VERSION.to_owned());
+        if meta.version.as_deref() != Some(OCSF_VERSION) {
+            meta.version = Some(OCSF_VERSION.to_owned());
+        }
         for (profile, attrs) in info.profiles {
             if !present.and(*attrs).is_empty() {
                 let profiles = meta.profiles.get_or_insert_with(Vec::new);

@@ -15,7 +15,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{account, endpoint, event, need_time, set_user_type};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "AWS";
 const PRODUCT: &str = "CloudTrail";

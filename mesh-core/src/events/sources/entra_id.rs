@@ -18,7 +18,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{email_like, event, need_time, set_user_type};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "Microsoft";
 const PRODUCT: &str = "Entra ID";

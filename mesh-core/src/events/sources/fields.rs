@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::events::record::at_leaf;
 use crate::events::Record;
 
 /// A source record being mapped.
@@ -48,28 +49,57 @@ impl Fields {
         self.view().has(path)
     }
 
+    /// Runs `f` on the map holding the last segment of `path` (walking the
+    /// record once); when `f` gives a result, objects that its removal left
+    /// empty are pruned on the way back up.
+    fn at_leaf<T>(
+        &mut self,
+        path: &[&str],
+        f: impl FnOnce(&mut Map<String, Value>, &str) -> Option<T>,
+    ) -> Option<T> {
+        at_leaf(self.rec.fields_mut(), path, f)
+    }
+
     /// Removes the value at `path` if `keep` accepts it (objects left empty
-    /// are pruned).
+    /// are pruned); `keep` reads the value in place.
     fn take_if<T>(&mut self, path: &[&str], keep: impl FnOnce(&Value) -> Option<T>) -> Option<T> {
-        let out = keep(self.peek(path)?)?;
-        self.rec.take_segments(path);
-        Some(out)
+        self.at_leaf(path, |map, last| {
+            let out = keep(map.get(last)?)?;
+            map.remove(last);
+            Some(out)
+        })
+    }
+
+    /// Removes the value at `path` if `accept` holds for it, and moves it
+    /// out (objects left empty are pruned).
+    fn take_moved(&mut self, path: &[&str], accept: impl FnOnce(&Value) -> bool) -> Option<Value> {
+        self.at_leaf(path, |map, last| {
+            if !accept(map.get(last)?) {
+                return None;
+            }
+            map.remove(last)
+        })
     }
 
     /// Takes the raw value at `path` (anything but `null`).
     pub(crate) fn take(&mut self, path: &[&str]) -> Option<Value> {
-        self.take_if(path, |v| (!v.is_null()).then(|| v.clone()))
+        self.take_moved(path, |v| !v.is_null())
     }
 
     /// Takes a string at `path`; numbers and booleans are taken as text.
     /// Placeholders (`-`, empty) are left in place.
     pub(crate) fn str(&mut self, path: &[&str]) -> Option<String> {
-        self.take_if(path, |v| match v {
-            Value::String(s) if !is_placeholder(s) => Some(s.clone()),
+        let v = self.take_moved(path, |v| match v {
+            Value::String(s) => !is_placeholder(s),
+            Value::Number(_) | Value::Bool(_) => true,
+            _ => false,
+        })?;
+        match v {
+            Value::String(s) => Some(s),
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
-        })
+        }
     }
 
     /// Takes an integer at `path`; decimal strings and `0x` hex strings are
@@ -91,9 +121,9 @@ impl Fields {
     pub(crate) fn bool(&mut self, path: &[&str]) -> Option<bool> {
         self.take_if(path, |v| match v {
             Value::Bool(b) => Some(*b),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" => Some(true),
-                "false" | "no" => Some(false),
+            Value::String(s) => match s.trim() {
+                t if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes") => Some(true),
+                t if t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no") => Some(false),
                 _ => None,
             },
             _ => None,
@@ -102,14 +132,18 @@ impl Fields {
 
     /// Takes the value at `path` if it is a non-empty array of strings.
     pub(crate) fn strings(&mut self, path: &[&str]) -> Option<Vec<String>> {
-        self.take_if(path, |v| {
-            let items = v.as_array()?;
-            items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .filter(|v| !v.is_empty())
-        })
+        let v = self.take_moved(path, |v| {
+            v.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+        })?;
+        let Value::Array(items) = v else { return None };
+        items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Drops a `null` at `path` (there is no value to keep).

@@ -13,7 +13,7 @@ use crate::events::{EventError, MapContext, Record};
 
 use super::common::{direction, endpoint, event, fingerprints, protocol_name, severity_word};
 use super::fields::{Fields, View};
-use super::timefmt::{civil_ms, parse_epoch, parse_iso};
+use crate::events::timefmt::{civil_ms, parse_epoch, parse_iso};
 
 const VENDOR: &str = "Fortinet";
 const PRODUCT: &str = "FortiGate";

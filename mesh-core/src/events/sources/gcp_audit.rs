@@ -13,7 +13,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{account, endpoint, event, need_time, set_user_type};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "Google";
 const PRODUCT: &str = "Cloud Audit Logs";

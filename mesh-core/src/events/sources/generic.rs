@@ -17,7 +17,7 @@ use crate::events::EventError;
 
 use super::common::{direction, email_like, endpoint, event, protocol_num, severity_word};
 use super::fields::Fields;
-use super::timefmt::{parse_any, parse_mdy};
+use crate::events::timefmt::{parse_any, parse_mdy};
 
 /// The keys one format uses for common fields.
 pub(crate) struct Dialect {

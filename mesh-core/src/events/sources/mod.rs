@@ -47,7 +47,6 @@ mod okta;
 mod panos;
 mod suricata;
 mod sysmon;
-mod timefmt;
 mod windows_security;
 mod winevent;
 mod zeek;

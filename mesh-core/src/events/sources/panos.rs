@@ -17,7 +17,7 @@ use crate::events::{EventError, MapContext, Record};
 
 use super::common::{direction, endpoint, event, protocol_num, severity_word};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "Palo Alto Networks";
 const PRODUCT: &str = "PAN-OS";

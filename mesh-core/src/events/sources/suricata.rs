@@ -12,7 +12,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{direction, endpoint, event, protocol_num};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "OISF";
 const PRODUCT: &str = "Suricata";

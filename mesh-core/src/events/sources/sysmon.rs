@@ -14,8 +14,8 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{direction, event, fingerprints, protocol_num};
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
 use super::winevent::{self, basename, down_level_user, ED};
+use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "Microsoft";
 const PRODUCT: &str = "Sysmon";

@@ -5,7 +5,7 @@
 use crate::events::ocsf::{Device, Event, Process, Session, User};
 
 use super::fields::{Fields, View};
-use super::timefmt::parse_iso;
+use crate::events::timefmt::parse_iso;
 
 /// `EventData` key prefix.
 pub(crate) const ED: &str = "EventData";

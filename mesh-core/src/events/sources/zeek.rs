@@ -11,7 +11,7 @@ use crate::events::{EventError, MapContext};
 
 use super::common::{direction, endpoint, event, protocol_num};
 use super::fields::{Fields, View};
-use super::timefmt::parse_epoch;
+use crate::events::timefmt::parse_epoch;
 
 const VENDOR: &str = "Zeek";
 const PRODUCT: &str = "Zeek";
@@ -53,7 +53,9 @@ pub(crate) fn detect(f: &View<'_>) -> Option<u8> {
 fn ts(f: &mut Fields, key: &str) -> Option<i64> {
     let t = match f.peek(&[key])? {
         serde_json::Value::Number(n) => parse_epoch(&n.to_string()),
-        serde_json::Value::String(s) => parse_epoch(s).or_else(|| super::timefmt::parse_iso(s)),
+        serde_json::Value::String(s) => {
+            parse_epoch(s).or_else(|| crate::events::timefmt::parse_iso(s))
+        }
         _ => None,
     };
     if t.is_some() {
