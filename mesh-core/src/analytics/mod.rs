@@ -41,6 +41,7 @@ mod correlator;
 mod engine;
 mod finding;
 mod ocsf;
+mod ocsf_text;
 mod response;
 mod sigma;
 mod sigma_condition;

@@ -7,6 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use crate::identity::FastState;
+
 struct Slot<K, V> {
     key: K,
     value: V,
@@ -19,7 +21,8 @@ struct Slot<K, V> {
 /// approximation of least-recently-used; entries idle longer than the TTL are
 /// expired by an incremental sweep. Both are counted.
 pub(crate) struct BoundedMap<K, V> {
-    index: HashMap<K, u32>,
+    /// Keyed aHash: fast on short keys, not predictable from outside.
+    index: HashMap<K, u32, FastState>,
     slots: Vec<Option<Slot<K, V>>>,
     free: Vec<u32>,
     hand: usize,
@@ -35,7 +38,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     pub fn new(cap: usize) -> Self {
         let cap = cap.clamp(1, u32::MAX as usize);
         BoundedMap {
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
