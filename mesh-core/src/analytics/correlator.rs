@@ -25,10 +25,16 @@
 //! in its slot — the slot with the actor's state, and an index entry), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
-//! (one time and one event uid each), [`MAX_SESSIONS`] sessions and 8
-//! countries. Measured in the benchmark with 100 000 actors and realistic
-//! traffic: about 400 bytes per actor, per-source state included; the worst
-//! case with every ring full and 36-byte event uids stays under 2 KiB.
+//! (one time and one event uid each), [`MAX_SESSIONS`] sessions, 8
+//! countries, the last located logon and the last privilege grant. Event
+//! uids longer than 256 bytes are not kept and keys are at most 512 bytes,
+//! so with the default thresholds one actor can never hold more than about
+//! 7.5 KiB, and the whole actor map at most `max_actors` times that.
+//! Measured with a counting allocator (`tests/analytics_memory.rs`, 2 000
+//! actors, allocator slack of the maps included): about 700 bytes per actor
+//! for the benchmark's traffic (logons with location, failures, pushes,
+//! session uses; per-source state included), and under 2 KiB in the worst
+//! case of every ring full with 36-byte event uids.
 //! [`Correlator::approx_state_bytes`] measures the live total.
 
 use std::collections::VecDeque;

@@ -170,6 +170,9 @@ pub(crate) struct Mark {
     pub uid: Option<Box<str>>,
 }
 
+/// Most marks reserved up front for a ring (larger thresholds grow it).
+const MAX_RING_RESERVE: usize = 64;
+
 /// Sliding-window counter over the last `cap` occurrences. The count within
 /// a window is exact up to `cap` (the detection threshold): it answers
 /// "at least `cap` occurrences in the last `window` ms".
@@ -181,7 +184,12 @@ pub(crate) struct SlidingCount {
 impl SlidingCount {
     /// Records an occurrence, keeping at most `cap`.
     pub fn push(&mut self, mark: Mark, cap: usize) {
-        while self.marks.len() >= cap.max(1) {
+        let cap = cap.max(1);
+        if self.marks.capacity() == 0 {
+            // The ring never holds more than `cap`: no growth slack.
+            self.marks.reserve_exact(cap.min(MAX_RING_RESERVE));
+        }
+        while self.marks.len() >= cap {
             self.marks.pop_front();
         }
         self.marks.push_back(mark);
