@@ -81,7 +81,7 @@ enum Matcher {
     },
     /// `contains` of a literal: a substring searcher built once.
     Contains {
-        finder: memchr::memmem::Finder<'static>,
+        finder: Box<memchr::memmem::Finder<'static>>,
         cased: bool,
     },
     Glob {
@@ -1091,7 +1091,7 @@ fn matcher_from_tokens(toks: Vec<G>, cased: bool) -> Matcher {
             (true, true) => StrOp::Contains,
         };
         if op == StrOp::Contains {
-            let finder = memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
+            let finder = Box::new(memchr::memmem::Finder::new(needle.as_bytes()).into_owned());
             return Matcher::Contains { finder, cased };
         }
         return Matcher::Str { op, needle, cased };
