@@ -39,7 +39,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use correlate_stream::{stamp, stream, to_lines, warm_logon, T0};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mesh_core::analytics::{Correlator, CorrelatorConfig, FieldMapping, SigmaRuleSet, Signal};
 use serde_json::Value;
 use sigma_stream::{process_events, synthetic_rules};
@@ -130,6 +130,9 @@ fn correlate(c: &mut Criterion) {
     let mut g = c.benchmark_group("correlate");
     g.throughput(Throughput::Elements(STREAM as u64));
     g.sample_size(10);
+    // One pass of the stream per iteration is long: flat sampling keeps the
+    // group under a minute.
+    g.sampling_mode(SamplingMode::Flat);
     g.bench_function("mixed_100k_actors_ndjson", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -223,6 +226,7 @@ fn sigma(c: &mut Criterion) {
     let mut g = c.benchmark_group("sigma");
     g.throughput(Throughput::Elements(events.len() as u64));
     g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
     let mut out = Vec::new();
     for (name, set) in [
         ("process_creation_300_rules", &rules),

@@ -79,11 +79,6 @@ enum Matcher {
         needle: String,
         cased: bool,
     },
-    /// `contains` of a literal: a substring searcher built once.
-    Contains {
-        finder: Box<memchr::memmem::Finder<'static>>,
-        cased: bool,
-    },
     Glob {
         pattern: Vec<G>,
         cased: bool,
@@ -520,14 +515,6 @@ fn str_matches(m: &Matcher, s: &str, scratch: &mut Folds) -> bool {
                 StrOp::Suffix => h.ends_with(needle.as_str()),
                 StrOp::Contains => h.contains(needle.as_str()),
             }
-        }
-        Matcher::Contains { finder, cased } => {
-            let h = if *cased {
-                std::borrow::Cow::Borrowed(s)
-            } else {
-                fold(s, scratch)
-            };
-            finder.find(h.as_bytes()).is_some()
         }
         Matcher::Glob { pattern, cased } => {
             if *cased {
@@ -1090,10 +1077,6 @@ fn matcher_from_tokens(toks: Vec<G>, cased: bool) -> Matcher {
             (true, false) => StrOp::Suffix,
             (true, true) => StrOp::Contains,
         };
-        if op == StrOp::Contains {
-            let finder = Box::new(memchr::memmem::Finder::new(needle.as_bytes()).into_owned());
-            return Matcher::Contains { finder, cased };
-        }
         return Matcher::Str { op, needle, cased };
     }
     let pattern = toks
@@ -1225,9 +1208,6 @@ detection:
             .iter()
             .map(|m| match m {
                 Matcher::Str { needle, .. } => needle.clone(),
-                Matcher::Contains { finder, .. } => {
-                    String::from_utf8(finder.needle().to_vec()).unwrap()
-                }
                 _ => String::new(),
             })
             .collect();
