@@ -133,6 +133,19 @@ fn lowercase(s: &str) -> String {
 }
 
 fn is_email_like(s: &str) -> bool {
+    if s.is_ascii() {
+        // One pass: exactly one `@`, not first or last; no `/`, `\`, space.
+        let mut at = None;
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'@' if at.is_some() => return false,
+                b'@' => at = Some(i),
+                b'/' | b'\\' | b'\t'..=b'\r' | b' ' => return false,
+                _ => {}
+            }
+        }
+        return matches!(at, Some(i) if i > 0 && i + 1 < s.len());
+    }
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -236,6 +249,12 @@ mod tests {
             "a\\b@c",
             "a @b",
             "a@b\u{a0}",
+            "@",
+            "",
+            "a@\u{b}b",
+            "a\tb@c",
+            "é@b",
+            "é@",
         ] {
             let mut parts = s.split('@');
             let old = match (parts.next(), parts.next(), parts.next()) {
