@@ -840,6 +840,30 @@ impl Mesh {
         })
     }
 
+    /// [`Mesh::observe`] for an event given as JSON text (an NDJSON line),
+    /// as the bindings and the CLI receive it: without Sigma rules or
+    /// intelligence loaded, only the fields correlation needs are read (see
+    /// [`crate::analytics::Signal::from_json`]). Same findings, responses
+    /// and errors as parsing the text and calling [`Mesh::observe`].
+    pub fn observe_json(&self, text: &str, now: Timestamp) -> Result<Observation, AnalyticsError> {
+        let mut findings = Vec::new();
+        let (admission, responses) = {
+            let mut a = self
+                .analytics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let admission = a.observe_json(text, &mut findings)?;
+            (admission, a.respond(&findings))
+        };
+        let applied = self.apply_responses(&responses, now);
+        Ok(Observation {
+            admission,
+            findings,
+            responses,
+            applied,
+        })
+    }
+
     /// Processes every event the analytics still buffer (end of a batch)
     /// and applies the resulting revocations, as [`Mesh::observe`].
     pub fn flush_observations(&self, now: Timestamp) -> Observation {

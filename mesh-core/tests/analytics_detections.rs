@@ -11,13 +11,24 @@ fn run(events: &[Value]) -> Vec<Finding> {
     run_with(CorrelatorConfig::default(), events)
 }
 
+/// Runs the events through a correlator as parsed JSON values, and again as
+/// NDJSON text (the fast path): both must find exactly the same.
 fn run_with(config: CorrelatorConfig, events: &[Value]) -> Vec<Finding> {
-    let mut c = Correlator::new(config);
+    let mut c = Correlator::new(config.clone());
     let mut out = Vec::new();
     for e in events {
         c.observe(e, &mut out).unwrap();
     }
     c.flush(&mut out);
+    let mut text = Correlator::new(config);
+    let mut text_out = Vec::new();
+    for e in events {
+        let line = serde_json::to_string(e).unwrap();
+        text.observe_json(&line, &mut text_out).unwrap();
+    }
+    text.flush(&mut text_out);
+    assert_eq!(out, text_out, "the text path found something else");
+    assert_eq!(c.stats(), text.stats());
     out
 }
 

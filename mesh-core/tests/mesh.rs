@@ -379,8 +379,9 @@ fn finding_revokes_actor_and_next_decision_is_denied() {
         findings.extend(o.findings);
         applied.extend(o.applied);
     }
+    // The completing event arrives as an NDJSON line, as from the bindings.
     let o = m
-        .observe(&logon("ok", t0 + 10_000, "alice", true), now)
+        .observe_json(&logon("ok", t0 + 10_000, "alice", true).to_string(), now)
         .unwrap();
     findings.extend(o.findings);
     applied.extend(o.applied);

@@ -96,9 +96,11 @@ pub fn run(a: DetectArgs, json_out: bool) -> Result<i32> {
             if line.trim().is_empty() {
                 continue;
             }
-            let admitted = serde_json::from_str::<serde_json::Value>(line)
-                .map_err(|e| e.to_string())
-                .and_then(|v| analytics.observe(&v, &mut out).map_err(|e| e.to_string()));
+            // The line as text: without Sigma rules or intelligence only the
+            // fields correlation needs are read.
+            let admitted = analytics
+                .observe_json(line, &mut out)
+                .map_err(|e| e.to_string());
             match admitted {
                 Ok(Admission::Accepted) => events += 1,
                 Ok(Admission::Late { .. }) => {

@@ -135,6 +135,27 @@ impl Analytics {
         Ok(self.correlator.observe_signal(signal, out))
     }
 
+    /// Observes one OCSF event given as JSON text (an NDJSON line). Without
+    /// Sigma rules or intelligence loaded, only the fields correlation needs
+    /// are read (see [`Signal::from_json`]); otherwise the event is parsed
+    /// once and handled as [`Analytics::observe`]. Same findings and errors
+    /// either way; malformed JSON is an [`AnalyticsError::InvalidEvent`].
+    pub fn observe_json(
+        &mut self,
+        text: &str,
+        out: &mut Vec<Finding>,
+    ) -> Result<Admission, AnalyticsError> {
+        if self.sigma.is_empty() && self.intel.is_empty() {
+            return self.correlator.observe_json(text, out);
+        }
+        let event: Value =
+            serde_json::from_str(text).map_err(|e| AnalyticsError::InvalidEvent {
+                pointer: String::new(),
+                reason: format!("invalid JSON: {e}"),
+            })?;
+        self.observe(&event, out)
+    }
+
     /// Processes every event still buffered (end of stream).
     pub fn flush(&mut self, out: &mut Vec<Finding>) {
         self.correlator.flush(out);

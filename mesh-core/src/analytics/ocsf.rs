@@ -2,6 +2,7 @@
 //! built-in detections work on.
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::AnalyticsError;
@@ -24,7 +25,7 @@ pub(crate) mod class {
 pub(crate) const STATUS_SUCCESS: u32 = 1;
 pub(crate) const STATUS_FAILURE: u32 = 2;
 /// OCSF `auth_factor.factor_type_id` of a push notification.
-const FACTOR_PUSH: u64 = 5;
+pub(crate) const FACTOR_PUSH: u64 = 5;
 /// Longest string kept from an event field (device, session, operation…).
 const MAX_FIELD_LEN: usize = 256;
 
@@ -72,21 +73,9 @@ pub(crate) fn path<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-/// A string field by path, bounded in length.
-pub(crate) fn path_str<'a>(v: &'a Value, dotted: &str) -> Option<&'a str> {
-    path(v, dotted)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && s.len() <= MAX_FIELD_LEN)
-}
-
-fn path_u32(v: &Value, dotted: &str) -> Option<u32> {
-    path(v, dotted)
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-}
-
-fn boxed(s: Option<&str>) -> Option<Box<str>> {
-    s.map(Box::from)
+/// Whether a string field is kept: non-empty and at most [`MAX_FIELD_LEN`].
+fn bounded(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_FIELD_LEN
 }
 
 fn is_identity_class(class_uid: u32) -> bool {
@@ -99,74 +88,300 @@ fn is_identity_class(class_uid: u32) -> bool {
     )
 }
 
-const USER_FIELDS: [&str; 3] = ["email_addr", "uid", "name"];
+/// Text read from an event: borrowed from a [`Value`] or from the JSON text
+/// (owned only when the text had escapes).
+pub(crate) type Text<'a> = Cow<'a, str>;
 
-fn key_from_user(v: &Value, prefix: &str) -> Option<ActorKey> {
-    let user = path(v, prefix)?;
-    USER_FIELDS.iter().find_map(|f| {
-        user.get(f)
-            .and_then(Value::as_str)
-            .and_then(|s| ActorKey::from_identifier(s).ok())
-    })
+/// The time field as found.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) enum TimeField {
+    /// No `time`.
+    #[default]
+    Missing,
+    /// An integer that fits an `i64`.
+    Millis(i64),
+    /// Anything else.
+    Invalid,
+}
+
+/// The identifiers of an OCSF `user` object, in actor lookup order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct UserFields<'a> {
+    pub email_addr: Option<Text<'a>>,
+    pub uid: Option<Text<'a>>,
+    pub name: Option<Text<'a>>,
+}
+
+impl UserFields<'_> {
+    /// The first identifier that canonicalizes to a key.
+    fn key(&self) -> Option<ActorKey> {
+        [&self.email_addr, &self.uid, &self.name]
+            .into_iter()
+            .flatten()
+            .find_map(|s| ActorKey::from_identifier(s).ok())
+    }
+}
+
+/// A number or something else, with `present` telling absent from `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) enum Coord {
+    /// The field is absent.
+    #[default]
+    Absent,
+    /// A number.
+    Num(f64),
+    /// Present, not a number.
+    Other,
+}
+
+/// Every field of an OCSF event that [`Signal`] reads, found in one pass
+/// over the event (a [`Value`] or its JSON text) before any rule is applied,
+/// so both inputs share the rules in [`Fields::into_signal`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Fields<'a> {
+    /// Whether the event is a JSON object at all.
+    pub is_object: bool,
+    pub time: TimeField,
+    pub class_uid: Option<u32>,
+    pub activity_id: Option<u32>,
+    pub status_id: Option<u32>,
+    pub uid: Option<Text<'a>>,
+    pub event_code: Option<Text<'a>>,
+    /// `user`, when present (an object or not).
+    pub user: Option<UserFields<'a>>,
+    /// `actor.user`, when present.
+    pub actor_user: Option<UserFields<'a>>,
+    pub actor_session_uid: Option<Text<'a>>,
+    pub src_ip: Option<Text<'a>>,
+    pub lat: Coord,
+    pub long: Coord,
+    /// `src_endpoint.location.coordinates` when an array of exactly two
+    /// numbers, `[longitude, latitude]`.
+    pub coordinates: Option<(f64, f64)>,
+    pub country: Option<Text<'a>>,
+    pub asn: Option<u32>,
+    pub device_uid: Option<Text<'a>>,
+    pub device_hostname: Option<Text<'a>>,
+    pub session_uid: Option<Text<'a>>,
+    pub operation: Option<Text<'a>>,
+    pub push_factor: bool,
+}
+
+fn kept(t: Option<&Text<'_>>) -> Option<Box<str>> {
+    t.map(|s| &**s).filter(|s| bounded(s)).map(Box::from)
+}
+
+fn u32_of(v: &Value) -> Option<u32> {
+    v.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+fn str_of(v: &Value) -> Option<Text<'_>> {
+    v.as_str().map(Cow::Borrowed)
+}
+
+fn coord_of(v: &Value) -> Coord {
+    v.as_f64().map_or(Coord::Other, Coord::Num)
+}
+
+/// The entries of `v` when it is an object (none otherwise).
+fn entries(v: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    v.as_object()
+        .into_iter()
+        .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
+}
+
+fn user_of(v: &Value) -> UserFields<'_> {
+    let mut u = UserFields::default();
+    for (k, v) in entries(v) {
+        match k {
+            "email_addr" => u.email_addr = str_of(v),
+            "uid" => u.uid = str_of(v),
+            "name" => u.name = str_of(v),
+            _ => {}
+        }
+    }
+    u
+}
+
+/// Whether an `auth_factors` entry is a push notification.
+fn is_push(f: &Value) -> bool {
+    f.get("factor_type_id").and_then(Value::as_u64) == Some(FACTOR_PUSH)
+        || f.get("factor_type").and_then(Value::as_str) == Some(PUSH_FACTOR_NAME)
+}
+
+/// Name of the push factor type.
+pub(crate) const PUSH_FACTOR_NAME: &str = "Push Notification";
+/// Most `auth_factors` entries examined.
+pub(crate) const MAX_FACTORS: usize = 16;
+
+impl<'a> Fields<'a> {
+    /// The fields of an event held as a [`Value`]: one pass over each object
+    /// on the way, no lookup by key.
+    pub(crate) fn from_value(event: &'a Value) -> Fields<'a> {
+        let mut f = Fields {
+            is_object: event.is_object(),
+            ..Fields::default()
+        };
+        for (k, v) in entries(event) {
+            match k {
+                "time" => f.time = v.as_i64().map_or(TimeField::Invalid, TimeField::Millis),
+                "class_uid" => f.class_uid = u32_of(v),
+                "activity_id" => f.activity_id = u32_of(v),
+                "status_id" => f.status_id = u32_of(v),
+                "metadata" => {
+                    (f.uid, f.event_code) = (None, None);
+                    for (k, v) in entries(v) {
+                        match k {
+                            "uid" => f.uid = str_of(v),
+                            "event_code" => f.event_code = str_of(v),
+                            _ => {}
+                        }
+                    }
+                }
+                "user" => f.user = Some(user_of(v)),
+                "actor" => {
+                    (f.actor_user, f.actor_session_uid) = (None, None);
+                    for (k, v) in entries(v) {
+                        match k {
+                            "user" => f.actor_user = Some(user_of(v)),
+                            "session" => f.actor_session_uid = v.get("uid").and_then(str_of),
+                            _ => {}
+                        }
+                    }
+                }
+                "src_endpoint" => f.src_endpoint_from_value(v),
+                "device" => {
+                    (f.device_uid, f.device_hostname) = (None, None);
+                    for (k, v) in entries(v) {
+                        match k {
+                            "uid" => f.device_uid = str_of(v),
+                            "hostname" => f.device_hostname = str_of(v),
+                            _ => {}
+                        }
+                    }
+                }
+                "session" => f.session_uid = v.get("uid").and_then(str_of),
+                "api" => f.operation = v.get("operation").and_then(str_of),
+                "auth_factors" => {
+                    f.push_factor = v
+                        .as_array()
+                        .is_some_and(|fs| fs.iter().take(MAX_FACTORS).any(is_push))
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn src_endpoint_from_value(&mut self, src: &'a Value) {
+        (self.src_ip, self.asn) = (None, None);
+        (self.lat, self.long, self.coordinates) = (Coord::Absent, Coord::Absent, None);
+        self.country = None;
+        for (k, v) in entries(src) {
+            match k {
+                "ip" => self.src_ip = str_of(v),
+                "autonomous_system" => self.asn = v.get("number").and_then(u32_of),
+                "location" => {
+                    (self.lat, self.long, self.coordinates) = (Coord::Absent, Coord::Absent, None);
+                    self.country = None;
+                    for (k, v) in entries(v) {
+                        match k {
+                            "lat" => self.lat = coord_of(v),
+                            "long" => self.long = coord_of(v),
+                            "coordinates" => {
+                                self.coordinates = match v.as_array().map(Vec::as_slice) {
+                                    Some([lon, lat]) => lon.as_f64().zip(lat.as_f64()),
+                                    _ => None,
+                                };
+                            }
+                            "country" => self.country = str_of(v),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The event's subject, by the module's actor lookup order.
+    pub(crate) fn actor(&self) -> Option<ActorKey> {
+        let user = || self.user.as_ref().and_then(UserFields::key);
+        let actor_user = || self.actor_user.as_ref().and_then(UserFields::key);
+        if is_identity_class(self.class_uid.unwrap_or(0)) {
+            user().or_else(actor_user)
+        } else {
+            actor_user().or_else(user)
+        }
+    }
+
+    /// `src_endpoint.location` coordinates as (latitude, longitude), within
+    /// range: `lat` and `long` when both are present, else GeoJSON
+    /// `coordinates`.
+    fn geo(&self) -> Option<(f64, f64)> {
+        let (lat, lon) = match (self.lat, self.long) {
+            (Coord::Num(lat), Coord::Num(lon)) => (lat, lon),
+            (Coord::Absent, _) | (_, Coord::Absent) => {
+                let (lon, lat) = self.coordinates?;
+                (lat, lon)
+            }
+            _ => return None,
+        };
+        ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+    }
+
+    /// The event time, required.
+    pub(crate) fn time(&self) -> Result<Timestamp, AnalyticsError> {
+        if !self.is_object {
+            return Err(AnalyticsError::InvalidEvent {
+                pointer: String::new(),
+                reason: "event is not a JSON object".into(),
+            });
+        }
+        match self.time {
+            TimeField::Millis(t) => Ok(Timestamp::from_unix_millis(t)),
+            TimeField::Invalid => Err(AnalyticsError::InvalidEvent {
+                pointer: "/time".into(),
+                reason: "time is not an integer of milliseconds".into(),
+            }),
+            TimeField::Missing => Err(AnalyticsError::InvalidEvent {
+                pointer: "/time".into(),
+                reason: "time is missing".into(),
+            }),
+        }
+    }
+
+    /// The [`Signal`] of these fields.
+    pub(crate) fn into_signal(self) -> Result<Signal, AnalyticsError> {
+        let time = self.time()?;
+        Ok(Signal {
+            time,
+            class_uid: self.class_uid.unwrap_or(0),
+            activity_id: self.activity_id.unwrap_or(0),
+            status_id: self.status_id.unwrap_or(0),
+            uid: kept(self.uid.as_ref()),
+            actor: self.actor(),
+            src_ip: self.src_ip.as_deref().and_then(|s| s.parse().ok()),
+            geo: self.geo(),
+            country: self
+                .country
+                .as_deref()
+                .filter(|c| bounded(c))
+                .map(|c| c.to_ascii_uppercase().into_boxed_str()),
+            asn: self.asn,
+            device: kept(self.device_uid.as_ref()).or_else(|| kept(self.device_hostname.as_ref())),
+            session: kept(self.session_uid.as_ref())
+                .or_else(|| kept(self.actor_session_uid.as_ref())),
+            operation: kept(self.operation.as_ref()),
+            event_code: kept(self.event_code.as_ref()),
+            push_factor: self.push_factor,
+        })
+    }
 }
 
 /// The subject of an OCSF event, following the module's actor lookup order.
 pub fn actor_of(event: &Value) -> Option<ActorKey> {
-    let class_uid = path_u32(event, "class_uid").unwrap_or(0);
-    if is_identity_class(class_uid) {
-        key_from_user(event, "user").or_else(|| key_from_user(event, "actor.user"))
-    } else {
-        key_from_user(event, "actor.user").or_else(|| key_from_user(event, "user"))
-    }
-}
-
-/// The event time (`time`), required.
-pub(crate) fn time_of(event: &Value) -> Result<Timestamp, AnalyticsError> {
-    if !event.is_object() {
-        return Err(AnalyticsError::InvalidEvent {
-            pointer: String::new(),
-            reason: "event is not a JSON object".into(),
-        });
-    }
-    match event.get("time") {
-        Some(t) => t.as_i64().map(Timestamp::from_unix_millis).ok_or_else(|| {
-            AnalyticsError::InvalidEvent {
-                pointer: "/time".into(),
-                reason: "time is not an integer of milliseconds".into(),
-            }
-        }),
-        None => Err(AnalyticsError::InvalidEvent {
-            pointer: "/time".into(),
-            reason: "time is missing".into(),
-        }),
-    }
-}
-
-fn coordinates(loc: &Value) -> Option<(f64, f64)> {
-    let (lat, lon) = match (loc.get("lat"), loc.get("long")) {
-        (Some(lat), Some(lon)) => (lat.as_f64()?, lon.as_f64()?),
-        _ => {
-            // GeoJSON order: [longitude, latitude].
-            let c = loc.get("coordinates")?.as_array()?;
-            match c.as_slice() {
-                [lon, lat] => (lat.as_f64()?, lon.as_f64()?),
-                _ => return None,
-            }
-        }
-    };
-    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
-}
-
-fn has_push_factor(event: &Value) -> bool {
-    event
-        .get("auth_factors")
-        .and_then(Value::as_array)
-        .is_some_and(|fs| {
-            fs.iter().take(16).any(|f| {
-                f.get("factor_type_id").and_then(Value::as_u64) == Some(FACTOR_PUSH)
-                    || f.get("factor_type").and_then(Value::as_str) == Some("Push Notification")
-            })
-        })
+    Fields::from_value(event).actor()
 }
 
 impl Signal {
@@ -175,36 +390,18 @@ impl Signal {
     /// Errors only when the event is not an object or has no integer `time`;
     /// every other field is optional.
     pub fn from_event(event: &Value) -> Result<Signal, AnalyticsError> {
-        let time = time_of(event)?;
-        let class_uid = path_u32(event, "class_uid").unwrap_or(0);
-        let src = event.get("src_endpoint");
-        let loc = src.and_then(|s| s.get("location"));
-        Ok(Signal {
-            time,
-            class_uid,
-            activity_id: path_u32(event, "activity_id").unwrap_or(0),
-            status_id: path_u32(event, "status_id").unwrap_or(0),
-            uid: boxed(path_str(event, "metadata.uid")),
-            actor: actor_of(event),
-            src_ip: src
-                .and_then(|s| s.get("ip"))
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok()),
-            geo: loc.and_then(coordinates),
-            country: loc
-                .and_then(|l| path_str(l, "country"))
-                .map(|c| c.to_ascii_uppercase().into_boxed_str()),
-            asn: src.and_then(|s| path_u32(s, "autonomous_system.number")),
-            device: boxed(
-                path_str(event, "device.uid").or_else(|| path_str(event, "device.hostname")),
-            ),
-            session: boxed(
-                path_str(event, "session.uid").or_else(|| path_str(event, "actor.session.uid")),
-            ),
-            operation: boxed(path_str(event, "api.operation")),
-            event_code: boxed(path_str(event, "metadata.event_code")),
-            push_factor: has_push_factor(event),
-        })
+        Fields::from_value(event).into_signal()
+    }
+
+    /// Reads the fields the detections need from an OCSF event given as
+    /// JSON text (one NDJSON line), without building a [`Value`]: one pass
+    /// over the text, unneeded fields skipped (still validated as JSON).
+    ///
+    /// Gives the same signal, or the same error, as parsing the text with
+    /// `serde_json` and calling [`Signal::from_event`]; malformed JSON is an
+    /// [`AnalyticsError::InvalidEvent`] with the line and column.
+    pub fn from_json(text: &str) -> Result<Signal, AnalyticsError> {
+        super::ocsf_text::fields(text)?.into_signal()
     }
 
     /// Whether this is a logon (Authentication, activity Logon).

@@ -7,6 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use crate::identity::FastState;
+
 struct Slot<K, V> {
     key: K,
     value: V,
@@ -19,7 +21,8 @@ struct Slot<K, V> {
 /// approximation of least-recently-used; entries idle longer than the TTL are
 /// expired by an incremental sweep. Both are counted.
 pub(crate) struct BoundedMap<K, V> {
-    index: HashMap<K, u32>,
+    /// Keyed aHash: fast on short keys, not predictable from outside.
+    index: HashMap<K, u32, FastState>,
     slots: Vec<Option<Slot<K, V>>>,
     free: Vec<u32>,
     hand: usize,
@@ -35,7 +38,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     pub fn new(cap: usize) -> Self {
         let cap = cap.clamp(1, u32::MAX as usize);
         BoundedMap {
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
@@ -167,6 +170,9 @@ pub(crate) struct Mark {
     pub uid: Option<Box<str>>,
 }
 
+/// Most marks reserved up front for a ring (larger thresholds grow it).
+const MAX_RING_RESERVE: usize = 64;
+
 /// Sliding-window counter over the last `cap` occurrences. The count within
 /// a window is exact up to `cap` (the detection threshold): it answers
 /// "at least `cap` occurrences in the last `window` ms".
@@ -178,7 +184,12 @@ pub(crate) struct SlidingCount {
 impl SlidingCount {
     /// Records an occurrence, keeping at most `cap`.
     pub fn push(&mut self, mark: Mark, cap: usize) {
-        while self.marks.len() >= cap.max(1) {
+        let cap = cap.max(1);
+        if self.marks.capacity() == 0 {
+            // The ring never holds more than `cap`: no growth slack.
+            self.marks.reserve_exact(cap.min(MAX_RING_RESERVE));
+        }
+        while self.marks.len() >= cap {
             self.marks.pop_front();
         }
         self.marks.push_back(mark);

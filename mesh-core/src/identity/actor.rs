@@ -48,14 +48,14 @@ impl ActorKey {
                 reason: "identifier is longer than 512 bytes",
             });
         }
-        if s.chars().any(char::is_control) {
+        if has_control(s) {
             return Err(IdentityError::InvalidActor {
                 reason: "identifier contains control characters",
             });
         }
         if let Some(session) = assumed_role_session(s) {
             if is_email_like(session) {
-                return Ok(ActorKey(session.to_lowercase()));
+                return Ok(ActorKey(lowercase(session)));
             }
             return Ok(ActorKey(s.to_owned()));
         }
@@ -63,7 +63,7 @@ impl ActorKey {
             return Ok(ActorKey(s.to_owned()));
         }
         if is_email_like(s) || is_down_level(s) {
-            return Ok(ActorKey(s.to_lowercase()));
+            return Ok(ActorKey(lowercase(s)));
         }
         if is_sid(s) {
             return Ok(ActorKey(s.to_ascii_uppercase()));
@@ -101,16 +101,60 @@ fn assumed_role_session(s: &str) -> Option<&str> {
     (!session.is_empty()).then_some(session)
 }
 
+// The checks below scan bytes when the text is ASCII (the common case: a
+// hot path of correlation) and fall back to `char` tests otherwise; both
+// give the same answer.
+
+/// Whether `s` has a control character (`char::is_control`).
+fn has_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
+    }
+}
+
+/// Whether `s` has white space (`char::is_whitespace`).
+fn has_whitespace(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| matches!(b, b'\t'..=b'\r' | b' '))
+    } else {
+        s.chars().any(char::is_whitespace)
+    }
+}
+
+/// `str::to_lowercase`, without the per-character path for ASCII text.
+fn lowercase(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
 fn is_email_like(s: &str) -> bool {
-    let mut parts = s.split('@');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(local), Some(domain), None) => {
+    if s.is_ascii() {
+        // One pass: exactly one `@`, not first or last; no `/`, `\`, space.
+        let mut at = None;
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'@' if at.is_some() => return false,
+                b'@' => at = Some(i),
+                b'/' | b'\\' | b'\t'..=b'\r' | b' ' => return false,
+                _ => {}
+            }
+        }
+        return matches!(at, Some(i) if i > 0 && i + 1 < s.len());
+    }
+    match s.split_once('@') {
+        Some((local, domain)) => {
             !local.is_empty()
                 && !domain.is_empty()
-                && !s.contains(['/', '\\'])
-                && !s.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+                && !s.bytes().any(|b| b == b'/' || b == b'\\')
+                && !has_whitespace(s)
         }
-        _ => false,
+        None => false,
     }
 }
 
@@ -158,6 +202,72 @@ mod tests {
         ActorKey::from_identifier(s)
             .map(String::from)
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn byte_checks_agree_with_char_checks() {
+        for s in [
+            "a b",
+            "a\tb",
+            "a\u{b}b",
+            "a\u{c}b",
+            "a\rb",
+            "a\nb",
+            "a\u{1f}b",
+            "a\u{7f}b",
+            "a\u{85}b",
+            "a\u{a0}b",
+            "a\u{2028}b",
+            "é@x",
+            "A@B",
+            "İ@x",
+            "plain",
+        ] {
+            assert_eq!(has_control(s), s.chars().any(char::is_control), "{s:?}");
+            assert_eq!(
+                has_whitespace(s),
+                s.chars().any(char::is_whitespace),
+                "{s:?}"
+            );
+            assert_eq!(lowercase(s), s.to_lowercase(), "{s:?}");
+        }
+        for b in 0u8..=0x7f {
+            let s = char::from(b).to_string();
+            assert_eq!(has_control(&s), s.chars().any(char::is_control), "{b}");
+            assert_eq!(
+                has_whitespace(&s),
+                s.chars().any(char::is_whitespace),
+                "{b}"
+            );
+        }
+        for s in [
+            "a@b",
+            "@b",
+            "a@",
+            "a@b@c",
+            "a/b@c",
+            "a\\b@c",
+            "a @b",
+            "a@b\u{a0}",
+            "@",
+            "",
+            "a@\u{b}b",
+            "a\tb@c",
+            "é@b",
+            "é@",
+        ] {
+            let mut parts = s.split('@');
+            let old = match (parts.next(), parts.next(), parts.next()) {
+                (Some(l), Some(d), None) => {
+                    !l.is_empty()
+                        && !d.is_empty()
+                        && !s.contains(['/', '\\'])
+                        && !s.chars().any(char::is_whitespace)
+                }
+                _ => false,
+            };
+            assert_eq!(is_email_like(s), old, "{s:?}");
+        }
     }
 
     #[test]

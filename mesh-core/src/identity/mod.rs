@@ -45,6 +45,7 @@ pub use jws::{
 };
 pub use principal::{AuthContext, DevicePosture, Identity, IdentityKind};
 pub use refresh::{JwksRefresh, RefreshPolicy};
+pub(crate) use revocation::FastState;
 pub use revocation::{RevocationEntry, RevocationReason, RevocationSet, MAX_REVOCATION_KEY_LEN};
 pub use spiffe::{
     verify_jwt_svid, JwtSvidProfile, SpiffeId, TrustDomain, JWT_SVID_ALGORITHMS, MAX_SPIFFE_ID_LEN,
