@@ -9,6 +9,7 @@ use super::error::clip;
 use super::json;
 use super::jwk::KeySet;
 use super::jws::{Algorithm, CompactJws, Header, JwsOptions};
+use super::scan;
 use super::{Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
 
@@ -228,7 +229,55 @@ impl IssuerRegistry {
 
     /// Verify `token` at `now` and return the principal it describes.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
+        if let Some(result) = self.verify_fast(token, now) {
+            return result;
+        }
+        self.verify_general(token, now)
+    }
+
+    /// [`IssuerRegistry::verify`] without the fast path.
+    fn verify_general(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
         self.verify_inner(token, now, false).map(|(_, _, id)| id)
+    }
+
+    /// The fast path of [`IssuerRegistry::verify`] for the common token
+    /// shape (see `scan`): no allocation but the identity's own. `None`
+    /// before the signature is checked sends the token to the general path,
+    /// which accepts or rejects it with its precise error; once a key is
+    /// chosen the answer is final and equal to the general path's.
+    fn verify_fast(&self, token: &str, now: Timestamp) -> Option<Result<Identity, IdentityError>> {
+        let o = &self.options;
+        if token.len() > o.max_token_len || o.max_depth < 2 {
+            return None;
+        }
+        let mut header_buf = scan::header_buf();
+        let jws = scan::split(
+            token,
+            o.max_header_len,
+            o.ignore_key_headers,
+            &mut header_buf,
+        )?;
+        let (mut stack, mut heap) = (scan::payload_buf(), Vec::new());
+        let claims = jws.claims(&mut stack, &mut heap)?;
+        let reg = claims.registered()?;
+        let cfg = self.issuers.get(reg.iss)?;
+        let alg = jws.header.alg;
+        if !cfg.algorithms.contains(&alg) {
+            return None;
+        }
+        if let Some(want) = &cfg.typ {
+            if !typ_matches(want, jws.header.typ) {
+                return None;
+            }
+        }
+        let key = cfg.keys.select(jws.header.kid, alg).ok()?;
+        let mut sig_buf = scan::sig_buf();
+        let sig = jws.signature(&mut sig_buf)?;
+        Some(
+            key.verify(alg, jws.signing_input, sig)
+                .and_then(|()| claims.check(&reg, &cfg.rules, now))
+                .map(|()| claims.identity(&reg, cfg.kind)),
+        )
     }
 
     /// Verify `token` at `now`; returns header, typed claims and identity.
@@ -290,16 +339,14 @@ impl IssuerRegistry {
 }
 
 fn typ_matches(want: &str, found: Option<&str>) -> bool {
-    let norm = |s: &str| {
+    fn norm(s: &str) -> &str {
         let s = s.trim();
         match s.get(..12) {
-            Some(p) if p.eq_ignore_ascii_case("application/") => {
-                s.get(12..).unwrap_or_default().to_owned()
-            }
-            _ => s.to_owned(),
+            Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or_default(),
+            _ => s,
         }
-    };
-    found.is_some_and(|f| norm(f).eq_ignore_ascii_case(&norm(want)))
+    }
+    found.is_some_and(|f| norm(f).eq_ignore_ascii_case(norm(want)))
 }
 
 #[cfg(test)]
