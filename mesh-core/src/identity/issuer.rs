@@ -379,6 +379,218 @@ mod tests {
     }
 }
 
+/// The fast path answers exactly as the general path whenever it answers.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod fast_path {
+    use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    const SECRET: &[u8] = b"fast-path-test-secret-0123456789abcdef";
+    const NOW: i64 = 1_700_000_000;
+
+    fn registry() -> IssuerRegistry {
+        let jwk = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{}"}}]}}"#,
+            super::super::jws::B64.encode(SECRET)
+        );
+        let keys = KeySet::from_jwks(jwk.as_bytes()).unwrap();
+        let mut reg = IssuerRegistry::new();
+        reg.add(
+            IssuerConfig::new("https://i", keys, &[Algorithm::HS256])
+                .audience("api")
+                .kind(IdentityKind::Service),
+        )
+        .unwrap();
+        reg
+    }
+
+    fn sign(header: &str, payload: &str, tamper: bool) -> String {
+        let b64 = |s: &[u8]| super::super::jws::B64.encode(s);
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET);
+        let mut sig = ring::hmac::sign(&key, input.as_bytes()).as_ref().to_vec();
+        if tamper {
+            sig[0] ^= 1;
+        }
+        format!("{input}.{}", b64(&sig))
+    }
+
+    const HEADERS: &[&str] = &[
+        r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+        r#"{"alg":"HS256"}"#,
+        r#" { "alg" : "HS256" , "kid" : "k1" } "#,
+        r#"{"alg":"HS256","kid":"nope"}"#,
+        r#"{"alg":"HS256","kid":5}"#,
+        r#"{"alg":"HS256","b64":false}"#,
+        r#"{"alg":"HS256","b64":true}"#,
+        r#"{"alg":"HS256","crit":["exp"]}"#,
+        r#"{"alg":"HS256","x5t":"abc","cty":"JWT"}"#,
+        r#"{"alg":"HS256","jku":"https://x"}"#,
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"RS256","kid":"k1"}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","kid":"k\u0031"}"#,
+        r#"{"alg":"HS256","x":{"a":1}}"#,
+        r#"["alg"]"#,
+    ];
+
+    const MEMBERS: &[&str] = &[
+        r#""iss":"https://i""#,
+        r#""iss":"https://i""#,
+        r#""iss":"https://other""#,
+        r#""iss":5"#,
+        r#""sub":"u-1""#,
+        r#""sub":"u-1""#,
+        r#""sub":"""#,
+        r#""sub":null"#,
+        r#""aud":"api""#,
+        r#""aud":"api""#,
+        r#""aud":["x","api"]"#,
+        r#""aud":[]"#,
+        r#""aud":[1]"#,
+        r#""aud":"other""#,
+        r#""exp":1700000600"#,
+        r#""exp":1700000600"#,
+        r#""exp":1700000600.5"#,
+        r#""exp":-0"#,
+        r#""exp":"1700000600""#,
+        r#""exp":1600000000"#,
+        r#""exp":1800000000"#,
+        r#""iat":1699999940"#,
+        r#""iat":1800000000"#,
+        r#""nbf":1699999940"#,
+        r#""nbf":1700000900"#,
+        r#""nbf":true"#,
+        r#""jti":"t-1""#,
+        r#""jti":["t"]"#,
+        r#""sid":"s-1""#,
+        r#""sid":["s"]"#,
+        r#""groups":["a","b"]"#,
+        r#""groups":"g""#,
+        r#""groups":[1]"#,
+        r#""roles":[]"#,
+        r#""roles":[ "r1" , "r2" ]"#,
+        r#""scope":" read  write ""#,
+        r#""scp":["a b","c"]"#,
+        r#""scp":"x y""#,
+        r#""entitlements":["e",null]"#,
+        r#""entitlements":"e""#,
+        r#""amr":["pwd","mfa"]"#,
+        r#""amr":"pwd""#,
+        r#""acr":"urn:x""#,
+        r#""acr":1"#,
+        r#""auth_time":1699999900"#,
+        r#""auth_time":"x""#,
+        r#""email":"Alice@Example.com""#,
+        r#""n":null"#,
+        r#""t":true,"f":false"#,
+        r#""neg":-12"#,
+        r#""big":12345678901234567890"#,
+        r#""e9":1e9"#,
+        r#""nested":{"a":1,"a":2}"#,
+        r#""nested":{"a":[1]}"#,
+        r#""esc":"a\"b""#,
+        r#""uni":"é ✓""#,
+        r#""arr":[[1]]"#,
+        r#""mix":[1,"a",true,null,-3]"#,
+        r#""dup":1"#,
+        r#""dup":2"#,
+        r#""lead":01"#,
+        r#""\u0069ss":"https://i""#,
+        r#""ctl":"a	b""#,
+    ];
+
+    const SPACES: &[&str] = &["", " ", "\n\t ", "\r\n"];
+
+    fn payload(members: &[usize], ws: usize, trailer: bool) -> String {
+        let sp = SPACES[ws % SPACES.len()];
+        let body: Vec<String> = members
+            .iter()
+            .map(|i| format!("{sp}{}{sp}", MEMBERS[i % MEMBERS.len()]))
+            .collect();
+        let mut p = format!("{sp}{{{}}}{sp}", body.join(","));
+        if trailer {
+            p.push_str(" x");
+        }
+        p
+    }
+
+    /// A token of the most common shape: every mapped claim present.
+    fn typical() -> String {
+        payload(
+            &[0, 4, 8, 14, 21, 23, 26, 28, 30, 34, 35, 36, 40, 42, 44, 46],
+            0,
+            false,
+        )
+    }
+
+    #[test]
+    fn the_common_shape_takes_the_fast_path() {
+        let reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        let token = sign(HEADERS[0], &typical(), false);
+        let fast = reg.verify_fast(&token, now).unwrap().unwrap();
+        assert_eq!(fast, reg.verify_general(&token, now).unwrap());
+        assert_eq!(fast.entitlements, ["read", "write", "a b", "c"]);
+        assert_eq!(fast.claims.len(), 3);
+        // A forged signature is rejected on the fast path itself.
+        let forged = sign(HEADERS[0], &typical(), true);
+        let e = reg.verify_fast(&forged, now).unwrap().unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::BadSignature);
+    }
+
+    #[test]
+    fn unusual_shapes_go_to_the_general_path() {
+        let reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        for p in [
+            typical().replace(r#""sub":"u-1""#, r#""sub":"u\u002d1""#),
+            typical().replace(r#""email":"Alice@Example.com""#, r#""email":{"a":[1]}"#),
+            typical().replace("1700000600", "1700000600.0"),
+        ] {
+            let token = sign(HEADERS[0], &p, false);
+            assert!(reg.verify_fast(&token, now).is_none(), "{p}");
+            assert!(reg.verify(&token, now).is_ok(), "{p}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            header in 0..HEADERS.len(),
+            members in proptest::collection::vec(0..MEMBERS.len(), 0..14),
+            ws in 0..4usize,
+            trailer in proptest::bool::weighted(0.05),
+            tamper in proptest::bool::weighted(0.1),
+            skew in -100i64..1000,
+        ) {
+            let reg = registry();
+            let now = Timestamp::from_unix_seconds(NOW + skew);
+            let token = sign(HEADERS[header], &payload(&members, ws, trailer), tamper);
+            prop_assert_eq!(reg.verify(&token, now), reg.verify_general(&token, now));
+            let typical = sign(HEADERS[header], &typical(), tamper);
+            prop_assert_eq!(reg.verify(&typical, now), reg.verify_general(&typical, now));
+        }
+    }
+
+    #[test]
+    fn base64_decoder_matches_the_strict_engine() {
+        let mut out = [0u8; 64];
+        let cases = [
+            "", "A", "AA", "AQ", "AR", "AAA", "AAE", "AAB", "AAAA", "_-_-", "ab+c", "ab/c", "ab=c",
+            "YQ==", "YQ", "YWI", "YWJj", "YWJjZA", " YWJj", "YW.j", "é",
+        ];
+        for c in cases {
+            let general = super::super::jws::b64_decode("payload", c.as_bytes()).ok();
+            let fast = scan::decode_for_test(c.as_bytes(), &mut out).map(|n| out[..n].to_vec());
+            assert_eq!(fast, general, "{c:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod thread_safety {
     fn assert_send_sync<T: Send + Sync>() {}

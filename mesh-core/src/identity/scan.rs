@@ -13,10 +13,9 @@
 use serde_json::{Map, Value};
 
 use super::claims::check_rules;
-use super::jws::{Algorithm, B64};
+use super::jws::Algorithm;
 use super::{AuthContext, ClaimRules, Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
-use base64::Engine;
 
 /// Most top-level claims the scanner handles.
 const MAX_MEMBERS: usize = 32;
@@ -86,6 +85,24 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let bytes = self.text.as_bytes();
+        // Eight bytes at a time: stop at the first `"`, `\\` or control byte.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let special = |w: u64| {
+            let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+            (zero(w ^ (ONES * u64::from(b'"')))
+                | zero(w ^ (ONES * u64::from(b'\\')))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS))
+                != 0
+        };
+        while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if special(u64::from_le_bytes(word)) {
+                break;
+            }
+            self.pos += 8;
+        }
         loop {
             match *bytes.get(self.pos)? {
                 b'"' => break,
@@ -552,20 +569,16 @@ pub(crate) fn split<'t>(
     ignore_key_headers: bool,
     buf: &'t mut [u8; HEADER_BUF],
 ) -> Option<FastJws<'t>> {
+    // The payload and signature decoders reject any further `.`.
     let b = token.as_bytes();
-    let d1 = b.iter().position(|c| *c == b'.')?;
-    let rest = b.get(d1 + 1..)?;
-    let d2 = d1 + 1 + rest.iter().position(|c| *c == b'.')?;
+    let d1 = token.find('.')?;
+    let d2 = token.rfind('.')?;
     let header_b64 = b.get(..d1)?;
     let signature_b64 = b.get(d2 + 1..)?;
-    if header_b64.is_empty()
-        || header_b64.len() > max_header_len
-        || signature_b64.is_empty()
-        || signature_b64.contains(&b'.')
-    {
+    if d2 <= d1 || header_b64.is_empty() || header_b64.len() > max_header_len {
         return None;
     }
-    let n = B64.decode_slice(header_b64, buf).ok()?;
+    let n = decode(header_b64, buf)?;
     let text = std::str::from_utf8(buf.get(..n)?).ok()?;
     let header = scan_header(text, ignore_key_headers)?;
     Some(FastJws {
@@ -584,10 +597,12 @@ impl<'t> FastJws<'t> {
         heap: &'b mut Vec<u8>,
     ) -> Option<FastClaims<'b>> {
         let bytes: &'b [u8] = if self.payload_b64.len() / 4 * 3 + 3 <= PAYLOAD_BUF {
-            let n = B64.decode_slice(self.payload_b64, stack).ok()?;
+            let n = decode(self.payload_b64, stack)?;
             stack.get(..n)?
         } else {
-            *heap = B64.decode(self.payload_b64).ok()?;
+            heap.resize(self.payload_b64.len() / 4 * 3 + 3, 0);
+            let n = decode(self.payload_b64, heap)?;
+            heap.truncate(n);
             heap.as_slice()
         };
         FastClaims::scan(std::str::from_utf8(bytes).ok()?)
@@ -595,9 +610,75 @@ impl<'t> FastJws<'t> {
 
     /// Decode the signature into `buf`.
     pub(crate) fn signature<'b>(&self, buf: &'b mut [u8; SIG_BUF]) -> Option<&'b [u8]> {
-        let n = B64.decode_slice(self.signature_b64, buf).ok()?;
+        if self.signature_b64.is_empty() {
+            return None;
+        }
+        let n = decode(self.signature_b64, buf)?;
         buf.get(..n)
     }
+}
+
+/// The value of each base64url character, `0xff` for other bytes.
+// Indexes are < 256 and < 64 in this const context (checked at compile time).
+#[allow(clippy::indexing_slicing)]
+const B64_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn b64_value(c: u8) -> u32 {
+    u32::from(B64_VALUES.get(usize::from(c)).copied().unwrap_or(0xff))
+}
+
+/// Strict base64url without padding into `out`, as the general path decodes it
+/// (canonical final symbol, no `=`, no whitespace); `None` for anything
+/// else or when `out` is too small. Returns the decoded length.
+fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut chunks = input.chunks_exact(4);
+    let mut outs = out.chunks_exact_mut(3);
+    let mut n = 0;
+    for (quad, dst) in (&mut chunks).zip(&mut outs) {
+        let mut q = [0u8; 4];
+        q.copy_from_slice(quad);
+        let [a, b, c, d] = q.map(b64_value);
+        if (a | b | c | d) > 63 {
+            return None;
+        }
+        let v = (a << 18) | (b << 12) | (c << 6) | d;
+        let [_, x, y, z] = v.to_be_bytes();
+        dst.copy_from_slice(&[x, y, z]);
+        n += 3;
+    }
+    if n != input.len() / 4 * 3 {
+        return None;
+    }
+    let rest = chunks.remainder();
+    let (v, bytes, unused_bits) = match *rest {
+        [] => return Some(n),
+        [a, b] => ((b64_value(a) << 6) | b64_value(b), 1, 4),
+        [a, b, c] => (
+            (b64_value(a) << 12) | (b64_value(b) << 6) | b64_value(c),
+            2,
+            2,
+        ),
+        _ => return None,
+    };
+    let valid = rest.iter().all(|c| b64_value(*c) < 64);
+    if !valid || v & ((1 << unused_bits) - 1) != 0 {
+        return None;
+    }
+    let v = v >> unused_bits;
+    let tail = out.get_mut(n..n + bytes)?;
+    for (i, slot) in tail.iter_mut().enumerate() {
+        *slot = (v >> (8 * (bytes - 1 - i))) as u8;
+    }
+    Some(n + bytes)
 }
 
 /// A fresh header buffer.
@@ -613,4 +694,10 @@ pub(crate) fn sig_buf() -> [u8; SIG_BUF] {
 /// A fresh payload buffer.
 pub(crate) fn payload_buf() -> [u8; PAYLOAD_BUF] {
     [0; PAYLOAD_BUF]
+}
+
+/// The base64url decoder, for tests against the general path's.
+#[cfg(test)]
+pub(crate) fn decode_for_test(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    decode(input, out)
 }
