@@ -23,12 +23,13 @@ const MAX_MEMBERS: usize = 32;
 const MAX_ITEMS: usize = 64;
 /// Most header members the scanner handles.
 const MAX_HEADER_MEMBERS: usize = 12;
-/// Decoded header bytes held on the stack (a 1 KiB encoded header).
-const HEADER_BUF: usize = 776;
-/// Decoded signature bytes held on the stack (RSA-8192).
-const SIG_BUF: usize = 1032;
+/// Decoded header bytes held on the stack; longer headers take the general path.
+const HEADER_BUF: usize = 384;
+/// Decoded signature bytes held on the stack (up to RSA-4096); longer
+/// signatures take the general path.
+const SIG_BUF: usize = 520;
 /// Decoded payload bytes held on the stack; longer payloads use the heap.
-const PAYLOAD_BUF: usize = 3072;
+const PAYLOAD_BUF: usize = 2048;
 
 /// A JSON scalar, borrowed from the decoded bytes.
 #[derive(Clone, Copy, Debug)]
@@ -90,15 +91,17 @@ impl<'a> Cursor<'a> {
         const HIGHS: u64 = 0x8080_8080_8080_8080;
         let special = |w: u64| {
             let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-            (zero(w ^ (ONES * u64::from(b'"')))
+            zero(w ^ (ONES * u64::from(b'"')))
                 | zero(w ^ (ONES * u64::from(b'\\')))
-                | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS))
-                != 0
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
         };
         while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            if special(u64::from_le_bytes(word)) {
+            let m = special(u64::from_le_bytes(word));
+            if m != 0 {
+                // The lowest flagged byte is exact (borrows only run upwards).
+                self.pos += (m.trailing_zeros() / 8) as usize;
                 break;
             }
             self.pos += 8;
@@ -640,22 +643,24 @@ fn b64_value(c: u8) -> u32 {
 /// (canonical final symbol, no `=`, no whitespace); `None` for anything
 /// else or when `out` is too small. Returns the decoded length.
 fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut chunks = input.chunks_exact(4);
-    let mut outs = out.chunks_exact_mut(3);
-    let mut n = 0;
-    for (quad, dst) in (&mut chunks).zip(&mut outs) {
-        let mut q = [0u8; 4];
-        q.copy_from_slice(quad);
-        let [a, b, c, d] = q.map(b64_value);
-        if (a | b | c | d) > 63 {
-            return None;
-        }
-        let v = (a << 18) | (b << 12) | (c << 6) | d;
-        let [_, x, y, z] = v.to_be_bytes();
-        dst.copy_from_slice(&[x, y, z]);
-        n += 3;
+    let n = input.len() / 4 * 3;
+    if out.len() < n {
+        return None;
     }
-    if n != input.len() / 4 * 3 {
+    let mut chunks = input.chunks_exact(4);
+    // Invalid bytes map to 0xff: checked once, after the loop.
+    let mut bad = 0u32;
+    for (quad, dst) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
+        if let ([a, b, c, d], [x, y, z]) = (quad, dst) {
+            let (a, b, c, d) = (b64_value(*a), b64_value(*b), b64_value(*c), b64_value(*d));
+            bad |= a | b | c | d;
+            let v = (a << 18) | (b << 12) | (c << 6) | d;
+            *x = (v >> 16) as u8;
+            *y = (v >> 8) as u8;
+            *z = v as u8;
+        }
+    }
+    if bad > 63 {
         return None;
     }
     let rest = chunks.remainder();
