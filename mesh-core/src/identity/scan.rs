@@ -647,30 +647,18 @@ fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if out.len() < n {
         return None;
     }
-    // Invalid bytes map to 0xff: checked once, after the loops. Eight
-    // characters (six bytes) at a time, then at most one group of four.
+    let mut chunks = input.chunks_exact(4);
+    // Invalid bytes map to 0xff: checked once, after the loop.
     let mut bad = 0u32;
-    let mut octets = input.chunks_exact(8);
-    let mut outs = out.chunks_exact_mut(6);
-    for (oct, dst) in (&mut octets).zip(&mut outs) {
-        let mut acc: u64 = 0;
-        for c in oct {
-            let v = b64_value(*c);
-            bad |= v;
-            acc = (acc << 6) | u64::from(v & 63);
+    for (quad, dst) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
+        if let ([a, b, c, d], [x, y, z]) = (quad, dst) {
+            let (a, b, c, d) = (b64_value(*a), b64_value(*b), b64_value(*c), b64_value(*d));
+            bad |= a | b | c | d;
+            let v = (a << 18) | (b << 12) | (c << 6) | d;
+            *x = (v >> 16) as u8;
+            *y = (v >> 8) as u8;
+            *z = v as u8;
         }
-        let [_, _, a, b, c, d, e, f] = acc.to_be_bytes();
-        dst.copy_from_slice(&[a, b, c, d, e, f]);
-    }
-    let done = input.len() / 8 * 6;
-    let mut chunks = octets.remainder().chunks_exact(4);
-    if let (Some([a, b, c, d]), Some([x, y, z])) = (chunks.next(), out.get_mut(done..done + 3)) {
-        let (a, b, c, d) = (b64_value(*a), b64_value(*b), b64_value(*c), b64_value(*d));
-        bad |= a | b | c | d;
-        let v = (a << 18) | (b << 12) | (c << 6) | d;
-        *x = (v >> 16) as u8;
-        *y = (v >> 8) as u8;
-        *z = v as u8;
     }
     if bad > 63 {
         return None;
