@@ -309,21 +309,28 @@ fn opt_date(v: Option<Val<'_>>) -> Option<Option<Timestamp>> {
 }
 
 impl<'a> FastClaims<'a> {
-    fn scan(text: &'a str) -> Option<FastClaims<'a>> {
-        let mut out = FastClaims {
+    /// An empty scan result, to be filled in place by [`FastClaims::scan`]
+    /// (it is a few KiB: moving it costs more than filling it).
+    pub(crate) fn new() -> FastClaims<'a> {
+        FastClaims {
             mapped: [None; SLOTS],
             others: [("", Val::Scalar(Scalar::Null)); MAX_MEMBERS],
             n_others: 0,
             items: [Scalar::Null; MAX_ITEMS],
             n_items: 0,
-        };
+        }
+    }
+
+    /// Scan the claims object `text` into `self` (which must be fresh).
+    pub(crate) fn scan(&mut self, text: &'a str) -> Option<()> {
+        let out = self;
         let mut c = Cursor { text, pos: 0 };
         c.eat(b'{')?;
         c.ws();
         if c.peek()? == b'}' {
             c.pos += 1;
             c.end()?;
-            return Some(out);
+            return Some(());
         }
         loop {
             let key = c.string()?;
@@ -372,7 +379,7 @@ impl<'a> FastClaims<'a> {
             }
         }
         c.end()?;
-        Some(out)
+        Some(())
     }
 
     fn others(&self) -> &[(&'a str, Val<'a>)] {
@@ -593,12 +600,12 @@ pub(crate) fn split<'t>(
 }
 
 impl<'t> FastJws<'t> {
-    /// Decode the payload (into `stack`, or `heap` when long) and scan it.
-    pub(crate) fn claims<'b>(
+    /// Decode the payload (into `stack`, or `heap` when long) as text.
+    pub(crate) fn payload<'b>(
         &self,
         stack: &'b mut [u8; PAYLOAD_BUF],
         heap: &'b mut Vec<u8>,
-    ) -> Option<FastClaims<'b>> {
+    ) -> Option<&'b str> {
         let bytes: &'b [u8] = if self.payload_b64.len() / 4 * 3 + 3 <= PAYLOAD_BUF {
             let n = decode(self.payload_b64, stack)?;
             stack.get(..n)?
@@ -608,7 +615,7 @@ impl<'t> FastJws<'t> {
             heap.truncate(n);
             heap.as_slice()
         };
-        FastClaims::scan(std::str::from_utf8(bytes).ok()?)
+        std::str::from_utf8(bytes).ok()
     }
 
     /// Decode the signature into `buf`.
