@@ -5,10 +5,17 @@
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::panic
 )]
 
-use mesh_core::identity::{ApiKeySpec, ApiKeyStore, DevicePosture, RevocationSet, TokenCache};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use mesh_core::identity::{
+    Algorithm, ApiKeySpec, ApiKeyStore, DevicePosture, IssuerConfig, IssuerRegistry, KeySet,
+    RevocationSet, TokenCache,
+};
 use mesh_core::{Identity, IdentityKind, Timestamp};
 use std::hint::black_box;
 use std::time::Duration;
@@ -49,10 +56,55 @@ fn probe_api_key_record(store: &ApiKeyStore, keys: &[String], now: Timestamp) {
     }
 }
 
+#[inline(never)]
+fn probe_token_verify(reg: &IssuerRegistry, token: &str, now: Timestamp) {
+    for _ in 0..ITERS {
+        black_box(reg.verify(black_box(token), now).unwrap());
+    }
+}
+
+#[inline(never)]
+fn probe_token_floor(key: &ring::hmac::Key, input: &[u8], sig: &[u8]) {
+    for _ in 0..ITERS {
+        ring::hmac::verify(key, black_box(input), sig).unwrap();
+    }
+}
+
+/// An HS256 token like the `token_verify` bench's (~800 bytes).
+fn token_fixture(now_s: i64) -> (IssuerRegistry, String) {
+    let iss = "https://hs.idp.example.com";
+    let hs = common::TestKey::new(Algorithm::HS256, "hs-2025-01");
+    let mut reg = IssuerRegistry::new();
+    let set = KeySet::from_jwks(common::jwks_doc(&[&hs]).as_bytes()).unwrap();
+    reg.add(IssuerConfig::new(iss, set, &[Algorithm::HS256]).audience("api://orders"))
+        .unwrap();
+    let claims = serde_json::json!({
+        "iss": iss, "sub": "00u1a2b3c4d5e6f7g8h9", "aud": "api://orders",
+        "exp": now_s + 900, "nbf": now_s - 5, "iat": now_s - 5,
+        "jti": "b6f1d0e2-6a4c-4f7e-9d1b-2c3a4b5c6d7e", "sid": "s-7d9f0a1b2c3d",
+        "email": "alice.engineer@example.com",
+        "groups": ["engineering", "oncall-primary", "payments-readers"],
+        "roles": ["orders.reader", "orders.writer"],
+        "scope": "openid profile email orders.read orders.write",
+        "amr": ["pwd", "mfa", "hwk"], "acr": "urn:example:acr:phishing-resistant",
+        "auth_time": now_s - 60, "tenant": "7f3c2a", "department": "R&D"
+    });
+    (reg, hs.sign(&claims))
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     let now = Timestamp::from_unix_seconds(1_700_000_000);
     let exp = Timestamp::from_unix_seconds(2_000_000_000);
+    if what.is_empty() || what == "token" {
+        let (reg, token) = token_fixture(now.unix_seconds());
+        probe_token_verify(&reg, &token, now);
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, common::HMAC_SECRET);
+        probe_token_floor(&key, input.as_bytes(), &sig);
+    }
     if what.is_empty() || what == "cache" {
         let cache = TokenCache::new(1_000, Duration::from_secs(600));
         let revs = RevocationSet::new();

@@ -219,21 +219,37 @@ fn base32_value(c: u8) -> Option<u8> {
     }
 }
 
+/// The value of each base32 character, `0xff` for other bytes.
+// Indexes are < 256 in this const context (checked at compile time).
+#[allow(clippy::indexing_slicing)]
+const BASE32_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Decodes whole 8-character groups into `out` (5 bytes per group).
 fn decode_base32(text: &[u8], out: &mut [u8]) -> Option<()> {
     if text.len() * 5 != out.len() * 8 {
         return None;
     }
-    for (group, dst) in text.chunks(8).zip(out.chunks_mut(5)) {
+    // Invalid characters map to 0xff: checked once, after the loop.
+    let mut bad = 0u8;
+    for (group, dst) in text.chunks_exact(8).zip(out.chunks_exact_mut(5)) {
         let mut acc: u64 = 0;
         for c in group {
-            acc = (acc << 5) | u64::from(base32_value(*c)?);
+            let v = BASE32_VALUES.get(usize::from(*c)).copied().unwrap_or(0xff);
+            bad |= v;
+            acc = (acc << 5) | u64::from(v & 31);
         }
-        for (i, d) in dst.iter_mut().enumerate() {
-            *d = (acc >> (8 * (4 - i))) as u8;
-        }
+        let [_, _, _, a, b, c, d, e] = acc.to_be_bytes();
+        dst.copy_from_slice(&[a, b, c, d, e]);
     }
-    Some(())
+    (bad < 32).then_some(())
 }
 
 // Indexes are always < 256 / < 8 in this const context (checked at compile time).
@@ -388,7 +404,9 @@ struct StoredKey {
 /// The API keys a service accepts, looked up by public id and verified in
 /// constant time against peppered digests.
 pub struct ApiKeyStore {
-    pepper: hmac::Key,
+    /// The HMAC state (keyed with the pepper) after the digest context
+    /// prefix, cloned per digest.
+    prefix: hmac::Context,
     keys: FastMap<[u8; ID_BYTES], StoredKey>,
 }
 
@@ -411,8 +429,11 @@ impl ApiKeyStore {
                 reason: "must be at least 32 bytes",
             });
         }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, pepper);
+        let mut prefix = hmac::Context::with_key(&key);
+        prefix.update(DIGEST_CONTEXT);
         Ok(ApiKeyStore {
-            pepper: hmac::Key::new(hmac::HMAC_SHA256, pepper),
+            prefix,
             keys: FastMap::default(),
         })
     }
@@ -428,8 +449,7 @@ impl ApiKeyStore {
     }
 
     fn digest(&self, id: &[u8; ID_BYTES], secret: &[u8; SECRET_BYTES]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.pepper);
-        ctx.update(DIGEST_CONTEXT);
+        let mut ctx = self.prefix.clone();
         ctx.update(id);
         ctx.update(secret);
         let tag = ctx.sign();
@@ -505,8 +525,7 @@ impl ApiKeyStore {
                 key_id: p.public_id.to_owned(),
             });
         };
-        let mut ctx = hmac::Context::with_key(&self.pepper);
-        ctx.update(DIGEST_CONTEXT);
+        let mut ctx = self.prefix.clone();
         ctx.update(&p.id);
         ctx.update(&p.secret);
         let tag = ctx.sign();

@@ -212,70 +212,86 @@ impl RegisteredClaims {
         rules: &ClaimRules,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
-        for name in &rules.required {
-            if claims.claim(name).is_none() {
-                return Err(IdentityError::MissingClaim { claim: clip(name) });
-            }
+        check_rules(
+            |name| claims.claim(name).is_some(),
+            self.aud.iter().map(String::as_str),
+            [self.exp, self.nbf, self.iat],
+            rules,
+            now,
+        )
+    }
+}
+
+/// Presence, audience and time rules at `now`, over borrowed claims:
+/// `has` tells whether a claim is present, `aud` lists the audiences and
+/// `times` holds `exp`, `nbf` and `iat`.
+pub(crate) fn check_rules<'a>(
+    has: impl Fn(&str) -> bool,
+    aud: impl Iterator<Item = &'a str> + Clone,
+    times: [Option<Timestamp>; 3],
+    rules: &ClaimRules,
+    now: Timestamp,
+) -> Result<(), IdentityError> {
+    let [exp, nbf, iat] = times;
+    for name in &rules.required {
+        if !has(name) {
+            return Err(IdentityError::MissingClaim { claim: clip(name) });
         }
-        if !self.aud.is_empty() && !self.aud.iter().any(|a| rules.audiences.contains(a)) {
-            let shown: Vec<String> = self
-                .aud
-                .iter()
-                .take(4)
-                .map(|a| format!("`{}`", clip(a)))
-                .collect();
-            return Err(IdentityError::BadAudience {
-                found: shown.join(", "),
+    }
+    if aud.clone().next().is_some() && !aud.clone().any(|a| rules.audiences.iter().any(|r| r == a))
+    {
+        let shown: Vec<String> = aud.take(4).map(|a| format!("`{}`", clip(a))).collect();
+        return Err(IdentityError::BadAudience {
+            found: shown.join(", "),
+        });
+    }
+    let leeway_ms = i64::try_from(rules.leeway.as_millis()).unwrap_or(i64::MAX);
+    let leeway_secs = rules.leeway.as_secs();
+    let now_ms = now.unix_millis();
+    if let Some(exp) = exp {
+        if now_ms >= exp.unix_millis().saturating_add(leeway_ms) {
+            return Err(IdentityError::Expired {
+                exp: exp.unix_seconds(),
+                now: now.unix_seconds(),
+                leeway_secs,
             });
         }
-        let leeway_ms = i64::try_from(rules.leeway.as_millis()).unwrap_or(i64::MAX);
-        let leeway_secs = rules.leeway.as_secs();
-        let now_ms = now.unix_millis();
-        if let Some(exp) = self.exp {
-            if now_ms >= exp.unix_millis().saturating_add(leeway_ms) {
-                return Err(IdentityError::Expired {
-                    exp: exp.unix_seconds(),
-                    now: now.unix_seconds(),
-                    leeway_secs,
-                });
-            }
-        }
-        if let Some(nbf) = self.nbf {
-            if now_ms.saturating_add(leeway_ms) < nbf.unix_millis() {
-                return Err(IdentityError::NotYetValid {
-                    nbf: nbf.unix_seconds(),
-                    now: now.unix_seconds(),
-                    leeway_secs,
-                });
-            }
-        }
-        if let Some(iat) = self.iat {
-            if iat.unix_millis() > now_ms.saturating_add(leeway_ms) {
-                return Err(IdentityError::IssuedInFuture {
-                    iat: iat.unix_seconds(),
-                    now: now.unix_seconds(),
-                    leeway_secs,
-                });
-            }
-        }
-        if let (Some(exp), Some(iat)) = (self.exp, self.iat) {
-            if exp < iat {
-                return Err(IdentityError::invalid_claim("exp", "is before `iat`"));
-            }
-        }
-        if let (Some(max), Some(exp)) = (rules.max_lifetime, self.exp) {
-            let start = self.iat.unwrap_or(now);
-            let lifetime_ms = exp.unix_millis().saturating_sub(start.unix_millis());
-            let max_ms = i64::try_from(max.as_millis()).unwrap_or(i64::MAX);
-            if lifetime_ms > max_ms {
-                return Err(IdentityError::LifetimeTooLong {
-                    lifetime_secs: lifetime_ms / 1000,
-                    max_secs: max.as_secs(),
-                });
-            }
-        }
-        Ok(())
     }
+    if let Some(nbf) = nbf {
+        if now_ms.saturating_add(leeway_ms) < nbf.unix_millis() {
+            return Err(IdentityError::NotYetValid {
+                nbf: nbf.unix_seconds(),
+                now: now.unix_seconds(),
+                leeway_secs,
+            });
+        }
+    }
+    if let Some(iat) = iat {
+        if iat.unix_millis() > now_ms.saturating_add(leeway_ms) {
+            return Err(IdentityError::IssuedInFuture {
+                iat: iat.unix_seconds(),
+                now: now.unix_seconds(),
+                leeway_secs,
+            });
+        }
+    }
+    if let (Some(exp), Some(iat)) = (exp, iat) {
+        if exp < iat {
+            return Err(IdentityError::invalid_claim("exp", "is before `iat`"));
+        }
+    }
+    if let (Some(max), Some(exp)) = (rules.max_lifetime, exp) {
+        let start = iat.unwrap_or(now);
+        let lifetime_ms = exp.unix_millis().saturating_sub(start.unix_millis());
+        let max_ms = i64::try_from(max.as_millis()).unwrap_or(i64::MAX);
+        if lifetime_ms > max_ms {
+            return Err(IdentityError::LifetimeTooLong {
+                lifetime_secs: lifetime_ms / 1000,
+                max_secs: max.as_secs(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Claims consumed by the mapping to [`Identity`] fields; every other claim

@@ -9,6 +9,7 @@ use super::error::clip;
 use super::json;
 use super::jwk::KeySet;
 use super::jws::{Algorithm, CompactJws, Header, JwsOptions};
+use super::scan;
 use super::{Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
 
@@ -228,7 +229,57 @@ impl IssuerRegistry {
 
     /// Verify `token` at `now` and return the principal it describes.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
+        if let Some(result) = self.verify_fast(token, now) {
+            return result;
+        }
+        self.verify_general(token, now)
+    }
+
+    /// [`IssuerRegistry::verify`] without the fast path.
+    fn verify_general(&self, token: &str, now: Timestamp) -> Result<Identity, IdentityError> {
         self.verify_inner(token, now, false).map(|(_, _, id)| id)
+    }
+
+    /// The fast path of [`IssuerRegistry::verify`] for the common token
+    /// shape (see `scan`): no allocation but the identity's own. `None`
+    /// before the signature is checked sends the token to the general path,
+    /// which accepts or rejects it with its precise error; once a key is
+    /// chosen the answer is final and equal to the general path's.
+    fn verify_fast(&self, token: &str, now: Timestamp) -> Option<Result<Identity, IdentityError>> {
+        let o = &self.options;
+        if token.len() > o.max_token_len || o.max_depth < 2 {
+            return None;
+        }
+        let mut header_buf = scan::header_buf();
+        let jws = scan::split(
+            token,
+            o.max_header_len,
+            o.ignore_key_headers,
+            &mut header_buf,
+        )?;
+        let (mut stack, mut heap) = (scan::payload_buf(), Vec::new());
+        let text = jws.payload(&mut stack, &mut heap)?;
+        let mut claims = scan::FastClaims::new();
+        claims.scan(text)?;
+        let reg = claims.registered()?;
+        let cfg = self.issuers.get(reg.iss)?;
+        let alg = jws.header.alg;
+        if !cfg.algorithms.contains(&alg) {
+            return None;
+        }
+        if let Some(want) = &cfg.typ {
+            if !typ_matches(want, jws.header.typ) {
+                return None;
+            }
+        }
+        let key = cfg.keys.select(jws.header.kid, alg).ok()?;
+        let mut sig_buf = scan::sig_buf();
+        let sig = jws.signature(&mut sig_buf)?;
+        Some(
+            key.verify(alg, jws.signing_input, sig)
+                .and_then(|()| claims.check(&reg, &cfg.rules, now))
+                .map(|()| claims.identity(&reg, cfg.kind)),
+        )
     }
 
     /// Verify `token` at `now`; returns header, typed claims and identity.
@@ -290,16 +341,14 @@ impl IssuerRegistry {
 }
 
 fn typ_matches(want: &str, found: Option<&str>) -> bool {
-    let norm = |s: &str| {
+    fn norm(s: &str) -> &str {
         let s = s.trim();
         match s.get(..12) {
-            Some(p) if p.eq_ignore_ascii_case("application/") => {
-                s.get(12..).unwrap_or_default().to_owned()
-            }
-            _ => s.to_owned(),
+            Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or_default(),
+            _ => s,
         }
-    };
-    found.is_some_and(|f| norm(f).eq_ignore_ascii_case(&norm(want)))
+    }
+    found.is_some_and(|f| norm(f).eq_ignore_ascii_case(norm(want)))
 }
 
 #[cfg(test)]
@@ -329,6 +378,228 @@ mod tests {
         assert!(r
             .add(IssuerConfig::new("i", KeySet::new(), &[Algorithm::RS256]).audience("a"))
             .is_ok());
+    }
+}
+
+/// The fast path answers exactly as the general path whenever it answers.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod fast_path {
+    use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    const SECRET: &[u8] = b"fast-path-test-secret-0123456789abcdef";
+    const NOW: i64 = 1_700_000_000;
+
+    fn registry() -> IssuerRegistry {
+        let jwk = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{}"}}]}}"#,
+            super::super::jws::B64.encode(SECRET)
+        );
+        let keys = KeySet::from_jwks(jwk.as_bytes()).unwrap();
+        let mut reg = IssuerRegistry::new();
+        reg.add(
+            IssuerConfig::new("https://i", keys, &[Algorithm::HS256])
+                .audience("api")
+                .kind(IdentityKind::Service),
+        )
+        .unwrap();
+        reg
+    }
+
+    fn sign(header: &str, payload: &str, tamper: bool) -> String {
+        let b64 = |s: &[u8]| super::super::jws::B64.encode(s);
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET);
+        let mut sig = ring::hmac::sign(&key, input.as_bytes()).as_ref().to_vec();
+        if tamper {
+            sig[0] ^= 1;
+        }
+        format!("{input}.{}", b64(&sig))
+    }
+
+    const HEADERS: &[&str] = &[
+        r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+        r#"{"alg":"HS256"}"#,
+        r#" { "alg" : "HS256" , "kid" : "k1" } "#,
+        r#"{"alg":"HS256","kid":"nope"}"#,
+        r#"{"alg":"HS256","kid":5}"#,
+        r#"{"alg":"HS256","b64":false}"#,
+        r#"{"alg":"HS256","b64":true}"#,
+        r#"{"alg":"HS256","crit":["exp"]}"#,
+        r#"{"alg":"HS256","x5t":"abc","cty":"JWT"}"#,
+        r#"{"alg":"HS256","jku":"https://x"}"#,
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"RS256","kid":"k1"}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","kid":"k\u0031"}"#,
+        r#"{"alg":"HS256","x":{"a":1}}"#,
+        r#"["alg"]"#,
+    ];
+
+    const MEMBERS: &[&str] = &[
+        r#""iss":"https://i""#,
+        r#""iss":"https://i""#,
+        r#""iss":"https://other""#,
+        r#""iss":5"#,
+        r#""sub":"u-1""#,
+        r#""sub":"u-1""#,
+        r#""sub":"""#,
+        r#""sub":null"#,
+        r#""aud":"api""#,
+        r#""aud":"api""#,
+        r#""aud":["x","api"]"#,
+        r#""aud":[]"#,
+        r#""aud":[1]"#,
+        r#""aud":"other""#,
+        r#""exp":1700000600"#,
+        r#""exp":1700000600"#,
+        r#""exp":1700000600.5"#,
+        r#""exp":-0"#,
+        r#""exp":"1700000600""#,
+        r#""exp":1600000000"#,
+        r#""exp":1800000000"#,
+        r#""iat":1699999940"#,
+        r#""iat":1800000000"#,
+        r#""nbf":1699999940"#,
+        r#""nbf":1700000900"#,
+        r#""nbf":true"#,
+        r#""jti":"t-1""#,
+        r#""jti":["t"]"#,
+        r#""sid":"s-1""#,
+        r#""sid":["s"]"#,
+        r#""groups":["a","b"]"#,
+        r#""groups":"g""#,
+        r#""groups":[1]"#,
+        r#""roles":[]"#,
+        r#""roles":[ "r1" , "r2" ]"#,
+        r#""scope":" read  write ""#,
+        r#""scp":["a b","c"]"#,
+        r#""scp":"x y""#,
+        r#""entitlements":["e",null]"#,
+        r#""entitlements":"e""#,
+        r#""amr":["pwd","mfa"]"#,
+        r#""amr":"pwd""#,
+        r#""acr":"urn:x""#,
+        r#""acr":1"#,
+        r#""auth_time":1699999900"#,
+        r#""auth_time":"x""#,
+        r#""email":"Alice@Example.com""#,
+        r#""n":null"#,
+        r#""t":true,"f":false"#,
+        r#""neg":-12"#,
+        r#""big":12345678901234567890"#,
+        r#""e9":1e9"#,
+        r#""nested":{"a":1,"a":2}"#,
+        r#""nested":{"a":[1]}"#,
+        r#""esc":"a\"b""#,
+        r#""uni":"é ✓""#,
+        r#""arr":[[1]]"#,
+        r#""mix":[1,"a",true,null,-3]"#,
+        r#""dup":1"#,
+        r#""dup":2"#,
+        r#""lead":01"#,
+        r#""\u0069ss":"https://i""#,
+        r#""ctl":"a	b""#,
+    ];
+
+    const SPACES: &[&str] = &["", " ", "\n\t ", "\r\n"];
+
+    fn payload(members: &[usize], ws: usize, trailer: bool) -> String {
+        let sp = SPACES[ws % SPACES.len()];
+        let body: Vec<String> = members
+            .iter()
+            .map(|i| format!("{sp}{}{sp}", MEMBERS[i % MEMBERS.len()]))
+            .collect();
+        let mut p = format!("{sp}{{{}}}{sp}", body.join(","));
+        if trailer {
+            p.push_str(" x");
+        }
+        p
+    }
+
+    /// A token of the most common shape: every mapped claim present.
+    fn typical() -> String {
+        payload(
+            &[0, 4, 8, 14, 21, 23, 26, 28, 30, 34, 35, 36, 40, 42, 44, 46],
+            0,
+            false,
+        )
+    }
+
+    #[test]
+    fn the_common_shape_takes_the_fast_path() {
+        let reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        let token = sign(HEADERS[0], &typical(), false);
+        let fast = reg.verify_fast(&token, now).unwrap().unwrap();
+        assert_eq!(fast, reg.verify_general(&token, now).unwrap());
+        assert_eq!(fast.entitlements, ["read", "write", "a b", "c"]);
+        assert_eq!(fast.claims.len(), 3);
+        // A forged signature is rejected on the fast path itself.
+        let forged = sign(HEADERS[0], &typical(), true);
+        let e = reg.verify_fast(&forged, now).unwrap().unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::BadSignature);
+    }
+
+    #[test]
+    fn unusual_shapes_go_to_the_general_path() {
+        let reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        for p in [
+            typical().replace(r#""sub":"u-1""#, r#""sub":"u\u002d1""#),
+            typical().replace(r#""email":"Alice@Example.com""#, r#""email":{"a":[1]}"#),
+            typical().replace("1700000600", "1700000600.0"),
+        ] {
+            let token = sign(HEADERS[0], &p, false);
+            assert!(reg.verify_fast(&token, now).is_none(), "{p}");
+            assert!(reg.verify(&token, now).is_ok(), "{p}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            header in 0..HEADERS.len(),
+            members in proptest::collection::vec(0..MEMBERS.len(), 0..14),
+            ws in 0..4usize,
+            trailer in proptest::bool::weighted(0.05),
+            tamper in proptest::bool::weighted(0.1),
+            skew in -100i64..1000,
+        ) {
+            let reg = registry();
+            let now = Timestamp::from_unix_seconds(NOW + skew);
+            let token = sign(HEADERS[header], &payload(&members, ws, trailer), tamper);
+            prop_assert_eq!(reg.verify(&token, now), reg.verify_general(&token, now));
+            let typical = sign(HEADERS[header], &typical(), tamper);
+            prop_assert_eq!(reg.verify(&typical, now), reg.verify_general(&typical, now));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn base64_decoder_agrees_on_any_text(text in "[A-Za-z0-9_=. -]{0,40}") {
+            let mut out = [0u8; 64];
+            let general = super::super::jws::b64_decode("payload", text.as_bytes()).ok();
+            let fast = scan::decode_for_test(text.as_bytes(), &mut out).map(|n| out[..n].to_vec());
+            prop_assert_eq!(fast, general);
+        }
+    }
+
+    #[test]
+    fn base64_decoder_matches_the_strict_engine() {
+        let mut out = [0u8; 64];
+        let cases = [
+            "", "A", "AA", "AQ", "AR", "AAA", "AAE", "AAB", "AAAA", "_-_-", "ab+c", "ab/c", "ab=c",
+            "YQ==", "YQ", "YWI", "YWJj", "YWJjZA", " YWJj", "YW.j", "é",
+        ];
+        for c in cases {
+            let general = super::super::jws::b64_decode("payload", c.as_bytes()).ok();
+            let fast = scan::decode_for_test(c.as_bytes(), &mut out).map(|n| out[..n].to_vec());
+            assert_eq!(fast, general, "{c:?}");
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod jws;
 mod principal;
 mod refresh;
 mod revocation;
+mod scan;
 mod spiffe;
 
 pub use actor::ActorKey;

@@ -1,0 +1,715 @@
+//! The fast path of token verification: a zero-copy scanner for the common
+//! shape of a compact JWT.
+//!
+//! It accepts only a strict subset of what the general path
+//! ([`super::CompactJws`] and the strict JSON parser) accepts: a header of
+//! string or boolean members, a claims object whose values are strings
+//! without escapes, integers, booleans, `null` or flat arrays of those. On
+//! anything else (escapes, fractions, nested objects, any fault) it answers
+//! `None` and the caller takes the general path, which then accepts or
+//! rejects with its own precise error. So whenever the scanner accepts, the
+//! general path accepts the same token with the same result.
+
+use serde_json::{Map, Value};
+
+use super::claims::check_rules;
+use super::jws::Algorithm;
+use super::{AuthContext, ClaimRules, Identity, IdentityError, IdentityKind};
+use crate::Timestamp;
+
+/// Most top-level claims the scanner handles.
+const MAX_MEMBERS: usize = 32;
+/// Most array items (over all claims) the scanner handles.
+const MAX_ITEMS: usize = 64;
+/// Most header members the scanner handles.
+const MAX_HEADER_MEMBERS: usize = 12;
+/// Decoded header bytes held on the stack; longer headers take the general path.
+const HEADER_BUF: usize = 384;
+/// Decoded signature bytes held on the stack (up to RSA-4096); longer
+/// signatures take the general path.
+const SIG_BUF: usize = 520;
+/// Decoded payload bytes held on the stack; longer payloads use the heap.
+const PAYLOAD_BUF: usize = 2048;
+
+/// A JSON scalar, borrowed from the decoded bytes.
+#[derive(Clone, Copy, Debug)]
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+    Null,
+}
+
+impl Scalar<'_> {
+    fn to_value(self) -> Value {
+        match self {
+            Scalar::Str(s) => Value::String(s.to_owned()),
+            Scalar::Int(i) => Value::from(i),
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Null => Value::Null,
+        }
+    }
+}
+
+/// A member value: a scalar, or a flat array stored in the item buffer.
+#[derive(Clone, Copy, Debug)]
+enum Val<'a> {
+    Scalar(Scalar<'a>),
+    Array { start: usize, len: usize },
+}
+
+/// A byte cursor over UTF-8 validated JSON text.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Skip whitespace, then consume `c`.
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == c).then(|| self.pos += 1)
+    }
+
+    /// A string without escapes or control characters, at `"`.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        // Eight bytes at a time: stop at the first `"`, `\\` or control byte.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let special = |w: u64| {
+            let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+            zero(w ^ (ONES * u64::from(b'"')))
+                | zero(w ^ (ONES * u64::from(b'\\')))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+        };
+        while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let m = special(u64::from_le_bytes(word));
+            if m != 0 {
+                // The lowest flagged byte is exact (borrows only run upwards).
+                self.pos += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            self.pos += 8;
+        }
+        loop {
+            match *bytes.get(self.pos)? {
+                b'"' => break,
+                b'\\' => return None,
+                c if c < 0x20 => return None,
+                _ => self.pos += 1,
+            }
+        }
+        let s = self.text.get(start..self.pos)?;
+        self.pos += 1;
+        Some(s)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos + word.len();
+        (self.text.as_bytes().get(self.pos..end)? == word).then(|| self.pos = end)
+    }
+
+    /// An integer of at most 18 digits (no fraction, no exponent, not `-0`).
+    fn integer(&mut self) -> Option<i64> {
+        let neg = self.peek()? == b'-';
+        if neg {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut v: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            v = v * 10 + i64::from(d - b'0');
+            self.pos += 1;
+            if self.pos - start > 18 {
+                return None;
+            }
+        }
+        let digits = self.pos - start;
+        let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
+        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        if neg {
+            // `-0` is a float for serde_json: leave it to the general path.
+            (v != 0).then_some(-v)
+        } else {
+            Some(v)
+        }
+    }
+
+    /// A scalar value (after whitespace).
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string().map(Scalar::Str),
+            b't' => self.literal(b"true").map(|()| Scalar::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Scalar::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Scalar::Null),
+            b'-' | b'0'..=b'9' => self.integer().map(Scalar::Int),
+            _ => None,
+        }
+    }
+
+    /// After a member or item: `,` (more follow, `true`) or `close`.
+    fn next_or_close(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = self.peek()?;
+        self.pos += 1;
+        match c {
+            b',' => Some(true),
+            c if c == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Only whitespace remains.
+    fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.pos == self.text.len()).then_some(())
+    }
+}
+
+/// The header members the fast path uses.
+pub(crate) struct FastHeader<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<&'a str>,
+    pub(crate) typ: Option<&'a str>,
+}
+
+const KEY_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+
+/// Scan a decoded header: an object of string or boolean members with a
+/// supported `alg`, no `crit`, `b64` only `true`, key headers only when
+/// `ignore_key_headers`.
+fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
+    let mut c = Cursor { text, pos: 0 };
+    c.eat(b'{')?;
+    let mut keys: [&str; MAX_HEADER_MEMBERS] = [""; MAX_HEADER_MEMBERS];
+    let mut n = 0;
+    let (mut alg, mut kid, mut typ) = (None, None, None);
+    loop {
+        let key = c.string()?;
+        if keys.get(..n)?.contains(&key) {
+            return None;
+        }
+        *keys.get_mut(n)? = key;
+        n += 1;
+        c.eat(b':')?;
+        let v = c.scalar()?;
+        match (key, v) {
+            ("alg", Scalar::Str(s)) => alg = Some(s.parse::<Algorithm>().ok()?),
+            ("kid", Scalar::Str(s)) => kid = Some(s),
+            ("typ", Scalar::Str(s)) => typ = Some(s),
+            ("cty", Scalar::Str(_)) | ("b64", Scalar::Bool(true)) => {}
+            ("alg" | "kid" | "typ" | "cty" | "b64" | "crit", _) => return None,
+            (k, _) if KEY_HEADERS.contains(&k) && !ignore_key_headers => return None,
+            _ => {}
+        }
+        if !c.next_or_close(b'}')? {
+            break;
+        }
+    }
+    c.end()?;
+    Some(FastHeader {
+        alg: alg?,
+        kid,
+        typ,
+    })
+}
+
+/// Index of the claims the fast path maps or checks.
+#[derive(Clone, Copy)]
+enum Slot {
+    Iss = 0,
+    Sub,
+    Exp,
+    Iat,
+    Jti,
+    Sid,
+    AuthTime,
+    Amr,
+    Acr,
+    Groups,
+    Roles,
+    Scope,
+    Scp,
+    Entitlements,
+}
+const SLOTS: usize = 14;
+
+fn slot_of(name: &str) -> Option<Slot> {
+    Some(match name {
+        "iss" => Slot::Iss,
+        "sub" => Slot::Sub,
+        "exp" => Slot::Exp,
+        "iat" => Slot::Iat,
+        "jti" => Slot::Jti,
+        "sid" => Slot::Sid,
+        "auth_time" => Slot::AuthTime,
+        "amr" => Slot::Amr,
+        "acr" => Slot::Acr,
+        "groups" => Slot::Groups,
+        "roles" => Slot::Roles,
+        "scope" => Slot::Scope,
+        "scp" => Slot::Scp,
+        "entitlements" => Slot::Entitlements,
+        _ => return None,
+    })
+}
+
+/// A scanned claims object: the mapped claims by slot, the others in
+/// document order, and the array items of both.
+pub(crate) struct FastClaims<'a> {
+    mapped: [Option<Val<'a>>; SLOTS],
+    others: [(&'a str, Val<'a>); MAX_MEMBERS],
+    n_others: usize,
+    items: [Scalar<'a>; MAX_ITEMS],
+    n_items: usize,
+}
+
+/// Typed registered claims, borrowed.
+pub(crate) struct FastRegistered<'a> {
+    pub(crate) iss: &'a str,
+    sub: Option<&'a str>,
+    jti: Option<&'a str>,
+    exp: Option<Timestamp>,
+    nbf: Option<Timestamp>,
+    iat: Option<Timestamp>,
+}
+
+fn opt_str(v: Option<Val<'_>>) -> Option<Option<&str>> {
+    match v {
+        None => Some(None),
+        Some(Val::Scalar(Scalar::Str(s))) => Some(Some(s)),
+        Some(_) => None,
+    }
+}
+
+fn opt_date(v: Option<Val<'_>>) -> Option<Option<Timestamp>> {
+    match v {
+        None => Some(None),
+        Some(Val::Scalar(Scalar::Int(i))) => Some(Some(Timestamp::from_unix_seconds(i))),
+        Some(_) => None,
+    }
+}
+
+impl<'a> FastClaims<'a> {
+    /// An empty scan result, to be filled in place by [`FastClaims::scan`]
+    /// (it is a few KiB: moving it costs more than filling it).
+    pub(crate) fn new() -> FastClaims<'a> {
+        FastClaims {
+            mapped: [None; SLOTS],
+            others: [("", Val::Scalar(Scalar::Null)); MAX_MEMBERS],
+            n_others: 0,
+            items: [Scalar::Null; MAX_ITEMS],
+            n_items: 0,
+        }
+    }
+
+    /// Scan the claims object `text` into `self` (which must be fresh).
+    pub(crate) fn scan(&mut self, text: &'a str) -> Option<()> {
+        let out = self;
+        let mut c = Cursor { text, pos: 0 };
+        c.eat(b'{')?;
+        c.ws();
+        if c.peek()? == b'}' {
+            c.pos += 1;
+            c.end()?;
+            return Some(());
+        }
+        loop {
+            let key = c.string()?;
+            c.eat(b':')?;
+            c.ws();
+            let val = if c.peek()? == b'[' {
+                c.pos += 1;
+                let start = out.n_items;
+                c.ws();
+                if c.peek()? == b']' {
+                    c.pos += 1;
+                } else {
+                    loop {
+                        *out.items.get_mut(out.n_items)? = c.scalar()?;
+                        out.n_items += 1;
+                        if !c.next_or_close(b']')? {
+                            break;
+                        }
+                    }
+                }
+                Val::Array {
+                    start,
+                    len: out.n_items - start,
+                }
+            } else {
+                Val::Scalar(c.scalar()?)
+            };
+            match slot_of(key) {
+                Some(s) => {
+                    let slot = out.mapped.get_mut(s as usize)?;
+                    if slot.is_some() {
+                        return None;
+                    }
+                    *slot = Some(val);
+                }
+                None => {
+                    if out.others().iter().any(|(k, _)| *k == key) {
+                        return None;
+                    }
+                    *out.others.get_mut(out.n_others)? = (key, val);
+                    out.n_others += 1;
+                }
+            }
+            if !c.next_or_close(b'}')? {
+                break;
+            }
+        }
+        c.end()?;
+        Some(())
+    }
+
+    fn others(&self) -> &[(&'a str, Val<'a>)] {
+        self.others.get(..self.n_others).unwrap_or_default()
+    }
+
+    fn get(&self, s: Slot) -> Option<Val<'a>> {
+        self.mapped.get(s as usize).copied().flatten()
+    }
+
+    fn other(&self, name: &str) -> Option<Val<'a>> {
+        self.others()
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        match slot_of(name) {
+            Some(s) => self.get(s).is_some(),
+            None => self.other(name).is_some(),
+        }
+    }
+
+    fn items(&self, start: usize, len: usize) -> &[Scalar<'a>] {
+        self.items.get(start..start + len).unwrap_or_default()
+    }
+
+    /// The strings of a string-or-array claim, `None` for another type.
+    fn all_str(&self, v: Val<'a>) -> bool {
+        match v {
+            Val::Scalar(Scalar::Str(_)) => true,
+            Val::Array { start, len } => self
+                .items(start, len)
+                .iter()
+                .all(|i| matches!(i, Scalar::Str(_))),
+            Val::Scalar(_) => false,
+        }
+    }
+
+    /// Type-check the registered claims and every mapped claim; `None` when
+    /// any has a type the general path would reject (it then reports it).
+    pub(crate) fn registered(&self) -> Option<FastRegistered<'a>> {
+        let Some(Val::Scalar(Scalar::Str(iss))) = self.get(Slot::Iss) else {
+            return None;
+        };
+        match self.other("aud") {
+            None | Some(Val::Scalar(Scalar::Str(_))) => {}
+            Some(v @ Val::Array { len, .. }) if len > 0 && self.all_str(v) => {}
+            Some(_) => return None,
+        }
+        let lists = [
+            Slot::Groups,
+            Slot::Roles,
+            Slot::Scope,
+            Slot::Scp,
+            Slot::Entitlements,
+        ];
+        for s in lists {
+            if self.get(s).is_some_and(|v| !self.all_str(v)) {
+                return None;
+            }
+        }
+        match self.get(Slot::Amr) {
+            None => {}
+            Some(v @ Val::Array { .. }) if self.all_str(v) => {}
+            Some(_) => return None,
+        }
+        opt_str(self.get(Slot::Acr))?;
+        opt_str(self.get(Slot::Sid))?;
+        opt_date(self.get(Slot::AuthTime))?;
+        Some(FastRegistered {
+            iss,
+            sub: opt_str(self.get(Slot::Sub))?,
+            jti: opt_str(self.get(Slot::Jti))?,
+            exp: opt_date(self.get(Slot::Exp))?,
+            nbf: opt_date(self.other("nbf"))?,
+            iat: opt_date(self.get(Slot::Iat))?,
+        })
+    }
+
+    fn aud(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
+        let (single, items) = match self.other("aud") {
+            Some(Val::Scalar(Scalar::Str(s))) => (Some(s), &[][..]),
+            Some(Val::Array { start, len }) => (None, self.items(start, len)),
+            _ => (None, &[][..]),
+        };
+        single
+            .into_iter()
+            .chain(items.iter().filter_map(|i| match i {
+                Scalar::Str(s) => Some(*s),
+                _ => None,
+            }))
+    }
+
+    /// Presence, audience and time rules.
+    pub(crate) fn check(
+        &self,
+        reg: &FastRegistered<'a>,
+        rules: &ClaimRules,
+        now: Timestamp,
+    ) -> Result<(), IdentityError> {
+        check_rules(
+            |name| self.has(name),
+            self.aud(),
+            [reg.exp, reg.nbf, reg.iat],
+            rules,
+            now,
+        )
+    }
+
+    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Vec<String>) {
+        match self.get(slot) {
+            Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
+                out.extend(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
+            }
+            Some(Val::Scalar(Scalar::Str(s))) => out.push(s.to_owned()),
+            Some(Val::Array { start, len }) => {
+                out.reserve(len);
+                for i in self.items(start, len) {
+                    if let Scalar::Str(s) = i {
+                        out.push((*s).to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn list(&self, slot: Slot) -> Vec<String> {
+        let mut out = Vec::new();
+        self.push_list(slot, false, &mut out);
+        out
+    }
+
+    fn value(&self, v: Val<'a>) -> Value {
+        match v {
+            Val::Scalar(s) => s.to_value(),
+            Val::Array { start, len } => Value::Array(
+                self.items(start, len)
+                    .iter()
+                    .map(|i| i.to_value())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The identity of checked claims (as `identity_from_set` builds it).
+    pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
+        let mut entitlements = Vec::new();
+        self.push_list(Slot::Scope, true, &mut entitlements);
+        self.push_list(Slot::Scp, true, &mut entitlements);
+        self.push_list(Slot::Entitlements, false, &mut entitlements);
+        let owned = |v: Option<Val<'a>>| match v {
+            Some(Val::Scalar(Scalar::Str(s))) => Some(s.to_owned()),
+            _ => None,
+        };
+        let mut claims = Map::with_capacity(self.n_others);
+        for (k, v) in self.others() {
+            claims.insert((*k).to_owned(), self.value(*v));
+        }
+        Identity {
+            subject: reg.sub.map(str::to_owned).unwrap_or_default(),
+            issuer: reg.iss.to_owned(),
+            kind,
+            groups: self.list(Slot::Groups),
+            roles: self.list(Slot::Roles),
+            entitlements,
+            auth: AuthContext {
+                auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
+                methods: self.list(Slot::Amr),
+                acr: owned(self.get(Slot::Acr)),
+            },
+            device: None,
+            token_id: reg.jti.map(str::to_owned),
+            session_id: owned(self.get(Slot::Sid)),
+            issued_at: reg.iat,
+            expires_at: reg.exp,
+            claims,
+        }
+    }
+}
+
+/// A compact JWS split at its dots, its header scanned.
+pub(crate) struct FastJws<'t> {
+    pub(crate) header: FastHeader<'t>,
+    pub(crate) signing_input: &'t [u8],
+    payload_b64: &'t [u8],
+    signature_b64: &'t [u8],
+}
+
+/// Split `token` and scan its header into `buf`; `None` sends the token to
+/// the general path. The caller has checked the token length.
+pub(crate) fn split<'t>(
+    token: &'t str,
+    max_header_len: usize,
+    ignore_key_headers: bool,
+    buf: &'t mut [u8; HEADER_BUF],
+) -> Option<FastJws<'t>> {
+    // The payload and signature decoders reject any further `.`.
+    let b = token.as_bytes();
+    let d1 = token.find('.')?;
+    let d2 = token.rfind('.')?;
+    let header_b64 = b.get(..d1)?;
+    let signature_b64 = b.get(d2 + 1..)?;
+    if d2 <= d1 || header_b64.is_empty() || header_b64.len() > max_header_len {
+        return None;
+    }
+    let n = decode(header_b64, buf)?;
+    let text = std::str::from_utf8(buf.get(..n)?).ok()?;
+    let header = scan_header(text, ignore_key_headers)?;
+    Some(FastJws {
+        header,
+        signing_input: b.get(..d2)?,
+        payload_b64: b.get(d1 + 1..d2)?,
+        signature_b64,
+    })
+}
+
+impl<'t> FastJws<'t> {
+    /// Decode the payload (into `stack`, or `heap` when long) as text.
+    pub(crate) fn payload<'b>(
+        &self,
+        stack: &'b mut [u8; PAYLOAD_BUF],
+        heap: &'b mut Vec<u8>,
+    ) -> Option<&'b str> {
+        let bytes: &'b [u8] = if self.payload_b64.len() / 4 * 3 + 3 <= PAYLOAD_BUF {
+            let n = decode(self.payload_b64, stack)?;
+            stack.get(..n)?
+        } else {
+            heap.resize(self.payload_b64.len() / 4 * 3 + 3, 0);
+            let n = decode(self.payload_b64, heap)?;
+            heap.truncate(n);
+            heap.as_slice()
+        };
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// Decode the signature into `buf`.
+    pub(crate) fn signature<'b>(&self, buf: &'b mut [u8; SIG_BUF]) -> Option<&'b [u8]> {
+        if self.signature_b64.is_empty() {
+            return None;
+        }
+        let n = decode(self.signature_b64, buf)?;
+        buf.get(..n)
+    }
+}
+
+/// The value of each base64url character, `0xff` for other bytes.
+// Indexes are < 256 and < 64 in this const context (checked at compile time).
+#[allow(clippy::indexing_slicing)]
+const B64_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn b64_value(c: u8) -> u32 {
+    u32::from(B64_VALUES.get(usize::from(c)).copied().unwrap_or(0xff))
+}
+
+/// Strict base64url without padding into `out`, as the general path decodes it
+/// (canonical final symbol, no `=`, no whitespace); `None` for anything
+/// else or when `out` is too small. Returns the decoded length.
+fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let n = input.len() / 4 * 3;
+    if out.len() < n {
+        return None;
+    }
+    let mut chunks = input.chunks_exact(4);
+    // Invalid bytes map to 0xff: checked once, after the loop.
+    let mut bad = 0u32;
+    for (quad, dst) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
+        if let ([a, b, c, d], [x, y, z]) = (quad, dst) {
+            let (a, b, c, d) = (b64_value(*a), b64_value(*b), b64_value(*c), b64_value(*d));
+            bad |= a | b | c | d;
+            let v = (a << 18) | (b << 12) | (c << 6) | d;
+            *x = (v >> 16) as u8;
+            *y = (v >> 8) as u8;
+            *z = v as u8;
+        }
+    }
+    if bad > 63 {
+        return None;
+    }
+    let rest = chunks.remainder();
+    let (v, bytes, unused_bits) = match *rest {
+        [] => return Some(n),
+        [a, b] => ((b64_value(a) << 6) | b64_value(b), 1, 4),
+        [a, b, c] => (
+            (b64_value(a) << 12) | (b64_value(b) << 6) | b64_value(c),
+            2,
+            2,
+        ),
+        _ => return None,
+    };
+    let valid = rest.iter().all(|c| b64_value(*c) < 64);
+    if !valid || v & ((1 << unused_bits) - 1) != 0 {
+        return None;
+    }
+    let v = v >> unused_bits;
+    let tail = out.get_mut(n..n + bytes)?;
+    for (i, slot) in tail.iter_mut().enumerate() {
+        *slot = (v >> (8 * (bytes - 1 - i))) as u8;
+    }
+    Some(n + bytes)
+}
+
+/// A fresh header buffer.
+pub(crate) fn header_buf() -> [u8; HEADER_BUF] {
+    [0; HEADER_BUF]
+}
+
+/// A fresh signature buffer.
+pub(crate) fn sig_buf() -> [u8; SIG_BUF] {
+    [0; SIG_BUF]
+}
+
+/// A fresh payload buffer.
+pub(crate) fn payload_buf() -> [u8; PAYLOAD_BUF] {
+    [0; PAYLOAD_BUF]
+}
+
+/// The base64url decoder, for tests against the general path's.
+#[cfg(test)]
+pub(crate) fn decode_for_test(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    decode(input, out)
+}
