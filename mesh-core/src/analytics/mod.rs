@@ -104,9 +104,10 @@ pub enum AnalyticsError {
         reason: String,
     },
     /// An event is not usable OCSF JSON.
-    #[error("invalid event at `{pointer}`: {reason}")]
+    #[error("invalid event{}: {reason}", at_pointer(pointer))]
     InvalidEvent {
-        /// The JSON pointer of the offending field.
+        /// The JSON pointer of the offending field (empty: the whole event,
+        /// e.g. text that is not JSON; the reason then gives line:column).
         pointer: String,
         /// What was wrong.
         reason: String,
@@ -119,6 +120,15 @@ pub enum AnalyticsError {
         /// What was wrong.
         reason: String,
     },
+}
+
+/// ` at `/pointer`` for a field, nothing for the whole document.
+fn at_pointer(pointer: &str) -> String {
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{pointer}`")
+    }
 }
 
 /// The stable, documented kind of an [`AnalyticsError`].
@@ -156,5 +166,27 @@ impl AnalyticsError {
             AnalyticsError::InvalidEvent { .. } => AnalyticsErrorKind::InvalidEvent,
             AnalyticsError::InvalidPolicy { .. } => AnalyticsErrorKind::InvalidPolicy,
         }
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::AnalyticsError;
+
+    #[test]
+    fn event_errors_name_the_field_or_the_whole_event() {
+        let field = AnalyticsError::InvalidEvent {
+            pointer: "/time".into(),
+            reason: "not a number".into(),
+        };
+        assert_eq!(field.to_string(), "invalid event at `/time`: not a number");
+        let whole = AnalyticsError::InvalidEvent {
+            pointer: String::new(),
+            reason: "invalid JSON: expected value at line 1 column 1".into(),
+        };
+        assert_eq!(
+            whole.to_string(),
+            "invalid event: invalid JSON: expected value at line 1 column 1"
+        );
     }
 }
