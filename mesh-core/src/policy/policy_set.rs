@@ -100,15 +100,8 @@ fn entity_proof(s: &EntityScope) -> u8 {
         EntityScope::Eq(_) => VIA_UID,
         EntityScope::In(_) => VIA_UID | VIA_ANCESTOR,
         EntityScope::Is(_) => VIA_TYPE,
-        // The type is checked separately (`Meta::is_types`).
-        EntityScope::IsIn(..) => VIA_UID | VIA_ANCESTOR,
-    }
-}
-
-fn is_type(s: &EntityScope) -> Option<EntityType> {
-    match s {
-        EntityScope::IsIn(t, _) => Some(t.clone()),
-        _ => None,
+        // The type is not proven by the slot.
+        EntityScope::IsIn(..) => 0,
     }
 }
 
@@ -248,19 +241,12 @@ struct Meta {
     /// For `[action, principal, resource]`: the ways of reaching an index
     /// slot (`VIA_*` bits) that prove that part of the scope.
     proof: [u8; 3],
-    /// The types of `is … in` principal and resource scopes, which the
-    /// slots do not prove.
-    is_types: [Option<EntityType>; 2],
 }
 
 impl Meta {
-    /// Whether the index slots reached as `via` prove the whole scope of a
-    /// request of `principal` on `resource`.
-    fn scope_proven(&self, via: [u8; 3], principal: &EntityUid, resource: &EntityUid) -> bool {
-        let [pt, rt] = &self.is_types;
+    /// Whether the index slots reached as `via` prove the whole scope.
+    fn scope_proven(&self, via: [u8; 3]) -> bool {
         self.proof.iter().zip(via).all(|(p, v)| p & v != 0)
-            && pt.as_ref().is_none_or(|t| principal.entity_type() == t)
-            && rt.as_ref().is_none_or(|t| resource.entity_type() == t)
     }
 }
 
@@ -532,9 +518,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !m.scope_proven(via, request.principal(), request.resource())
-                && !scope_matches(p, &env)
-            {
+            if !m.scope_proven(via) && !scope_matches(p, &env) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -583,9 +567,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !m.scope_proven(via, request.principal(), request.resource())
-                && !scope_matches(p, &env)
-            {
+            if !m.scope_proven(via) && !scope_matches(p, &env) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -679,10 +661,20 @@ pub(crate) fn make_env<'r>(request: &'r Request, entities: &'r Entities) -> Env<
     }
 }
 
-/// `same`: whether the scope check sees the same entity (and so the same
-/// ancestors) for this side as the index walk; if not, no slot proves
-/// anything.
-fn keys_of<'a>(uid: &'a EntityUid, entity: Option<&'a Entity>, same: bool) -> Keys<'a> {
+fn keys_of<'a>(
+    uid: &'a EntityUid,
+    value: &Value,
+    entity: Option<&'a Entity>,
+    env: &Env<'a>,
+) -> Keys<'a> {
+    // Slots prove a scope only when the scope check would see the same
+    // entity (and so the same ancestors) as the index walk.
+    let same = matches!(value, Value::Entity(v) if v == uid)
+        && match (entity, env.entity(uid)) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            _ => false,
+        };
     Keys {
         uid: uid.key(),
         ty: uid.entity_type().key(),
@@ -692,17 +684,15 @@ fn keys_of<'a>(uid: &'a EntityUid, entity: Option<&'a Entity>, same: bool) -> Ke
 }
 
 fn request_keys<'a>(request: &'a Request, env: &Env<'a>) -> (Keys<'a>, Keys<'a>, Keys<'a>) {
-    let (p, a, r) = (request.principal(), request.action(), request.resource());
-    // `Env::entity` looks at the principal's, the resource's and the
-    // action's entity first, in this order.
-    let fits = |v: &Value, u: &EntityUid| matches!(v, Value::Entity(x) if x == u);
-    let principal_ok = fits(env.principal, p);
-    let resource_ok = fits(env.resource, r) && r != p;
-    let action_ok = fits(env.action, a) && a != p && a != r;
     (
-        keys_of(a, env.action_entity, action_ok),
-        keys_of(p, env.principal_entity, principal_ok),
-        keys_of(r, env.resource_entity, resource_ok),
+        keys_of(request.action(), env.action, env.action_entity, env),
+        keys_of(
+            request.principal(),
+            env.principal,
+            env.principal_entity,
+            env,
+        ),
+        keys_of(request.resource(), env.resource, env.resource_entity, env),
     )
 }
 
@@ -798,7 +788,6 @@ fn read_meta(p: &Policy) -> Result<Meta, PolicyError> {
             entity_proof(&p.principal),
             entity_proof(&p.resource),
         ],
-        is_types: [is_type(&p.principal), is_type(&p.resource)],
     };
     if name.is_none() && age.is_none() {
         return Ok(meta);
