@@ -19,97 +19,32 @@ use super::eval::{eval_bool, Env, EvalError};
 use super::ext::{Decimal, IpNet};
 use super::parser::parse_policies;
 use super::request::Request;
-use super::value::{EntityType, EntityUid, Record, Set, Value};
+use super::value::{EntityUid, Record, Set, Value};
 use super::PolicyError;
-
-/// How a request side reached an index slot, as bits: through an open
-/// scope, its own uid, its type, or one of its ancestors. Zero: not proven
-/// (the slot's name did not compare equal, or was shared by different
-/// names under one key), so the scope is checked in full.
-const VIA_ANY: u8 = 1;
-const VIA_UID: u8 = 2;
-const VIA_TYPE: u8 = 4;
-const VIA_ANCESTOR: u8 = 8;
-
-/// The entity or entity type a slot was filed under.
-#[derive(Debug, Clone)]
-enum SlotName {
-    Uid(EntityUid),
-    Type(EntityType),
-    /// Different names with the same key.
-    Mixed,
-}
-
-/// One keyed slot of the index: its name and what is filed under it.
-#[derive(Debug, Clone)]
-struct Slot<V> {
-    name: SlotName,
-    v: V,
-}
-
-impl<V: Default> Slot<V> {
-    fn named(map: &mut KeyMap<u64, Slot<V>>, k: u64, name: SlotName) -> &mut V {
-        let slot = map.entry(k).or_insert_with(|| Slot {
-            name: name.clone(),
-            v: V::default(),
-        });
-        let same = match (&slot.name, &name) {
-            (SlotName::Uid(a), SlotName::Uid(b)) => a == b,
-            (SlotName::Type(a), SlotName::Type(b)) => a == b,
-            _ => false,
-        };
-        if !same {
-            slot.name = SlotName::Mixed;
-        }
-        &mut slot.v
-    }
-}
 
 #[derive(Default, Debug, Clone)]
 struct RNode {
-    by_key: KeyMap<u64, Slot<Vec<u32>>>,
+    by_key: KeyMap<u64, Vec<u32>>,
     any: Vec<u32>,
 }
 
 #[derive(Default, Debug, Clone)]
 struct PNode {
-    by_key: KeyMap<u64, Slot<RNode>>,
+    by_key: KeyMap<u64, RNode>,
     any: RNode,
 }
 
 #[derive(Default, Debug, Clone)]
 struct Index {
-    by_action: KeyMap<u64, Slot<PNode>>,
+    by_action: KeyMap<u64, PNode>,
     any: PNode,
 }
 
-fn scope_slot(s: &EntityScope) -> Option<(u64, SlotName)> {
+fn scope_key(s: &EntityScope) -> Option<u64> {
     match s {
         EntityScope::Any => None,
-        EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
-            Some((e.key(), SlotName::Uid(e.clone())))
-        }
-        EntityScope::Is(t) => Some((t.key(), SlotName::Type(t.clone()))),
-    }
-}
-
-/// The ways of reaching a slot that prove a scope without re-checking it.
-fn entity_proof(s: &EntityScope) -> u8 {
-    match s {
-        EntityScope::Any => VIA_ANY,
-        EntityScope::Eq(_) => VIA_UID,
-        EntityScope::In(_) => VIA_UID | VIA_ANCESTOR,
-        EntityScope::Is(_) => VIA_TYPE,
-        // The type is not proven by the slot.
-        EntityScope::IsIn(..) => 0,
-    }
-}
-
-fn action_proof(s: &ActionScope) -> u8 {
-    match s {
-        ActionScope::Any => VIA_ANY,
-        ActionScope::Eq(_) => VIA_UID,
-        ActionScope::In { .. } => VIA_UID | VIA_ANCESTOR,
+        EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => Some(e.key()),
+        EntityScope::Is(t) => Some(t.key()),
     }
 }
 
@@ -119,9 +54,6 @@ struct Keys<'a> {
     uid: u64,
     ty: u64,
     ancestors: &'a [EntityUid],
-    /// The side's uid, when its ancestors are those the scope check would
-    /// use (else no slot proves anything).
-    exact: Option<&'a EntityUid>,
 }
 
 impl Keys<'_> {
@@ -129,34 +61,23 @@ impl Keys<'_> {
         self.uid == k || self.ty == k || self.ancestors.iter().any(|a| a.key() == k)
     }
 
-    /// How this side reaches a slot with this name (0: not proven).
-    fn via(&self, name: &SlotName) -> u8 {
-        let Some(uid) = self.exact else { return 0 };
-        match name {
-            SlotName::Uid(e) if e == uid => VIA_UID,
-            SlotName::Uid(e) if self.ancestors.iter().any(|a| a == e) => VIA_ANCESTOR,
-            SlotName::Type(t) if t == uid.entity_type() => VIA_TYPE,
-            _ => 0,
-        }
-    }
-
     /// Calls `f` with the value of every key of `map` that is one of these
-    /// keys, and how it was reached: probes the map for each key, or, for a
-    /// map smaller than the key list, scans the map.
-    fn matches<'m, V>(&self, map: &'m KeyMap<u64, Slot<V>>, mut f: impl FnMut(&'m V, u8)) {
+    /// keys: probes the map for each key, or, for a map smaller than the key
+    /// list, scans the map.
+    fn matches<'m, V>(&self, map: &'m KeyMap<u64, V>, mut f: impl FnMut(&'m V)) {
         if map.is_empty() {
             return;
         }
         if map.len() < 2 + self.ancestors.len() {
-            for (k, s) in map {
+            for (k, v) in map {
                 if self.contains(*k) {
-                    f(&s.v, self.via(&s.name));
+                    f(v);
                 }
             }
         } else {
             self.for_each(|k| {
-                if let Some(s) = map.get(&k) {
-                    f(&s.v, self.via(&s.name));
+                if let Some(v) = map.get(&k) {
+                    f(v);
                 }
             });
         }
@@ -173,58 +94,56 @@ impl Keys<'_> {
 
 impl Index {
     fn insert(&mut self, p: &Policy, idx: u32) {
-        let akeys: Vec<Option<&EntityUid>> = match &p.action {
+        let akeys: Vec<Option<u64>> = match &p.action {
             ActionScope::Any => vec![None],
-            ActionScope::Eq(a) => vec![Some(a)],
+            ActionScope::Eq(a) => vec![Some(a.key())],
             ActionScope::In { actions, .. } => {
-                let mut ks: Vec<Option<&EntityUid>> = actions.iter().map(Some).collect();
-                ks.sort_unstable_by_key(|a| a.map(EntityUid::key));
-                ks.dedup_by(|a, b| a == b);
+                let mut ks: Vec<Option<u64>> = actions.iter().map(|a| Some(a.key())).collect();
+                ks.sort_unstable();
+                ks.dedup();
                 ks
             }
         };
         for ak in akeys {
             let pnode = match ak {
                 None => &mut self.any,
-                Some(a) => Slot::named(&mut self.by_action, a.key(), SlotName::Uid(a.clone())),
+                Some(k) => self.by_action.entry(k).or_default(),
             };
-            let rnode = match scope_slot(&p.principal) {
+            let rnode = match scope_key(&p.principal) {
                 None => &mut pnode.any,
-                Some((k, name)) => Slot::named(&mut pnode.by_key, k, name),
+                Some(k) => pnode.by_key.entry(k).or_default(),
             };
-            let list = match scope_slot(&p.resource) {
+            let list = match scope_key(&p.resource) {
                 None => &mut rnode.any,
-                Some((k, name)) => Slot::named(&mut rnode.by_key, k, name),
+                Some(k) => rnode.by_key.entry(k).or_default(),
             };
             list.push(idx);
         }
     }
 
-    /// Calls `f` with every policy filed under the request's keys, and how
-    /// each level was reached (`[action, principal, resource]`).
     fn visit(
         &self,
         action: Keys<'_>,
         principal: Keys<'_>,
         resource: Keys<'_>,
-        f: &mut impl FnMut(u32, [u8; 3]),
+        f: &mut impl FnMut(u32),
     ) {
-        let on_p = |pnode: &PNode, va: u8, f: &mut dyn FnMut(u32, [u8; 3])| {
-            let on_r = |rnode: &RNode, vp: u8, f: &mut dyn FnMut(u32, [u8; 3])| {
+        let on_p = |pnode: &PNode, f: &mut dyn FnMut(u32)| {
+            let on_r = |rnode: &RNode, f: &mut dyn FnMut(u32)| {
                 for &i in &rnode.any {
-                    f(i, [va, vp, VIA_ANY]);
+                    f(i);
                 }
-                resource.matches(&rnode.by_key, |list, vr| {
+                resource.matches(&rnode.by_key, |list| {
                     for &i in list {
-                        f(i, [va, vp, vr]);
+                        f(i);
                     }
                 });
             };
-            on_r(&pnode.any, VIA_ANY, f);
-            principal.matches(&pnode.by_key, |r, vp| on_r(r, vp, f));
+            on_r(&pnode.any, f);
+            principal.matches(&pnode.by_key, |r| on_r(r, f));
         };
-        on_p(&self.any, VIA_ANY, f);
-        action.matches(&self.by_action, |p, va| on_p(p, va, f));
+        on_p(&self.any, f);
+        action.matches(&self.by_action, |p| on_p(p, f));
     }
 }
 
@@ -238,16 +157,6 @@ struct Meta {
     /// Slot in the per-decision memo shared by every policy whose
     /// conditions are textually identical (`None`: not shared, or too many).
     memo: Option<u8>,
-    /// For `[action, principal, resource]`: the ways of reaching an index
-    /// slot (`VIA_*` bits) that prove that part of the scope.
-    proof: [u8; 3],
-}
-
-impl Meta {
-    /// Whether the index slots reached as `via` prove the whole scope.
-    fn scope_proven(&self, via: [u8; 3]) -> bool {
-        self.proof.iter().zip(via).all(|(p, v)| p & v != 0)
-    }
 }
 
 /// Size of the per-decision memo of shared conditions.
@@ -510,7 +419,7 @@ impl PolicySet {
         // Forbids.
         let mut matched = false;
         let mut errored = false;
-        self.forbids.visit(ak, pk, rk, &mut |i, via| {
+        self.forbids.visit(ak, pk, rk, &mut |i| {
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
@@ -518,7 +427,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !m.scope_proven(via) && !scope_matches(p, &env) {
+            if !scope_matches(p, &env) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -556,7 +465,7 @@ impl PolicySet {
         let mut pending_count = 0u32;
         let first_only = self.determining == Determining::First;
         let mut done = false;
-        self.permits.visit(ak, pk, rk, &mut |i, via| {
+        self.permits.visit(ak, pk, rk, &mut |i| {
             if done {
                 return;
             }
@@ -567,7 +476,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !m.scope_proven(via) && !scope_matches(p, &env) {
+            if !scope_matches(p, &env) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -627,7 +536,7 @@ impl PolicySet {
         (ak, pk, rk): (Keys<'_>, Keys<'_>, Keys<'_>),
         out: &mut Decision<'p>,
     ) {
-        self.permits.visit(ak, pk, rk, &mut |i, _| {
+        self.permits.visit(ak, pk, rk, &mut |i| {
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
@@ -661,38 +570,19 @@ pub(crate) fn make_env<'r>(request: &'r Request, entities: &'r Entities) -> Env<
     }
 }
 
-fn keys_of<'a>(
-    uid: &'a EntityUid,
-    value: &Value,
-    entity: Option<&'a Entity>,
-    env: &Env<'a>,
-) -> Keys<'a> {
-    // Slots prove a scope only when the scope check would see the same
-    // entity (and so the same ancestors) as the index walk.
-    let same = matches!(value, Value::Entity(v) if v == uid)
-        && match (entity, env.entity(uid)) {
-            (None, None) => true,
-            (Some(a), Some(b)) => std::ptr::eq(a, b),
-            _ => false,
-        };
+fn keys_of<'a>(uid: &EntityUid, entity: Option<&'a Entity>) -> Keys<'a> {
     Keys {
         uid: uid.key(),
         ty: uid.entity_type().key(),
         ancestors: entity.map_or(&[][..], Entity::ancestors),
-        exact: same.then_some(uid),
     }
 }
 
-fn request_keys<'a>(request: &'a Request, env: &Env<'a>) -> (Keys<'a>, Keys<'a>, Keys<'a>) {
+fn request_keys<'a>(request: &Request, env: &Env<'a>) -> (Keys<'a>, Keys<'a>, Keys<'a>) {
     (
-        keys_of(request.action(), env.action, env.action_entity, env),
-        keys_of(
-            request.principal(),
-            env.principal,
-            env.principal_entity,
-            env,
-        ),
-        keys_of(request.resource(), env.resource, env.resource_entity, env),
+        keys_of(request.action(), env.action_entity),
+        keys_of(request.principal(), env.principal_entity),
+        keys_of(request.resource(), env.resource_entity),
     )
 }
 
@@ -783,11 +673,6 @@ fn read_meta(p: &Policy) -> Result<Meta, PolicyError> {
         multi: matches!(&p.action, ActionScope::In { actions, .. } if actions.len() > 1),
         obligation: None,
         memo: None,
-        proof: [
-            action_proof(&p.action),
-            entity_proof(&p.principal),
-            entity_proof(&p.resource),
-        ],
     };
     if name.is_none() && age.is_none() {
         return Ok(meta);
@@ -951,7 +836,7 @@ impl PolicySet {
         let (ak, pk, rk) = request_keys(request, &env);
         let (mut visited, mut in_scope) = (0, 0);
         for idx in [&self.forbids, &self.permits] {
-            idx.visit(ak, pk, rk, &mut |i, _| {
+            idx.visit(ak, pk, rk, &mut |i| {
                 visited += 1;
                 if self
                     .policies
