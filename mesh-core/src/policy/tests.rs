@@ -638,3 +638,117 @@ fn candidate_counts_10k() {
         v[v.len() - 1]
     );
 }
+
+/// Scopes proven by the index slot a policy was found under decide exactly
+/// like the same scopes written as conditions (checked in full).
+#[test]
+fn index_proven_scopes_match_conditions() {
+    let ents = Entities::from_json_value(&json!([
+        {"uid": {"type": "Action", "id": "read"}, "parents": [{"type": "Action", "id": "readOnly"}]},
+        {"uid": {"type": "Role", "id": "r"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Group", "id": "admins"}, "attrs": {}, "parents": [{"type": "Role", "id": "r"}]},
+        {"uid": {"type": "User", "id": "alice"}, "attrs": {}, "parents": [{"type": "Group", "id": "admins"}]},
+        {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": [{"type": "Group", "id": "admins"}]}
+    ]))
+    .unwrap();
+    let principals = [
+        "principal",
+        r#"principal == User::"alice""#,
+        r#"principal == Group::"admins""#,
+        r#"principal in Group::"admins""#,
+        r#"principal in User::"alice""#,
+        r#"principal in Role::"r""#,
+        "principal is User",
+        "principal is Group",
+        r#"principal is User in Role::"r""#,
+        r#"principal is Doc in Role::"r""#,
+    ];
+    let actions = [
+        "action",
+        r#"action == Action::"read""#,
+        r#"action == Action::"readOnly""#,
+        r#"action in Action::"readOnly""#,
+        r#"action in [Action::"write", Action::"readOnly"]"#,
+        r#"action in [Action::"write", Action::"read", Action::"readOnly"]"#,
+    ];
+    let resources = [
+        "resource",
+        r#"resource == Doc::"d""#,
+        r#"resource in Group::"admins""#,
+        r#"resource in Role::"r""#,
+        "resource is Doc",
+        "resource is User",
+        r#"resource is Doc in Group::"admins""#,
+        r#"resource == User::"alice""#,
+    ];
+    let ctx = Record::new(vec![]).unwrap();
+    let mut requests = vec![
+        Request::new(
+            EntityUid::from_parts("User", "alice"),
+            EntityUid::from_parts("Action", "read"),
+            EntityUid::from_parts("Doc", "d"),
+            ctx.clone(),
+        ),
+        Request::new(
+            EntityUid::from_parts("User", "bob"),
+            EntityUid::from_parts("Action", "readOnly"),
+            EntityUid::from_parts("User", "alice"),
+            ctx.clone(),
+        ),
+    ];
+    // A principal carried by the request, with other parents than in the
+    // store, that is also the resource.
+    let carried = Entity::new(
+        EntityUid::from_parts("User", "alice"),
+        ctx.clone(),
+        vec![EntityUid::from_parts("Role", "r")],
+    );
+    requests.push(
+        Request::new(
+            EntityUid::from_parts("User", "alice"),
+            EntityUid::from_parts("Action", "read"),
+            EntityUid::from_parts("User", "alice"),
+            ctx,
+        )
+        .with_principal_entity(carried),
+    );
+    let mut scoped = String::new();
+    let mut as_conditions = String::new();
+    let mut n = 0;
+    for p in principals {
+        for a in actions {
+            for r in resources {
+                scoped.push_str(&format!("@id(\"{n}\") permit({p}, {a}, {r});\n"));
+                let cond = |s: &str, var: &str| {
+                    if s == var {
+                        "true".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                as_conditions.push_str(&format!(
+                    "@id(\"{n}\") permit(principal, action, resource) when {{ ({}) && ({}) && ({}) }};\n",
+                    cond(p, "principal"),
+                    cond(a, "action"),
+                    cond(r, "resource"),
+                ));
+                n += 1;
+            }
+        }
+    }
+    let scoped = PolicySet::parse(&scoped, "scoped").unwrap();
+    let plain = PolicySet::parse(&as_conditions, "plain").unwrap();
+    for req in &requests {
+        let a = scoped.decide(req, &ents);
+        let b = plain.decide(req, &ents);
+        assert_eq!(a.errors().count(), 0);
+        assert_eq!(b.errors().count(), 0);
+        let ids = |d: &Decision<'_>| {
+            d.determining()
+                .map(|p| p.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(!ids(&b).is_empty());
+        assert_eq!(ids(&a), ids(&b), "request {req:?}");
+    }
+}
