@@ -217,15 +217,18 @@ impl<'a> PrefixKey<'a> {
     }
 }
 
-/// Keys seen so far, for the duplicate check: a scan of the few first ones,
-/// then an ordered set of key hashes (a hash already present is confirmed by
-/// a scan), so long records stay cheap per key.
+/// Keys seen so far, for the duplicate check: a 256-bit filter of key
+/// hashes (a key whose bit is clear is new; only a set bit costs a scan of
+/// the earlier keys), then, past [`SCAN_KEYS`] keys, an ordered set of the
+/// hashes (a hash already present is confirmed by a scan), so long records
+/// stay cheap per key.
 pub(super) struct SeenKeys {
+    filter: [u64; 4],
     hashes: Option<BTreeSet<u64>>,
 }
 
-/// Up to this many earlier keys are scanned rather than hashed.
-const SCAN_KEYS: usize = 16;
+/// Up to this many earlier keys are checked with the filter and a scan.
+const SCAN_KEYS: usize = 64;
 
 /// FNV-1a, 64 bits: deterministic, no keyed state.
 fn key_hash(key: &str) -> u64 {
@@ -236,20 +239,30 @@ fn key_hash(key: &str) -> u64 {
 
 impl SeenKeys {
     pub(super) fn new() -> SeenKeys {
-        SeenKeys { hashes: None }
+        SeenKeys {
+            filter: [0; 4],
+            hashes: None,
+        }
     }
 
     /// Whether `key` is new among `earlier`, the pairs so far (the same
     /// vector at every call, grown by the keys found new).
     pub(super) fn is_new<K: AsRef<str>, V>(&mut self, earlier: &[(K, V)], key: &str) -> bool {
         let scan = || !earlier.iter().any(|(k, _)| k.as_ref() == key);
+        let h = key_hash(key);
         if earlier.len() < SCAN_KEYS {
-            return scan();
+            let bit = 1u64 << (h & 63);
+            let Some(word) = self.filter.get_mut(((h >> 6) & 3) as usize) else {
+                return scan();
+            };
+            let clear = *word & bit == 0;
+            *word |= bit;
+            return clear || scan();
         }
         let hashes = self
             .hashes
             .get_or_insert_with(|| earlier.iter().map(|(k, _)| key_hash(k.as_ref())).collect());
-        hashes.insert(key_hash(key)) || scan()
+        hashes.insert(h) || scan()
     }
 }
 
