@@ -1,12 +1,13 @@
 //! Runs one normalization workload in a loop, for instruction counting under
 //! callgrind (per-iteration cost = (count at N − count at 0) / N):
-//! `events_profile floor|builtin|decl|validate|cef|leef|s5424|s3164 [N]`.
+//! `events_profile floor|builtin|decl|validate|cef|cef_line|leef|leef_line|s5424|s3164 [N]`
+//! (`cef_line`, `leef_line`: the borrowed parse only, no record).
 //!
 //! `floor` is `serde_json` parse + serialize of the ~1 KB CloudTrail
 //! ConsoleLogin record; `builtin` and `decl` normalize and serialize it with
 //! the built-in `aws.cloudtrail` source and the example declarative mapping.
 #![allow(clippy::unwrap_used, clippy::panic)]
-use mesh_core::events::format::{parse_cef, parse_leef, parse_syslog};
+use mesh_core::events::format::{parse_cef, parse_leef, parse_syslog, CefLine, LeefLine};
 use mesh_core::events::mapping::Mapping;
 use mesh_core::events::{sources, validate, NormalizeOptions, Normalizer};
 use mesh_core::Timestamp;
@@ -55,6 +56,12 @@ fn main() {
             }
             "cef" => {
                 black_box(parse_cef(black_box(CEF), NOW).unwrap());
+            }
+            "cef_line" => {
+                black_box(CefLine::parse(black_box(CEF), NOW).unwrap());
+            }
+            "leef_line" => {
+                black_box(LeefLine::parse(black_box(LEEF), NOW).unwrap());
             }
             "leef" => {
                 black_box(parse_leef(black_box(LEEF), NOW).unwrap());

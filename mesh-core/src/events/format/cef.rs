@@ -7,6 +7,15 @@
 //! ends where a space is followed by the next `key=`), and escape `=` and `\`
 //! with a backslash and line breaks as `\n`/`\r`. Unescaped `=` inside a
 //! value, which real devices emit in URLs, is kept as is.
+//!
+//! [`CefLine::parse`] reads a line without building a record: header fields
+//! and extension values borrow from the input, and are copied only when an
+//! escape has to be rebuilt or invalid UTF-8 replaced.
+//! [`CefLine::into_record`] then builds the [`Record`] that [`parse_cef`]
+//! returns.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -15,7 +24,8 @@ use super::{find, Format, ParseError, MAX_FIELDS};
 use crate::events::Record;
 use crate::Timestamp;
 
-const HEADER: [&str; 7] = [
+/// The record field names of the seven CEF header fields, in order.
+pub const CEF_HEADER: [&str; 7] = [
     "cefVersion",
     "deviceVendor",
     "deviceProduct",
@@ -25,41 +35,235 @@ const HEADER: [&str; 7] = [
     "severity",
 ];
 
-/// Parses a CEF record (see the module docs for the field names).
+/// A CEF line parsed without building a record.
+///
+/// Every rule of [`parse_cef`] is applied (header arity, version, extension
+/// keys, duplicate keys, [`MAX_FIELDS`]), with the same error offsets and
+/// reasons; [`CefLine::into_record`] gives exactly [`parse_cef`]'s record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CefLine<'a> {
+    prefix: &'a [u8],
+    now: Timestamp,
+    header: [Cow<'a, str>; 7],
+    extension: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl<'a> CefLine<'a> {
+    /// Parses a CEF line. `now` serves only a syslog prefix before `CEF:`
+    /// (the year of RFC 3164 timestamps), parsed when the record is built.
+    pub fn parse(bytes: &'a [u8], now: Timestamp) -> Result<CefLine<'a>, ParseError> {
+        let start = find(bytes, b"CEF:")
+            .ok_or_else(|| ParseError::new(Format::Cef, 0, "no `CEF:` marker"))?;
+        let prefix = bytes.get(..start).unwrap_or(&[]);
+        let body = bytes.get(start + 4..).unwrap_or(&[]);
+        let mut pos = 0usize;
+        let mut header: [Cow<'a, str>; 7] = Default::default();
+        for (n, slot) in header.iter_mut().enumerate() {
+            let (value, next) = header_field(body, pos).ok_or_else(|| {
+                ParseError::new(
+                    Format::Cef,
+                    start + 4 + body.len(),
+                    format!("header has {n} of 7 `|`-terminated fields"),
+                )
+            })?;
+            if n == 0 && !matches!(value.as_ref(), "0" | "1") {
+                return Err(ParseError::new(
+                    Format::Cef,
+                    start + 4,
+                    format!("unsupported CEF version `{value}`"),
+                ));
+            }
+            *slot = value;
+            pos = next;
+        }
+        let ext = body.get(pos..).unwrap_or(&[]);
+        let mut prefix_key = PrefixKey::new(prefix, now);
+        let extension = parse_extension(ext, start + 4 + pos, Format::Cef, |k| {
+            CEF_HEADER.contains(&k) || prefix_key.is(k)
+        })?;
+        Ok(CefLine {
+            prefix,
+            now,
+            header,
+            extension,
+        })
+    }
+
+    /// The bytes before `CEF:` (a syslog header, other text, or empty).
+    pub fn prefix(&self) -> &'a [u8] {
+        self.prefix
+    }
+
+    /// The seven header fields, unescaped, named as in [`CEF_HEADER`].
+    pub fn header(&self) -> &[Cow<'a, str>; 7] {
+        &self.header
+    }
+
+    /// The CEF version (`0` or `1`).
+    pub fn version(&self) -> &str {
+        &self.header[0]
+    }
+
+    /// The device vendor.
+    pub fn device_vendor(&self) -> &str {
+        &self.header[1]
+    }
+
+    /// The device product.
+    pub fn device_product(&self) -> &str {
+        &self.header[2]
+    }
+
+    /// The device version.
+    pub fn device_version(&self) -> &str {
+        &self.header[3]
+    }
+
+    /// The signature id (`deviceEventClassId`).
+    pub fn signature_id(&self) -> &str {
+        &self.header[4]
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.header[5]
+    }
+
+    /// The severity, as written.
+    pub fn severity(&self) -> &str {
+        &self.header[6]
+    }
+
+    /// The extension's `key=value` pairs in order, values unescaped.
+    pub fn extension(&self) -> &[(&'a str, Cow<'a, str>)] {
+        &self.extension
+    }
+
+    /// The value of extension key `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.extension
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The record [`parse_cef`] gives: the prefix (as `syslog` or `prefix`),
+    /// the header fields, then the extension's pairs, in order.
+    pub fn into_record(self) -> Record {
+        let mut fields = Map::with_capacity(CEF_HEADER.len() + 1 + self.extension.len());
+        add_prefix(self.prefix, self.now, &mut fields, Format::Cef);
+        for (name, value) in CEF_HEADER.iter().zip(self.header) {
+            fields.insert((*name).to_owned(), Value::String(value.into_owned()));
+        }
+        // Keys were checked unique while parsing.
+        for (key, value) in self.extension {
+            fields.insert(key.to_owned(), Value::String(value.into_owned()));
+        }
+        Record::new(fields)
+    }
+}
+
+/// Parses a CEF record (see the module docs for the field names): a
+/// [`CefLine::parse`] then [`CefLine::into_record`].
 ///
 /// A syslog header before `CEF:` is parsed too and kept under `syslog`;
 /// a prefix that is not syslog is kept as the string `prefix`.
 pub fn parse_cef(bytes: &[u8], now: Timestamp) -> Result<Record, ParseError> {
-    let start =
-        find(bytes, b"CEF:").ok_or_else(|| ParseError::new(Format::Cef, 0, "no `CEF:` marker"))?;
-    // Room for the header, the extension's pairs and a prefix.
-    let pairs = memchr::memchr_iter(b'=', bytes.get(start..).unwrap_or(&[])).count();
-    let mut fields = Map::with_capacity(HEADER.len() + 1 + pairs.min(64));
-    let prefix = bytes.get(..start).unwrap_or(&[]);
-    add_prefix(prefix, now, &mut fields, Format::Cef);
-    let body = bytes.get(start + 4..).unwrap_or(&[]);
-    let mut pos = 0usize;
-    for (n, name) in HEADER.iter().enumerate() {
-        let (value, next) = header_field(body, pos).ok_or_else(|| {
-            ParseError::new(
-                Format::Cef,
-                start + 4 + body.len(),
-                format!("header has {n} of 7 `|`-terminated fields"),
-            )
-        })?;
-        if n == 0 && !matches!(value.as_str(), "0" | "1") {
-            return Err(ParseError::new(
-                Format::Cef,
-                start + 4,
-                format!("unsupported CEF version `{value}`"),
-            ));
+    CefLine::parse(bytes, now).map(CefLine::into_record)
+}
+
+/// The record key a prefix before a CEF/LEEF marker is kept under (`syslog`,
+/// `prefix`, or none when blank), decided only when a key asks, since telling
+/// syslog apart means parsing it.
+pub(super) struct PrefixKey<'a> {
+    prefix: &'a [u8],
+    now: Timestamp,
+    key: Option<Option<&'static str>>,
+}
+
+impl<'a> PrefixKey<'a> {
+    pub(super) fn new(prefix: &'a [u8], now: Timestamp) -> PrefixKey<'a> {
+        PrefixKey {
+            prefix,
+            now,
+            key: None,
         }
-        fields.insert((*name).to_owned(), Value::String(value));
-        pos = next;
     }
-    let ext = body.get(pos..).unwrap_or(&[]);
-    parse_extension(ext, start + 4 + pos, Format::Cef, &mut fields)?;
-    Ok(Record::new(fields))
+
+    /// Whether `key` is the prefix's record key.
+    pub(super) fn is(&mut self, key: &str) -> bool {
+        if key != "syslog" && key != "prefix" {
+            return false;
+        }
+        let (prefix, now) = (self.prefix, self.now);
+        let found = *self.key.get_or_insert_with(|| {
+            let trimmed = super::trim_start(prefix);
+            if trimmed.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else if parse_syslog(trimmed, now).is_ok() {
+                Some("syslog")
+            } else {
+                Some("prefix")
+            }
+        });
+        found == Some(key)
+    }
+
+    /// Whether the prefix adds a field to the record.
+    pub(super) fn is_field(&self) -> bool {
+        !super::trim_start(self.prefix)
+            .iter()
+            .all(u8::is_ascii_whitespace)
+    }
+}
+
+/// Keys seen so far, for the duplicate check: a 256-bit filter of key
+/// hashes (a key whose bit is clear is new; only a set bit costs a scan of
+/// the earlier keys), then, past [`SCAN_KEYS`] keys, an ordered set of the
+/// hashes (a hash already present is confirmed by a scan), so long records
+/// stay cheap per key.
+pub(super) struct SeenKeys {
+    filter: [u64; 4],
+    hashes: Option<BTreeSet<u64>>,
+}
+
+/// Up to this many earlier keys are checked with the filter and a scan.
+const SCAN_KEYS: usize = 64;
+
+/// FNV-1a, 64 bits: deterministic, no keyed state.
+fn key_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl SeenKeys {
+    pub(super) fn new() -> SeenKeys {
+        SeenKeys {
+            filter: [0; 4],
+            hashes: None,
+        }
+    }
+
+    /// Whether `key` is new among `earlier`, the pairs so far (the same
+    /// vector at every call, grown by the keys found new).
+    pub(super) fn is_new<K: AsRef<str>, V>(&mut self, earlier: &[(K, V)], key: &str) -> bool {
+        let scan = || !earlier.iter().any(|(k, _)| k.as_ref() == key);
+        let h = key_hash(key);
+        if earlier.len() < SCAN_KEYS {
+            let bit = 1u64 << (h & 63);
+            let Some(word) = self.filter.get_mut(((h >> 6) & 3) as usize) else {
+                return scan();
+            };
+            let clear = *word & bit == 0;
+            *word |= bit;
+            return clear || scan();
+        }
+        let hashes = self
+            .hashes
+            .get_or_insert_with(|| earlier.iter().map(|(k, _)| key_hash(k.as_ref())).collect());
+        hashes.insert(h) || scan()
+    }
 }
 
 /// Keeps a syslog (or other) prefix before a CEF/LEEF marker.
@@ -97,12 +301,12 @@ pub(super) fn add_prefix(
 
 /// One `|`-terminated header field starting at `pos`: its unescaped value and
 /// the position after the `|`.
-pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(String, usize)> {
+pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(Cow<'_, str>, usize)> {
     let rest = b.get(pos..)?;
     let at = memchr::memchr2(b'|', b'\\', rest)?;
     if rest.get(at) == Some(&b'|') {
         // No escape before the bar: the field is a plain slice.
-        return Some((lossy(rest.get(..at)?), pos + at + 1));
+        return Some((String::from_utf8_lossy(rest.get(..at)?), pos + at + 1));
     }
     let mut out = Vec::with_capacity(at + 16);
     let mut i = pos;
@@ -119,7 +323,7 @@ pub(super) fn header_field(b: &[u8], pos: usize) -> Option<(String, usize)> {
                     i += 1;
                 }
             },
-            b'|' => return Some((lossy_vec(out), i + 1)),
+            b'|' => return Some((Cow::Owned(lossy_vec(out)), i + 1)),
             _ => {
                 out.push(c);
                 i += 1;
@@ -141,27 +345,6 @@ pub(super) fn lossy_vec(v: Vec<u8>) -> String {
     String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Inserts a new field, rejecting a duplicate key (ambiguous input).
-pub(super) fn insert_new(
-    fields: &mut Map<String, Value>,
-    key: String,
-    value: String,
-    format: Format,
-    offset: usize,
-) -> Result<(), ParseError> {
-    match fields.entry(key) {
-        serde_json::map::Entry::Vacant(v) => {
-            v.insert(Value::String(value));
-            Ok(())
-        }
-        serde_json::map::Entry::Occupied(o) => Err(ParseError::new(
-            format,
-            offset,
-            format!("duplicate key `{}`", o.key()),
-        )),
-    }
-}
-
 fn is_key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']' | b':' | b'@' | b'/')
 }
@@ -175,19 +358,23 @@ fn key_at(b: &[u8], i: usize) -> Option<usize> {
     (j > i && b.get(j) == Some(&b'=')).then_some(j)
 }
 
-/// Parses space-separated `key=value` pairs with CEF value escapes into
-/// `fields`. `base` is the offset of `b` in the record, for errors.
-pub(super) fn parse_extension(
-    b: &[u8],
+/// Parses space-separated `key=value` pairs with CEF value escapes. `base`
+/// is the offset of `b` in the record, for errors; `reserved` says whether a
+/// key is already a field of the record (a duplicate).
+pub(super) fn parse_extension<'a>(
+    b: &'a [u8],
     base: usize,
     format: Format,
-    fields: &mut Map<String, Value>,
-) -> Result<(), ParseError> {
+    mut reserved: impl FnMut(&str) -> bool,
+) -> Result<Vec<(&'a str, Cow<'a, str>)>, ParseError> {
     // Checked as UTF-8 once: keys and values are then sliced at ASCII
     // delimiters without checking each again.
     let text = std::str::from_utf8(b).ok();
+    // Room for every pair (each has an `=`), bounded.
+    let guess = memchr::memchr_iter(b'=', b).count().min(64);
+    let mut pairs: Vec<(&'a str, Cow<'a, str>)> = Vec::with_capacity(guess);
+    let mut seen = SeenKeys::new();
     let mut i = 0;
-    let mut count = 0usize;
     // The key found where the previous value ended: (its start, its `=`).
     let mut next_key: Option<(usize, usize)> = None;
     loop {
@@ -195,7 +382,7 @@ pub(super) fn parse_extension(
             i += 1;
         }
         if i >= b.len() {
-            return Ok(());
+            return Ok(pairs);
         }
         let key_end = match next_key.take() {
             Some((at, end)) if at == i => end,
@@ -203,29 +390,39 @@ pub(super) fn parse_extension(
                 .ok_or_else(|| ParseError::new(format, base + i, "expected `key=` in extension"))?,
         };
         let key_start = i;
-        let key = slice_text(b, text, i, key_end);
+        // Key bytes are ASCII (`is_key_byte`), so always a valid `str`.
+        let key = b
+            .get(i..key_end)
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .unwrap_or_default();
         i = key_end + 1;
         let (value, next, key_after) = extension_value(b, text, i);
         i = next;
         next_key = key_after.map(|end| (next, end));
-        count += 1;
-        if count > MAX_FIELDS {
+        if pairs.len() >= MAX_FIELDS {
             return Err(ParseError::new(
                 format,
                 base + i,
                 format!("more than {MAX_FIELDS} fields"),
             ));
         }
-        insert_new(fields, key, value, format, base + key_start)?;
+        if reserved(key) || !seen.is_new(&pairs, key) {
+            return Err(ParseError::new(
+                format,
+                base + key_start,
+                format!("duplicate key `{key}`"),
+            ));
+        }
+        pairs.push((key, value));
     }
 }
 
 /// `b[start..end]` as a string: sliced from `text` (`b` checked as UTF-8)
 /// when there is one, else with invalid bytes replaced.
-fn slice_text(b: &[u8], text: Option<&str>, start: usize, end: usize) -> String {
+fn slice_text<'a>(b: &'a [u8], text: Option<&'a str>, start: usize, end: usize) -> Cow<'a, str> {
     match text.and_then(|t| t.get(start..end)) {
-        Some(s) => s.to_owned(),
-        None => lossy(b.get(start..end).unwrap_or(&[])),
+        Some(s) => Cow::Borrowed(s),
+        None => String::from_utf8_lossy(b.get(start..end).unwrap_or(&[])),
     }
 }
 
@@ -234,7 +431,11 @@ fn slice_text(b: &[u8], text: Option<&str>, start: usize, end: usize) -> String 
 /// run of spaces or tabs followed by `key=`, or at the end. Bytes are
 /// borrowed up to the first escape; only escaped values are copied byte run
 /// by byte run.
-fn extension_value(b: &[u8], text: Option<&str>, start: usize) -> (String, usize, Option<usize>) {
+fn extension_value<'a>(
+    b: &'a [u8],
+    text: Option<&'a str>,
+    start: usize,
+) -> (Cow<'a, str>, usize, Option<usize>) {
     let mut i = start;
     // Unescaped bytes of the value, once an escape was met.
     let mut owned: Option<Vec<u8>> = None;
@@ -297,7 +498,7 @@ fn extension_value(b: &[u8], text: Option<&str>, start: usize) -> (String, usize
             if v.last() == Some(&b'\r') {
                 v.pop();
             }
-            lossy_vec(v)
+            Cow::Owned(lossy_vec(v))
         }
     };
     (value, i, key_after)

@@ -11,10 +11,10 @@ mod kv;
 mod leef;
 mod syslog;
 
-pub use cef::parse_cef;
+pub use cef::{parse_cef, CefLine, CEF_HEADER};
 pub use json::{parse_json, NdjsonLines};
 pub use kv::parse_kv;
-pub use leef::parse_leef;
+pub use leef::{parse_leef, LeefAttribute, LeefLine, LEEF_HEADER};
 pub use syslog::{parse_syslog, SyslogMessage};
 
 use std::fmt;
