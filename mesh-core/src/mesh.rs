@@ -822,22 +822,7 @@ impl Mesh {
     /// decision is a `revoked` deny). Revocations last
     /// `[response] revoke_for_seconds` from `now`.
     pub fn observe(&self, event: &Json, now: Timestamp) -> Result<Observation, AnalyticsError> {
-        let mut findings = Vec::new();
-        let (admission, responses) = {
-            let mut a = self
-                .analytics
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let admission = a.observe(event, &mut findings)?;
-            (admission, a.respond(&findings))
-        };
-        let applied = self.apply_responses(&responses, now);
-        Ok(Observation {
-            admission,
-            findings,
-            responses,
-            applied,
-        })
+        self.observe_with(now, |a, findings| a.observe(event, findings))
     }
 
     /// [`Mesh::observe`] for an event given as JSON text (an NDJSON line),
@@ -846,13 +831,23 @@ impl Mesh {
     /// [`crate::analytics::Signal::from_json`]). Same findings, responses
     /// and errors as parsing the text and calling [`Mesh::observe`].
     pub fn observe_json(&self, text: &str, now: Timestamp) -> Result<Observation, AnalyticsError> {
+        self.observe_with(now, |a, findings| a.observe_json(text, findings))
+    }
+
+    /// Runs `feed` on the analytics (under their lock), then applies the
+    /// responses chosen for the findings it produced.
+    fn observe_with(
+        &self,
+        now: Timestamp,
+        feed: impl FnOnce(&mut Analytics, &mut Vec<Finding>) -> Result<Admission, AnalyticsError>,
+    ) -> Result<Observation, AnalyticsError> {
         let mut findings = Vec::new();
         let (admission, responses) = {
             let mut a = self
                 .analytics
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let admission = a.observe_json(text, &mut findings)?;
+            let admission = feed(&mut a, &mut findings)?;
             (admission, a.respond(&findings))
         };
         let applied = self.apply_responses(&responses, now);
