@@ -23,6 +23,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/ratio.rs"]
+mod ratio;
 
 use common::{jwks_doc, TestKey, NOW};
 use criterion::{criterion_group, BatchSize, Criterion};
@@ -184,6 +186,38 @@ fn benches(c: &mut Criterion) {
             black_box(pc.policies.decide(&r, &pc.entities).is_allowed())
         })
     });
+    // Same-run ratio, floor and candidate in alternating batches: the floor
+    // is ring's verification plus building the request and deciding.
+    ratio::report(
+        &ratio::Ratio {
+            name: "authorize_es256_uncached",
+            floor_name: "ring_es256 + request_and_decide",
+            target: "<= 1.1x",
+        },
+        || {
+            key.verify(black_box(signing_input.as_bytes()), black_box(&sig))
+                .unwrap();
+            let r = Request::from_identity(
+                &identity,
+                &mapping,
+                s.action.clone(),
+                s.resource.clone(),
+                s.context.clone(),
+                &pc.entities,
+                now(),
+            );
+            black_box(pc.policies.decide(&r, &pc.entities).is_allowed());
+        },
+        || {
+            black_box(uncached.authorize(
+                Credential::Bearer(black_box(&s.token)),
+                &s.action,
+                &s.resource,
+                s.context.clone(),
+                now(),
+            ));
+        },
+    );
     drop(content);
 
     c.bench_function("mesh/authorize_es256_uncached", |b| {

@@ -8,18 +8,28 @@ use std::sync::Arc;
 
 use super::ext::{Decimal, IpNet};
 
-/// Hash of string parts, deterministic within a build (std's keyless hasher).
+/// Hash of string parts, deterministic within a build (aHash with fixed keys).
 ///
 /// Used only to speed up equality and index lookups: every hit is confirmed
 /// by comparing the strings, so a collision costs time, never correctness.
 pub(crate) fn fixed_hash(parts: &[&str]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::BuildHasher;
+    let mut h = FIXED_HASH.build_hasher();
     for p in parts {
         h.write(p.as_bytes());
         h.write_u8(0xff);
     }
     h.finish()
 }
+
+/// Fixed keys: the same name hashes alike in every store and every run
+/// (the hashes are index keys, always confirmed by comparing the names).
+const FIXED_HASH: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+);
 
 /// String equality tuned for the short names of entities and attributes:
 /// same allocation first, then a byte loop (no libc call) for short strings.
