@@ -1,5 +1,6 @@
 //! A recursive-descent parser for Cedar policies (the access-decision subset).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::ast::{
@@ -31,7 +32,12 @@ struct Parser<'s> {
     toks: Vec<Token<'s>>,
     pos: usize,
     depth: u32,
+    /// Entity types already named in this file (see [`Parser::entity_type`]).
+    types: Vec<EntityType>,
 }
+
+/// How many distinct entity types a parser keeps for sharing.
+const TYPE_CACHE: usize = 32;
 
 type PResult<T> = Result<T, PolicyError>;
 
@@ -99,6 +105,7 @@ impl<'s> Parser<'s> {
             toks: tokenize(src),
             pos: 0,
             depth: 0,
+            types: Vec::new(),
         })
     }
 
@@ -106,13 +113,15 @@ impl<'s> Parser<'s> {
     fn line_col(&mut self, at: usize) -> (u32, u32) {
         let (from, mut line, mut col) = self.mark;
         if at >= from {
-            for c in self.src.get(from..at).unwrap_or("").chars() {
-                if c == '\n' {
-                    line = line.saturating_add(1);
-                    col = 1;
-                } else {
-                    col = col.saturating_add(1);
+            let seg = self.src.get(from..at).unwrap_or("");
+            let count = |s: &str| u32::try_from(s.chars().count()).unwrap_or(u32::MAX);
+            match memchr::memrchr(b'\n', seg.as_bytes()) {
+                Some(last) => {
+                    let lines = memchr::memchr_iter(b'\n', seg.as_bytes()).count();
+                    line = line.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
+                    col = count(seg.get(last + 1..).unwrap_or("")).saturating_add(1);
                 }
+                None => col = col.saturating_add(count(seg)),
             }
             self.mark = (at, line, col);
         }
@@ -226,8 +235,12 @@ impl<'s> Parser<'s> {
         self.depth = self.depth.saturating_sub(1);
     }
 
-    fn string_lit(&self, raw: &str, span: Span) -> PResult<String> {
-        unescape(raw, None).map_err(|(off, msg)| {
+    fn string_lit<'r>(&self, raw: &'r str, span: Span) -> PResult<Cow<'r, str>> {
+        // Most literals have no escape: they are their own text.
+        if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+            return Ok(Cow::Borrowed(raw));
+        }
+        unescape(raw, None).map(Cow::Owned).map_err(|(off, msg)| {
             let at = span.start as usize + 1 + off;
             self.diag(
                 DiagnosticKind::Syntax,
@@ -260,7 +273,7 @@ impl<'s> Parser<'s> {
                 self.bump();
                 let v = self.string_lit(raw, t.span)?;
                 self.expect(Tok::RParen, "`)`")?;
-                Arc::from(v.as_str())
+                Arc::from(&*v)
             } else {
                 Arc::from("")
             };
@@ -459,7 +472,11 @@ impl<'s> Parser<'s> {
 
     /// `A::B::C` as an entity type.
     fn type_path(&mut self) -> PResult<EntityType> {
-        let mut name = self.ident_checked("an entity type name")?.to_string();
+        let first = self.ident_checked("an entity type name")?;
+        if self.peek() != Tok::ColonColon || !matches!(self.peek2(), Tok::Ident(_)) {
+            return Ok(self.entity_type(first));
+        }
+        let mut name = first.to_string();
         while self.peek() == Tok::ColonColon {
             if !matches!(self.peek2(), Tok::Ident(_)) {
                 break;
@@ -468,7 +485,20 @@ impl<'s> Parser<'s> {
             name.push_str("::");
             name.push_str(self.ident_checked("an entity type name")?);
         }
-        Ok(EntityType::new(&name))
+        Ok(self.entity_type(&name))
+    }
+
+    /// The entity type named `name`, shared with earlier mentions in this
+    /// file (a file names few types, many times).
+    fn entity_type(&mut self, name: &str) -> EntityType {
+        if let Some(t) = self.types.iter().find(|t| t.as_str() == name) {
+            return t.clone();
+        }
+        let t = EntityType::new(name);
+        if self.types.len() < TYPE_CACHE {
+            self.types.push(t.clone());
+        }
+        t
     }
 
     /// `A::B::"id"`.
@@ -642,7 +672,7 @@ impl<'s> Parser<'s> {
             Tok::Str(raw) => {
                 self.bump();
                 let s = self.string_lit(raw, t.span)?;
-                Arc::from(s.as_str())
+                Arc::from(&*s)
             }
             _ => return Err(self.unexpected("an attribute name after `has`")),
         };
@@ -821,7 +851,7 @@ impl<'s> Parser<'s> {
                     let name = self.string_lit(raw, t.span)?;
                     let end = self.expect(Tok::RBracket, "`]`")?;
                     let span = e.span.to(end);
-                    e = Self::mk(ExprKind::Attr(Box::new(e), Arc::from(name.as_str())), span);
+                    e = Self::mk(ExprKind::Attr(Box::new(e), Arc::from(&*name)), span);
                 }
                 _ => break,
             }
@@ -893,7 +923,7 @@ impl<'s> Parser<'s> {
                         let kt = self.tok();
                         let key: Arc<str> = match kt.tok {
                             Tok::Ident(k) => Arc::from(k),
-                            Tok::Str(raw) => Arc::from(self.string_lit(raw, kt.span)?.as_str()),
+                            Tok::Str(raw) => Arc::from(&*self.string_lit(raw, kt.span)?),
                             _ => return Err(self.unexpected("a record key")),
                         };
                         self.bump();
@@ -1064,6 +1094,21 @@ mod tests {
         assert_eq!(v[0].annotation("flag"), Some(""));
         assert_eq!(v[1].id.as_str(), "policy1");
         assert_eq!(v[1].source.as_ref(), "forbid(principal, action, resource);");
+    }
+
+    #[test]
+    fn policy_positions_count_lines_and_characters() {
+        let v = parse_policies(
+            "permit(principal, action, resource);\n// é ü\n  forbid(principal, action, resource); permit(principal, action, resource == A::\"é\\u{e9}\");\n\n\tpermit(principal, action, resource);",
+            "t",
+        )
+        .unwrap();
+        let at: Vec<(u32, u32)> = v.iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(at, vec![(1, 1), (3, 3), (3, 40), (5, 2)]);
+        assert_eq!(
+            v[2].resource,
+            crate::policy::ast::EntityScope::Eq(EntityUid::from_parts("A", "éé"))
+        );
     }
 
     #[test]

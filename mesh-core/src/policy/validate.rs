@@ -626,11 +626,13 @@ impl Validator<'_> {
             }
             ExprKind::Attr(inner, attr) => {
                 let t = self.expr(inner, env, facts).0;
-                let guarded = path_key(inner).is_some_and(|k| {
-                    facts
-                        .iter()
-                        .any(|f| matches!(f, Fact::Has(fk, fa) if *fk == k && fa == attr))
-                });
+                // The path's key is built only when some `has` fact may match.
+                let guarded = facts.iter().any(|f| matches!(f, Fact::Has(..)))
+                    && path_key(inner).is_some_and(|k| {
+                        facts
+                            .iter()
+                            .any(|f| matches!(f, Fact::Has(fk, fa) if *fk == k && fa == attr))
+                    });
                 let t = self.attr(e, inner, &t, attr, guarded);
                 (narrow(e, t, facts), none())
             }
