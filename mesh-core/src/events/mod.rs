@@ -2,7 +2,7 @@
 //! identity, cloud, endpoint and network tools to OCSF 1.8.0 events.
 //!
 //! The pieces, in the order a record meets them:
-//! * [`format`]: one parser per wire format, each producing a [`Record`]
+//! * [`format`](mod@format): one parser per wire format, each producing a [`Record`]
 //!   (a JSON object of source fields) or a [`format::ParseError`];
 //! * [`Source`]: a format, a detection score and a mapping of a record to an
 //!   [`ocsf::Event`]; mappings are typed Rust or declarative

@@ -163,7 +163,7 @@ const REASONS: &[&str] = &[
 ];
 
 impl TestSuite {
-    /// Parses a test-case file (see the [module docs](self) for the format);
+    /// Parses a test-case file (the format is described in the `policy::testcase` module docs);
     /// `file` names it in errors.
     ///
     /// # Errors
