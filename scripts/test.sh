@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "API docs (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 step "Rust build of every target (benches included, test profile)"
 cargo test --workspace --all-targets --locked --no-run
 
