@@ -600,17 +600,20 @@ impl<'py> AuthorizeArgs<'py> {
             pyo3::intern!(py, "token"),
             pyo3::intern!(py, "action"),
             pyo3::intern!(py, "resource"),
-            pyo3::intern!(py, "context"),
             pyo3::intern!(py, "now"),
+            pyo3::intern!(py, "context"),
         ];
         let mut got: [Option<Bound<'py, PyAny>>; 5] = Default::default();
         if let Some(kw) = kwargs {
-            let mut found = 0;
+            let (len, mut found) = (kw.len(), 0);
             for (slot, name) in got.iter_mut().zip(names) {
+                if found == len {
+                    break;
+                }
                 *slot = kw.get_item(name)?;
                 found += usize::from(slot.is_some());
             }
-            if found != kw.len() {
+            if found != len {
                 for k in kw.keys() {
                     if !names.iter().any(|n| n.as_any().eq(&k).unwrap_or(false)) {
                         return Err(PyTypeError::new_err(format!(
@@ -621,7 +624,7 @@ impl<'py> AuthorizeArgs<'py> {
                 }
             }
         }
-        let [token, action, resource, context, now] = got;
+        let [token, action, resource, now, context] = got;
         let missing: Vec<&str> = [
             ("token", &token),
             ("action", &action),
