@@ -133,60 +133,127 @@ impl<'py> JsonBuilder<'py> {
     }
 }
 
-/// Slots of an [`ArgCache`] (direct-mapped by object address).
+/// Slots of each table of an [`ArgCache`] (direct-mapped by object address).
 const SLOTS: usize = 64;
 
 /// One cache entry: the argument object (kept alive) and its value.
 type Slot<V> = Option<(Py<PyString>, V)>;
 
-/// Remembers, for recently seen `str` objects, the value they converted
-/// to. Entries hold a strong reference, so an address seen again is the
-/// same (immutable) string; only exact `str` objects are cached.
-pub(crate) struct ArgCache<V> {
-    slots: Mutex<Vec<Slot<V>>>,
+/// One direct-mapped table of an [`ArgCache`].
+struct Table<V> {
+    slots: Vec<Slot<V>>,
 }
 
-impl<V: Clone> ArgCache<V> {
-    /// An empty cache.
-    pub(crate) fn new() -> Self {
-        ArgCache {
-            slots: Mutex::new((0..SLOTS).map(|_| None).collect()),
+impl<V: Clone> Table<V> {
+    fn new() -> Self {
+        Table {
+            slots: (0..SLOTS).map(|_| None).collect(),
         }
     }
 
-    /// The cached value of `s`, or `make(text)` (then cached when `s` is an
-    /// exact `str`).
+    fn index(s: &Bound<'_, PyString>) -> usize {
+        ((s.as_ptr() as usize) >> 4) % SLOTS
+    }
+
+    /// The value of exactly this object, if cached.
+    fn get(&self, s: &Bound<'_, PyString>) -> Option<V> {
+        match self.slots.get(Self::index(s)) {
+            Some(Some((o, v))) if o.as_ptr() == s.as_ptr() => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Caches `v` for `s`; returns the entry it replaces (to be dropped
+    /// after the lock is released: dropping a reference may run Python code).
+    fn put(&mut self, s: &Bound<'_, PyString>, v: V) -> Slot<V> {
+        self.slots
+            .get_mut(Self::index(s))
+            .and_then(|e| e.replace((s.clone().unbind(), v)))
+    }
+}
+
+/// The three tables of an [`ArgCache`], behind one lock.
+struct Tables<A, B, C> {
+    a: Table<A>,
+    b: Table<B>,
+    c: Table<C>,
+}
+
+/// Remembers, for recently seen `str` arguments, the values they converted
+/// to: three kinds of argument (say token, action, resource), looked up
+/// together under one lock. Entries hold a strong reference, so an address
+/// seen again is the same (immutable) string; only exact `str` objects are
+/// cached.
+pub(crate) struct ArgCache<A, B, C> {
+    tables: Mutex<Tables<A, B, C>>,
+}
+
+impl<A: Clone, B: Clone, C: Clone> ArgCache<A, B, C> {
+    /// An empty cache.
+    pub(crate) fn new() -> Self {
+        ArgCache {
+            tables: Mutex::new(Tables {
+                a: Table::new(),
+                b: Table::new(),
+                c: Table::new(),
+            }),
+        }
+    }
+
+    /// The values of `(a, b, c)`: cached ones, else made from their text
+    /// by `make_a`, `make_b`, `make_c` (and then cached when the argument
+    /// is an exact `str`).
     pub(crate) fn get_or<E>(
         &self,
-        s: &Bound<'_, PyString>,
-        make: impl FnOnce(&str) -> Result<V, E>,
-    ) -> Result<V, E>
+        (a, b, c): (
+            &Bound<'_, PyString>,
+            &Bound<'_, PyString>,
+            &Bound<'_, PyString>,
+        ),
+        make_a: impl FnOnce(&str) -> Result<A, E>,
+        make_b: impl FnOnce(&str) -> Result<B, E>,
+        make_c: impl FnOnce(&str) -> Result<C, E>,
+    ) -> Result<(A, B, C), E>
     where
         E: From<PyErr>,
     {
-        let addr = s.as_ptr() as usize;
-        let slot = (addr >> 4) % SLOTS;
-        let exact = s.is_exact_instance_of::<PyString>();
-        if exact {
-            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(Some((o, v))) = slots.get(slot) {
-                if o.as_ptr() as usize == addr {
-                    return Ok(v.clone());
-                }
-            }
-        }
-        let v = make(&s.to_cow()?)?;
-        if exact {
-            let old = {
-                let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-                slots
-                    .get_mut(slot)
-                    .and_then(|e| e.replace((s.clone().unbind(), v.clone())))
-            };
-            // Released after the lock: dropping a reference may run Python code.
-            drop(old);
-        }
-        Ok(v)
+        let exact = |s: &Bound<'_, PyString>| s.is_exact_instance_of::<PyString>();
+        let (ea, eb, ec) = (exact(a), exact(b), exact(c));
+        let (ha, hb, hc) = {
+            let t = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+            (
+                ea.then(|| t.a.get(a)).flatten(),
+                eb.then(|| t.b.get(b)).flatten(),
+                ec.then(|| t.c.get(c)).flatten(),
+            )
+        };
+        let (ha, hb, hc) = match (ha, hb, hc) {
+            (Some(x), Some(y), Some(z)) => return Ok((x, y, z)),
+            misses => misses,
+        };
+        let (va, na) = match ha {
+            Some(v) => (v, false),
+            None => (make_a(&a.to_cow()?)?, ea),
+        };
+        let (vb, nb) = match hb {
+            Some(v) => (v, false),
+            None => (make_b(&b.to_cow()?)?, eb),
+        };
+        let (vc, nc) = match hc {
+            Some(v) => (v, false),
+            None => (make_c(&c.to_cow()?)?, ec),
+        };
+        let old = {
+            let mut t = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+            (
+                na.then(|| t.a.put(a, va.clone())).flatten(),
+                nb.then(|| t.b.put(b, vb.clone())).flatten(),
+                nc.then(|| t.c.put(c, vc.clone())).flatten(),
+            )
+        };
+        // Released after the lock: dropping a reference may run Python code.
+        drop(old);
+        Ok((va, vb, vc))
     }
 }
 
@@ -236,7 +303,10 @@ impl<'py> JsonBuilder<'py> {
         &mut self,
         v: &T,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Ok(v.serialize(ToPy { b: self })?)
+        Ok(v.serialize(ToPy {
+            b: self,
+            key: false,
+        })?)
     }
 }
 
@@ -245,6 +315,8 @@ impl<'py> JsonBuilder<'py> {
 /// externally tagged, bytes are lists of ints, map keys are strings).
 struct ToPy<'a, 'py> {
     b: &'a mut JsonBuilder<'py>,
+    /// Serializing a map key: strings are interned like struct field names.
+    key: bool,
 }
 
 type Out<'py> = Result<Bound<'py, PyAny>, ToPyError>;
@@ -289,7 +361,7 @@ fn wrap<'py>(
     v: Bound<'py, PyAny>,
 ) -> Out<'py> {
     match variant {
-        Some(name) => ToPy { b }.tagged(name, v),
+        Some(name) => ToPy { b, key: false }.tagged(name, v),
         None => Ok(v),
     }
 }
@@ -298,7 +370,10 @@ impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
     type Ok = Bound<'py, PyAny>;
     type Error = ToPyError;
     fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
-        self.items.push(v.serialize(ToPy { b: self.b })?);
+        self.items.push(v.serialize(ToPy {
+            b: self.b,
+            key: false,
+        })?);
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -344,7 +419,10 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
     type Ok = Bound<'py, PyAny>;
     type Error = ToPyError;
     fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, k: &T) -> Result<(), ToPyError> {
-        let k = k.serialize(ToPy { b: self.b })?;
+        let k = k.serialize(ToPy {
+            b: self.b,
+            key: true,
+        })?;
         // JSON object keys are strings: numbers and booleans are written
         // as their JSON text, as serde_json does.
         let k = if k.is_instance_of::<PyString>() {
@@ -364,7 +442,10 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             .key
             .take()
             .ok_or_else(|| ToPyError::Custom("map value without a key".into()))?;
-        let v = v.serialize(ToPy { b: self.b })?;
+        let v = v.serialize(ToPy {
+            b: self.b,
+            key: false,
+        })?;
         self.dict.set_item(k, v)?;
         Ok(())
     }
@@ -382,7 +463,10 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
         v: &T,
     ) -> Result<(), ToPyError> {
         let k = self.b.static_key(key);
-        let v = v.serialize(ToPy { b: self.b })?;
+        let v = v.serialize(ToPy {
+            b: self.b,
+            key: false,
+        })?;
         self.dict.set_item(k, v)?;
         Ok(())
     }
@@ -465,6 +549,9 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         self.serialize_str(v.encode_utf8(&mut buf))
     }
     fn serialize_str(self, v: &str) -> Out<'py> {
+        if self.key {
+            return Ok(self.b.key(v).into_any());
+        }
         Ok(PyString::new(self.b.py, v).into_any())
     }
     fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
@@ -508,7 +595,10 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         variant: &'static str,
         v: &T,
     ) -> Out<'py> {
-        let inner = v.serialize(ToPy { b: &mut *self.b })?;
+        let inner = v.serialize(ToPy {
+            b: &mut *self.b,
+            key: false,
+        })?;
         self.tagged(variant, inner)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqOut<'a, 'py>, ToPyError> {

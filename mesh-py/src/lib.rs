@@ -361,6 +361,23 @@ fn text_arg(v: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
     }
 }
 
+/// Bytes of a raw telemetry record (`str`, `bytes` or `dict`), written
+/// over `buf` (whose allocation is reused).
+fn record_into(v: &Bound<'_, PyAny>, buf: &mut Vec<u8>) -> PyResult<()> {
+    buf.clear();
+    if let Ok(b) = v.cast::<PyBytes>() {
+        buf.extend_from_slice(b.as_bytes());
+    } else if let Ok(s) = v.cast::<PyString>() {
+        buf.extend_from_slice(s.to_cow()?.as_bytes());
+    } else if v.is_instance_of::<PyDict>() {
+        serde_json::to_writer(&mut *buf, &py_to_json(v, 0)?)
+            .map_err(|e| PyTypeError::new_err(format!("record: {e}")))?;
+    } else {
+        return Err(PyTypeError::new_err("a record must be str, bytes or dict"));
+    }
+    Ok(())
+}
+
 /// Bytes of a raw telemetry record (`str`, `bytes` or `dict`).
 fn record_arg(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = v.cast::<PyBytes>() {
@@ -553,15 +570,108 @@ impl Decision {
 
 // ---------- Mesh ----------
 
+/// The keyword arguments of `Mesh.authorize`.
+struct AuthorizeArgs<'py> {
+    token: Bound<'py, PyString>,
+    action: Bound<'py, PyString>,
+    resource: Bound<'py, PyString>,
+    context: Option<Bound<'py, PyAny>>,
+    now: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> AuthorizeArgs<'py> {
+    /// Reads `(*, token, action, resource, context=None, now=None)` from a
+    /// call; the errors are the `TypeError`s Python gives for a function
+    /// with that signature. Keyword names at call sites are interned, so
+    /// each look-up finds its key by identity.
+    fn parse(
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Self> {
+        const F: &str = "Mesh.authorize()";
+        if !args.is_empty() {
+            return Err(PyTypeError::new_err(format!(
+                "{F} takes 0 positional arguments but {} were given",
+                args.len()
+            )));
+        }
+        let names = [
+            pyo3::intern!(py, "token"),
+            pyo3::intern!(py, "action"),
+            pyo3::intern!(py, "resource"),
+            pyo3::intern!(py, "now"),
+            pyo3::intern!(py, "context"),
+        ];
+        let mut got: [Option<Bound<'py, PyAny>>; 5] = Default::default();
+        if let Some(kw) = kwargs {
+            let (len, mut found) = (kw.len(), 0);
+            for (slot, name) in got.iter_mut().zip(names) {
+                if found == len {
+                    break;
+                }
+                *slot = kw.get_item(name)?;
+                found += usize::from(slot.is_some());
+            }
+            if found != len {
+                for k in kw.keys() {
+                    if !names.iter().any(|n| n.as_any().eq(&k).unwrap_or(false)) {
+                        return Err(PyTypeError::new_err(format!(
+                            "{F} got an unexpected keyword argument {}",
+                            k.repr()?
+                        )));
+                    }
+                }
+            }
+        }
+        let [token, action, resource, now, context] = got;
+        let missing: Vec<&str> = [
+            ("token", &token),
+            ("action", &action),
+            ("resource", &resource),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| n)
+        .collect();
+        if !missing.is_empty() {
+            return Err(PyTypeError::new_err(format!(
+                "{F} missing {} required keyword-only argument{}: '{}'",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join("', '")
+            )));
+        }
+        let text = |v: Option<Bound<'py, PyAny>>, name: &str| -> PyResult<Bound<'py, PyString>> {
+            match v.map(|v| v.cast_into::<PyString>()) {
+                Some(Ok(s)) => Ok(s),
+                Some(Err(e)) => Err(PyTypeError::new_err(format!(
+                    "argument '{name}': expected str, got '{}'",
+                    e.into_inner().get_type().name()?
+                ))),
+                None => Err(PyTypeError::new_err(format!(
+                    "{F} missing 1 required keyword-only argument: '{name}'"
+                ))),
+            }
+        };
+        Ok(AuthorizeArgs {
+            token: text(token, "token")?,
+            action: text(action, "action")?,
+            resource: text(resource, "resource")?,
+            context: context.filter(|c| !c.is_none()),
+            now: now.filter(|n| !n.is_none()),
+        })
+    }
+}
+
 /// An embedded decision point built from a configuration.
 #[pyclass(frozen, module = "mesh._mesh")]
 struct Mesh {
     inner: Arc<CoreMesh>,
     config: String,
     bundles: std::sync::Mutex<Vec<Vec<u8>>>,
-    tokens: convert::ArgCache<Arc<str>>,
-    actions: convert::ArgCache<EntityUid>,
-    resources: convert::ArgCache<EntityUid>,
+    /// `authorize` arguments: token, action, resource.
+    args: convert::ArgCache<Arc<str>, EntityUid, EntityUid>,
 }
 
 fn build(text: &str) -> Res<CoreMesh> {
@@ -584,9 +694,7 @@ impl Mesh {
             inner: Arc::new(inner),
             config: text,
             bundles: std::sync::Mutex::new(Vec::new()),
-            tokens: convert::ArgCache::new(),
-            actions: convert::ArgCache::new(),
-            resources: convert::ArgCache::new(),
+            args: convert::ArgCache::new(),
         })
     }
 
@@ -660,29 +768,32 @@ impl Mesh {
     /// Decides whether `token` may perform `action` on `resource`. Never
     /// raises because of the credential: a rejected or revoked credential is
     /// a deny `Decision` with its reason.
-    #[pyo3(signature = (*, token, action, resource, context=None, now=None))]
+    // Keyword-only arguments `(*, token, action, resource, context=None,
+    // now=None)`, read by `AuthorizeArgs::parse` from the call's dict (the
+    // generated parser decodes every keyword name to UTF-8 on each call).
+    #[pyo3(
+        signature = (*args, **kwargs),
+        text_signature = "($self, /, *, token, action, resource, context=None, now=None)"
+    )]
+    // (Only `*args, **kwargs` in the Rust signature, so the arguments are
+    // passed through as they came; `py` is taken from them.)
     fn authorize(
         &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyString>,
-        action: &Bound<'_, PyString>,
-        resource: &Bound<'_, PyString>,
-        context: Option<&Bound<'_, PyAny>>,
-        now: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Decision> {
+        let py = args.py();
+        let a = AuthorizeArgs::parse(py, args, kwargs)?;
         // Arguments passed again as the same objects are not re-encoded or
         // re-parsed (see `convert::ArgCache`).
-        let action = self
-            .actions
-            .get_or(action, |t| uid_arg(t, "action").map_err(PyErr::from))?;
-        let resource = self
-            .resources
-            .get_or(resource, |t| uid_arg(t, "resource").map_err(PyErr::from))?;
-        let token = self
-            .tokens
-            .get_or(token, |t| PyResult::Ok(Arc::<str>::from(t)))?;
-        let context = context_arg(context)?;
-        let now = now_or_clock(now)?;
+        let (token, action, resource) = self.args.get_or(
+            (&a.token, &a.action, &a.resource),
+            |t| PyResult::Ok(Arc::<str>::from(t)),
+            |t| uid_arg(t, "action").map_err(PyErr::from),
+            |t| uid_arg(t, "resource").map_err(PyErr::from),
+        )?;
+        let context = context_arg(a.context.as_ref())?;
+        let now = now_or_clock(a.now.as_ref())?;
         let m = &self.inner;
         let inner =
             py.detach(|| m.authorize(Credential::detect(&token), &action, &resource, context, now));
@@ -886,6 +997,11 @@ fn normalize(
     Ok(convert::JsonBuilder::new(py).serialize(&ev)?.unbind())
 }
 
+/// Records normalized per detach in `normalize_many`: the events of a
+/// chunk become Python objects while they are still in the cache, and the
+/// record buffers are reused from chunk to chunk.
+const NORMALIZE_CHUNK: usize = 64;
+
 /// Normalizes records; returns a list with, for each record in order,
 /// the event dict or an `EventError` instance (never raises for a record).
 #[pyfunction]
@@ -897,24 +1013,40 @@ fn normalize_many(
     now: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyList>> {
     let now = now_or_clock(now)?;
-    let mut raws = Vec::new();
-    for r in records.try_iter()? {
-        raws.push(record_arg(&r?)?);
-    }
     let n = normalizer()?;
-    // Normalization runs detached; the events then become Python objects
-    // directly (no intermediate JSON tree), with keys interned per batch.
-    let results = py.detach(|| n.normalize_batch(raws.iter().map(Vec::as_slice), source, now));
+    let mut records = records.try_iter()?;
+    let mut items = Vec::with_capacity(records.size_hint().0);
+    // Keys are interned once for the whole call.
     let mut b = convert::JsonBuilder::new(py);
-    let mut items = Vec::with_capacity(results.len());
-    for r in results {
-        items.push(match r {
-            Ok(ev) => b.serialize(&ev)?,
-            Err(e) => PyErr::from(Failure::from(e))
-                .into_value(py)
-                .into_bound(py)
-                .into_any(),
-        });
+    let mut raws: Vec<Vec<u8>> = Vec::with_capacity(NORMALIZE_CHUNK);
+    loop {
+        let mut len = 0;
+        for r in records.by_ref().take(NORMALIZE_CHUNK) {
+            let r = r?;
+            if raws.len() <= len {
+                raws.push(Vec::new());
+            }
+            if let Some(buf) = raws.get_mut(len) {
+                record_into(&r, buf)?;
+            }
+            len += 1;
+        }
+        let chunk = raws.get(..len).unwrap_or_default();
+        // Normalization runs detached; the events then become Python
+        // objects directly (no intermediate JSON tree).
+        let results = py.detach(|| n.normalize_batch(chunk.iter().map(Vec::as_slice), source, now));
+        for r in results {
+            items.push(match r {
+                Ok(ev) => b.serialize(&ev)?,
+                Err(e) => PyErr::from(Failure::from(e))
+                    .into_value(py)
+                    .into_bound(py)
+                    .into_any(),
+            });
+        }
+        if len < NORMALIZE_CHUNK {
+            break;
+        }
     }
     Ok(PyList::new(py, items)?.unbind())
 }

@@ -10,6 +10,29 @@ Each figure is the best of several alternating rounds (Rust, then Python),
 so load from other processes inflates both sides alike. Targets (issue 7):
 authorize overhead <= 1.5 us per call over Rust for a cached token;
 normalize_many >= 80% of the Rust batch throughput.
+
+What is compared:
+- authorize: Rust is `Mesh::authorize` on the same cached token with the
+  action and resource parsed once and an empty context (`_bench_authorize`,
+  the whole loop detached); Python is the keyword call
+  `m.authorize(token=, action=, resource=, now=)` in a loop, including
+  creating and freeing the `Decision`.
+- normalize: Rust is `Normalizer::normalize_batch` over the same records
+  already in Rust memory, events dropped (`_bench_normalize`); Python is
+  `normalize_many(list of bytes)` returning the list of event dicts (and
+  `EventError`s for records no source recognizes), including freeing that
+  list. `normalize_ndjson` (NDJSON bytes in, NDJSON bytes out) is shown too.
+  The records are examples/data/mixed.log repeated (one line of six is
+  rejected).
+
+Wall-clock figures on a loaded machine vary; instruction counts do not:
+
+    valgrind --tool=callgrind --toggle-collect='*authorize_pass*' python SCRIPT
+    valgrind --tool=callgrind --toggle-collect='*normalize_pass*' python SCRIPT
+
+count the Rust side (the private `authorize_pass`/`normalize_pass`
+functions behind the helpers); the Python side is the difference between
+runs of a script with and without the calls.
 """
 
 import pathlib

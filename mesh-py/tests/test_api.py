@@ -1,3 +1,4 @@
+import inspect
 import json
 import pickle
 import threading
@@ -181,6 +182,23 @@ def test_authorize_arguments(m, tokens):
     a = m.authorize(token="".join(t), action="read", resource=res, now=NOW)
     b = m.authorize(token=t, action="read", resource='Document::"q3"', now=NOW)
     assert (a.effect, a.policies) == (b.effect, b.policies)
+
+
+def test_authorize_keyword_forms(m, tokens):
+    """Keywords built at run time (not interned), explicit None and the signature."""
+    t = tokens["alice"]
+    want = m.authorize(token=t, action="read", resource='Document::"q3"', now=NOW)
+    kw = {"".join(["to", "ken"]): t, "".join(["act", "ion"]): "read", "resource": 'Document::"q3"'}
+    got = m.authorize(**kw, context=None, now=NOW)
+    assert (got.effect, got.policies) == (want.effect, want.policies)
+    with pytest.raises(TypeError, match="missing 2 required keyword-only arguments: 'action', 'resource'"):
+        m.authorize(token=t)
+    with pytest.raises(TypeError, match="argument 'action'"):
+        m.authorize(token=t, action=1, resource='Document::"q3"')
+    params = inspect.signature(mesh.Mesh.authorize).parameters
+    assert [(n, p.kind.name) for n, p in params.items()][1:] == [
+        (n, "KEYWORD_ONLY") for n in ("token", "action", "resource", "context", "now")
+    ]
 
 
 def test_authorize_argument_cache_sees_many_objects(m, tokens):

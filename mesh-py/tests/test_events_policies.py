@@ -41,6 +41,32 @@ def test_normalize_many_matches_json_text():
     assert single == got
 
 
+@pytest.mark.parametrize("n", [63, 64, 65, 200])
+def test_normalize_many_chunks(data, n):
+    """Records are normalized in chunks: every count and input form keeps order and results."""
+    lines = [ln for ln in (data / "mixed.log").read_bytes().splitlines() if ln.strip()]
+    records = [(lines * n)[i] for i in range(n)]
+    forms = [r if i % 3 == 0 else r.decode() if i % 3 == 1 else _as_dict_or_bytes(r) for i, r in enumerate(records)]
+    many = mesh.normalize_many((x for x in forms), now=NOW)
+    assert len(many) == n
+    for r, x in zip(records, many):
+        try:
+            want = mesh.normalize(r, now=NOW)
+        except mesh.EventError as e:
+            assert isinstance(x, mesh.EventError) and x.kind == e.kind
+        else:
+            assert x == want
+    with pytest.raises(TypeError):
+        mesh.normalize_many(forms[:n] + [42], now=NOW)
+
+
+def _as_dict_or_bytes(line):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line
+
+
 def test_normalize_error():
     with pytest.raises(mesh.EventError) as e:
         mesh.normalize(b"\x00 garbage that is no record", now=NOW)
