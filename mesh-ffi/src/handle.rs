@@ -8,6 +8,9 @@
 //! handle while another thread uses it is safe: the object lives until that
 //! call returns.
 //!
+//! Decisions, created and freed on every hot call, live in a lock-free
+//! slot table instead ([`crate::slots`]), with the same guarantees.
+//!
 //! Long-lived shared handles (`mesh_t`, normalizers, analytics, summaries)
 //! are registered with [`register_shared`] and looked up with [`shared`]:
 //! each thread keeps the last one it used, so the hot path takes no lock and
@@ -102,18 +105,6 @@ fn insert(id: usize, object: Object) {
     table.insert(id, object);
 }
 
-/// Registers `value` and returns its handle.
-pub(crate) fn register<T: Send + Sync + 'static>(value: T) -> *const T {
-    register_arc(Arc::new(value))
-}
-
-/// Registers an already allocated object (e.g. one recycled by [`take`]).
-pub(crate) fn register_arc<T: Send + Sync + 'static>(value: Arc<T>) -> *const T {
-    let id = next_id();
-    insert(id, value);
-    id as *const T
-}
-
 /// Registers a long-lived object that threads look up with [`shared`].
 pub(crate) fn register_shared<T: Send + Sync + 'static>(value: T) -> *const T {
     let id = next_id() | SHARED_BIT;
@@ -129,40 +120,12 @@ fn lookup<T: Send + Sync + 'static>(id: usize, name: &str) -> Result<Arc<T>, mes
         .ok_or_else(|| invalid(name))
 }
 
-fn null(name: &str) -> mesh_result {
+/// `MESH_ERR_NULL_ARGUMENT` for handle argument `name`.
+pub(crate) fn null(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_NULL_ARGUMENT,
         format!("handle `{name}` is NULL"),
     )
-}
-
-/// The live object behind `handle`, or `MESH_ERR_INVALID_HANDLE` /
-/// `MESH_ERR_NULL_ARGUMENT`.
-pub(crate) fn get<T: Send + Sync + 'static>(
-    handle: *const T,
-    name: &str,
-) -> Result<Arc<T>, mesh_result> {
-    if handle.is_null() {
-        return Err(null(name));
-    }
-    lookup(handle as usize, name)
-}
-
-/// Runs `f` on the live object behind `handle` under the table's read
-/// lock, without taking a reference (for short reads on the hot path).
-pub(crate) fn with_ref<T: Send + Sync + 'static, R>(
-    handle: *const T,
-    f: impl FnOnce(&T) -> R,
-) -> Option<R> {
-    if handle.is_null() {
-        return None;
-    }
-    let id = handle as usize;
-    let table = shard(id).0.read().unwrap_or_else(|p| p.into_inner());
-    table
-        .get(&id)
-        .and_then(|any| any.downcast_ref::<T>())
-        .map(f)
 }
 
 /// A shared handle in use by the calling thread; returned to the thread's
@@ -281,20 +244,8 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     Ok(())
 }
 
-/// Unregisters `handle` and returns its object (for reuse when no other
-/// call holds it). NULL gives `Ok(None)`.
-pub(crate) fn take<T: Send + Sync + 'static>(
-    handle: *const T,
-    name: &str,
-) -> Result<Option<Arc<T>>, mesh_result> {
-    if handle.is_null() {
-        return Ok(None);
-    }
-    let obj = remove(handle, name)?;
-    Ok(obj.downcast::<T>().ok())
-}
-
-fn invalid(name: &str) -> mesh_result {
+/// `MESH_ERR_INVALID_HANDLE` for handle argument `name`.
+pub(crate) fn invalid(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_INVALID_HANDLE,
         format!("handle `{name}` is not live: never created, already freed, or of another type"),
@@ -307,20 +258,21 @@ mod tests {
 
     #[test]
     fn double_free_and_wrong_type_are_detected() {
-        let h = register(5u32);
-        assert_eq!(get(h, "h").map(|v| *v), Ok(5));
+        let h = register_shared(5u32);
+        assert_eq!(shared(h, "h").map(|v| *v), Ok(5));
         assert_eq!(
-            get(h.cast::<String>(), "h").err(),
+            shared(h.cast::<String>(), "h").err(),
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
         assert_eq!(release(h, "h"), Ok(()));
         assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
         assert_eq!(
-            get(h, "h").err(),
+            shared(h, "h").err(),
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
-        let other = register(6u32);
+        let other = register_shared(6u32);
         assert_ne!(other, h, "ids are never reused");
+        assert_eq!(release(other, "other"), Ok(()));
     }
 
     #[test]
@@ -343,18 +295,5 @@ mod tests {
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
         assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
-    }
-
-    #[test]
-    fn taken_objects_can_be_registered_again_under_a_new_id() {
-        let h = register(7u32);
-        let obj = take(h, "h").ok().flatten();
-        assert_eq!(obj.as_deref(), Some(&7));
-        assert_eq!(
-            take(h, "h").err(),
-            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
-        );
-        let h2 = obj.map(register_arc);
-        assert!(h2.is_some_and(|h2| h2 != h));
     }
 }

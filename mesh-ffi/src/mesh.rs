@@ -2,7 +2,8 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::thread::LocalKey;
 
 use mesh_core::policy::{EntityUid, Record, Value};
 use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
@@ -11,6 +12,7 @@ use serde_json::Value as Json;
 use crate::error::{fail, mesh_result};
 use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR};
 use crate::handle;
+use crate::slots::{LocalFree, SlotRef, SlotTable, Slotted};
 use crate::strings::write_string;
 
 /// Largest credential accepted, in bytes (larger ones are rejected before
@@ -55,8 +57,6 @@ pub struct mesh_decision {
     reason: OnceLock<CString>,
 }
 
-/// Decisions kept per thread for reuse by `mesh_authorize`.
-const DECISION_POOL: usize = 4;
 /// Parsed entity references kept per thread (action and resource strings
 /// repeat from call to call).
 const UID_CACHE: usize = 16;
@@ -68,8 +68,41 @@ const MAX_CACHED_CONTEXT: usize = 4096;
 
 thread_local! {
     static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
-    static DECISIONS: RefCell<Vec<Arc<mesh_decision>>> = const { RefCell::new(Vec::new()) };
+    static FREE_DECISIONS: RefCell<LocalFree<mesh_decision>> =
+        const { RefCell::new(LocalFree::new()) };
     static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Live decisions: created and freed on every hot call, so they live in a
+/// lock-free slot table rather than the handle registry.
+static DECISIONS: SlotTable<mesh_decision> = SlotTable::new();
+
+impl Slotted for mesh_decision {
+    fn table() -> &'static SlotTable<Self> {
+        &DECISIONS
+    }
+    fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>> {
+        &FREE_DECISIONS
+    }
+}
+
+fn effect_of(d: &AccessDecision) -> mesh_effect {
+    match d.outcome() {
+        AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
+        AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
+        AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
+    }
+}
+
+/// The live decision behind `d`, held for the duration of the call.
+pub(crate) fn decision_arg(
+    d: *const mesh_decision,
+    name: &str,
+) -> Result<SlotRef<mesh_decision>, mesh_result> {
+    if d.is_null() {
+        return Err(handle::null(name));
+    }
+    DECISIONS.get(d).ok_or_else(|| handle::invalid(name))
 }
 
 fn config_error(e: impl std::fmt::Display) -> mesh_result {
@@ -182,29 +215,21 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     Ok(record)
 }
 
-/// Registers a decision, reusing one of the calling thread's freed
-/// decisions when it can (no allocation on the hot path).
-fn register_decision(d: AccessDecision) -> *const mesh_decision {
+/// Registers a decision (its effect readable without taking a reference).
+fn register_decision(d: AccessDecision) -> Result<*const mesh_decision, mesh_result> {
+    let effect = effect_of(&d) as u8;
     let value = mesh_decision {
         inner: d,
         obligation: OnceLock::new(),
         policies: OnceLock::new(),
         reason: OnceLock::new(),
     };
-    let recycled = DECISIONS
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten();
-    match recycled {
-        Some(mut arc) => match Arc::get_mut(&mut arc) {
-            Some(slot) => {
-                *slot = value;
-                handle::register_arc(arc)
-            }
-            None => handle::register(value),
-        },
-        None => handle::register(value),
-    }
+    DECISIONS.insert(value, effect).map_err(|_| {
+        fail(
+            mesh_result::MESH_ERR_INVALID_ARGUMENT,
+            "too many live decisions: free them with `mesh_decision_free`",
+        )
+    })
 }
 
 /// Builds a decision point from a configuration document (TOML, or JSON
@@ -364,8 +389,9 @@ pub unsafe extern "C" fn mesh_authorize(
             context,
             ms(now_ms),
         );
+        let h = register_decision(d)?;
         // SAFETY: checked non-NULL above.
-        unsafe { out.write(register_decision(d)) };
+        unsafe { out.write(h) };
         Ok(())
     })
 }
@@ -421,22 +447,22 @@ pub unsafe extern "C" fn mesh_authorize_json(
     })
 }
 
-fn decision(d: *const mesh_decision) -> Option<std::sync::Arc<mesh_decision>> {
-    handle::get(d, "decision").ok()
+fn decision(d: *const mesh_decision) -> Option<SlotRef<mesh_decision>> {
+    DECISIONS.get(d)
 }
 
 /// The decision's effect. An invalid handle reads as `MESH_EFFECT_DENY`.
 #[no_mangle]
 pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
-    let r = std::panic::catch_unwind(|| {
-        handle::with_ref(d, |d| match d.inner.outcome() {
-            AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
-            AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
-            AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
-        })
-        .unwrap_or(mesh_effect::MESH_EFFECT_DENY)
-    });
-    r.unwrap_or(mesh_effect::MESH_EFFECT_DENY)
+    // The effect is kept in the slot's state word: one atomic load, no
+    // reference taken, nothing that can panic.
+    match DECISIONS.data(d) {
+        Some(x) if x == mesh_effect::MESH_EFFECT_ALLOW as u8 => mesh_effect::MESH_EFFECT_ALLOW,
+        Some(x) if x == mesh_effect::MESH_EFFECT_CHALLENGE as u8 => {
+            mesh_effect::MESH_EFFECT_CHALLENGE
+        }
+        _ => mesh_effect::MESH_EFFECT_DENY,
+    }
 }
 
 /// The obligation of a `MESH_EFFECT_CHALLENGE` decision (e.g. "mfa"), or
@@ -524,7 +550,7 @@ pub unsafe extern "C" fn mesh_decision_to_json(
     out_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let d = handle::get(d, "decision")?;
+        let d = decision_arg(d, "decision")?;
         let out = Out::required(out_json, "out_json")?;
         let mut json = d.inner.to_json();
         if let Some(obj) = json.as_object_mut() {
@@ -540,16 +566,11 @@ pub unsafe extern "C" fn mesh_decision_to_json(
 #[no_mangle]
 pub extern "C" fn mesh_decision_free(d: *const mesh_decision) -> mesh_result {
     guard(|| {
-        if let Some(arc) = handle::take(d, "decision")? {
-            let _ = DECISIONS.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    if p.len() < DECISION_POOL && Arc::strong_count(&arc) == 1 {
-                        p.push(arc);
-                    }
-                }
-            });
+        if d.is_null() || DECISIONS.remove(d) {
+            Ok(())
+        } else {
+            Err(handle::invalid("decision"))
         }
-        Ok(())
     })
 }
 
