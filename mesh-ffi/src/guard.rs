@@ -26,14 +26,24 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result 
     }
 }
 
-/// Whether every byte of `bytes` is ASCII, 32 bytes per step (the
-/// compiler turns each step into a few vector instructions).
+/// Whether every byte of `bytes` is ASCII: the high bits of 64 bytes are
+/// gathered per step (the compiler turns a step into a few vector ORs and
+/// one test).
 fn is_ascii(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(32);
-    let wide = chunks
-        .by_ref()
-        .all(|c| c.iter().fold(0u8, |acc, b| acc | b) < 0x80);
-    wide && chunks.remainder().iter().fold(0u8, |acc, b| acc | b) < 0x80
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().unwrap_or([0x80; 8]));
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in chunks.by_ref() {
+        let any = chunk.chunks_exact(8).fold(0, |acc, w| acc | word(w));
+        if any & HIGH != 0 {
+            return false;
+        }
+    }
+    let rest = chunks.remainder();
+    let mut words = rest.chunks_exact(8);
+    let any = words.by_ref().fold(0, |acc, w| acc | word(w));
+    let tail = words.remainder().iter().fold(0u8, |acc, b| acc | b);
+    any & HIGH == 0 && tail < 0x80
 }
 
 /// `bytes` as text: ASCII (credentials, entity references, most JSON) is

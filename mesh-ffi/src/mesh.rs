@@ -232,21 +232,27 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     Ok(record)
 }
 
-/// Registers a decision (its effect readable without taking a reference).
-fn register_decision(d: AccessDecision) -> Result<*const mesh_decision, mesh_result> {
-    let effect = effect_of(&d) as u8;
-    let value = mesh_decision {
-        inner: d,
-        obligation: OnceLock::new(),
-        policies: OnceLock::new(),
-        reason: OnceLock::new(),
-    };
-    DECISIONS.insert(value, effect).map_err(|_| {
-        fail(
-            mesh_result::MESH_ERR_INVALID_ARGUMENT,
-            "too many live decisions: free them with `mesh_decision_free`",
+/// Registers the decision `decide` makes, built in its slot (its effect
+/// readable without taking a reference).
+fn register_decision(
+    decide: impl FnOnce() -> AccessDecision,
+) -> Result<*const mesh_decision, mesh_result> {
+    DECISIONS
+        .insert_with(
+            || mesh_decision {
+                inner: decide(),
+                obligation: OnceLock::new(),
+                policies: OnceLock::new(),
+                reason: OnceLock::new(),
+            },
+            |d| effect_of(&d.inner) as u8,
         )
-    })
+        .ok_or_else(|| {
+            fail(
+                mesh_result::MESH_ERR_INVALID_ARGUMENT,
+                "too many live decisions: free them with `mesh_decision_free`",
+            )
+        })
 }
 
 /// Builds a decision point from a configuration document (TOML, or JSON
@@ -399,10 +405,10 @@ pub unsafe extern "C" fn mesh_authorize(
             }?))?
         };
         let out = Out::required(out_decision, "out_decision")?;
-        let d = m
-            .inner
-            .authorize(detect(cred), &action, &resource, context, ms(now_ms));
-        let h = register_decision(d)?;
+        let h = register_decision(|| {
+            m.inner
+                .authorize(detect(cred), &action, &resource, context, ms(now_ms))
+        })?;
         // SAFETY: checked non-NULL above.
         unsafe { out.write(h) };
         Ok(())

@@ -237,24 +237,28 @@ impl<T: Slotted> SlotTable<T> {
         }
     }
 
-    /// Stores `value` with 3 bits of `data` readable by [`Self::data`];
-    /// `None` (and `value` back) when the table is full.
-    pub(crate) fn insert(&self, value: T, data: u8) -> Result<*const T, T> {
-        let Some(index) = self.take_free() else {
-            return Err(value);
-        };
-        let Some(slot) = self.grow_to(index) else {
-            self.put_free(index);
-            return Err(value);
-        };
+    /// Stores the object `make` returns, built in its slot, with the data
+    /// `data` computes from it; `None` when the table is full (`make` is
+    /// then not called).
+    pub(crate) fn insert_with(
+        &self,
+        make: impl FnOnce() -> T,
+        data: impl FnOnce(&T) -> u8,
+    ) -> Option<*const T> {
+        let index = self.take_free()?;
+        // Gives the index back if `make` unwinds.
+        let reserved = Reserved { table: self, index };
+        let slot = self.grow_to(index)?;
         // A free slot has no live bit and no readers: this thread owns it.
         let generation = slot.state.load(Ordering::Acquire) >> GEN_SHIFT;
         // SAFETY: the slot is free and owned by this thread (see above).
-        unsafe { (*slot.value.get()).write(value) };
-        let data = (u64::from(data) & DATA_MASK) << DATA_SHIFT;
+        let value = unsafe { &mut *slot.value.get() };
+        let value = value.write(make());
+        let data = (u64::from(data(value)) & DATA_MASK) << DATA_SHIFT;
+        std::mem::forget(reserved);
         slot.state
             .store((generation << GEN_SHIFT) | data | LIVE, Ordering::Release);
-        Ok(encode(index, generation) as *const T)
+        Some(encode(index, generation) as *const T)
     }
 
     /// The live slot named by `handle` with its current state word.
@@ -349,6 +353,19 @@ impl<T: Slotted> SlotTable<T> {
     }
 }
 
+/// A free slot taken by [`SlotTable::insert_with`], given back unless
+/// forgotten once the object is stored.
+struct Reserved<'a, T: Slotted> {
+    table: &'a SlotTable<T>,
+    index: usize,
+}
+
+impl<T: Slotted> Drop for Reserved<'_, T> {
+    fn drop(&mut self) {
+        self.table.put_free(self.index);
+    }
+}
+
 /// A live object held by a call: freeing its handle meanwhile defers the
 /// drop to this guard.
 pub(crate) struct SlotRef<T: Slotted> {
@@ -403,7 +420,7 @@ mod tests {
     }
 
     fn insert(v: u32, data: u8) -> *const Probe {
-        TABLE.insert(Probe(v), data).ok().unwrap()
+        TABLE.insert_with(|| Probe(v), |_| data).unwrap()
     }
 
     #[test]
@@ -479,6 +496,21 @@ mod tests {
             }
         });
         assert_eq!(created.load(Ordering::SeqCst), 1200);
+    }
+
+    #[test]
+    fn a_failed_insert_gives_its_slot_back() {
+        // Leave a free slot on this thread's list, so inserts take from it.
+        let h = insert(3, 0);
+        assert!(TABLE.remove(h));
+        let before = FREE.with(|f| f.borrow().free.clone());
+        assert!(!before.is_empty());
+        let r = std::panic::catch_unwind(|| {
+            #[allow(clippy::panic)]
+            TABLE.insert_with(|| panic!("forced"), |_| 0)
+        });
+        assert!(r.is_err());
+        assert_eq!(FREE.with(|f| f.borrow().free.clone()), before);
     }
 
     #[test]
