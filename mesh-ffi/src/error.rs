@@ -113,7 +113,7 @@ pub(crate) fn fail(code: mesh_result, message: impl Into<String>) -> mesh_result
 /// Clears the calling thread's last error.
 pub(crate) fn clear() {
     if HAS_ERROR.try_with(Cell::get).unwrap_or(false) {
-        HAS_ERROR.set(false);
+        let _ = HAS_ERROR.try_with(|h| h.set(false));
         let old = LAST_ERROR
             .try_with(|e| e.try_borrow_mut().ok().and_then(|mut e| e.take()))
             .ok()

@@ -12,6 +12,10 @@ extern "C" {
     fn strnlen(s: *const c_char, max: usize) -> usize;
 }
 
+/// The last error after a caught panic (or an internal inconsistency).
+pub(crate) const PANIC_MESSAGE: &str =
+    "internal error in mesh (a bug: please report it); the call had no effect";
+
 /// Runs `f` at the ABI boundary: clears the last error, catches any panic
 /// (reported as `MESH_ERR_PANIC`, never unwinding into C).
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result {
@@ -19,10 +23,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => mesh_result::MESH_OK,
         Ok(Err(code)) => code,
-        Err(_) => fail(
-            mesh_result::MESH_ERR_PANIC,
-            "internal error in mesh (a bug: please report it); the call had no effect",
-        ),
+        Err(_) => fail(mesh_result::MESH_ERR_PANIC, PANIC_MESSAGE),
     }
 }
 

@@ -80,6 +80,8 @@ thread_local! {
     /// The next id this thread hands out and the end of its block.
     static IDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     static CACHE: RefCell<Option<CacheEntry>> = const { RefCell::new(None) };
+    /// Whether a [`Shared`] currently borrows the object of `CACHE`.
+    static CACHE_LENT: Cell<bool> = const { Cell::new(false) };
 }
 
 fn shard(id: usize) -> &'static Shard {
@@ -128,43 +130,57 @@ pub(crate) fn null(name: &str) -> mesh_result {
     )
 }
 
-/// A shared handle in use by the calling thread; returned to the thread's
-/// cache when dropped.
+/// How a [`Shared`] holds its object.
+enum Held<T> {
+    /// Lent by the calling thread's cache entry, which stays in place (and
+    /// keeps the object alive) while `CACHE_LENT` is set.
+    Lent(*const T),
+    /// Looked up in the table; becomes the thread's cache entry when dropped.
+    Owned(ManuallyDrop<Arc<T>>),
+}
+
+/// A shared handle in use by the calling thread (and only by it: the
+/// raw pointer keeps it on this thread).
 pub(crate) struct Shared<T: Send + Sync + 'static> {
     id: usize,
     epoch: u64,
-    object: ManuallyDrop<Arc<T>>,
-}
-
-impl<T: Send + Sync + 'static> Shared<T> {
-    fn new(id: usize, epoch: u64, object: Arc<T>) -> Self {
-        Shared {
-            id,
-            epoch,
-            object: ManuallyDrop::new(object),
-        }
-    }
+    held: Held<T>,
 }
 
 impl<T: Send + Sync + 'static> Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.object
+        match &self.held {
+            // SAFETY: the cache entry owning the object is neither replaced
+            // nor removed while it is lent (`CACHE_LENT`), and this value
+            // never leaves the thread.
+            Held::Lent(p) => unsafe { &**p },
+            Held::Owned(a) => a,
+        }
     }
 }
 
 impl<T: Send + Sync + 'static> Drop for Shared<T> {
     fn drop(&mut self) {
-        // SAFETY: `object` is taken exactly once, here, and never used again.
-        let object: Arc<T> = unsafe { ManuallyDrop::take(&mut self.object) };
+        let object = match &mut self.held {
+            Held::Lent(_) => {
+                let _ = CACHE_LENT.try_with(|l| l.set(false));
+                return;
+            }
+            // SAFETY: `object` is taken exactly once, here, and never used again.
+            Held::Owned(a) => unsafe { ManuallyDrop::take(a) },
+        };
         let object: Object = object;
         let entry = CacheEntry {
             id: self.id,
             epoch: self.epoch,
             object,
         };
-        // During thread teardown the cache may be gone: the entry is then
-        // simply dropped.
+        // While the entry is lent it stays; during thread teardown the
+        // cache may be gone: the new entry is then simply dropped.
+        if CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+            return;
+        }
         let _ = CACHE.try_with(|c| {
             if let Ok(mut slot) = c.try_borrow_mut() {
                 let old = slot.replace(entry);
@@ -176,8 +192,8 @@ impl<T: Send + Sync + 'static> Drop for Shared<T> {
 }
 
 /// The live object behind a handle registered with [`register_shared`],
-/// taken from the calling thread's cache when it is current (no lock, no
-/// shared counter), else from the table.
+/// lent by the calling thread's cache when it is current (no lock, no
+/// shared counter, nothing moved), else from the table.
 pub(crate) fn shared<T: Send + Sync + 'static>(
     handle: *const T,
     name: &str,
@@ -187,21 +203,43 @@ pub(crate) fn shared<T: Send + Sync + 'static>(
     }
     let id = handle as usize;
     let epoch = SHARED_EPOCH.load(Ordering::Acquire);
-    let cached = CACHE
-        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
-        .ok()
-        .flatten();
-    if let Some(entry) = cached {
-        if entry.id == id && entry.epoch == epoch {
-            if let Ok(object) = entry.object.downcast::<T>() {
-                return Ok(Shared::new(id, epoch, object));
-            }
-            return Err(invalid(name));
+    if !CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+        let cached = CACHE
+            .try_with(|c| {
+                let slot = c.try_borrow().ok()?;
+                let entry = slot.as_ref().filter(|e| e.id == id && e.epoch == epoch)?;
+                Some(entry.object.downcast_ref::<T>().map(|o| o as *const T))
+            })
+            .ok()
+            .flatten();
+        if cached.is_none() {
+            // A different or stale entry: dropped now (the object is freed
+            // if it was released meanwhile); this call's object takes its
+            // place when the call ends.
+            let old = CACHE
+                .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+                .ok()
+                .flatten();
+            drop(old);
         }
-        // A different or stale entry: dropped here (the object is freed
-        // if it was released meanwhile).
+        match cached {
+            Some(Some(p)) => {
+                let _ = CACHE_LENT.try_with(|l| l.set(true));
+                return Ok(Shared {
+                    id,
+                    epoch,
+                    held: Held::Lent(p),
+                });
+            }
+            Some(None) => return Err(invalid(name)),
+            None => {}
+        }
     }
-    Ok(Shared::new(id, epoch, lookup::<T>(id, name)?))
+    Ok(Shared {
+        id,
+        epoch,
+        held: Held::Owned(ManuallyDrop::new(lookup::<T>(id, name)?)),
+    })
 }
 
 fn remove<T: Send + Sync + 'static>(handle: *const T, name: &str) -> Result<Object, mesh_result> {
@@ -226,8 +264,12 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     let id = handle as usize;
     if id & SHARED_BIT != 0 {
         SHARED_EPOCH.fetch_add(1, Ordering::AcqRel);
+        let lent = CACHE_LENT.try_with(Cell::get).unwrap_or(true);
         let mine = CACHE
             .try_with(|c| {
+                if lent {
+                    return None;
+                }
                 c.try_borrow_mut().ok().and_then(|mut slot| {
                     if slot.as_ref().is_some_and(|e| e.id == id) {
                         slot.take()
@@ -253,6 +295,7 @@ pub(crate) fn invalid(name: &str) -> mesh_result {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -295,5 +338,33 @@ mod tests {
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
         assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
+    }
+
+    #[test]
+    fn a_lent_cache_entry_stays_while_other_lookups_run() {
+        let a = register_shared(String::from("a"));
+        let b = register_shared(String::from("b"));
+        drop(shared(a, "a"));
+        let first = shared(a, "a").unwrap();
+        assert!(matches!(first.held, Held::Lent(_)));
+        let second = shared(b, "b").unwrap();
+        let third = shared(a, "a").unwrap();
+        assert!(matches!(third.held, Held::Owned(_)));
+        assert_eq!(
+            (first.as_str(), second.as_str(), third.as_str()),
+            ("a", "b", "a")
+        );
+        drop(second);
+        drop(third);
+        // Freed while lent: the call holding it still reads it.
+        assert_eq!(release(a, "a"), Ok(()));
+        assert_eq!(first.as_str(), "a");
+        drop(first);
+        assert_eq!(
+            shared(a, "a").err(),
+            Some(mesh_result::MESH_ERR_INVALID_HANDLE)
+        );
+        assert_eq!(shared(b, "b").map(|s| s.len()), Ok(1));
+        assert_eq!(release(b, "b"), Ok(()));
     }
 }

@@ -10,7 +10,7 @@ use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
 use serde_json::Value as Json;
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR};
+use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR, PANIC_MESSAGE};
 use crate::handle;
 use crate::slots::{LocalFree, SlotRef, SlotTable, Slotted};
 use crate::strings::write_string;
@@ -177,6 +177,51 @@ fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
         }
     });
     Ok(uid)
+}
+
+/// Runs `f` on the parsed `action` and `resource` arguments. When both
+/// are in the calling thread's cache of recent references they are lent
+/// from it (no clone, one look-up); otherwise they are parsed and cached.
+/// Errors come in argument order either way: `action` (text, then
+/// reference), then `resource`, then whatever `f` reports.
+///
+/// # Safety
+/// `action` and `resource` as for [`str_arg`].
+unsafe fn with_uids<R>(
+    action: *const c_char,
+    resource: *const c_char,
+    f: impl FnOnce(&EntityUid, &EntityUid) -> Result<R, mesh_result>,
+) -> Result<R, mesh_result> {
+    // SAFETY (all): forwarded from the caller's contract.
+    let action_text = unsafe { str_arg(action, "action", MAX_UID) }?;
+    let mut f = Some(f);
+    let lent = UIDS
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let (_, a) = c.iter().find(|(k, _)| &**k == action_text)?;
+            // `action` is valid: the next error is `resource`'s.
+            let resource_text = match unsafe { str_arg(resource, "resource", MAX_UID) } {
+                Ok(t) => t,
+                Err(e) => return Some(Err(e)),
+            };
+            let (_, r) = c.iter().find(|(k, _)| &**k == resource_text)?;
+            f.take().map(|f| f(a, r))
+        })
+        .ok()
+        .flatten();
+    if let Some(done) = lent {
+        return done;
+    }
+    let action = cached_uid(action_text, "action")?;
+    let resource = cached_uid(
+        unsafe { str_arg(resource, "resource", MAX_UID) }?,
+        "resource",
+    )?;
+    match f {
+        Some(f) => f(&action, &resource),
+        // `f` is taken only when it ran, and then the call returned above.
+        None => Err(fail(mesh_result::MESH_ERR_PANIC, PANIC_MESSAGE)),
+    }
 }
 
 /// A context record from JSON; `label` names it in errors and
@@ -392,25 +437,23 @@ pub unsafe extern "C" fn mesh_authorize(
         let m = mesh_arg(mesh)?;
         // SAFETY (all four): forwarded from the caller's contract.
         let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
-        let action = cached_uid(unsafe { str_arg(action, "action", MAX_UID) }?, "action")?;
-        let resource = cached_uid(
-            unsafe { str_arg(resource, "resource", MAX_UID) }?,
-            "resource",
-        )?;
-        let context = if context_json.is_null() {
-            Record::default()
-        } else {
-            parse_context(Some(unsafe {
-                str_arg(context_json, "context_json", MAX_CSTR)
-            }?))?
-        };
-        let out = Out::required(out_decision, "out_decision")?;
-        let h = register_decision(|| {
-            m.inner
-                .authorize(detect(cred), &action, &resource, context, ms(now_ms))
-        })?;
+        let h = unsafe {
+            with_uids(action, resource, |action, resource| {
+                let context = if context_json.is_null() {
+                    Record::default()
+                } else {
+                    parse_context(Some(str_arg(context_json, "context_json", MAX_CSTR)?))?
+                };
+                let out = Out::required(out_decision, "out_decision")?;
+                let h = register_decision(|| {
+                    m.inner
+                        .authorize(detect(cred), action, resource, context, ms(now_ms))
+                })?;
+                Ok((out, h))
+            })
+        }?;
         // SAFETY: checked non-NULL above.
-        unsafe { out.write(h) };
+        unsafe { h.0.write(h.1) };
         Ok(())
     })
 }
