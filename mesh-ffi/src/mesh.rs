@@ -697,8 +697,140 @@ pub unsafe extern "C" fn mesh_revocations_merge(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::error::mesh_last_error_message;
+    use std::ffi::CStr;
+
+    const CONFIG: &CStr =
+        c"{\"policies\": [{\"name\": \"p\", \"text\": \"permit(principal, action, resource);\"}]}";
+
+    fn new_mesh() -> *const mesh_t {
+        let mut m = std::ptr::null();
+        // SAFETY: a valid C string and a writable out-parameter.
+        assert_eq!(
+            unsafe { mesh_new(CONFIG.as_ptr(), &mut m) },
+            mesh_result::MESH_OK,
+            "{:?}",
+            // SAFETY: the last error is a valid C string.
+            unsafe { CStr::from_ptr(mesh_last_error_message()) }
+        );
+        m
+    }
+
+    fn authorize(
+        m: *const mesh_t,
+        action: &CStr,
+        resource: Option<&CStr>,
+        context: Option<&CStr>,
+    ) -> (mesh_result, *const mesh_decision) {
+        let mut d = std::ptr::null();
+        // SAFETY: valid C strings or NULL, and a writable out-parameter.
+        let r = unsafe {
+            mesh_authorize(
+                m,
+                c"not-a-token".as_ptr(),
+                action.as_ptr(),
+                resource.map_or(std::ptr::null(), CStr::as_ptr),
+                context.map_or(std::ptr::null(), CStr::as_ptr),
+                0,
+                &mut d,
+            )
+        };
+        (r, d)
+    }
+
+    fn last_error() -> String {
+        // SAFETY: the last error is a valid C string.
+        unsafe { CStr::from_ptr(mesh_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn decision_handles_are_checked_and_freed_from_any_thread() {
+        let m = new_mesh();
+        let (r, d) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+        assert_eq!(r, mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_effect(d), mesh_effect::MESH_EFFECT_DENY);
+        // SAFETY: a live decision gives a static or decision-owned string.
+        let reason = unsafe { CStr::from_ptr(mesh_decision_reason(d)) };
+        assert_eq!(reason.to_str().ok(), Some("credential_rejected"));
+        // A mesh handle is not a decision, and a decision is not a mesh.
+        assert_eq!(
+            mesh_decision_free(m.cast()),
+            mesh_result::MESH_ERR_INVALID_HANDLE
+        );
+        assert_eq!(mesh_free(d.cast()), mesh_result::MESH_ERR_INVALID_HANDLE);
+        // Freed on another thread, then every use is detected here.
+        let id = d as usize;
+        let freed = std::thread::spawn(move || mesh_decision_free(id as *const mesh_decision))
+            .join()
+            .unwrap();
+        assert_eq!(freed, mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_free(d), mesh_result::MESH_ERR_INVALID_HANDLE);
+        assert!(last_error().contains("not live"));
+        assert_eq!(mesh_decision_effect(d), mesh_effect::MESH_EFFECT_DENY);
+        assert_eq!(mesh_decision_policy_count(d), 0);
+        assert!(mesh_decision_obligation(d).is_null());
+        let mut json = std::ptr::null_mut();
+        // SAFETY: a writable out-parameter.
+        let r = unsafe { mesh_decision_to_json(d, &mut json) };
+        assert_eq!(r, mesh_result::MESH_ERR_INVALID_HANDLE);
+        assert!(json.is_null());
+        // The next decision gets a new handle even if it reuses the slot.
+        let (_, d2) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+        assert_ne!(d2, d);
+        assert_eq!(mesh_decision_free(d2), mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_free(std::ptr::null()), mesh_result::MESH_OK);
+        assert_eq!(mesh_free(m), mesh_result::MESH_OK);
+    }
+
+    #[test]
+    fn argument_errors_come_in_order_cached_or_not() {
+        let m = new_mesh();
+        // Twice: the second time the references are served from the cache.
+        for _ in 0..2 {
+            let (r, d) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+            assert_eq!(r, mesh_result::MESH_OK);
+            assert_eq!(mesh_decision_free(d), mesh_result::MESH_OK);
+            // A bad action is reported before a NULL resource.
+            let (r, d) = authorize(m, c"read", None, None);
+            assert_eq!(r, mesh_result::MESH_ERR_POLICY);
+            assert!(last_error().contains("`action`"), "{}", last_error());
+            assert!(d.is_null());
+            // A good (cached) action and a NULL resource.
+            let (r, _) = authorize(m, c"Action::\"read\"", None, None);
+            assert_eq!(r, mesh_result::MESH_ERR_NULL_ARGUMENT);
+            assert!(last_error().contains("`resource`"));
+            // A bad resource is reported before a bad context.
+            let (r, _) = authorize(m, c"Action::\"read\"", Some(c"Doc"), Some(c"{"));
+            assert_eq!(r, mesh_result::MESH_ERR_POLICY);
+            assert!(last_error().contains("`resource`"));
+            let (r, _) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), Some(c"{"));
+            assert_eq!(r, mesh_result::MESH_ERR_INVALID_JSON);
+            // Invalid UTF-8 in a cached-looking position.
+            let (r, _) = authorize(m, c"Action::\"r\xffead\"", Some(c"Doc::\"a\""), None);
+            assert_eq!(r, mesh_result::MESH_ERR_INVALID_UTF8);
+            // A NULL out-parameter, after the arguments are checked.
+            let none: *mut *const mesh_decision = std::ptr::null_mut();
+            // SAFETY: valid C strings; the NULL out-parameter is reported.
+            let r = unsafe {
+                mesh_authorize(
+                    m,
+                    c"t".as_ptr(),
+                    c"Action::\"read\"".as_ptr(),
+                    c"Doc::\"a\"".as_ptr(),
+                    std::ptr::null(),
+                    0,
+                    none,
+                )
+            };
+            assert_eq!(r, mesh_result::MESH_ERR_NULL_ARGUMENT);
+        }
+        assert_eq!(mesh_free(m), mesh_result::MESH_OK);
+    }
 
     fn kind(c: Credential<'_>) -> (&'static str, &str) {
         match c {
