@@ -33,6 +33,9 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result 
 fn is_ascii(bytes: &[u8]) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().unwrap_or([0x80; 8]));
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return bytes.iter().fold(0u8, |acc, b| acc | b) < 0x80;
+    };
     let mut chunks = bytes.chunks_exact(64);
     for chunk in chunks.by_ref() {
         let any = chunk.chunks_exact(8).fold(0, |acc, w| acc | word(w));
@@ -40,11 +43,13 @@ fn is_ascii(bytes: &[u8]) -> bool {
             return false;
         }
     }
-    let rest = chunks.remainder();
-    let mut words = rest.chunks_exact(8);
-    let any = words.by_ref().fold(0, |acc, w| acc | word(w));
-    let tail = words.remainder().iter().fold(0u8, |acc, b| acc | b);
-    any & HIGH == 0 && tail < 0x80
+    let any = chunks
+        .remainder()
+        .chunks_exact(8)
+        .fold(0, |acc, w| acc | word(w));
+    // The last 8 bytes (overlapping bytes already seen) cover the tail.
+    let tail = bytes.get(last..).map_or(HIGH, word);
+    (any | tail) & HIGH == 0
 }
 
 /// `bytes` as text: ASCII (credentials, entity references, most JSON) is
@@ -72,31 +77,46 @@ pub(crate) unsafe fn str_arg<'a>(
     max: usize,
 ) -> Result<&'a str, mesh_result> {
     if ptr.is_null() {
-        return Err(fail(
-            mesh_result::MESH_ERR_NULL_ARGUMENT,
-            format!("argument `{name}` is NULL"),
-        ));
+        return Err(arg_error(ArgError::Null, name, max));
     }
     // SAFETY: the caller guarantees a NUL-terminated string; `strnlen`
     // reads at most max + 1 bytes and stops at the first NUL.
     let len = unsafe { strnlen(ptr, max.saturating_add(1)) };
     if len > max {
-        return Err(fail(
-            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
-            format!("argument `{name}` is longer than {max} bytes"),
-        ));
+        return Err(arg_error(ArgError::TooLong, name, max));
     }
     // SAFETY: `len` readable bytes (followed by a NUL) start at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    utf8(bytes).map_err(|e| {
-        fail(
+    utf8(bytes).map_err(|e| arg_error(ArgError::Utf8(e.valid_up_to()), name, max))
+}
+
+/// What was wrong with a string argument.
+enum ArgError {
+    Null,
+    TooLong,
+    /// Not UTF-8 from this byte on.
+    Utf8(usize),
+}
+
+/// Records the error of string argument `name` (kept out of line, so the
+/// checks of valid arguments stay short).
+#[cold]
+#[inline(never)]
+fn arg_error(e: ArgError, name: &str, max: usize) -> mesh_result {
+    match e {
+        ArgError::Null => fail(
+            mesh_result::MESH_ERR_NULL_ARGUMENT,
+            format!("argument `{name}` is NULL"),
+        ),
+        ArgError::TooLong => fail(
+            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
+            format!("argument `{name}` is longer than {max} bytes"),
+        ),
+        ArgError::Utf8(at) => fail(
             mesh_result::MESH_ERR_INVALID_UTF8,
-            format!(
-                "argument `{name}` is not valid UTF-8 at byte {}",
-                e.valid_up_to()
-            ),
-        )
-    })
+            format!("argument `{name}` is not valid UTF-8 at byte {at}"),
+        ),
+    }
 }
 
 /// Borrows `len` bytes at `ptr` (NULL allowed when `len` is 0), at most `max`.
@@ -256,14 +276,17 @@ mod tests {
             vec![0xe2, 0x82],
             vec![0xed, 0xa0, 0x80],
         ];
-        // Non-ASCII bytes at every position of a 70-byte text (two wide
-        // steps and a remainder).
-        for i in 0..70 {
+        // Non-ASCII bytes at every position of short texts, and of texts
+        // around and beyond one and two wide steps.
+        for (len, i) in (1..=20)
+            .chain([63, 64, 65, 70, 128, 135])
+            .flat_map(|len| (0..len).map(move |i| (len, i)))
+        {
             for b in [0x7fu8, 0x80, 0xc3, 0xff] {
-                let mut v = vec![b'a'; 70];
+                let mut v = vec![b'a'; len];
                 v[i] = b;
                 cases.push(v.clone());
-                if b == 0xc3 && i + 1 < 70 {
+                if b == 0xc3 && i + 1 < len {
                     v[i + 1] = 0xa9;
                     cases.push(v);
                 }
