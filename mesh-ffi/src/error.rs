@@ -1,6 +1,6 @@
 //! Result codes, their messages, and the thread-local last error.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 
 /// The result of every fallible libmesh call.
@@ -82,7 +82,10 @@ impl mesh_result {
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+    /// Whether `LAST_ERROR` holds a message: a plain flag, so clearing on
+    /// every successful call costs one thread-local read.
+    static HAS_ERROR: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The result code of an analytics error, by its kind.
@@ -100,17 +103,23 @@ pub(crate) fn analytics_code(e: &mesh_core::analytics::AnalyticsError) -> mesh_r
 pub(crate) fn fail(code: mesh_result, message: impl Into<String>) -> mesh_result {
     let text = message.into().replace('\0', "\\0");
     let c = CString::new(text).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+    let stored = LAST_ERROR
+        .try_with(|e| e.try_borrow_mut().map(|mut e| *e = Some(c)).is_ok())
+        .unwrap_or(false);
+    let _ = HAS_ERROR.try_with(|h| h.set(stored));
     code
 }
 
 /// Clears the calling thread's last error.
 pub(crate) fn clear() {
-    LAST_ERROR.with(|e| {
-        if !e.borrow().as_bytes().is_empty() {
-            *e.borrow_mut() = CString::default();
-        }
-    });
+    if HAS_ERROR.try_with(Cell::get).unwrap_or(false) {
+        let _ = HAS_ERROR.try_with(|h| h.set(false));
+        let old = LAST_ERROR
+            .try_with(|e| e.try_borrow_mut().ok().and_then(|mut e| e.take()))
+            .ok()
+            .flatten();
+        drop(old);
+    }
 }
 
 /// The static message for `result`, or for an unknown code a generic text.
@@ -149,5 +158,14 @@ pub extern "C" fn mesh_result_message(result: u32) -> *const c_char {
 /// the same thread: copy it if you need it longer.
 #[no_mangle]
 pub extern "C" fn mesh_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    const EMPTY: &str = "\0";
+    LAST_ERROR
+        .try_with(|e| {
+            e.try_borrow()
+                .ok()
+                .and_then(|e| e.as_ref().map(|c| c.as_ptr()))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(EMPTY.as_ptr().cast())
 }

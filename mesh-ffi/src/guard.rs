@@ -12,6 +12,10 @@ extern "C" {
     fn strnlen(s: *const c_char, max: usize) -> usize;
 }
 
+/// The last error after a caught panic (or an internal inconsistency).
+pub(crate) const PANIC_MESSAGE: &str =
+    "internal error in mesh (a bug: please report it); the call had no effect";
+
 /// Runs `f` at the ABI boundary: clears the last error, catches any panic
 /// (reported as `MESH_ERR_PANIC`, never unwinding into C).
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result {
@@ -19,10 +23,43 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => mesh_result::MESH_OK,
         Ok(Err(code)) => code,
-        Err(_) => fail(
-            mesh_result::MESH_ERR_PANIC,
-            "internal error in mesh (a bug: please report it); the call had no effect",
-        ),
+        Err(_) => fail(mesh_result::MESH_ERR_PANIC, PANIC_MESSAGE),
+    }
+}
+
+/// Whether every byte of `bytes` is ASCII: the high bits of 64 bytes are
+/// gathered per step (the compiler turns a step into a few vector ORs and
+/// one test).
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().unwrap_or([0x80; 8]));
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return bytes.iter().fold(0u8, |acc, b| acc | b) < 0x80;
+    };
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in chunks.by_ref() {
+        let any = chunk.chunks_exact(8).fold(0, |acc, w| acc | word(w));
+        if any & HIGH != 0 {
+            return false;
+        }
+    }
+    let any = chunks
+        .remainder()
+        .chunks_exact(8)
+        .fold(0, |acc, w| acc | word(w));
+    // The last 8 bytes (overlapping bytes already seen) cover the tail.
+    let tail = bytes.get(last..).map_or(HIGH, word);
+    (any | tail) & HIGH == 0
+}
+
+/// `bytes` as text: ASCII (credentials, entity references, most JSON) is
+/// accepted after one vector pass, anything else is fully validated.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if is_ascii(bytes) {
+        // SAFETY: ASCII is valid UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes)
     }
 }
 
@@ -40,31 +77,46 @@ pub(crate) unsafe fn str_arg<'a>(
     max: usize,
 ) -> Result<&'a str, mesh_result> {
     if ptr.is_null() {
-        return Err(fail(
-            mesh_result::MESH_ERR_NULL_ARGUMENT,
-            format!("argument `{name}` is NULL"),
-        ));
+        return Err(arg_error(ArgError::Null, name, max));
     }
     // SAFETY: the caller guarantees a NUL-terminated string; `strnlen`
     // reads at most max + 1 bytes and stops at the first NUL.
     let len = unsafe { strnlen(ptr, max.saturating_add(1)) };
     if len > max {
-        return Err(fail(
-            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
-            format!("argument `{name}` is longer than {max} bytes"),
-        ));
+        return Err(arg_error(ArgError::TooLong, name, max));
     }
     // SAFETY: `len` readable bytes (followed by a NUL) start at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    std::str::from_utf8(bytes).map_err(|e| {
-        fail(
+    utf8(bytes).map_err(|e| arg_error(ArgError::Utf8(e.valid_up_to()), name, max))
+}
+
+/// What was wrong with a string argument.
+enum ArgError {
+    Null,
+    TooLong,
+    /// Not UTF-8 from this byte on.
+    Utf8(usize),
+}
+
+/// Records the error of string argument `name` (kept out of line, so the
+/// checks of valid arguments stay short).
+#[cold]
+#[inline(never)]
+fn arg_error(e: ArgError, name: &str, max: usize) -> mesh_result {
+    match e {
+        ArgError::Null => fail(
+            mesh_result::MESH_ERR_NULL_ARGUMENT,
+            format!("argument `{name}` is NULL"),
+        ),
+        ArgError::TooLong => fail(
+            mesh_result::MESH_ERR_INPUT_TOO_LARGE,
+            format!("argument `{name}` is longer than {max} bytes"),
+        ),
+        ArgError::Utf8(at) => fail(
             mesh_result::MESH_ERR_INVALID_UTF8,
-            format!(
-                "argument `{name}` is not valid UTF-8 at byte {}",
-                e.valid_up_to()
-            ),
-        )
-    })
+            format!("argument `{name}` is not valid UTF-8 at byte {at}"),
+        ),
+    }
 }
 
 /// Borrows `len` bytes at `ptr` (NULL allowed when `len` is 0), at most `max`.
@@ -108,7 +160,7 @@ pub(crate) unsafe fn text_arg<'a>(
 ) -> Result<&'a str, mesh_result> {
     // SAFETY: forwarded from the caller's contract.
     let bytes = unsafe { bytes_arg(ptr, len, name, max) }?;
-    std::str::from_utf8(bytes).map_err(|e| {
+    utf8(bytes).map_err(|e| {
         fail(
             mesh_result::MESH_ERR_INVALID_UTF8,
             format!(
@@ -212,5 +264,36 @@ mod tests {
         // SAFETY: a NUL-terminated buffer.
         let r = unsafe { str_arg(bad.as_ptr().cast(), "token", 10) };
         assert_eq!(r, Err(mesh_result::MESH_ERR_INVALID_UTF8));
+    }
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_full_validation() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln".to_vec(),
+            "Dokument::\"r\u{e9}sum\u{e9}\"".as_bytes().to_vec(),
+            vec![0x80],
+            vec![0xe2, 0x82],
+            vec![0xed, 0xa0, 0x80],
+        ];
+        // Non-ASCII bytes at every position of short texts, and of texts
+        // around and beyond one and two wide steps.
+        for (len, i) in (1..=20)
+            .chain([63, 64, 65, 70, 128, 135])
+            .flat_map(|len| (0..len).map(move |i| (len, i)))
+        {
+            for b in [0x7fu8, 0x80, 0xc3, 0xff] {
+                let mut v = vec![b'a'; len];
+                v[i] = b;
+                cases.push(v.clone());
+                if b == 0xc3 && i + 1 < len {
+                    v[i + 1] = 0xa9;
+                    cases.push(v);
+                }
+            }
+        }
+        for c in &cases {
+            assert_eq!(utf8(c).ok(), std::str::from_utf8(c).ok(), "{c:?}");
+        }
     }
 }

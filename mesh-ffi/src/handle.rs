@@ -8,6 +8,9 @@
 //! handle while another thread uses it is safe: the object lives until that
 //! call returns.
 //!
+//! Decisions, created and freed on every hot call, live in a lock-free
+//! slot table instead ([`crate::slots`]), with the same guarantees.
+//!
 //! Long-lived shared handles (`mesh_t`, normalizers, analytics, summaries)
 //! are registered with [`register_shared`] and looked up with [`shared`]:
 //! each thread keeps the last one it used, so the hot path takes no lock and
@@ -77,6 +80,8 @@ thread_local! {
     /// The next id this thread hands out and the end of its block.
     static IDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     static CACHE: RefCell<Option<CacheEntry>> = const { RefCell::new(None) };
+    /// Whether a [`Shared`] currently borrows the object of `CACHE`.
+    static CACHE_LENT: Cell<bool> = const { Cell::new(false) };
 }
 
 fn shard(id: usize) -> &'static Shard {
@@ -102,18 +107,6 @@ fn insert(id: usize, object: Object) {
     table.insert(id, object);
 }
 
-/// Registers `value` and returns its handle.
-pub(crate) fn register<T: Send + Sync + 'static>(value: T) -> *const T {
-    register_arc(Arc::new(value))
-}
-
-/// Registers an already allocated object (e.g. one recycled by [`take`]).
-pub(crate) fn register_arc<T: Send + Sync + 'static>(value: Arc<T>) -> *const T {
-    let id = next_id();
-    insert(id, value);
-    id as *const T
-}
-
 /// Registers a long-lived object that threads look up with [`shared`].
 pub(crate) fn register_shared<T: Send + Sync + 'static>(value: T) -> *const T {
     let id = next_id() | SHARED_BIT;
@@ -129,79 +122,65 @@ fn lookup<T: Send + Sync + 'static>(id: usize, name: &str) -> Result<Arc<T>, mes
         .ok_or_else(|| invalid(name))
 }
 
-fn null(name: &str) -> mesh_result {
+/// `MESH_ERR_NULL_ARGUMENT` for handle argument `name`.
+pub(crate) fn null(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_NULL_ARGUMENT,
         format!("handle `{name}` is NULL"),
     )
 }
 
-/// The live object behind `handle`, or `MESH_ERR_INVALID_HANDLE` /
-/// `MESH_ERR_NULL_ARGUMENT`.
-pub(crate) fn get<T: Send + Sync + 'static>(
-    handle: *const T,
-    name: &str,
-) -> Result<Arc<T>, mesh_result> {
-    if handle.is_null() {
-        return Err(null(name));
-    }
-    lookup(handle as usize, name)
+/// How a [`Shared`] holds its object.
+enum Held<T> {
+    /// Lent by the calling thread's cache entry, which stays in place (and
+    /// keeps the object alive) while `CACHE_LENT` is set.
+    Lent(*const T),
+    /// Looked up in the table; becomes the thread's cache entry when dropped.
+    Owned(ManuallyDrop<Arc<T>>),
 }
 
-/// Runs `f` on the live object behind `handle` under the table's read
-/// lock, without taking a reference (for short reads on the hot path).
-pub(crate) fn with_ref<T: Send + Sync + 'static, R>(
-    handle: *const T,
-    f: impl FnOnce(&T) -> R,
-) -> Option<R> {
-    if handle.is_null() {
-        return None;
-    }
-    let id = handle as usize;
-    let table = shard(id).0.read().unwrap_or_else(|p| p.into_inner());
-    table
-        .get(&id)
-        .and_then(|any| any.downcast_ref::<T>())
-        .map(f)
-}
-
-/// A shared handle in use by the calling thread; returned to the thread's
-/// cache when dropped.
+/// A shared handle in use by the calling thread (and only by it: the
+/// raw pointer keeps it on this thread).
 pub(crate) struct Shared<T: Send + Sync + 'static> {
     id: usize,
     epoch: u64,
-    object: ManuallyDrop<Arc<T>>,
-}
-
-impl<T: Send + Sync + 'static> Shared<T> {
-    fn new(id: usize, epoch: u64, object: Arc<T>) -> Self {
-        Shared {
-            id,
-            epoch,
-            object: ManuallyDrop::new(object),
-        }
-    }
+    held: Held<T>,
 }
 
 impl<T: Send + Sync + 'static> Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.object
+        match &self.held {
+            // SAFETY: the cache entry owning the object is neither replaced
+            // nor removed while it is lent (`CACHE_LENT`), and this value
+            // never leaves the thread.
+            Held::Lent(p) => unsafe { &**p },
+            Held::Owned(a) => a,
+        }
     }
 }
 
 impl<T: Send + Sync + 'static> Drop for Shared<T> {
     fn drop(&mut self) {
-        // SAFETY: `object` is taken exactly once, here, and never used again.
-        let object: Arc<T> = unsafe { ManuallyDrop::take(&mut self.object) };
+        let object = match &mut self.held {
+            Held::Lent(_) => {
+                let _ = CACHE_LENT.try_with(|l| l.set(false));
+                return;
+            }
+            // SAFETY: `object` is taken exactly once, here, and never used again.
+            Held::Owned(a) => unsafe { ManuallyDrop::take(a) },
+        };
         let object: Object = object;
         let entry = CacheEntry {
             id: self.id,
             epoch: self.epoch,
             object,
         };
-        // During thread teardown the cache may be gone: the entry is then
-        // simply dropped.
+        // While the entry is lent it stays; during thread teardown the
+        // cache may be gone: the new entry is then simply dropped.
+        if CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+            return;
+        }
         let _ = CACHE.try_with(|c| {
             if let Ok(mut slot) = c.try_borrow_mut() {
                 let old = slot.replace(entry);
@@ -213,8 +192,8 @@ impl<T: Send + Sync + 'static> Drop for Shared<T> {
 }
 
 /// The live object behind a handle registered with [`register_shared`],
-/// taken from the calling thread's cache when it is current (no lock, no
-/// shared counter), else from the table.
+/// lent by the calling thread's cache when it is current (no lock, no
+/// shared counter, nothing moved), else from the table.
 pub(crate) fn shared<T: Send + Sync + 'static>(
     handle: *const T,
     name: &str,
@@ -224,21 +203,43 @@ pub(crate) fn shared<T: Send + Sync + 'static>(
     }
     let id = handle as usize;
     let epoch = SHARED_EPOCH.load(Ordering::Acquire);
-    let cached = CACHE
-        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
-        .ok()
-        .flatten();
-    if let Some(entry) = cached {
-        if entry.id == id && entry.epoch == epoch {
-            if let Ok(object) = entry.object.downcast::<T>() {
-                return Ok(Shared::new(id, epoch, object));
-            }
-            return Err(invalid(name));
+    if !CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+        let cached = CACHE
+            .try_with(|c| {
+                let slot = c.try_borrow().ok()?;
+                let entry = slot.as_ref().filter(|e| e.id == id && e.epoch == epoch)?;
+                Some(entry.object.downcast_ref::<T>().map(|o| o as *const T))
+            })
+            .ok()
+            .flatten();
+        if cached.is_none() {
+            // A different or stale entry: dropped now (the object is freed
+            // if it was released meanwhile); this call's object takes its
+            // place when the call ends.
+            let old = CACHE
+                .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+                .ok()
+                .flatten();
+            drop(old);
         }
-        // A different or stale entry: dropped here (the object is freed
-        // if it was released meanwhile).
+        match cached {
+            Some(Some(p)) => {
+                let _ = CACHE_LENT.try_with(|l| l.set(true));
+                return Ok(Shared {
+                    id,
+                    epoch,
+                    held: Held::Lent(p),
+                });
+            }
+            Some(None) => return Err(invalid(name)),
+            None => {}
+        }
     }
-    Ok(Shared::new(id, epoch, lookup::<T>(id, name)?))
+    Ok(Shared {
+        id,
+        epoch,
+        held: Held::Owned(ManuallyDrop::new(lookup::<T>(id, name)?)),
+    })
 }
 
 fn remove<T: Send + Sync + 'static>(handle: *const T, name: &str) -> Result<Object, mesh_result> {
@@ -263,8 +264,12 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     let id = handle as usize;
     if id & SHARED_BIT != 0 {
         SHARED_EPOCH.fetch_add(1, Ordering::AcqRel);
+        let lent = CACHE_LENT.try_with(Cell::get).unwrap_or(true);
         let mine = CACHE
             .try_with(|c| {
+                if lent {
+                    return None;
+                }
                 c.try_borrow_mut().ok().and_then(|mut slot| {
                     if slot.as_ref().is_some_and(|e| e.id == id) {
                         slot.take()
@@ -281,20 +286,8 @@ pub(crate) fn release<T: Send + Sync + 'static>(
     Ok(())
 }
 
-/// Unregisters `handle` and returns its object (for reuse when no other
-/// call holds it). NULL gives `Ok(None)`.
-pub(crate) fn take<T: Send + Sync + 'static>(
-    handle: *const T,
-    name: &str,
-) -> Result<Option<Arc<T>>, mesh_result> {
-    if handle.is_null() {
-        return Ok(None);
-    }
-    let obj = remove(handle, name)?;
-    Ok(obj.downcast::<T>().ok())
-}
-
-fn invalid(name: &str) -> mesh_result {
+/// `MESH_ERR_INVALID_HANDLE` for handle argument `name`.
+pub(crate) fn invalid(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_INVALID_HANDLE,
         format!("handle `{name}` is not live: never created, already freed, or of another type"),
@@ -302,25 +295,27 @@ fn invalid(name: &str) -> mesh_result {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn double_free_and_wrong_type_are_detected() {
-        let h = register(5u32);
-        assert_eq!(get(h, "h").map(|v| *v), Ok(5));
+        let h = register_shared(5u32);
+        assert_eq!(shared(h, "h").map(|v| *v), Ok(5));
         assert_eq!(
-            get(h.cast::<String>(), "h").err(),
+            shared(h.cast::<String>(), "h").err(),
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
         assert_eq!(release(h, "h"), Ok(()));
         assert_eq!(release(h, "h"), Err(mesh_result::MESH_ERR_INVALID_HANDLE));
         assert_eq!(
-            get(h, "h").err(),
+            shared(h, "h").err(),
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
-        let other = register(6u32);
+        let other = register_shared(6u32);
         assert_ne!(other, h, "ids are never reused");
+        assert_eq!(release(other, "other"), Ok(()));
     }
 
     #[test]
@@ -346,15 +341,30 @@ mod tests {
     }
 
     #[test]
-    fn taken_objects_can_be_registered_again_under_a_new_id() {
-        let h = register(7u32);
-        let obj = take(h, "h").ok().flatten();
-        assert_eq!(obj.as_deref(), Some(&7));
+    fn a_lent_cache_entry_stays_while_other_lookups_run() {
+        let a = register_shared(String::from("a"));
+        let b = register_shared(String::from("b"));
+        drop(shared(a, "a"));
+        let first = shared(a, "a").unwrap();
+        assert!(matches!(first.held, Held::Lent(_)));
+        let second = shared(b, "b").unwrap();
+        let third = shared(a, "a").unwrap();
+        assert!(matches!(third.held, Held::Owned(_)));
         assert_eq!(
-            take(h, "h").err(),
+            (first.as_str(), second.as_str(), third.as_str()),
+            ("a", "b", "a")
+        );
+        drop(second);
+        drop(third);
+        // Freed while lent: the call holding it still reads it.
+        assert_eq!(release(a, "a"), Ok(()));
+        assert_eq!(first.as_str(), "a");
+        drop(first);
+        assert_eq!(
+            shared(a, "a").err(),
             Some(mesh_result::MESH_ERR_INVALID_HANDLE)
         );
-        let h2 = obj.map(register_arc);
-        assert!(h2.is_some_and(|h2| h2 != h));
+        assert_eq!(shared(b, "b").map(|s| s.len()), Ok(1));
+        assert_eq!(release(b, "b"), Ok(()));
     }
 }

@@ -13,6 +13,7 @@ mod handle;
 mod mesh;
 mod normalize;
 mod options;
+mod slots;
 mod strings;
 mod summary;
 

@@ -2,15 +2,17 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::thread::LocalKey;
 
 use mesh_core::policy::{EntityUid, Record, Value};
 use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
 use serde_json::Value as Json;
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR};
+use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR, PANIC_MESSAGE};
 use crate::handle;
+use crate::slots::{LocalFree, SlotRef, SlotTable, Slotted};
 use crate::strings::write_string;
 
 /// Largest credential accepted, in bytes (larger ones are rejected before
@@ -55,8 +57,6 @@ pub struct mesh_decision {
     reason: OnceLock<CString>,
 }
 
-/// Decisions kept per thread for reuse by `mesh_authorize`.
-const DECISION_POOL: usize = 4;
 /// Parsed entity references kept per thread (action and resource strings
 /// repeat from call to call).
 const UID_CACHE: usize = 16;
@@ -68,8 +68,41 @@ const MAX_CACHED_CONTEXT: usize = 4096;
 
 thread_local! {
     static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
-    static DECISIONS: RefCell<Vec<Arc<mesh_decision>>> = const { RefCell::new(Vec::new()) };
+    static FREE_DECISIONS: RefCell<LocalFree<mesh_decision>> =
+        const { RefCell::new(LocalFree::new()) };
     static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Live decisions: created and freed on every hot call, so they live in a
+/// lock-free slot table rather than the handle registry.
+static DECISIONS: SlotTable<mesh_decision> = SlotTable::new();
+
+impl Slotted for mesh_decision {
+    fn table() -> &'static SlotTable<Self> {
+        &DECISIONS
+    }
+    fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>> {
+        &FREE_DECISIONS
+    }
+}
+
+fn effect_of(d: &AccessDecision) -> mesh_effect {
+    match d.outcome() {
+        AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
+        AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
+        AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
+    }
+}
+
+/// The live decision behind `d`, held for the duration of the call.
+pub(crate) fn decision_arg(
+    d: *const mesh_decision,
+    name: &str,
+) -> Result<SlotRef<mesh_decision>, mesh_result> {
+    if d.is_null() {
+        return Err(handle::null(name));
+    }
+    DECISIONS.get(d).ok_or_else(|| handle::invalid(name))
 }
 
 fn config_error(e: impl std::fmt::Display) -> mesh_result {
@@ -91,6 +124,23 @@ pub(crate) fn json_error(name: &str, e: &serde_json::Error) -> mesh_result {
 /// The live `mesh_t` behind `mesh`.
 pub(crate) fn mesh_arg(mesh: *const mesh_t) -> Result<handle::Shared<mesh_t>, mesh_result> {
     handle::shared(mesh, "mesh")
+}
+
+/// `Credential::detect` without its scans in the common case: a text that
+/// starts with an ASCII letter or digit other than `B`, `b` and `m` and ends
+/// with one has no surrounding space, no `Bearer ` and no `mesh_` prefix,
+/// so it is a bearer token as it stands.
+fn detect(text: &str) -> Credential<'_> {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last))
+            if first.is_ascii_alphanumeric()
+                && !matches!(first, b'B' | b'b' | b'm')
+                && last.is_ascii_alphanumeric() =>
+        {
+            Credential::Bearer(text)
+        }
+        _ => Credential::detect(text),
+    }
 }
 
 fn parse_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
@@ -127,6 +177,51 @@ fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
         }
     });
     Ok(uid)
+}
+
+/// Runs `f` on the parsed `action` and `resource` arguments. When both
+/// are in the calling thread's cache of recent references they are lent
+/// from it (no clone, one look-up); otherwise they are parsed and cached.
+/// Errors come in argument order either way: `action` (text, then
+/// reference), then `resource`, then whatever `f` reports.
+///
+/// # Safety
+/// `action` and `resource` as for [`str_arg`].
+unsafe fn with_uids<R>(
+    action: *const c_char,
+    resource: *const c_char,
+    f: impl FnOnce(&EntityUid, &EntityUid) -> Result<R, mesh_result>,
+) -> Result<R, mesh_result> {
+    // SAFETY (all): forwarded from the caller's contract.
+    let action_text = unsafe { str_arg(action, "action", MAX_UID) }?;
+    let mut f = Some(f);
+    let lent = UIDS
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let (_, a) = c.iter().find(|(k, _)| &**k == action_text)?;
+            // `action` is valid: the next error is `resource`'s.
+            let resource_text = match unsafe { str_arg(resource, "resource", MAX_UID) } {
+                Ok(t) => t,
+                Err(e) => return Some(Err(e)),
+            };
+            let (_, r) = c.iter().find(|(k, _)| &**k == resource_text)?;
+            f.take().map(|f| f(a, r))
+        })
+        .ok()
+        .flatten();
+    if let Some(done) = lent {
+        return done;
+    }
+    let action = cached_uid(action_text, "action")?;
+    let resource = cached_uid(
+        unsafe { str_arg(resource, "resource", MAX_UID) }?,
+        "resource",
+    )?;
+    match f {
+        Some(f) => f(&action, &resource),
+        // `f` is taken only when it ran, and then the call returned above.
+        None => Err(fail(mesh_result::MESH_ERR_PANIC, PANIC_MESSAGE)),
+    }
 }
 
 /// A context record from JSON; `label` names it in errors and
@@ -182,29 +277,27 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     Ok(record)
 }
 
-/// Registers a decision, reusing one of the calling thread's freed
-/// decisions when it can (no allocation on the hot path).
-fn register_decision(d: AccessDecision) -> *const mesh_decision {
-    let value = mesh_decision {
-        inner: d,
-        obligation: OnceLock::new(),
-        policies: OnceLock::new(),
-        reason: OnceLock::new(),
-    };
-    let recycled = DECISIONS
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten();
-    match recycled {
-        Some(mut arc) => match Arc::get_mut(&mut arc) {
-            Some(slot) => {
-                *slot = value;
-                handle::register_arc(arc)
-            }
-            None => handle::register(value),
-        },
-        None => handle::register(value),
-    }
+/// Registers the decision `decide` makes, built in its slot (its effect
+/// readable without taking a reference).
+fn register_decision(
+    decide: impl FnOnce() -> AccessDecision,
+) -> Result<*const mesh_decision, mesh_result> {
+    DECISIONS
+        .insert_with(
+            || mesh_decision {
+                inner: decide(),
+                obligation: OnceLock::new(),
+                policies: OnceLock::new(),
+                reason: OnceLock::new(),
+            },
+            |d| effect_of(&d.inner) as u8,
+        )
+        .ok_or_else(|| {
+            fail(
+                mesh_result::MESH_ERR_INVALID_ARGUMENT,
+                "too many live decisions: free them with `mesh_decision_free`",
+            )
+        })
 }
 
 /// Builds a decision point from a configuration document (TOML, or JSON
@@ -344,28 +437,23 @@ pub unsafe extern "C" fn mesh_authorize(
         let m = mesh_arg(mesh)?;
         // SAFETY (all four): forwarded from the caller's contract.
         let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
-        let action = cached_uid(unsafe { str_arg(action, "action", MAX_UID) }?, "action")?;
-        let resource = cached_uid(
-            unsafe { str_arg(resource, "resource", MAX_UID) }?,
-            "resource",
-        )?;
-        let context = if context_json.is_null() {
-            Record::default()
-        } else {
-            parse_context(Some(unsafe {
-                str_arg(context_json, "context_json", MAX_CSTR)
-            }?))?
-        };
-        let out = Out::required(out_decision, "out_decision")?;
-        let d = m.inner.authorize(
-            Credential::detect(cred),
-            &action,
-            &resource,
-            context,
-            ms(now_ms),
-        );
+        let h = unsafe {
+            with_uids(action, resource, |action, resource| {
+                let context = if context_json.is_null() {
+                    Record::default()
+                } else {
+                    parse_context(Some(str_arg(context_json, "context_json", MAX_CSTR)?))?
+                };
+                let out = Out::required(out_decision, "out_decision")?;
+                let h = register_decision(|| {
+                    m.inner
+                        .authorize(detect(cred), action, resource, context, ms(now_ms))
+                })?;
+                Ok((out, h))
+            })
+        }?;
         // SAFETY: checked non-NULL above.
-        unsafe { out.write(register_decision(d)) };
+        unsafe { h.0.write(h.1) };
         Ok(())
     })
 }
@@ -421,22 +509,22 @@ pub unsafe extern "C" fn mesh_authorize_json(
     })
 }
 
-fn decision(d: *const mesh_decision) -> Option<std::sync::Arc<mesh_decision>> {
-    handle::get(d, "decision").ok()
+fn decision(d: *const mesh_decision) -> Option<SlotRef<mesh_decision>> {
+    DECISIONS.get(d)
 }
 
 /// The decision's effect. An invalid handle reads as `MESH_EFFECT_DENY`.
 #[no_mangle]
 pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
-    let r = std::panic::catch_unwind(|| {
-        handle::with_ref(d, |d| match d.inner.outcome() {
-            AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
-            AccessOutcome::Deny => mesh_effect::MESH_EFFECT_DENY,
-            AccessOutcome::Challenge { .. } => mesh_effect::MESH_EFFECT_CHALLENGE,
-        })
-        .unwrap_or(mesh_effect::MESH_EFFECT_DENY)
-    });
-    r.unwrap_or(mesh_effect::MESH_EFFECT_DENY)
+    // The effect is kept in the slot's state word: one atomic load, no
+    // reference taken, nothing that can panic.
+    match DECISIONS.data(d) {
+        Some(x) if x == mesh_effect::MESH_EFFECT_ALLOW as u8 => mesh_effect::MESH_EFFECT_ALLOW,
+        Some(x) if x == mesh_effect::MESH_EFFECT_CHALLENGE as u8 => {
+            mesh_effect::MESH_EFFECT_CHALLENGE
+        }
+        _ => mesh_effect::MESH_EFFECT_DENY,
+    }
 }
 
 /// The obligation of a `MESH_EFFECT_CHALLENGE` decision (e.g. "mfa"), or
@@ -524,7 +612,7 @@ pub unsafe extern "C" fn mesh_decision_to_json(
     out_json: *mut *mut c_char,
 ) -> mesh_result {
     guard(|| {
-        let d = handle::get(d, "decision")?;
+        let d = decision_arg(d, "decision")?;
         let out = Out::required(out_json, "out_json")?;
         let mut json = d.inner.to_json();
         if let Some(obj) = json.as_object_mut() {
@@ -540,16 +628,11 @@ pub unsafe extern "C" fn mesh_decision_to_json(
 #[no_mangle]
 pub extern "C" fn mesh_decision_free(d: *const mesh_decision) -> mesh_result {
     guard(|| {
-        if let Some(arc) = handle::take(d, "decision")? {
-            let _ = DECISIONS.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    if p.len() < DECISION_POOL && Arc::strong_count(&arc) == 1 {
-                        p.push(arc);
-                    }
-                }
-            });
+        if d.is_null() || DECISIONS.remove(d) {
+            Ok(())
+        } else {
+            Err(handle::invalid("decision"))
         }
-        Ok(())
     })
 }
 
@@ -611,4 +694,175 @@ pub unsafe extern "C" fn mesh_revocations_merge(
         let text = unsafe { str_arg(json, "json", MAX_CSTR) }?;
         m.inner.merge_revocations_json(text).map_err(identity_error)
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::error::mesh_last_error_message;
+    use std::ffi::CStr;
+
+    const CONFIG: &CStr =
+        c"{\"policies\": [{\"name\": \"p\", \"text\": \"permit(principal, action, resource);\"}]}";
+
+    fn new_mesh() -> *const mesh_t {
+        let mut m = std::ptr::null();
+        // SAFETY: a valid C string and a writable out-parameter.
+        assert_eq!(
+            unsafe { mesh_new(CONFIG.as_ptr(), &mut m) },
+            mesh_result::MESH_OK,
+            "{:?}",
+            // SAFETY: the last error is a valid C string.
+            unsafe { CStr::from_ptr(mesh_last_error_message()) }
+        );
+        m
+    }
+
+    fn authorize(
+        m: *const mesh_t,
+        action: &CStr,
+        resource: Option<&CStr>,
+        context: Option<&CStr>,
+    ) -> (mesh_result, *const mesh_decision) {
+        let mut d = std::ptr::null();
+        // SAFETY: valid C strings or NULL, and a writable out-parameter.
+        let r = unsafe {
+            mesh_authorize(
+                m,
+                c"not-a-token".as_ptr(),
+                action.as_ptr(),
+                resource.map_or(std::ptr::null(), CStr::as_ptr),
+                context.map_or(std::ptr::null(), CStr::as_ptr),
+                0,
+                &mut d,
+            )
+        };
+        (r, d)
+    }
+
+    fn last_error() -> String {
+        // SAFETY: the last error is a valid C string.
+        unsafe { CStr::from_ptr(mesh_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn decision_handles_are_checked_and_freed_from_any_thread() {
+        let m = new_mesh();
+        let (r, d) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+        assert_eq!(r, mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_effect(d), mesh_effect::MESH_EFFECT_DENY);
+        // SAFETY: a live decision gives a static or decision-owned string.
+        let reason = unsafe { CStr::from_ptr(mesh_decision_reason(d)) };
+        assert_eq!(reason.to_str().ok(), Some("credential_rejected"));
+        // A mesh handle is not a decision, and a decision is not a mesh.
+        assert_eq!(
+            mesh_decision_free(m.cast()),
+            mesh_result::MESH_ERR_INVALID_HANDLE
+        );
+        assert_eq!(mesh_free(d.cast()), mesh_result::MESH_ERR_INVALID_HANDLE);
+        // Freed on another thread, then every use is detected here.
+        let id = d as usize;
+        let freed = std::thread::spawn(move || mesh_decision_free(id as *const mesh_decision))
+            .join()
+            .unwrap();
+        assert_eq!(freed, mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_free(d), mesh_result::MESH_ERR_INVALID_HANDLE);
+        assert!(last_error().contains("not live"));
+        assert_eq!(mesh_decision_effect(d), mesh_effect::MESH_EFFECT_DENY);
+        assert_eq!(mesh_decision_policy_count(d), 0);
+        assert!(mesh_decision_obligation(d).is_null());
+        let mut json = std::ptr::null_mut();
+        // SAFETY: a writable out-parameter.
+        let r = unsafe { mesh_decision_to_json(d, &mut json) };
+        assert_eq!(r, mesh_result::MESH_ERR_INVALID_HANDLE);
+        assert!(json.is_null());
+        // The next decision gets a new handle even if it reuses the slot.
+        let (_, d2) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+        assert_ne!(d2, d);
+        assert_eq!(mesh_decision_free(d2), mesh_result::MESH_OK);
+        assert_eq!(mesh_decision_free(std::ptr::null()), mesh_result::MESH_OK);
+        assert_eq!(mesh_free(m), mesh_result::MESH_OK);
+    }
+
+    #[test]
+    fn argument_errors_come_in_order_cached_or_not() {
+        let m = new_mesh();
+        // Twice: the second time the references are served from the cache.
+        for _ in 0..2 {
+            let (r, d) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+            assert_eq!(r, mesh_result::MESH_OK);
+            assert_eq!(mesh_decision_free(d), mesh_result::MESH_OK);
+            // A bad action is reported before a NULL resource.
+            let (r, d) = authorize(m, c"read", None, None);
+            assert_eq!(r, mesh_result::MESH_ERR_POLICY);
+            assert!(last_error().contains("`action`"), "{}", last_error());
+            assert!(d.is_null());
+            // A good (cached) action and a NULL resource.
+            let (r, _) = authorize(m, c"Action::\"read\"", None, None);
+            assert_eq!(r, mesh_result::MESH_ERR_NULL_ARGUMENT);
+            assert!(last_error().contains("`resource`"));
+            // A bad resource is reported before a bad context.
+            let (r, _) = authorize(m, c"Action::\"read\"", Some(c"Doc"), Some(c"{"));
+            assert_eq!(r, mesh_result::MESH_ERR_POLICY);
+            assert!(last_error().contains("`resource`"));
+            let (r, _) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), Some(c"{"));
+            assert_eq!(r, mesh_result::MESH_ERR_INVALID_JSON);
+            // Invalid UTF-8 in a cached-looking position.
+            let (r, _) = authorize(m, c"Action::\"r\xffead\"", Some(c"Doc::\"a\""), None);
+            assert_eq!(r, mesh_result::MESH_ERR_INVALID_UTF8);
+            // A NULL out-parameter, after the arguments are checked.
+            let none: *mut *const mesh_decision = std::ptr::null_mut();
+            // SAFETY: valid C strings; the NULL out-parameter is reported.
+            let r = unsafe {
+                mesh_authorize(
+                    m,
+                    c"t".as_ptr(),
+                    c"Action::\"read\"".as_ptr(),
+                    c"Doc::\"a\"".as_ptr(),
+                    std::ptr::null(),
+                    0,
+                    none,
+                )
+            };
+            assert_eq!(r, mesh_result::MESH_ERR_NULL_ARGUMENT);
+        }
+        assert_eq!(mesh_free(m), mesh_result::MESH_OK);
+    }
+
+    fn kind(c: Credential<'_>) -> (&'static str, &str) {
+        match c {
+            Credential::Bearer(t) => ("bearer", t),
+            Credential::ApiKey(t) => ("api_key", t),
+        }
+    }
+
+    #[test]
+    fn fast_detection_agrees_with_the_core() {
+        for text in [
+            "",
+            "eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+            "eyJhbGciOiJFUzI1NiJ9.e30.c2l-",
+            " eyJ.e30.x ",
+            "eyJ.e30.x\n",
+            "Bearer eyJ.e30.x",
+            "bearer eyJ.e30.x",
+            "Beyond",
+            "mesh_abc_def_123",
+            "Bearer mesh_abc_def_1",
+            "m",
+            "x",
+            "\u{a0}eyJ.e30.x",
+            "eyJ.e30.x\u{3000}",
+            "0abc",
+        ] {
+            assert_eq!(
+                kind(detect(text)),
+                kind(Credential::detect(text)),
+                "{text:?}"
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use crate::error::{fail, mesh_result};
 use crate::guard::{guard, ms, opt_str_arg, text_arg, Out, MAX_CSTR};
 use crate::handle;
-use crate::mesh::{json_error, mesh_decision};
+use crate::mesh::{decision_arg, json_error, mesh_decision};
 use crate::options::Options;
 use crate::strings::write_string;
 
@@ -104,7 +104,7 @@ pub extern "C" fn mesh_summary_observe_decision(
 ) -> mesh_result {
     guard(|| {
         let s = summary_arg(summary)?;
-        let d = handle::get(decision, "decision")?;
+        let d = decision_arg(decision, "decision")?;
         with(&s, |sum| sum.observe_decision(&d.inner, ms(at_ms)));
         Ok(())
     })
