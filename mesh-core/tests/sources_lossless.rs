@@ -12,10 +12,13 @@
 
 use std::path::Path;
 
+use mesh_core::events::mapping::Mapping;
 use mesh_core::events::{escape_key, sources, validate, NormalizeOptions, Normalizer, Record};
 use mesh_core::Timestamp;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
+
+const CLOUDTRAIL_MAPPING: &str = include_str!("data/events/cloudtrail_mapping.json");
 
 const NOW: Timestamp = Timestamp::from_unix_millis(1_795_640_800_000);
 
@@ -213,16 +216,26 @@ proptest! {
             }
         }
         let raw = serde_json::to_vec(&Value::Object(rec.clone())).unwrap();
-        let n = normalizer();
-        let one_pass = n.normalize(&raw, Some(id), NOW);
-        let general = n.normalize_record(Record::new(rec), id, NOW);
-        match (one_pass, general) {
-            (Ok(a), Ok(b)) => prop_assert_eq!(
-                serde_json::to_string(&a).unwrap(),
-                serde_json::to_string(&b).unwrap()
-            ),
-            (Err(_), Err(_)) => {}
-            (a, b) => prop_assert!(false, "{}: one pass {:?}, general {:?}", path, a.is_ok(), b.is_ok()),
+        let mut n = normalizer();
+        n.register(Box::new(Mapping::from_json(CLOUDTRAIL_MAPPING).unwrap())).unwrap();
+        // The built-in source, and for CloudTrail records the example
+        // declarative mapping too.
+        let ids: &[&str] = if id == "aws.cloudtrail" {
+            &["aws.cloudtrail", "example.aws.cloudtrail"]
+        } else {
+            &[id]
+        };
+        for id in ids {
+            let one_pass = n.normalize(&raw, Some(id), NOW);
+            let general = n.normalize_record(Record::new(rec.clone()), id, NOW);
+            match (one_pass, general) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(
+                    serde_json::to_string(&a).unwrap(),
+                    serde_json::to_string(&b).unwrap()
+                ),
+                (Err(_), Err(_)) => {}
+                (a, b) => prop_assert!(false, "{} {}: one pass {:?}, general {:?}", path, id, a.is_ok(), b.is_ok()),
+            }
         }
     }
 

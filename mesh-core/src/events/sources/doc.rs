@@ -20,7 +20,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::fields::{is_placeholder, Take, MAX_DEPTH};
+use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
 
 /// The fields of one object, in source order.
@@ -38,11 +38,25 @@ pub(crate) enum Node<'a> {
 }
 
 impl Node<'_> {
-    fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Node::Val(Value::Null))
     }
 
-    fn into_value(self) -> Value {
+    fn to_value(&self) -> Value {
+        match self {
+            Node::Str(s) => Value::String(s.as_ref().to_owned()),
+            Node::Obj(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (k, v) in fields {
+                    map.insert(k.as_ref().to_owned(), v.to_value());
+                }
+                Value::Object(map)
+            }
+            Node::Val(v) => v.clone(),
+        }
+    }
+
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Node::Str(s) => Value::String(s.into_owned()),
             Node::Obj(fields) => {
@@ -79,33 +93,39 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn leaf(&self, path: &[&str]) -> Option<&Node<'a>> {
+    /// The node at `path` (object keys).
+    pub(crate) fn leaf<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node<'a>> {
         let (last, parents) = path.split_last()?;
         let mut cur = &self.root;
         for p in parents {
-            match get(cur, p)? {
+            match get(cur, p.as_ref())? {
                 Node::Obj(o) => cur = o,
                 _ => return None,
             }
         }
-        get(cur, last)
+        get(cur, last.as_ref())
     }
 
     /// Removes the node at `path` if `accept` holds for it; objects left
     /// empty by the removal are removed too.
-    fn take_node(
+    pub(crate) fn take_node<S: AsRef<str>>(
         &mut self,
-        path: &[&str],
+        path: &[S],
         accept: impl FnOnce(&Node<'a>) -> bool,
     ) -> Option<Node<'a>> {
         take_in(&mut self.root, path, accept)
     }
 
-    /// What no mapping took, `null`s dropped, flattened to the documented
-    /// `unmapped` shape (as `Fields::into_record` then
-    /// `Record::into_unmapped` do).
-    pub(crate) fn into_unmapped(mut self) -> Map<String, Value> {
-        drop_nulls(&mut self.root, 0);
+    /// A copy of the value at `path`.
+    pub(crate) fn cloned<S: AsRef<str>>(&self, path: &[S]) -> Option<Value> {
+        self.leaf(path).map(Node::to_value)
+    }
+
+    /// What no mapping took, flattened to the documented `unmapped` shape
+    /// (as `Record::into_unmapped` does; `null`s carry no value and are
+    /// skipped at any depth, so this is also what `Fields::into_record`
+    /// then `Record::into_unmapped` give).
+    pub(crate) fn into_unmapped(self) -> Map<String, Value> {
         let mut out = Map::with_capacity(self.root.len() + 8);
         let mut prefix = String::new();
         flatten(&mut prefix, self.root, &mut out);
@@ -121,22 +141,22 @@ fn get<'o, 'a>(obj: &'o Obj<'a>, key: &str) -> Option<&'o Node<'a>> {
     obj.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
-fn take_in<'a>(
+fn take_in<'a, S: AsRef<str>>(
     obj: &mut Obj<'a>,
-    path: &[&str],
+    path: &[S],
     accept: impl FnOnce(&Node<'a>) -> bool,
 ) -> Option<Node<'a>> {
     match path {
         [] => None,
         [last] => {
-            let i = position(obj, last)?;
+            let i = position(obj, last.as_ref())?;
             if !accept(&obj.get(i)?.1) {
                 return None;
             }
             Some(obj.swap_remove(i).1)
         }
         [head, rest @ ..] => {
-            let i = position(obj, head)?;
+            let i = position(obj, head.as_ref())?;
             let Node::Obj(child) = &mut obj.get_mut(i)?.1 else {
                 return None;
             };
@@ -146,27 +166,6 @@ fn take_in<'a>(
             }
             out
         }
-    }
-}
-
-fn drop_nulls(obj: &mut Obj<'_>, depth: usize) {
-    obj.retain(|(_, v)| !v.is_null());
-    if depth >= MAX_DEPTH {
-        return;
-    }
-    let mut emptied = false;
-    for (_, v) in obj.iter_mut() {
-        if let Node::Obj(m) = v {
-            let was_empty = m.is_empty();
-            drop_nulls(m, depth + 1);
-            if !was_empty && m.is_empty() {
-                *v = Node::Val(Value::Null);
-                emptied = true;
-            }
-        }
-    }
-    if emptied {
-        obj.retain(|(_, v)| !v.is_null());
     }
 }
 

@@ -36,7 +36,7 @@
 mod aws_cloudtrail;
 mod cef;
 mod common;
-mod doc;
+pub(crate) mod doc;
 mod entra_id;
 mod fields;
 mod fortigate;
