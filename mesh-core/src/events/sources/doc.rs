@@ -179,7 +179,7 @@ fn flatten(prefix: &mut String, obj: Obj<'_>, out: &mut Map<String, Value>) {
                 flatten(prefix, m, out);
                 prefix.truncate(len);
             }
-            v if prefix.is_empty() && !k.contains(['.', '\\']) => {
+            v if prefix.is_empty() && !needs_escape(&k) => {
                 out.insert(k.into_owned(), v.into_value());
             }
             v => {
@@ -192,11 +192,16 @@ fn flatten(prefix: &mut String, obj: Obj<'_>, out: &mut Map<String, Value>) {
     }
 }
 
+/// Whether a key holds a `.` or `\\` (escaped in paths).
+fn needs_escape(key: &str) -> bool {
+    key.bytes().any(|b| b == b'.' || b == b'\\')
+}
+
 fn push_segment(path: &mut String, key: &str) {
     if !path.is_empty() {
         path.push('.');
     }
-    if key.contains(['.', '\\']) {
+    if needs_escape(key) {
         path.push_str(&escape_key(key));
     } else {
         path.push_str(key);
