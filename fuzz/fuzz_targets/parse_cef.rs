@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
                 if let Cow::Borrowed(v) = v {
                     assert!(inside(data, v));
                 }
-                assert_eq!(r.fields().get(*k).and_then(|x| x.as_str()), Some(v.as_ref()));
+                assert_eq!(
+                    r.fields().get(*k).and_then(|x| x.as_str()),
+                    Some(v.as_ref())
+                );
             }
             assert_eq!(l.clone().into_record(), r);
         }

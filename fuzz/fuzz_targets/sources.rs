@@ -1,8 +1,10 @@
 //! Every built-in source, named and detected, on arbitrary bytes: no panic,
-//! and every event it emits passes semantic validation.
+//! and every event it emits passes semantic validation; a source that maps
+//! straight from the bytes gives the same event as the general path.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mesh_core::events::format::{parse_json, Format};
 use mesh_core::events::{sources, validate, NormalizeOptions, Normalizer};
 use mesh_core::Timestamp;
 
@@ -16,6 +18,15 @@ fuzz_target!(|data: &[u8]| {
     for id in sources::builtin_source_ids() {
         if let Ok(event) = n.normalize(data, Some(id), now) {
             assert!(validate(&event).is_empty());
+            let json = n.source(id).map(|s| s.format()) == Some(Format::Json);
+            if let (true, Ok(record)) = (json, parse_json(data)) {
+                if let Ok(general) = n.normalize_record(record, id, now) {
+                    assert_eq!(
+                        serde_json::to_string(&event).ok(),
+                        serde_json::to_string(&general).ok()
+                    );
+                }
+            }
         }
     }
     if let Ok(event) = n.normalize(data, None, now) {

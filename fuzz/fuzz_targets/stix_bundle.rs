@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         {"type": "indicator", "id": "indicator--f", "pattern": s, "pattern_type": "stix",
          "valid_from": "2024-01-01T00:00:00Z"}]});
     if intel.load_bundle_value(&bundle).is_ok() {
-        let event = serde_json::json!({"time": 1, "src_endpoint": {"ip": "198.51.100.7", "hostname": s}});
+        let event =
+            serde_json::json!({"time": 1, "src_endpoint": {"ip": "198.51.100.7", "hostname": s}});
         let _ = intel.match_event(&event, Timestamp::from_unix_millis(1_800_000_000_000));
     }
 });

@@ -16,8 +16,12 @@ fn registry() -> &'static (IssuerRegistry, KeySet) {
         let mut reg = IssuerRegistry::new();
         if let Ok(k) = VerifyingKey::hmac(&[0x42; 32], Some("hs"), Some(Algorithm::HS256)) {
             let _ = reg.add(
-                IssuerConfig::new("https://idp.example", KeySet::single(k), &[Algorithm::HS256])
-                    .audience("api"),
+                IssuerConfig::new(
+                    "https://idp.example",
+                    KeySet::single(k),
+                    &[Algorithm::HS256],
+                )
+                .audience("api"),
             );
         }
         let mut ed = KeySet::new();

@@ -191,6 +191,11 @@ impl Normalizer {
                         name: id.to_owned(),
                         raw: RawRecord::from(raw),
                     })?;
+                    if let Some(out) = src.normalize_raw(raw, &ctx) {
+                        return out
+                            .map_err(|e| e.with_raw(raw))
+                            .map(|e| self.with_raw_data(e, raw));
+                    }
                     (src, src.parse(raw, &ctx)?)
                 }
                 None => {
@@ -207,11 +212,15 @@ impl Normalizer {
                     (src, record)
                 }
             };
-        let mut event = map_and_finish(src, record, &ctx).map_err(|e| e.with_raw(raw))?;
+        let event = map_and_finish(src, record, &ctx).map_err(|e| e.with_raw(raw))?;
+        Ok(self.with_raw_data(event, raw))
+    }
+
+    fn with_raw_data(&self, mut event: Event, raw: &[u8]) -> Event {
         if self.options.keep_raw_data {
             event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
         }
-        Ok(event)
+        event
     }
 
     /// Normalizes an already parsed record with the named source.

@@ -103,6 +103,17 @@ pub trait Source: Send + Sync {
 
     /// Maps a record to an OCSF event (see the trait docs for the contract).
     fn map(&self, record: &mut Record, ctx: &MapContext) -> Result<Event, EventError>;
+
+    /// Parses and maps raw bytes in one pass, for a source that can do so
+    /// without building a [`Record`]: the finished event (as
+    /// [`map_and_finish`] gives it, `raw_data` left to the caller), or
+    /// `None` when the source has no such path or leaves this record to the
+    /// general one ([`Source::parse`], then [`map_and_finish`]). An event
+    /// returned here must equal the general path's. Default: `None`.
+    fn normalize_raw(&self, raw: &[u8], ctx: &MapContext) -> Option<Result<Event, EventError>> {
+        let _ = (raw, ctx);
+        None
+    }
 }
 
 /// Runs a source's mapping, then puts the record's remaining fields under
@@ -112,7 +123,18 @@ pub fn map_and_finish(
     mut record: Record,
     ctx: &MapContext,
 ) -> Result<Event, EventError> {
-    let mut event = source.map(&mut record, ctx)?;
+    let event = source.map(&mut record, ctx)?;
+    Ok(finish(source, event, record.into_unmapped()))
+}
+
+/// The end of [`map_and_finish`]: the default product, the fields no
+/// mapping took under `unmapped` (`rest`, already in that shape), and
+/// [`Event::finalize`].
+pub(crate) fn finish(
+    source: &(impl Source + ?Sized),
+    mut event: Event,
+    rest: serde_json::Map<String, serde_json::Value>,
+) -> Event {
     if event
         .metadata
         .as_ref()
@@ -121,7 +143,6 @@ pub fn map_and_finish(
     {
         event.metadata_mut().product = Some(Box::new(source.product()));
     }
-    let rest = record.into_unmapped();
     if !rest.is_empty() {
         match &mut event.unmapped {
             Some(existing) => existing.extend(rest),
@@ -129,5 +150,5 @@ pub fn map_and_finish(
         }
     }
     event.finalize();
-    Ok(event)
+    event
 }

@@ -88,7 +88,8 @@ use serde_json::Value;
 
 use super::format::Format;
 use super::ocsf::{AttrSet, Class, Event, Product};
-use super::source::{Confidence, MapContext, Source};
+use super::source::{finish, Confidence, MapContext, Source};
+use super::sources::doc::Doc;
 use super::{EventError, Record};
 
 /// A compiled declarative mapping. Build with [`Mapping::from_json`]; use it
@@ -220,5 +221,17 @@ impl Source for Mapping {
 
     fn map(&self, record: &mut Record, ctx: &MapContext) -> Result<Event, EventError> {
         self.run(record, ctx)
+    }
+
+    /// JSON records are parsed with borrowed strings and the plan runs on
+    /// them directly (the same plan as [`Source::map`]); errors and records
+    /// that parse differently are left to the general path.
+    fn normalize_raw(&self, raw: &[u8], ctx: &MapContext) -> Option<Result<Event, EventError>> {
+        if self.format != Format::Json || raw.len() > ctx.limits.max_record_bytes {
+            return None;
+        }
+        let mut doc = Doc::parse(raw)?;
+        let event = self.run(&mut doc, ctx).ok()?;
+        Some(Ok(finish(self, event, doc.into_unmapped())))
     }
 }

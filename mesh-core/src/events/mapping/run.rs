@@ -1,43 +1,108 @@
 //! Running a compiled mapping on a record.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::{Activity, Cond, Conv, EnumMap, FieldPlan, Mapping, SrcPath, TsFormat};
 use crate::events::ocsf::{Assign, Event, Severity};
-use crate::events::record::at_leaf;
 use crate::events::source::MapContext;
+use crate::events::sources::doc::{Doc, Node};
 use crate::events::timefmt::{parse_bsd_timestamp, parse_rfc3339};
 use crate::events::{EventError, RawRecord, Record};
 
-fn usable(v: &Value) -> bool {
+/// A value of a record, as a plan reads it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Leaf<'x> {
+    /// A string.
+    Str(&'x str),
+    /// An object of a [`Doc`].
+    Obj,
+    /// Any JSON value.
+    Val(&'x Value),
+}
+
+/// A record a plan reads and takes from: a [`Record`] or a [`Doc`] (a JSON
+/// record parsed with borrowed strings); both give the same results and
+/// leave the same fields for `unmapped`.
+pub(super) trait Src {
+    /// The value at a path of keys.
+    fn leaf(&self, segs: &[String]) -> Option<Leaf<'_>>;
+    /// Removes the value at `segs` if it is not `null` and `accept` holds
+    /// for it (objects left empty are removed too).
+    fn take_if(&mut self, segs: &[String], accept: impl FnOnce(Leaf<'_>) -> bool) -> Option<Value>;
+    /// A copy of the value at `segs`.
+    fn cloned(&self, segs: &[String]) -> Option<Value>;
+}
+
+impl Src for Record {
+    fn leaf(&self, segs: &[String]) -> Option<Leaf<'_>> {
+        self.get_segments(segs).map(Leaf::Val)
+    }
+
+    fn take_if(&mut self, segs: &[String], accept: impl FnOnce(Leaf<'_>) -> bool) -> Option<Value> {
+        self.take_segments_if(segs, |v| accept(Leaf::Val(v)))
+    }
+
+    fn cloned(&self, segs: &[String]) -> Option<Value> {
+        self.get_segments(segs).cloned()
+    }
+}
+
+fn leaf_of<'x>(n: &'x Node<'_>) -> Leaf<'x> {
+    match n {
+        Node::Str(s) => Leaf::Str(s),
+        Node::Obj(_) => Leaf::Obj,
+        Node::Val(v) => Leaf::Val(v),
+    }
+}
+
+impl Src for Doc<'_> {
+    fn leaf(&self, segs: &[String]) -> Option<Leaf<'_>> {
+        Doc::leaf(self, segs).map(leaf_of)
+    }
+
+    fn take_if(&mut self, segs: &[String], accept: impl FnOnce(Leaf<'_>) -> bool) -> Option<Value> {
+        self.take_node(segs, |n| !n.is_null() && accept(leaf_of(n)))
+            .map(Node::into_value)
+    }
+
+    fn cloned(&self, segs: &[String]) -> Option<Value> {
+        Doc::cloned(self, segs)
+    }
+}
+
+fn usable(v: Leaf<'_>) -> bool {
     match v {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
+        Leaf::Val(Value::Null) => false,
+        Leaf::Str(s) => !s.is_empty(),
+        Leaf::Val(Value::String(s)) => !s.is_empty(),
         _ => true,
     }
 }
 
-fn text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+fn not_null(v: Leaf<'_>) -> bool {
+    !matches!(v, Leaf::Val(Value::Null))
+}
+
+fn text(v: Leaf<'_>) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
-            "true"
-        } else {
-            "false"
-        })),
+        Leaf::Str(s) => Some(Cow::Borrowed(s)),
+        Leaf::Val(Value::String(s)) => Some(Cow::Borrowed(s)),
+        Leaf::Val(Value::Number(n)) => Some(Cow::Owned(n.to_string())),
+        Leaf::Val(Value::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
 }
 
 impl Cond {
-    pub(super) fn holds(&self, r: &Record) -> bool {
-        let t = |p: &[String]| r.get_segments(p).and_then(text);
+    pub(super) fn holds(&self, r: &impl Src) -> bool {
+        let t = |p: &[String]| r.leaf(p).and_then(text);
         match self {
             Cond::Eq(p, v) => t(p).is_some_and(|x| x == v.as_str()),
             Cond::Ne(p, v) => t(p).is_none_or(|x| x != v.as_str()),
             Cond::In(p, vs) => t(p).is_some_and(|x| vs.iter().any(|v| x == v.as_str())),
-            Cond::Exists(p, want) => r.get_segments(p).is_some_and(usable) == *want,
+            Cond::Exists(p, want) => r.leaf(p).is_some_and(usable) == *want,
             Cond::Prefix(p, v) => t(p).is_some_and(|x| x.starts_with(v.as_str())),
             Cond::Suffix(p, v) => t(p).is_some_and(|x| x.ends_with(v.as_str())),
             Cond::Contains(p, v) => t(p).is_some_and(|x| x.contains(v.as_str())),
@@ -49,7 +114,7 @@ impl Cond {
 }
 
 impl Mapping {
-    pub(super) fn run(&self, record: &mut Record, ctx: &MapContext) -> Result<Event, EventError> {
+    pub(super) fn run(&self, record: &mut impl Src, ctx: &MapContext) -> Result<Event, EventError> {
         let rule = self
             .rules
             .iter()
@@ -88,7 +153,7 @@ impl Mapping {
             }
         }
         for p in shared {
-            record.take_segments(&p.segs);
+            record.take_if(&p.segs, not_null);
         }
         if let Some(missing) = rule.required.minus(event.presence()).names().next() {
             return Err(EventError::missing(missing));
@@ -108,7 +173,7 @@ fn src_name(f: &FieldPlan) -> &str {
 /// original then stays in `unmapped`, since the fallback does not carry it).
 fn value<'m>(
     f: &'m FieldPlan,
-    record: &mut Record,
+    record: &mut impl Src,
     ctx: &MapContext,
     shared: &mut Vec<&'m SrcPath>,
 ) -> Result<Option<Value>, EventError> {
@@ -118,7 +183,7 @@ fn value<'m>(
         if let Some((p, v)) = f
             .from
             .iter()
-            .find_map(|p| record.take_segments_if(&p.segs, usable).map(|v| (p, v)))
+            .find_map(|p| record.take_if(&p.segs, usable).map(|v| (p, v)))
         {
             return convert(v, &f.conv, ctx)
                 .map(Some)
@@ -127,29 +192,27 @@ fn value<'m>(
     }
     if let (Some(map), true) = (&f.map, f.from.iter().all(|p| !p.shared)) {
         // An enum map over paths no other spec reads: the first usable value
-        // is looked up and, when the map has it, taken in the same walk.
+        // is looked up and, when the map has it, taken.
         let fallback = f.other.as_ref().or(f.default.as_ref());
         for p in &f.from {
-            let found = at_leaf(record.fields_mut(), &p.segs, |m, last| {
-                let current = m.get(last).filter(|v| usable(v))?;
-                match (lookup(map, current), fallback) {
-                    (Some(hit), _) => {
-                        let hit = hit.clone();
-                        m.remove(last);
-                        Some(Ok(hit))
-                    }
-                    (None, Some(d)) => Some(Ok(d.clone())),
-                    (None, None) => Some(Err(short(current))),
-                }
-            });
+            let Some(current) = record.leaf(&p.segs).filter(|v| usable(*v)) else {
+                continue;
+            };
+            let found = match (lookup(map, current), fallback) {
+                (Some(hit), _) => Ok((hit.clone(), true)),
+                (None, Some(d)) => Ok((d.clone(), false)),
+                (None, None) => Err(short(current)),
+            };
             match found {
-                None => continue,
-                Some(Ok(v)) => {
+                Ok((v, hit)) => {
+                    if hit {
+                        record.take_if(&p.segs, |_| true);
+                    }
                     return convert(v, &f.conv, ctx)
                         .map(Some)
-                        .map_err(|reason| EventError::invalid(p.text.as_str(), reason))
+                        .map_err(|reason| EventError::invalid(p.text.as_str(), reason));
                 }
-                Some(Err(shown)) => {
+                Err(shown) => {
                     return Err(EventError::invalid(
                         p.text.as_str(),
                         format!("value `{shown}` is not in the map of `{}`", f.target_name),
@@ -161,7 +224,7 @@ fn value<'m>(
     let Some(p) = f
         .from
         .iter()
-        .find(|p| record.get_segments(&p.segs).is_some_and(usable))
+        .find(|p| record.leaf(&p.segs).is_some_and(usable))
     else {
         let v = match (&f.konst, &f.default) {
             (Some(k), _) => k.clone(),
@@ -175,11 +238,10 @@ fn value<'m>(
     let field = p.text.as_str();
     let v = match &f.map {
         Some(map) => {
-            let current = record.get_segments(&p.segs);
-            let hit = current.and_then(|v| lookup(map, v));
+            let current = record.leaf(&p.segs);
+            let hit = current.and_then(|v| lookup(map, v)).cloned();
             match (hit, f.other.as_ref().or(f.default.as_ref())) {
                 (Some(m), _) => {
-                    let m = m.clone();
                     consume(p, record, shared);
                     m
                 }
@@ -195,9 +257,9 @@ fn value<'m>(
         }
         None if p.shared => {
             shared.push(p);
-            record.get_segments(&p.segs).cloned().unwrap_or_default()
+            record.cloned(&p.segs).unwrap_or_default()
         }
-        None => record.take_segments(&p.segs).unwrap_or_default(),
+        None => record.take_if(&p.segs, not_null).unwrap_or_default(),
     };
     convert(v, &f.conv, ctx)
         .map(Some)
@@ -206,7 +268,7 @@ fn value<'m>(
 
 /// The enum map's value for a source value (as text; ASCII case folded when
 /// the map ignores case).
-fn lookup<'a>(map: &'a EnumMap, v: &Value) -> Option<&'a Value> {
+fn lookup<'a>(map: &'a EnumMap, v: Leaf<'_>) -> Option<&'a Value> {
     let key = text(v)?;
     if map.ignore_case {
         map.values.get(&key.to_ascii_lowercase())
@@ -215,18 +277,23 @@ fn lookup<'a>(map: &'a EnumMap, v: &Value) -> Option<&'a Value> {
     }
 }
 
-fn consume<'m>(p: &'m SrcPath, record: &mut Record, shared: &mut Vec<&'m SrcPath>) {
+fn consume<'m>(p: &'m SrcPath, record: &mut impl Src, shared: &mut Vec<&'m SrcPath>) {
     if p.shared {
         shared.push(p);
     } else {
-        record.take_segments(&p.segs);
+        record.take_if(&p.segs, not_null);
     }
 }
 
-fn short(v: &Value) -> String {
+/// A value for an error message, cut to 64 bytes. (A [`Doc`] object is
+/// shown as `{…}`; a mapping run on a `Doc` leaves its errors to the
+/// general path, which shows the object.)
+fn short(v: Leaf<'_>) -> String {
     let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Leaf::Str(s) => s.to_owned(),
+        Leaf::Val(Value::String(s)) => s.clone(),
+        Leaf::Obj => "{…}".to_owned(),
+        Leaf::Val(other) => other.to_string(),
     };
     if s.len() > 64 {
         let cut = (0..=64).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
@@ -248,11 +315,12 @@ fn convert(v: Value, conv: &Conv, ctx: &MapContext) -> Result<Value, String> {
         Conv::Integer => Value::from(i64::from_value(v).map_err(|e| e.describe().to_owned())?),
         Conv::Number => Value::from(f64::from_value(v).map_err(|e| e.describe().to_owned())?),
         Conv::Boolean => Value::from(bool::from_value(v).map_err(|e| e.describe().to_owned())?),
-        Conv::Timestamp(fmt) => {
-            Value::from(timestamp(&v, fmt, ctx).ok_or_else(|| {
-                format!("`{}` is not a timestamp in the expected format", short(&v))
-            })?)
-        }
+        Conv::Timestamp(fmt) => Value::from(timestamp(&v, fmt, ctx).ok_or_else(|| {
+            format!(
+                "`{}` is not a timestamp in the expected format",
+                short(Leaf::Val(&v))
+            )
+        })?),
     })
 }
 

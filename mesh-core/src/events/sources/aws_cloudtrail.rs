@@ -14,7 +14,8 @@ use crate::events::ocsf::{
 use crate::events::{EventError, MapContext};
 
 use super::common::{account, endpoint, event, need_time, set_user_type};
-use super::fields::{Fields, View};
+use super::doc::Doc;
+use super::fields::{Take, View};
 use crate::events::timefmt::parse_iso;
 
 const VENDOR: &str = "AWS";
@@ -123,7 +124,7 @@ fn api_activity(name: &str) -> i64 {
 }
 
 /// The caller, from `userIdentity`.
-fn identity(f: &mut Fields) -> (User, Option<Box<Session>>, Option<String>) {
+fn identity<F: Take>(f: &mut F) -> (User, Option<Box<Session>>, Option<String>) {
     const ID: &str = "userIdentity";
     let arn = f.str(&[ID, "arn"]);
     let kind = f.str(&[ID, "type"]);
@@ -183,8 +184,14 @@ fn identity(f: &mut Fields) -> (User, Option<Box<Session>>, Option<String>) {
     (u, session, invoked_by)
 }
 
+/// Maps one CloudTrail record parsed with borrowed strings (the same
+/// mapping as [`map`]).
+pub(crate) fn map_doc(f: &mut Doc<'_>, ctx: &MapContext) -> Result<Event, EventError> {
+    map(f, ctx)
+}
+
 /// Maps one CloudTrail record.
-pub(crate) fn map(f: &mut Fields, _ctx: &MapContext) -> Result<Event, EventError> {
+pub(crate) fn map<F: Take>(f: &mut F, _ctx: &MapContext) -> Result<Event, EventError> {
     let time = need_time(f.peek_str(&["eventTime"]).and_then(parse_iso))?;
     f.str(&["eventTime"]);
     let name = f
@@ -349,7 +356,7 @@ pub(crate) fn map(f: &mut Fields, _ctx: &MapContext) -> Result<Event, EventError
                 invoked_by,
                 ..Actor::default()
             }));
-            if let Some(serde_json::Value::Array(items)) = f.peek(&["resources"]) {
+            if let Some(items) = f.peek_array(&["resources"]) {
                 let mapped: Option<Vec<_>> = items.iter().map(resource).collect();
                 if let Some(r) = mapped.filter(|r| !r.is_empty()) {
                     f.take(&["resources"]);

@@ -18,7 +18,7 @@ pub(crate) struct Fields {
 }
 
 /// Whether a string is a placeholder meaning "no value".
-fn is_placeholder(s: &str) -> bool {
+pub(crate) fn is_placeholder(s: &str) -> bool {
     let t = s.trim();
     t.is_empty() || t == "-" || t.eq_ignore_ascii_case("n/a")
 }
@@ -121,11 +121,7 @@ impl Fields {
     pub(crate) fn bool(&mut self, path: &[&str]) -> Option<bool> {
         self.take_if(path, |v| match v {
             Value::Bool(b) => Some(*b),
-            Value::String(s) => match s.trim() {
-                t if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes") => Some(true),
-                t if t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no") => Some(false),
-                _ => None,
-            },
+            Value::String(s) => bool_word(s),
             _ => None,
         })
     }
@@ -168,8 +164,57 @@ impl Fields {
     }
 }
 
+/// A boolean written as a word: `true`/`yes`, `false`/`no`, any case.
+pub(crate) fn bool_word(s: &str) -> Option<bool> {
+    match s.trim() {
+        t if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes") => Some(true),
+        t if t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no") => Some(false),
+        _ => None,
+    }
+}
+
+/// The reads and takes a mapping written once for two record forms uses:
+/// [`Fields`] (a record parsed to a map) and [`super::doc::Doc`] (a record
+/// parsed with borrowed strings). Both give the same results and leave the
+/// same fields for `unmapped`.
+pub(crate) trait Take {
+    /// The string at `path` (not a placeholder), without taking it.
+    fn peek_str(&self, path: &[&str]) -> Option<&str>;
+    /// Takes a string at `path`; numbers and booleans are taken as text.
+    fn str(&mut self, path: &[&str]) -> Option<String>;
+    /// Takes a boolean at `path` (also as a word, any case).
+    fn bool(&mut self, path: &[&str]) -> Option<bool>;
+    /// Takes the raw value at `path` (anything but `null`).
+    fn take(&mut self, path: &[&str]) -> Option<Value>;
+    /// Drops a `null` at `path`.
+    fn drop_null(&mut self, path: &[&str]);
+    /// The array at `path`, without taking it.
+    fn peek_array(&self, path: &[&str]) -> Option<&Vec<Value>>;
+}
+
+impl Take for Fields {
+    fn peek_str(&self, path: &[&str]) -> Option<&str> {
+        Fields::peek_str(self, path)
+    }
+    fn str(&mut self, path: &[&str]) -> Option<String> {
+        Fields::str(self, path)
+    }
+    fn bool(&mut self, path: &[&str]) -> Option<bool> {
+        Fields::bool(self, path)
+    }
+    fn take(&mut self, path: &[&str]) -> Option<Value> {
+        Fields::take(self, path)
+    }
+    fn drop_null(&mut self, path: &[&str]) {
+        Fields::drop_null(self, path);
+    }
+    fn peek_array(&self, path: &[&str]) -> Option<&Vec<Value>> {
+        self.peek(path).and_then(Value::as_array)
+    }
+}
+
 /// Deepest nesting searched for `null`s to drop.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 fn drop_nulls(map: &mut Map<String, Value>, depth: usize) {
     map.retain(|_, v| !v.is_null());

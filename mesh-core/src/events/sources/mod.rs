@@ -36,6 +36,7 @@
 mod aws_cloudtrail;
 mod cef;
 mod common;
+pub(crate) mod doc;
 mod entra_id;
 mod fields;
 mod fortigate;
@@ -53,13 +54,16 @@ mod zeek;
 
 use crate::events::format::Format;
 use crate::events::ocsf::{Class, Event, Product, Service};
+use crate::events::source::finish;
 use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
 
+use doc::Doc;
 use fields::{Fields, View};
 
 type DetectFn = fn(&View<'_>) -> Option<u8>;
 type MapFn = fn(&mut Fields, &MapContext) -> Result<Event, EventError>;
 type ParseFn = fn(&[u8], &MapContext) -> Result<Record, EventError>;
+type DocMapFn = fn(&mut Doc<'_>, &MapContext) -> Result<Event, EventError>;
 
 /// A built-in source: plain functions behind the [`Source`] trait.
 struct Builtin {
@@ -70,6 +74,9 @@ struct Builtin {
     detect: DetectFn,
     map: MapFn,
     parse: Option<ParseFn>,
+    /// The same mapping as `map`, on a JSON record parsed with borrowed
+    /// strings (see [`Source::normalize_raw`]).
+    map_doc: Option<DocMapFn>,
 }
 
 impl Source for Builtin {
@@ -103,7 +110,26 @@ impl Source for Builtin {
         let mut fields = Fields::new(std::mem::take(record));
         let out = (self.map)(&mut fields, ctx);
         *record = fields.into_record();
-        let mut event = out?;
+        self.complete(out?)
+    }
+
+    fn normalize_raw(&self, raw: &[u8], ctx: &MapContext) -> Option<Result<Event, EventError>> {
+        let map_doc = self.map_doc?;
+        if self.format != Format::Json || raw.len() > ctx.limits.max_record_bytes {
+            return None;
+        }
+        let mut doc = Doc::parse(raw)?;
+        // Errors are rare: the general path reports them.
+        let event = map_doc(&mut doc, ctx).ok()?;
+        let event = self.complete(event).ok()?;
+        Some(Ok(finish(self, event, doc.into_unmapped())))
+    }
+}
+
+impl Builtin {
+    /// Checks a mapped event against its class's "at least one of"
+    /// constraints (see [`Source::map`]).
+    fn complete(&self, mut event: Event) -> Result<Event, EventError> {
         // The classes' "at least one of" constraints, with one fallback: a
         // logon with no known destination was to the source's own service.
         let missing = match event.class() {
@@ -155,18 +181,22 @@ const fn json(
         detect,
         map,
         parse: None,
+        map_doc: None,
     }
 }
 
 fn all() -> Vec<Builtin> {
     vec![
-        json(
-            "aws.cloudtrail",
-            "AWS",
-            "CloudTrail",
-            aws_cloudtrail::detect,
-            aws_cloudtrail::map,
-        ),
+        Builtin {
+            map_doc: Some(aws_cloudtrail::map_doc),
+            ..json(
+                "aws.cloudtrail",
+                "AWS",
+                "CloudTrail",
+                aws_cloudtrail::detect,
+                aws_cloudtrail::map,
+            )
+        },
         json(
             "okta.system_log",
             "Okta",
