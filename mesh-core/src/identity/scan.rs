@@ -628,69 +628,27 @@ impl<'t> FastJws<'t> {
     }
 }
 
-/// The value of each base64url character, `0xff` for other bytes.
-// Indexes are < 256 and < 64 in this const context (checked at compile time).
-#[allow(clippy::indexing_slicing)]
-const B64_VALUES: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
-
-fn b64_value(c: u8) -> u32 {
-    u32::from(B64_VALUES.get(usize::from(c)).copied().unwrap_or(0xff))
-}
-
 /// Strict base64url without padding into `out`, as the general path decodes it
 /// (canonical final symbol, no `=`, no whitespace); `None` for anything
 /// else or when `out` is too small. Returns the decoded length.
+///
+/// `base64-simd` decodes 32 characters per step with AVX2 (SSSE3 or NEON
+/// elsewhere, a table loop without them), about a tenth of the instructions
+/// of a four-characters-at-a-time table loop; in its `NoPad` configuration
+/// it rejects `=`, whitespace, a length of 4n+1 and non-zero unused bits of
+/// the final symbol, exactly as the general path.
 fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    let n = input.len() / 4 * 3;
-    if out.len() < n {
-        return None;
-    }
-    let mut chunks = input.chunks_exact(4);
-    // Invalid bytes map to 0xff: checked once, after the loop.
-    let mut bad = 0u32;
-    for (quad, dst) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
-        if let ([a, b, c, d], [x, y, z]) = (quad, dst) {
-            let (a, b, c, d) = (b64_value(*a), b64_value(*b), b64_value(*c), b64_value(*d));
-            bad |= a | b | c | d;
-            let v = (a << 18) | (b << 12) | (c << 6) | d;
-            *x = (v >> 16) as u8;
-            *y = (v >> 8) as u8;
-            *z = v as u8;
-        }
-    }
-    if bad > 63 {
-        return None;
-    }
-    let rest = chunks.remainder();
-    let (v, bytes, unused_bits) = match *rest {
-        [] => return Some(n),
-        [a, b] => ((b64_value(a) << 6) | b64_value(b), 1, 4),
-        [a, b, c] => (
-            (b64_value(a) << 12) | (b64_value(b) << 6) | b64_value(c),
-            2,
-            2,
-        ),
+    let n = match input.len() % 4 {
+        0 => input.len() / 4 * 3,
+        2 => input.len() / 4 * 3 + 1,
+        3 => input.len() / 4 * 3 + 2,
         _ => return None,
     };
-    let valid = rest.iter().all(|c| b64_value(*c) < 64);
-    if !valid || v & ((1 << unused_bits) - 1) != 0 {
-        return None;
-    }
-    let v = v >> unused_bits;
-    let tail = out.get_mut(n..n + bytes)?;
-    for (i, slot) in tail.iter_mut().enumerate() {
-        *slot = (v >> (8 * (bytes - 1 - i))) as u8;
-    }
-    Some(n + bytes)
+    let out = out.get_mut(..n)?;
+    base64_simd::URL_SAFE_NO_PAD
+        .decode(input, base64_simd::Out::from_slice(out))
+        .ok()
+        .map(|d| d.len())
 }
 
 /// A fresh header buffer.
