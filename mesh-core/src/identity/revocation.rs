@@ -824,6 +824,35 @@ mod tests {
         check_all(&reserved);
     }
 
+    proptest! {
+        /// A subject revoked by one spelling matches an `email` claim or
+        /// subject exactly when both canonicalize to the same actor key,
+        /// whatever the classification shortcuts (case, length over either
+        /// fold buffer, odd bytes, non-ASCII, several `@`).
+        #[test]
+        fn subject_match_is_actor_key_equality(
+            local in "[a-cA-C./ \\\\é@-]{1,12}",
+            pad in 0usize..3,
+            flip in any::<bool>(),
+            as_subject in any::<bool>(),
+        ) {
+            let long = ["", "x", "y"][pad].repeat([0, 70, 330][pad]);
+            let name = format!("{local}{long}@Example.com");
+            let other = if flip { name.to_uppercase() } else { name.to_lowercase() };
+            let mut set = RevocationSet::new();
+            let exp = t(10_000);
+            prop_assume!(set.revoke_subject(&name, t(50), exp).is_ok());
+            let mut id = token(if as_subject { &other } else { "s-1" }, "j", 1);
+            if !as_subject {
+                id.claims.insert("email".into(), json!(other));
+            }
+            let same = ActorKey::from_identifier(&other)
+                .is_ok_and(|k| Some(k) == ActorKey::from_identifier(&name).ok());
+            let hit = set.check(&id, t(2)) == Some(RevocationReason::Subject);
+            prop_assert_eq!(hit, same);
+        }
+    }
+
     fn arb_set() -> impl Strategy<Value = RevocationSet> {
         let entry = (0i64..5, 0i64..5);
         let ops = proptest::collection::vec((0u8..4, "[a-c]{1,2}", entry), 0..12);
