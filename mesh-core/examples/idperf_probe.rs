@@ -70,13 +70,29 @@ fn probe_token_floor(key: &ring::hmac::Key, input: &[u8], sig: &[u8]) {
     }
 }
 
+#[inline(never)]
+fn probe_token_verify_alg(reg: &IssuerRegistry, token: &str, now: Timestamp) {
+    for _ in 0..ALG_ITERS {
+        black_box(reg.verify(black_box(token), now).unwrap());
+    }
+}
+
+/// Iterations of the slower public-key modes (`token-rs256`, ...): compare
+/// `IssuerRegistry::verify` with `VerifyingKey::verify` inclusive.
+const ALG_ITERS: usize = 200;
+
 /// An HS256 token like the `token_verify` bench's (~800 bytes).
 fn token_fixture(now_s: i64) -> (IssuerRegistry, String) {
+    token_fixture_alg(now_s, Algorithm::HS256)
+}
+
+/// The same claims signed with `alg`.
+fn token_fixture_alg(now_s: i64, alg: Algorithm) -> (IssuerRegistry, String) {
     let iss = "https://hs.idp.example.com";
-    let hs = common::TestKey::new(Algorithm::HS256, "hs-2025-01");
+    let hs = common::TestKey::new(alg, "hs-2025-01");
     let mut reg = IssuerRegistry::new();
     let set = KeySet::from_jwks(common::jwks_doc(&[&hs]).as_bytes()).unwrap();
-    reg.add(IssuerConfig::new(iss, set, &[Algorithm::HS256]).audience("api://orders"))
+    reg.add(IssuerConfig::new(iss, set, &[alg]).audience("api://orders"))
         .unwrap();
     let claims = serde_json::json!({
         "iss": iss, "sub": "00u1a2b3c4d5e6f7g8h9", "aud": "api://orders",
@@ -104,6 +120,16 @@ fn main() {
             base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, common::HMAC_SECRET);
         probe_token_floor(&key, input.as_bytes(), &sig);
+    }
+    for (mode, alg) in [
+        ("token-rs256", Algorithm::RS256),
+        ("token-es256", Algorithm::ES256),
+        ("token-eddsa", Algorithm::EdDSA),
+    ] {
+        if what == mode {
+            let (reg, token) = token_fixture_alg(now.unix_seconds(), alg);
+            probe_token_verify_alg(&reg, &token, now);
+        }
     }
     if what.is_empty() || what == "cache" {
         let cache = TokenCache::new(1_000, Duration::from_secs(600));

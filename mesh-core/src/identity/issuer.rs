@@ -586,6 +586,33 @@ mod fast_path {
             let fast = scan::decode_for_test(text.as_bytes(), &mut out).map(|n| out[..n].to_vec());
             prop_assert_eq!(fast, general);
         }
+
+        /// Long inputs (the vectorized blocks), valid or with one byte
+        /// replaced anywhere, or cut to any length.
+        #[test]
+        fn base64_decoder_agrees_on_long_text(
+            data in proptest::collection::vec(any::<u8>(), 0..400),
+            at in any::<proptest::sample::Index>(),
+            byte in any::<u8>(),
+            edit in 0..3u8,
+        ) {
+            let mut text = super::super::jws::B64.encode(&data).into_bytes();
+            if !text.is_empty() {
+                let i = at.index(text.len());
+                match edit {
+                    0 => text[i] = byte,
+                    1 => text.truncate(i),
+                    _ => {}
+                }
+            }
+            let mut out = [0u8; 600];
+            let general = super::super::jws::b64_decode("payload", &text).ok();
+            let fast = scan::decode_for_test(&text, &mut out).map(|n| out[..n].to_vec());
+            prop_assert_eq!(&fast, &general);
+            if edit == 2 {
+                prop_assert_eq!(fast, Some(data));
+            }
+        }
     }
 
     #[test]

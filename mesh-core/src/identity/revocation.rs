@@ -57,6 +57,40 @@ pub const MAX_REVOCATION_KEY_LEN: usize = 1024;
 /// Longest e-mail/UPN claim lower-cased for lookup without allocating.
 const MAX_FOLD_LEN: usize = 320;
 
+/// E-mail/UPN claims up to this length are lower-cased in a smaller buffer.
+const SHORT_FOLD_LEN: usize = 64;
+
+/// Byte classes of a subject name (see `RevocationSet::subject_hit`).
+const UPPER: u8 = 1;
+const WIDE: u8 = 2;
+const ODD: u8 = 4;
+/// `@`; the highest class bit, so `class >> 3` counts it.
+const AT: u8 = 8;
+/// The class of each byte: ASCII upper case, non-ASCII, `/`, `\\` or ASCII
+/// whitespace (as `u8::is_ascii_whitespace`), `@`.
+// Indexes are < 256 in this const context (checked at compile time).
+#[allow(clippy::indexing_slicing)]
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            UPPER
+        } else if c >= 0x80 {
+            WIDE
+        } else if c == b'/' || c == b'\\' || c.is_ascii_whitespace() {
+            ODD
+        } else if c == b'@' {
+            AT
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Why an identity is revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -429,14 +463,14 @@ impl RevocationSet {
     fn subject_hit(&self, name: &str, iat: Option<Timestamp>, now: Timestamp) -> bool {
         let hit = |k: &str| self.subjects.get(k).is_some_and(|e| e.covers(iat, now));
         let bytes = name.as_bytes();
-        // One pass over the bytes classifies the name.
-        let (mut upper, mut wide, mut ats, mut odd) = (false, false, 0usize, false);
+        // One pass over the bytes classifies the name: one table load per byte.
+        let (mut class, mut ats) = (0u8, 0usize);
         for &b in bytes {
-            upper |= b.wrapping_sub(b'A') < 26;
-            wide |= b >= 0x80;
-            ats += usize::from(b == b'@');
-            odd |= b == b'/' || b == b'\\' || b.is_ascii_whitespace();
+            let c = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(WIDE);
+            class |= c;
+            ats += usize::from(c >> 3);
         }
+        let (upper, wide, odd) = (class & UPPER != 0, class & WIDE != 0, class & ODD != 0);
         // `str::trim` on ASCII strips exactly these bytes (`\t` to `\r`, space).
         let untrimmed =
             |b: Option<&u8>| b.is_some_and(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b));
@@ -451,24 +485,45 @@ impl RevocationSet {
             return self.filter.may_contain(TAG_SUBJECT, bytes) && hit(name);
         }
         if plain && ats == 1 && !odd && name.len() <= MAX_FOLD_LEN {
-            // Lower-case into a stack buffer; the filter is probed on the
-            // bytes, so a miss costs no UTF-8 check and no map lookup.
-            let mut buf = [0u8; MAX_FOLD_LEN];
-            if let Some(dst) = buf.get_mut(..name.len()) {
-                dst.copy_from_slice(bytes);
-                dst.make_ascii_lowercase();
-                if !self.filter.may_contain(TAG_SUBJECT, dst) {
-                    return false;
-                }
-                if let Ok(folded) = std::str::from_utf8(dst) {
-                    return hit(folded);
-                }
+            // Lower-case into a stack buffer (a small one for the usual
+            // lengths); the filter is probed on the bytes, so a miss costs no
+            // UTF-8 check and no map lookup.
+            let folded = if name.len() <= SHORT_FOLD_LEN {
+                self.folded_hit(bytes, &mut [0u8; SHORT_FOLD_LEN], iat, now)
+            } else {
+                self.folded_hit(bytes, &mut [0u8; MAX_FOLD_LEN], iat, now)
+            };
+            if let Some(hit) = folded {
+                return hit;
             }
         }
         ActorKey::from_identifier(name).is_ok_and(|k| {
             self.entry(TAG_SUBJECT, k.as_str())
                 .is_some_and(|e| e.covers(iat, now))
         })
+    }
+
+    /// Whether `bytes` lower-cased (in `buf`) is a revoked subject; `None`
+    /// when `buf` is too short.
+    fn folded_hit(
+        &self,
+        bytes: &[u8],
+        buf: &mut [u8],
+        iat: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Option<bool> {
+        let dst = buf.get_mut(..bytes.len())?;
+        dst.copy_from_slice(bytes);
+        dst.make_ascii_lowercase();
+        if !self.filter.may_contain(TAG_SUBJECT, dst) {
+            return Some(false);
+        }
+        let folded = std::str::from_utf8(dst).ok()?;
+        Some(
+            self.subjects
+                .get(folded)
+                .is_some_and(|e| e.covers(iat, now)),
+        )
     }
 
     /// Merges `other` into `self`: union of keys, and for a shared key the
@@ -767,6 +822,35 @@ mod tests {
         reserved.reserve_tokens(100_000);
         reserved.merge(&set);
         check_all(&reserved);
+    }
+
+    proptest! {
+        /// A subject revoked by one spelling matches an `email` claim or
+        /// subject exactly when both canonicalize to the same actor key,
+        /// whatever the classification shortcuts (case, length over either
+        /// fold buffer, odd bytes, non-ASCII, several `@`).
+        #[test]
+        fn subject_match_is_actor_key_equality(
+            local in "[a-cA-C./ \\\\é@-]{1,12}",
+            pad in 0usize..3,
+            flip in any::<bool>(),
+            as_subject in any::<bool>(),
+        ) {
+            let long = ["", "x", "y"][pad].repeat([0, 70, 330][pad]);
+            let name = format!("{local}{long}@Example.com");
+            let other = if flip { name.to_uppercase() } else { name.to_lowercase() };
+            let mut set = RevocationSet::new();
+            let exp = t(10_000);
+            prop_assume!(set.revoke_subject(&name, t(50), exp).is_ok());
+            let mut id = token(if as_subject { &other } else { "s-1" }, "j", 1);
+            if !as_subject {
+                id.claims.insert("email".into(), json!(other));
+            }
+            let same = ActorKey::from_identifier(&other)
+                .is_ok_and(|k| Some(k) == ActorKey::from_identifier(&name).ok());
+            let hit = set.check(&id, t(2)) == Some(RevocationReason::Subject);
+            prop_assert_eq!(hit, same);
+        }
     }
 
     fn arb_set() -> impl Strategy<Value = RevocationSet> {
