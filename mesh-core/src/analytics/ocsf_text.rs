@@ -17,8 +17,17 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::ocsf::{Coord, Fields, Text, TimeField, UserFields};
 use super::AnalyticsError;
 
-/// The fields of one event given as JSON text.
+/// The fields of one event given as JSON text: by the fast reader for
+/// plain lines (`ocsf_scan`), else by the exact one here.
 pub(crate) fn fields(text: &str) -> Result<Fields<'_>, AnalyticsError> {
+    if let Some(f) = super::ocsf_scan::fields(text) {
+        return Ok(f);
+    }
+    exact_fields(text)
+}
+
+/// The fields of one event given as JSON text, by `serde_json`'s parser.
+pub(crate) fn exact_fields(text: &str) -> Result<Fields<'_>, AnalyticsError> {
     let invalid = |e: serde_json::Error| AnalyticsError::InvalidEvent {
         pointer: String::new(),
         reason: format!("invalid JSON: {e}"),
