@@ -22,7 +22,9 @@
 //! threshold, so a key's state is bounded too.
 //!
 //! Memory per tracked actor: a fixed part (the key twice — in the index and
-//! in its slot — the slot with the actor's state, and an index entry), plus
+//! in its slot, inline when at most 30 bytes so that a lookup follows no
+//! pointer, else on the heap — the slot with the actor's state, and an index
+//! entry), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
 //! (one time and one event uid each), [`MAX_SESSIONS`] sessions, 8
@@ -48,7 +50,7 @@ use super::attack::{
 };
 use super::finding::{Evidence, Finding, Severity};
 use super::ocsf::{class, Signal, STATUS_FAILURE, STATUS_SUCCESS};
-use super::state::{fnv64, BoundedMap, DistinctWindow, Mark, SlidingCount};
+use super::state::{fnv64, BoundedMap, CompactKey, DistinctWindow, Mark, SlidingCount};
 use super::AnalyticsError;
 use crate::{ActorKey, Timestamp};
 
@@ -437,7 +439,8 @@ struct Pending {
 pub struct Correlator {
     config: CorrelatorConfig,
     enabled: u32,
-    actors: BoundedMap<ActorKey, ActorState>,
+    /// Keyed by the actor key's text, held inline when short.
+    actors: BoundedMap<CompactKey, ActorState>,
     sources: BoundedMap<IpAddr, SourceState>,
     /// Reorder buffer, sorted by time (stable for equal times).
     buffer: VecDeque<Pending>,
@@ -509,13 +512,13 @@ impl Correlator {
     /// Approximate bytes of correlation state held now (maps, keys, rings,
     /// reorder buffer).
     pub fn approx_state_bytes(&self) -> usize {
-        let per_actor_fixed = std::mem::size_of::<(ActorKey, u32)>()
-            + std::mem::size_of::<Option<(ActorKey, ActorState, i64, bool)>>()
+        let per_actor_fixed = std::mem::size_of::<(CompactKey, u32)>()
+            + std::mem::size_of::<Option<(CompactKey, ActorState, i64, bool)>>()
             + 8;
         let actors: usize = self
             .actors
-            .values()
-            .map(ActorState::heap_bytes)
+            .entries()
+            .map(|(k, st)| 2 * k.heap_bytes() + st.heap_bytes())
             .sum::<usize>()
             + self.actors.len() * per_actor_fixed;
         let sources: usize = self
@@ -693,7 +696,10 @@ impl Correlator {
         let on_mfa = self.on(DetectionId::MfaFatigue);
         let on_travel = self.on(DetectionId::ImpossibleTravel);
         let on_country = self.on(DetectionId::NewCountryLogin);
-        let Some(st) = self.actors.entry(actor, now, ActorState::default) else {
+        let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        else {
             return;
         };
         let ring_cap = th.brute_force_failures.max(th.brute_success_failures);
@@ -869,7 +875,10 @@ impl Correlator {
             return;
         }
         let now = s.time.unix_millis();
-        if let Some(st) = self.actors.entry(actor, now, ActorState::default) {
+        if let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        {
             st.grant = Some(Box::new(Grant {
                 time: now,
                 uid: s.uid.clone(),
@@ -888,7 +897,7 @@ impl Correlator {
         let (window, need) = (th.mass_access_window_ms, th.mass_access_reads);
         // Reads only matter for actors with a recent grant: no state is
         // created for plain reads.
-        let Some(st) = self.actors.get_mut(actor, now) else {
+        let Some(st) = self.actors.get_mut(&CompactKey::new(actor.as_str()), now) else {
             return;
         };
         let Some(g) = st.grant.as_deref_mut() else {
@@ -933,7 +942,10 @@ impl Correlator {
             return;
         }
         let now = s.time.unix_millis();
-        let Some(st) = self.actors.entry(actor, now, ActorState::default) else {
+        let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        else {
             return;
         };
         let h = fnv64(session.as_bytes());
