@@ -7,6 +7,10 @@
 //! or rejected exactly as `serde_json::from_str::<Value>` would (same
 //! syntax, escapes, number ranges and nesting limit), and a key given twice
 //! keeps its last value, as in a parsed object.
+//!
+//! Plain lines (the common case) are first tried by the faster hand-written
+//! reader in `ocsf_scan`, which reads the same fields by the same rules and
+//! leaves anything it is unsure of to this one.
 
 use std::borrow::Cow;
 use std::fmt;
