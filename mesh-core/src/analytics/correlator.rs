@@ -23,12 +23,12 @@
 //!
 //! Memory per tracked actor: a fixed part (the key twice — in the index and
 //! in its slot, inline when at most 30 bytes so that a lookup follows no
-//! pointer, else on the heap — the slot with the actor's state, and an index
-//! entry), plus
+//! pointer, else on the heap — the slot with the actor's state, including
+//! the last located logon and up to 8 countries, and an index entry), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
-//! (one time and one event uid each), [`MAX_SESSIONS`] sessions, 8
-//! countries, the last located logon and the last privilege grant. Event
+//! (one time and one event uid each), [`MAX_SESSIONS`] sessions, the last
+//! located logon's event uid and the last privilege grant. Event
 //! uids longer than 256 bytes are not kept and keys are at most 512 bytes,
 //! so with the default thresholds one actor can never hold more than about
 //! 7.5 KiB, and the whole actor map at most `max_actors` times that.
@@ -403,8 +403,10 @@ struct ActorState {
     failures: SlidingCount,
     brute_alerted: bool,
     push_denials: SlidingCount,
-    last_login: Option<Box<Login>>,
-    countries: Vec<u64>,
+    /// Inline, like the countries: read on every located logon, so no
+    /// pointer to follow.
+    last_login: Option<Login>,
+    countries: Countries,
     sessions: Vec<SessionMark>,
     grant: Option<Box<Grant>>,
 }
@@ -413,15 +415,48 @@ impl ActorState {
     fn heap_bytes(&self) -> usize {
         self.failures.heap_bytes()
             + self.push_denials.heap_bytes()
-            + self.last_login.as_ref().map_or(0, |l| {
-                std::mem::size_of::<Login>() + l.uid.as_ref().map_or(0, |u| u.len())
-            })
-            + self.countries.capacity() * 8
+            + self
+                .last_login
+                .as_ref()
+                .map_or(0, |l| l.uid.as_ref().map_or(0, |u| u.len()))
             + self.sessions.capacity() * std::mem::size_of::<SessionMark>()
             + self
                 .grant
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Grant>())
+    }
+}
+
+/// The hashes of the last [`MAX_COUNTRIES`] countries, oldest first.
+#[derive(Debug, Default, Clone)]
+struct Countries {
+    hashes: [u64; MAX_COUNTRIES],
+    len: usize,
+}
+
+impl Countries {
+    fn contains(&self, h: u64) -> bool {
+        self.hashes.iter().take(self.len).any(|&x| x == h)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `h`, forgetting the oldest when full.
+    fn push(&mut self, h: u64) {
+        if self.len >= MAX_COUNTRIES {
+            self.hashes.copy_within(1.., 0);
+            self.len = MAX_COUNTRIES - 1;
+        }
+        if let Some(slot) = self.hashes.get_mut(self.len) {
+            *slot = h;
+            self.len += 1;
+        }
     }
 }
 
@@ -753,7 +788,7 @@ impl Correlator {
         st.failures.clear();
         st.brute_alerted = false;
         if let Some((lat, lon)) = s.geo {
-            if let (true, Some(prev)) = (on_travel, st.last_login.as_deref()) {
+            if let (true, Some(prev)) = (on_travel, st.last_login.as_ref()) {
                 let km = haversine_km(prev.lat, prev.lon, lat, lon);
                 let hours = (now.saturating_sub(prev.time)) as f64 / 3_600_000.0;
                 let speed = if hours > 0.0 {
@@ -792,14 +827,11 @@ impl Correlator {
                 uid: s.uid.clone(),
                 ip: s.src_ip,
             };
-            match st.last_login.as_deref_mut() {
-                Some(last) => *last = login,
-                None => st.last_login = Some(Box::new(login)),
-            }
+            st.last_login = Some(login);
         }
         if let Some(country) = s.country.as_deref() {
             let h = fnv64(country.as_bytes());
-            if !st.countries.contains(&h) {
+            if !st.countries.contains(h) {
                 if on_country && !st.countries.is_empty() {
                     let desc = format!(
                         "first successful logon from `{country}` after {} known countries",
@@ -811,9 +843,6 @@ impl Correlator {
                         desc,
                         vec![evidence(s)],
                     ));
-                }
-                if st.countries.len() >= MAX_COUNTRIES {
-                    st.countries.remove(0);
                 }
                 st.countries.push(h);
             }
