@@ -22,11 +22,13 @@
 //! threshold, so a key's state is bounded too.
 //!
 //! Memory per tracked actor: a fixed part (the key twice — in the index and
-//! in its slot — the slot with the actor's state, and an index entry), plus
+//! in its slot, inline when at most 30 bytes so that a lookup follows no
+//! pointer, else on the heap — the slot with the actor's state, including
+//! the last located logon and up to 8 countries, and an index entry), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
-//! (one time and one event uid each), [`MAX_SESSIONS`] sessions, 8
-//! countries, the last located logon and the last privilege grant. Event
+//! (one time and one event uid each), [`MAX_SESSIONS`] sessions, the last
+//! located logon's event uid and the last privilege grant. Event
 //! uids longer than 256 bytes are not kept and keys are at most 512 bytes,
 //! so with the default thresholds one actor can never hold more than about
 //! 7.5 KiB, and the whole actor map at most `max_actors` times that.
@@ -48,7 +50,7 @@ use super::attack::{
 };
 use super::finding::{Evidence, Finding, Severity};
 use super::ocsf::{class, Signal, STATUS_FAILURE, STATUS_SUCCESS};
-use super::state::{fnv64, BoundedMap, DistinctWindow, Mark, SlidingCount};
+use super::state::{fnv64, BoundedMap, CompactKey, DistinctWindow, Mark, SlidingCount};
 use super::AnalyticsError;
 use crate::{ActorKey, Timestamp};
 
@@ -401,8 +403,10 @@ struct ActorState {
     failures: SlidingCount,
     brute_alerted: bool,
     push_denials: SlidingCount,
-    last_login: Option<Box<Login>>,
-    countries: Vec<u64>,
+    /// Inline, like the countries: read on every located logon, so no
+    /// pointer to follow.
+    last_login: Option<Login>,
+    countries: Countries,
     sessions: Vec<SessionMark>,
     grant: Option<Box<Grant>>,
 }
@@ -411,15 +415,48 @@ impl ActorState {
     fn heap_bytes(&self) -> usize {
         self.failures.heap_bytes()
             + self.push_denials.heap_bytes()
-            + self.last_login.as_ref().map_or(0, |l| {
-                std::mem::size_of::<Login>() + l.uid.as_ref().map_or(0, |u| u.len())
-            })
-            + self.countries.capacity() * 8
+            + self
+                .last_login
+                .as_ref()
+                .map_or(0, |l| l.uid.as_ref().map_or(0, |u| u.len()))
             + self.sessions.capacity() * std::mem::size_of::<SessionMark>()
             + self
                 .grant
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Grant>())
+    }
+}
+
+/// The hashes of the last [`MAX_COUNTRIES`] countries, oldest first.
+#[derive(Debug, Default, Clone)]
+struct Countries {
+    hashes: [u64; MAX_COUNTRIES],
+    len: usize,
+}
+
+impl Countries {
+    fn contains(&self, h: u64) -> bool {
+        self.hashes.iter().take(self.len).any(|&x| x == h)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `h`, forgetting the oldest when full.
+    fn push(&mut self, h: u64) {
+        if self.len >= MAX_COUNTRIES {
+            self.hashes.copy_within(1.., 0);
+            self.len = MAX_COUNTRIES - 1;
+        }
+        if let Some(slot) = self.hashes.get_mut(self.len) {
+            *slot = h;
+            self.len += 1;
+        }
     }
 }
 
@@ -437,7 +474,8 @@ struct Pending {
 pub struct Correlator {
     config: CorrelatorConfig,
     enabled: u32,
-    actors: BoundedMap<ActorKey, ActorState>,
+    /// Keyed by the actor key's text, held inline when short.
+    actors: BoundedMap<CompactKey, ActorState>,
     sources: BoundedMap<IpAddr, SourceState>,
     /// Reorder buffer, sorted by time (stable for equal times).
     buffer: VecDeque<Pending>,
@@ -509,13 +547,13 @@ impl Correlator {
     /// Approximate bytes of correlation state held now (maps, keys, rings,
     /// reorder buffer).
     pub fn approx_state_bytes(&self) -> usize {
-        let per_actor_fixed = std::mem::size_of::<(ActorKey, u32)>()
-            + std::mem::size_of::<Option<(ActorKey, ActorState, i64, bool)>>()
+        let per_actor_fixed = std::mem::size_of::<(CompactKey, u32)>()
+            + std::mem::size_of::<Option<(CompactKey, ActorState, i64, bool)>>()
             + 8;
         let actors: usize = self
             .actors
-            .values()
-            .map(ActorState::heap_bytes)
+            .entries()
+            .map(|(k, st)| 2 * k.heap_bytes() + st.heap_bytes())
             .sum::<usize>()
             + self.actors.len() * per_actor_fixed;
         let sources: usize = self
@@ -693,7 +731,10 @@ impl Correlator {
         let on_mfa = self.on(DetectionId::MfaFatigue);
         let on_travel = self.on(DetectionId::ImpossibleTravel);
         let on_country = self.on(DetectionId::NewCountryLogin);
-        let Some(st) = self.actors.entry(actor, now, ActorState::default) else {
+        let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        else {
             return;
         };
         let ring_cap = th.brute_force_failures.max(th.brute_success_failures);
@@ -747,7 +788,7 @@ impl Correlator {
         st.failures.clear();
         st.brute_alerted = false;
         if let Some((lat, lon)) = s.geo {
-            if let (true, Some(prev)) = (on_travel, st.last_login.as_deref()) {
+            if let (true, Some(prev)) = (on_travel, st.last_login.as_ref()) {
                 let km = haversine_km(prev.lat, prev.lon, lat, lon);
                 let hours = (now.saturating_sub(prev.time)) as f64 / 3_600_000.0;
                 let speed = if hours > 0.0 {
@@ -786,14 +827,11 @@ impl Correlator {
                 uid: s.uid.clone(),
                 ip: s.src_ip,
             };
-            match st.last_login.as_deref_mut() {
-                Some(last) => *last = login,
-                None => st.last_login = Some(Box::new(login)),
-            }
+            st.last_login = Some(login);
         }
         if let Some(country) = s.country.as_deref() {
             let h = fnv64(country.as_bytes());
-            if !st.countries.contains(&h) {
+            if !st.countries.contains(h) {
                 if on_country && !st.countries.is_empty() {
                     let desc = format!(
                         "first successful logon from `{country}` after {} known countries",
@@ -805,9 +843,6 @@ impl Correlator {
                         desc,
                         vec![evidence(s)],
                     ));
-                }
-                if st.countries.len() >= MAX_COUNTRIES {
-                    st.countries.remove(0);
                 }
                 st.countries.push(h);
             }
@@ -869,7 +904,10 @@ impl Correlator {
             return;
         }
         let now = s.time.unix_millis();
-        if let Some(st) = self.actors.entry(actor, now, ActorState::default) {
+        if let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        {
             st.grant = Some(Box::new(Grant {
                 time: now,
                 uid: s.uid.clone(),
@@ -888,7 +926,7 @@ impl Correlator {
         let (window, need) = (th.mass_access_window_ms, th.mass_access_reads);
         // Reads only matter for actors with a recent grant: no state is
         // created for plain reads.
-        let Some(st) = self.actors.get_mut(actor, now) else {
+        let Some(st) = self.actors.get_mut(&CompactKey::new(actor.as_str()), now) else {
             return;
         };
         let Some(g) = st.grant.as_deref_mut() else {
@@ -933,7 +971,10 @@ impl Correlator {
             return;
         }
         let now = s.time.unix_millis();
-        let Some(st) = self.actors.entry(actor, now, ActorState::default) else {
+        let Some(st) =
+            self.actors
+                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        else {
             return;
         };
         let h = fnv64(session.as_bytes());

@@ -58,6 +58,7 @@ mod correlator;
 mod engine;
 mod finding;
 mod ocsf;
+mod ocsf_scan;
 mod ocsf_text;
 mod response;
 mod sigma;

@@ -7,6 +7,10 @@
 //! or rejected exactly as `serde_json::from_str::<Value>` would (same
 //! syntax, escapes, number ranges and nesting limit), and a key given twice
 //! keeps its last value, as in a parsed object.
+//!
+//! Plain lines (the common case) are first tried by the faster hand-written
+//! reader in `ocsf_scan`, which reads the same fields by the same rules and
+//! leaves anything it is unsure of to this one.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -17,8 +21,17 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::ocsf::{Coord, Fields, Text, TimeField, UserFields};
 use super::AnalyticsError;
 
-/// The fields of one event given as JSON text.
+/// The fields of one event given as JSON text: by the fast reader for
+/// plain lines (`ocsf_scan`), else by the exact one here.
 pub(crate) fn fields(text: &str) -> Result<Fields<'_>, AnalyticsError> {
+    if let Some(f) = super::ocsf_scan::fields(text) {
+        return Ok(f);
+    }
+    exact_fields(text)
+}
+
+/// The fields of one event given as JSON text, by `serde_json`'s parser.
+pub(crate) fn exact_fields(text: &str) -> Result<Fields<'_>, AnalyticsError> {
     let invalid = |e: serde_json::Error| AnalyticsError::InvalidEvent {
         pointer: String::new(),
         reason: format!("invalid JSON: {e}"),

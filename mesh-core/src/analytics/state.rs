@@ -155,11 +155,55 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
+    /// Live keys and values.
+    pub fn entries(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.as_ref().map(|s| (&s.key, &s.value)))
+    }
+
     /// Live values.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.slots
             .iter()
             .filter_map(|s| s.as_ref().map(|s| &s.value))
+    }
+}
+
+/// Longest key held inline by [`CompactKey`].
+const INLINE_KEY: usize = 30;
+
+/// A text key as the state maps hold it: inline when short (most actor keys,
+/// e.g. e-mail addresses), so comparing it in the map's index follows no
+/// pointer and it costs no allocation; on the heap otherwise. Equal texts
+/// give equal keys.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum CompactKey {
+    /// At most [`INLINE_KEY`] bytes, zero-padded.
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    /// Longer text.
+    Heap(Box<str>),
+}
+
+impl CompactKey {
+    /// The key of `text`.
+    pub fn new(text: &str) -> CompactKey {
+        let mut bytes = [0u8; INLINE_KEY];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(text.as_bytes());
+                CompactKey::Inline { len, bytes }
+            }
+            _ => CompactKey::Heap(text.into()),
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            CompactKey::Inline { .. } => 0,
+            CompactKey::Heap(s) => s.len(),
+        }
     }
 }
 
@@ -328,6 +372,29 @@ mod tests {
         m.sweep(50, 10);
         assert_eq!(m.len(), 1);
         assert_eq!(m.expired, 1);
+    }
+
+    #[test]
+    fn compact_keys_are_equal_exactly_when_their_texts_are() {
+        let texts = [
+            "",
+            "a",
+            "a\0",
+            "user1@example.com",
+            &"x".repeat(30),
+            &"x".repeat(31),
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    CompactKey::new(a) == CompactKey::new(b),
+                    a == b,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(CompactKey::new(&"x".repeat(30)).heap_bytes(), 0);
+        assert_eq!(CompactKey::new(&"x".repeat(31)).heap_bytes(), 31);
     }
 
     #[test]

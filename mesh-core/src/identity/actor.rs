@@ -31,6 +31,14 @@ pub struct ActorKey(String);
 impl ActorKey {
     /// The canonical key for a raw identifier (see the type's rules).
     pub fn from_identifier(raw: &str) -> Result<ActorKey, IdentityError> {
+        if let Some(key) = plain_ascii_key(raw) {
+            return Ok(key);
+        }
+        ActorKey::from_identifier_general(raw)
+    }
+
+    /// [`ActorKey::from_identifier`] for any identifier.
+    fn from_identifier_general(raw: &str) -> Result<ActorKey, IdentityError> {
         let mut s = raw.trim();
         while s
             .get(..7)
@@ -89,6 +97,48 @@ impl ActorKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The key of the common identifier, read in one pass over its bytes: ASCII,
+/// no surrounding white space, no control characters, no `mailto:`, `arn:`,
+/// `spiffe://` or SID prefix and no `\`, at most [`MAX_ACTOR_KEY_LEN`]
+/// bytes. `None` for anything else, which the general rules handle; where
+/// both apply they give the same key.
+fn plain_ascii_key(s: &str) -> Option<ActorKey> {
+    let bytes = s.as_bytes();
+    let (&first, &last) = (bytes.first()?, bytes.last()?);
+    if bytes.len() > MAX_ACTOR_KEY_LEN
+        || matches!(first, b'\t'..=b'\r' | b' ')
+        || matches!(last, b'\t'..=b'\r' | b' ')
+    {
+        return None;
+    }
+    let (mut ats, mut not_email, mut upper) = (0usize, false, false);
+    for &b in bytes {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'+' => {}
+            b'A'..=b'Z' => upper = true,
+            b'@' => ats += 1,
+            // Control, non-ASCII, or the down-level separator.
+            0..=0x1f | 0x7f.. | b'\\' => return None,
+            b'/' | b' ' => not_email = true,
+            _ => {}
+        }
+    }
+    let prefix = |p: &str| {
+        bytes
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    if prefix("mailto:") || prefix("arn:") || prefix("spiffe://") || prefix("s-1-") {
+        return None;
+    }
+    let email = ats == 1 && !not_email && first != b'@' && last != b'@';
+    Some(ActorKey(if email && upper {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_owned()
+    }))
 }
 
 fn assumed_role_session(s: &str) -> Option<&str> {
@@ -267,6 +317,63 @@ mod tests {
                 _ => false,
             };
             assert_eq!(is_email_like(s), old, "{s:?}");
+        }
+    }
+
+    /// Identifiers of every kind the rules tell apart, for the property.
+    fn identifier() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let part = "[A-Za-z0-9@./\\\\:_ +\t-]{0,12}";
+        prop_oneof![
+            part.prop_map(|s| s),
+            (
+                prop_oneof![
+                    Just(""),
+                    Just("mailto:"),
+                    Just("MailTo:"),
+                    Just("arn:"),
+                    Just("ARN:"),
+                    Just("spiffe://"),
+                    Just("s-1-"),
+                    Just("S-1-"),
+                    Just(" "),
+                    Just("@")
+                ],
+                part,
+                prop_oneof![
+                    Just(""),
+                    Just("@"),
+                    Just(" "),
+                    Just("\u{e9}"),
+                    Just("\u{0}")
+                ]
+            )
+                .prop_map(|(a, b, c)| format!("{a}{b}{c}")),
+            "\\PC{0,6}",
+            Just("x".repeat(512)),
+            Just("x".repeat(513)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The one-pass key of common identifiers is the key of the general
+        /// rules.
+        #[test]
+        fn plain_ascii_keys_follow_the_general_rules(s in identifier()) {
+            if let Some(fast) = plain_ascii_key(&s) {
+                proptest::prop_assert_eq!(Ok(fast), ActorKey::from_identifier_general(&s));
+            }
+        }
+    }
+
+    #[test]
+    fn common_identifiers_take_the_one_pass_path() {
+        for s in ["User1@Example.com", "alice@example.com", "00uAbC123", "bob"] {
+            assert!(plain_ascii_key(s).is_some(), "{s}");
+            assert_eq!(
+                plain_ascii_key(s),
+                ActorKey::from_identifier_general(s).ok()
+            );
         }
     }
 

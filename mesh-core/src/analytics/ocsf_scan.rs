@@ -1,0 +1,639 @@
+//! A fast reader of the [`Fields`] of plain OCSF NDJSON lines.
+//!
+//! Hand-written for the common shape of a line (an object, keys without
+//! escapes, integers that fit 18 digits, no exponents, nesting well within
+//! the parser's limit), it reads the same fields as the `serde_json` reader
+//! in `ocsf_text` with the same rules. It only accepts text that `serde_json`
+//! accepts; anything it is not sure of (escapes in keys or kept strings,
+//! `\u` escapes, exponents, long integers, deep nesting, any syntax error)
+//! makes it give up with `None`, and the caller reads the line with the
+//! exact reader instead, which also words the error.
+
+use std::borrow::Cow;
+
+use super::ocsf::{
+    Coord, Fields, Text, TimeField, UserFields, FACTOR_PUSH, MAX_FACTORS, PUSH_FACTOR_NAME,
+};
+
+/// Deepest nesting read here (`serde_json` allows 128).
+const MAX_DEPTH: u32 = 64;
+/// Most digits of an integer part read here (so it fits an `i64`).
+const MAX_INT_DIGITS: usize = 18;
+
+/// The fields of one line, or `None` to use the exact reader.
+pub(crate) fn fields(text: &str) -> Option<Fields<'_>> {
+    let mut s = Scan { text, i: 0 };
+    s.ws();
+    if s.peek()? != b'{' {
+        return None;
+    }
+    let mut f = Fields {
+        is_object: true,
+        ..Fields::default()
+    };
+    s.object(1, |s, key, depth| top_field(s, &mut f, key, depth))?;
+    s.ws();
+    (s.i == text.len()).then_some(f)
+}
+
+/// A number as read: integers exactly, anything with a fraction as text.
+#[derive(Clone, Copy)]
+enum Num<'a> {
+    U64(u64),
+    I64(i64),
+    /// A number `serde_json` reads as an `f64`; parsed on demand by
+    /// `serde_json` itself, so the value is the same.
+    Float(&'a str),
+}
+
+/// A leaf value: a string, a number, or anything else (skipped).
+enum Scalar<'a> {
+    Str(&'a str),
+    Num(Num<'a>),
+    Other,
+}
+
+impl<'a> Scalar<'a> {
+    /// As `Value::as_u64`.
+    fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Scalar::Num(Num::U64(n)) => Some(n),
+            Scalar::Num(Num::I64(n)) => u64::try_from(n).ok(),
+            _ => None,
+        }
+    }
+
+    fn as_u32(&self) -> Option<u32> {
+        self.as_u64().and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// As `Value::as_i64`.
+    fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Scalar::Num(Num::U64(n)) => i64::try_from(n).ok(),
+            Scalar::Num(Num::I64(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// As `Value::as_f64`.
+    fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Scalar::Num(Num::U64(n)) => Some(n as f64),
+            Scalar::Num(Num::I64(n)) => Some(n as f64),
+            Scalar::Num(Num::Float(t)) => serde_json::from_str::<f64>(t).ok(),
+            _ => None,
+        }
+    }
+
+    fn coord(&self) -> Coord {
+        self.as_f64().map_or(Coord::Other, Coord::Num)
+    }
+
+    fn into_str(self) -> Option<Text<'a>> {
+        match self {
+            Scalar::Str(s) => Some(Cow::Borrowed(s)),
+            _ => None,
+        }
+    }
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == b).then(|| self.i += 1)
+    }
+
+    /// A string without escapes, at a `"`.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let start = self.i + 1;
+        let end = string_stop(bytes, start);
+        if bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
+        // Both ends are at ASCII bytes, so on character boundaries.
+        self.text.get(start..end)
+    }
+
+    /// Skips a string at a `"`, allowing the one-character escapes.
+    fn skip_str(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        self.i += 1;
+        loop {
+            self.i = string_stop(bytes, self.i);
+            match bytes.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\' => match bytes.get(self.i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+    }
+
+    fn num(&mut self) -> Option<Num<'a>> {
+        let bytes = self.text.as_bytes();
+        let start = self.i;
+        let neg = bytes.get(self.i) == Some(&b'-');
+        if neg {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        let mut n = 0u64;
+        while let Some(&b @ b'0'..=b'9') = bytes.get(self.i) {
+            if self.i - int_start == MAX_INT_DIGITS {
+                return None;
+            }
+            // At most 18 digits: no overflow.
+            n = n * 10 + u64::from(b - b'0');
+            self.i += 1;
+        }
+        let digits = self.i - int_start;
+        let leading_zero = bytes.get(int_start) == Some(&b'0');
+        if digits == 0 || (digits > 1 && leading_zero) {
+            return None;
+        }
+        let mut float = neg && leading_zero;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            let frac_start = self.i;
+            while matches!(bytes.get(self.i), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            if self.i == frac_start {
+                return None;
+            }
+            float = true;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            return None;
+        }
+        if float {
+            return self.text.get(start..self.i).map(Num::Float);
+        }
+        Some(if neg {
+            // At most 18 digits: fits an `i64`, and is not zero here.
+            Num::I64(-i64::try_from(n).ok()?)
+        } else {
+            Num::U64(n)
+        })
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.text.as_bytes().get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// Skips any value.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' => self.object(depth + 1, |s, _, d| s.skip(d)),
+            b'[' => self.array(depth + 1, |s, _, d| s.skip(d)),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.num().map(|_| ()),
+            _ => None,
+        }
+    }
+
+    /// A leaf value; containers are skipped.
+    fn scalar(&mut self, depth: u32) -> Option<Scalar<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.plain_str().map(Scalar::Str),
+            b'-' | b'0'..=b'9' => self.num().map(Scalar::Num),
+            _ => self.skip(depth).map(|()| Scalar::Other),
+        }
+    }
+
+    fn string(&mut self, depth: u32) -> Option<Option<Text<'a>>> {
+        self.scalar(depth).map(Scalar::into_str)
+    }
+
+    /// An object's entries, each given to `entry` with the key; the cursor is
+    /// at the `{`.
+    fn object(
+        &mut self,
+        depth: u32,
+        mut entry: impl FnMut(&mut Self, &'a str, u32) -> Option<()>,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.plain_str()?;
+            self.eat(b':')?;
+            entry(self, key, depth)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array's elements, each given to `element` with its index; the
+    /// cursor is at the `[`.
+    fn array(
+        &mut self,
+        depth: u32,
+        mut element: impl FnMut(&mut Self, usize, u32) -> Option<()>,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        let mut n = 0usize;
+        loop {
+            element(self, n, depth)?;
+            n = n.saturating_add(1);
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A value read as object `T` by `entry`: `T::default()` when it is not
+    /// an object (the value is skipped).
+    fn obj<T: Default>(
+        &mut self,
+        depth: u32,
+        mut entry: impl FnMut(&mut Self, &mut T, &'a str, u32) -> Option<()>,
+    ) -> Option<T> {
+        let mut t = T::default();
+        self.ws();
+        if self.peek()? == b'{' {
+            self.object(depth + 1, |s, k, d| entry(s, &mut t, k, d))?;
+        } else {
+            self.skip(depth)?;
+        }
+        Some(t)
+    }
+}
+
+/// The index of the first `"`, `\\` or control byte at or after `i` (the
+/// length of `bytes` if none): eight bytes at a time, then one by one.
+fn string_stop(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `v` that are zero (exact up to the first one, which is all
+    // that is used).
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(word);
+        let stop = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+fn top_field<'a>(s: &mut Scan<'a>, f: &mut Fields<'a>, key: &'a str, d: u32) -> Option<()> {
+    match key {
+        "time" => {
+            f.time = s
+                .scalar(d)?
+                .as_i64()
+                .map_or(TimeField::Invalid, TimeField::Millis)
+        }
+        "class_uid" => f.class_uid = s.scalar(d)?.as_u32(),
+        "activity_id" => f.activity_id = s.scalar(d)?.as_u32(),
+        "status_id" => f.status_id = s.scalar(d)?.as_u32(),
+        "metadata" => {
+            (f.uid, f.event_code) = s.obj(
+                d,
+                |s, m: &mut (Option<Text<'a>>, Option<Text<'a>>), k, d| {
+                    match k {
+                        "uid" => m.0 = s.string(d)?,
+                        "event_code" => m.1 = s.string(d)?,
+                        _ => s.skip(d)?,
+                    }
+                    Some(())
+                },
+            )?;
+        }
+        "user" => f.user = Some(user(s, d)?),
+        "actor" => {
+            (f.actor_user, f.actor_session_uid) = s.obj(
+                d,
+                |s, a: &mut (Option<UserFields<'a>>, Option<Text<'a>>), k, d| {
+                    match k {
+                        "user" => a.0 = Some(user(s, d)?),
+                        "session" => a.1 = uid(s, d)?,
+                        _ => s.skip(d)?,
+                    }
+                    Some(())
+                },
+            )?;
+        }
+        "src_endpoint" => src_endpoint(s, f, d)?,
+        "device" => {
+            (f.device_uid, f.device_hostname) = s.obj(
+                d,
+                |s, dev: &mut (Option<Text<'a>>, Option<Text<'a>>), k, d| {
+                    match k {
+                        "uid" => dev.0 = s.string(d)?,
+                        "hostname" => dev.1 = s.string(d)?,
+                        _ => s.skip(d)?,
+                    }
+                    Some(())
+                },
+            )?;
+        }
+        "session" => f.session_uid = uid(s, d)?,
+        "api" => f.operation = one_string(s, d, "operation")?,
+        "auth_factors" => f.push_factor = auth_factors(s, d)?,
+        _ => s.skip(d)?,
+    }
+    Some(())
+}
+
+fn user<'a>(s: &mut Scan<'a>, d: u32) -> Option<UserFields<'a>> {
+    s.obj(d, |s, u: &mut UserFields<'a>, k, d| {
+        match k {
+            "email_addr" => u.email_addr = s.string(d)?,
+            "uid" => u.uid = s.string(d)?,
+            "name" => u.name = s.string(d)?,
+            _ => s.skip(d)?,
+        }
+        Some(())
+    })
+}
+
+/// An object's `uid` string.
+fn uid<'a>(s: &mut Scan<'a>, d: u32) -> Option<Option<Text<'a>>> {
+    one_string(s, d, "uid")
+}
+
+/// One string field of an object.
+fn one_string<'a>(s: &mut Scan<'a>, d: u32, name: &str) -> Option<Option<Text<'a>>> {
+    s.obj(d, |s, v: &mut Option<Text<'a>>, k, d| {
+        if k == name {
+            *v = s.string(d)?;
+        } else {
+            s.skip(d)?;
+        }
+        Some(())
+    })
+}
+
+#[derive(Default)]
+struct Location<'a> {
+    lat: Coord,
+    long: Coord,
+    coordinates: Option<(f64, f64)>,
+    country: Option<Text<'a>>,
+}
+
+fn src_endpoint<'a>(s: &mut Scan<'a>, f: &mut Fields<'a>, d: u32) -> Option<()> {
+    let (ip, asn, l) = s.obj(
+        d,
+        |s, e: &mut (Option<Text<'a>>, Option<u32>, Location<'a>), k, d| {
+            match k {
+                "ip" => e.0 = s.string(d)?,
+                "autonomous_system" => {
+                    e.1 = s.obj(d, |s, n: &mut Option<u32>, k, d| {
+                        if k == "number" {
+                            *n = s.scalar(d)?.as_u32();
+                        } else {
+                            s.skip(d)?;
+                        }
+                        Some(())
+                    })?
+                }
+                "location" => e.2 = location(s, d)?,
+                _ => s.skip(d)?,
+            }
+            Some(())
+        },
+    )?;
+    (f.src_ip, f.asn) = (ip, asn);
+    (f.lat, f.long, f.coordinates) = (l.lat, l.long, l.coordinates);
+    f.country = l.country;
+    Some(())
+}
+
+fn location<'a>(s: &mut Scan<'a>, d: u32) -> Option<Location<'a>> {
+    s.obj(d, |s, l: &mut Location<'a>, k, d| {
+        match k {
+            "lat" => l.lat = s.scalar(d)?.coord(),
+            "long" => l.long = s.scalar(d)?.coord(),
+            "coordinates" => l.coordinates = pair(s, d)?,
+            "country" => l.country = s.string(d)?,
+            _ => s.skip(d)?,
+        }
+        Some(())
+    })
+}
+
+/// An array of exactly two numbers (anything else: `None`).
+fn pair(s: &mut Scan<'_>, d: u32) -> Option<Option<(f64, f64)>> {
+    s.ws();
+    if s.peek()? != b'[' {
+        s.skip(d)?;
+        return Some(None);
+    }
+    let mut got: [Option<f64>; 2] = [None; 2];
+    let mut n = 0usize;
+    s.array(d + 1, |s, i, d| {
+        let x = s.scalar(d)?;
+        if let Some(slot) = got.get_mut(i) {
+            *slot = x.as_f64();
+        }
+        n = i + 1;
+        Some(())
+    })?;
+    Some(match (n, got) {
+        (2, [Some(a), Some(b)]) => Some((a, b)),
+        _ => None,
+    })
+}
+
+/// Whether an `auth_factors` array has a push notification among its first
+/// entries.
+fn auth_factors(s: &mut Scan<'_>, d: u32) -> Option<bool> {
+    s.ws();
+    if s.peek()? != b'[' {
+        s.skip(d)?;
+        return Some(false);
+    }
+    let mut push = false;
+    s.array(d + 1, |s, i, d| {
+        let (type_id, type_name) =
+            s.obj(d, |s, f: &mut (Option<u64>, Option<Text<'_>>), k, d| {
+                match k {
+                    "factor_type_id" => f.0 = s.scalar(d)?.as_u64(),
+                    "factor_type" => f.1 = s.string(d)?,
+                    _ => s.skip(d)?,
+                }
+                Some(())
+            })?;
+        let is_push =
+            type_id == Some(FACTOR_PUSH) || type_name.as_deref() == Some(PUSH_FACTOR_NAME);
+        push |= i < MAX_FACTORS && is_push;
+        Some(())
+    })?;
+    Some(push)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::super::ocsf_text::exact_fields;
+    use super::fields;
+    use proptest::prelude::*;
+
+    /// Lines of the shapes hosts send, all read by the fast reader.
+    const PLAIN: [&str; 6] = [
+        r#"{"class_uid":3002,"activity_id":1,"type_uid":300201,"time":1717228800000,"metadata":{"uid":"evt-1","version":"1.8.0","product":{"name":"bench"}},"status_id":2,"user":{"email_addr":"User1@example.com"},"src_endpoint":{"ip":"10.1.0.0","location":{"coordinates":[-149.5,-59.25],"country":"FR"}}}"#,
+        r#"{"class_uid":3002,"activity_id":1,"time":5,"status_id":1,"user":{"email_addr":"a@x"},"auth_factors":[{"factor_type_id":5},{"factor_type":"Push Notification"}],"src_endpoint":{"ip":"10.0.0.1"}}"#,
+        r#"{"class_uid":6003,"activity_id":2,"time":-7,"status_id":1,"actor":{"user":{"uid":"arn:aws:sts::1:assumed-role/R/b@x"},"session":{"uid":"s-1"}},"api":{"operation":"GetObject"},"device":{"uid":"d-1","hostname":"h"},"src_endpoint":{"ip":"10.0.0.1","autonomous_system":{"number":64500}}}"#,
+        r#"{"class_uid":1001,"activity_id":2,"time":1,"actor":{"user":{"email_addr":"c@x"}},"file":{"path":"C:\\share\\a.docx","type_id":1,"tags":[true,false,null,-0.5,[]]}}"#,
+        r#" { "time" : 1 , "src_endpoint" : { "location" : { "lat" : -0 , "long" : 2.5 } } , "session" : "x" } "#,
+        r#"{"time":1,"user":{"name":"a"},"user":"b","metadata":7,"api":[1,2],"auth_factors":{"a":1},"device":null}"#,
+    ];
+
+    #[test]
+    fn string_stop_finds_the_first_special_byte() {
+        let naive = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&j| b[j] == b'"' || b[j] == b'\\' || b[j] < 0x20)
+                .unwrap_or(b.len())
+        };
+        let base = "abcdefghij\u{e9}klmnopqrstuvwxyz0123456789";
+        for at in 0..base.len() {
+            for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+                let mut b = base.as_bytes().to_vec();
+                b[at] = special;
+                for from in 0..b.len() {
+                    assert_eq!(
+                        super::string_stop(&b, from),
+                        naive(&b, from),
+                        "{at} {special} {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(super::string_stop(b"\xff\x80 !~\x7f", 0), 6);
+    }
+
+    #[test]
+    fn plain_lines_are_read_fast_and_the_same() {
+        for line in PLAIN {
+            let fast = fields(line);
+            assert!(fast.is_some(), "{line}");
+            assert_eq!(fast.unwrap(), exact_fields(line).unwrap(), "{line}");
+        }
+    }
+
+    #[test]
+    fn unusual_lines_are_left_to_the_exact_reader() {
+        for line in [
+            r#"{"time":1e3}"#,
+            r#"{"time":12345678901234567890}"#,
+            r#"{"user":{"name":"\u0061"},"time":1}"#,
+            r#"{"us\"er":1,"time":1}"#,
+            r#"{"time":1,}"#,
+            r#"{"time":01}"#,
+            r#"{"time":1} x"#,
+            r#"[{"time":1}]"#,
+            r#"{"time":1,"a":"tab	here"}"#,
+            &format!(r#"{{"time":1,"a":{}{}}}"#, "[".repeat(100), "]".repeat(100)),
+        ] {
+            assert!(fields(line).is_none(), "{line}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the text, the fast reader either gives up or reads what
+        /// the exact reader reads.
+        #[test]
+        fn fast_reading_is_exact_or_absent(
+            which in 0..PLAIN.len(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), prop_oneof![
+                Just(b'"'), Just(b'\\'), Just(b','), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'),
+                Just(b':'), Just(b'-'), Just(b'0'), Just(b'9'), Just(b'.'), Just(b'e'), Just(b' '),
+                Just(b'\t'), Just(b'n'), Just(b'u'), any::<u8>()]), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = PLAIN[which].as_bytes().to_vec();
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                if let Some(fast) = fields(text) {
+                    prop_assert_eq!(Ok(fast), exact_fields(text), "{}", text);
+                }
+                let short = &bytes[..cut.index(bytes.len())];
+                if let Ok(text) = std::str::from_utf8(short) {
+                    if let Some(fast) = fields(text) {
+                        prop_assert_eq!(Ok(fast), exact_fields(text), "{}", text);
+                    }
+                }
+            }
+        }
+    }
+}
