@@ -109,6 +109,11 @@ fn probe_request_and_decide(m: &Mesh, s: &Setup, identity: &Identity, now: Times
     }
 }
 
+#[inline(never)]
+fn probe_activate(m: &Mesh, bundle: &[u8]) {
+    black_box(m.activate_bundle(bundle).unwrap());
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     let s = setup();
@@ -122,6 +127,29 @@ fn main() {
         probe_verify(&uncached, &s, now);
         let identity = uncached.verify(Credential::Bearer(&s.token), now).unwrap();
         probe_request_and_decide(&uncached, &s, &identity, now);
+    }
+    if what == "bundle" {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let key = mesh_core::bundle::SigningKey::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let cfg = json!({
+            "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
+                         "jwks": jwks_doc(&[&s.idp])}],
+            "policies": [{"name": "policies.cedar", "text": s.policies}],
+            "entities": s.entities,
+            "bundles": {"trusted_keys": [key.verifying_key().to_base64()]},
+        });
+        let m = Mesh::from_json(&cfg.to_string()).unwrap();
+        let mut b = mesh_core::bundle::BundleBuilder::new(1, now)
+            .part("policies/policies.cedar", s.policies.as_str())
+            .unwrap()
+            .part("entities/entities.json", s.entities.as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+        b.sign(&key).unwrap();
+        probe_activate(&m, &b.to_bytes());
+        return;
     }
     if what.is_empty() || what == "cached" {
         probe_authorize(&cached, &s, now);

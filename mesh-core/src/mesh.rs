@@ -101,11 +101,6 @@ impl PolicyContent {
         entities: impl IntoIterator<Item = &'a Json>,
         posture: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<PolicyContent, PolicyError> {
-        let mut all = Vec::new();
-        for (name, text) in policies {
-            all.extend(crate::policy::parse_policies(text, name)?);
-        }
-        let policies = PolicySet::from_policies(all)?;
         let mut merged: Vec<Json> = Vec::new();
         for e in entities {
             match e {
@@ -119,6 +114,20 @@ impl PolicyContent {
             }
         }
         let entities = Entities::from_json_value(&Json::Array(merged))?;
+        Self::compile_with(policies, entities, posture)
+    }
+
+    /// [`PolicyContent::compile`] with the entity store already built.
+    fn compile_with<'a>(
+        policies: impl IntoIterator<Item = (&'a str, &'a str)>,
+        entities: Entities,
+        posture: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<PolicyContent, PolicyError> {
+        let mut all = Vec::new();
+        for (name, text) in policies {
+            all.extend(crate::policy::parse_policies(text, name)?);
+        }
+        let policies = PolicySet::from_policies(all)?;
         let mut rules = Vec::new();
         for (name, text) in posture {
             rules.extend(crate::policy::parse_policies(text, name)?);
@@ -150,6 +159,24 @@ impl PolicyContent {
         for (n, d) in b.parts_of(PartKind::Posture) {
             posture.push((n.to_owned(), text(n, d)?));
         }
+        let render = |e: PolicyError| match e {
+            PolicyError::Source(d) => d.render(),
+            other => other.to_string(),
+        };
+        // Plain entity documents stream straight into the store; anything
+        // else takes the general path below (same result, located errors).
+        let docs: Option<Vec<&str>> = b
+            .parts_of(PartKind::Entities)
+            .map(|(_, d)| std::str::from_utf8(d).ok())
+            .collect();
+        if let Some(Some(Ok(entities))) = docs.map(|d| Entities::stream_documents(&d)) {
+            return PolicyContent::compile_with(
+                policies.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+                entities,
+                posture.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+            )
+            .map_err(render);
+        }
         let mut entities = Vec::new();
         for (n, d) in b.parts_of(PartKind::Entities) {
             let v: Json = serde_json::from_slice(d)
@@ -161,10 +188,7 @@ impl PolicyContent {
             entities.iter(),
             posture.iter().map(|(n, t)| (n.as_str(), t.as_str())),
         )
-        .map_err(|e| match e {
-            PolicyError::Source(d) => d.render(),
-            other => other.to_string(),
-        })
+        .map_err(render)
     }
 }
 

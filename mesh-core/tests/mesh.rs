@@ -245,6 +245,57 @@ fn bundle_hot_swap_and_refusals() {
     assert!(decide().is_allowed());
 }
 
+/// Entity parts of a bundle are one store: a principal's group from one part
+/// and the group's parent from another both count; a broken part is refused
+/// with its name and position, and the last good bundle stays.
+#[test]
+fn bundle_entity_parts_are_one_store() {
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let bk = signing_key();
+    let m = mesh(&idp, &bk);
+    let bob = token(&idp, "bob", &["interns"], &[]);
+    let decide = || {
+        m.authorize(
+            Credential::detect(&bob),
+            &uid(r#"Action::"read""#),
+            &uid(r#"Doc::"q3""#),
+            Record::default(),
+            now(),
+        )
+    };
+    assert!(!decide().is_allowed(), "interns are not staff yet");
+    let build = |rev: u64, a: &str, b: &str| {
+        let mut bundle = BundleBuilder::new(rev, now())
+            .part("policies/main.cedar", POLICIES)
+            .unwrap()
+            .part("entities/a.json", a)
+            .unwrap()
+            .part("entities/b.json", b)
+            .unwrap()
+            .build()
+            .unwrap();
+        bundle.sign(&bk).unwrap();
+        bundle.to_bytes()
+    };
+    let interns = r#"[{"uid": {"type": "Group", "id": "interns"}, "attrs": {}, "parents": [{"type": "Group", "id": "staff"}]}]"#;
+    let staff =
+        r#"[{"uid": {"type": "Group", "id": "staff"}, "attrs": {"size": 3}, "parents": []}]"#;
+    m.activate_bundle(&build(2, interns, staff)).unwrap();
+    assert!(decide().is_allowed(), "interns are staff through part a");
+    // The same uid in both parts is ambiguous: refused.
+    let e = m.activate_bundle(&build(3, interns, interns)).unwrap_err();
+    assert_eq!(e.kind(), BundleErrorKind::Activation);
+    assert!(e.to_string().contains("interns"), "{e}");
+    // Broken JSON names its part and position.
+    let e = m
+        .activate_bundle(&build(3, interns, "[{\"uid\": "))
+        .unwrap_err();
+    assert_eq!(e.kind(), BundleErrorKind::Activation);
+    assert!(e.to_string().contains("entities/b.json"), "{e}");
+    assert_eq!(decide().revision(), 2, "last good bundle stays");
+    assert!(decide().is_allowed());
+}
+
 /// Odd revisions permit everything, even revisions forbid everything: a
 /// decision that mixed two revisions would disagree with its own revision.
 #[test]

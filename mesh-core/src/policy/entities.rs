@@ -244,6 +244,19 @@ impl Entities {
         Self::from_json_value(&v)
     }
 
+    /// The entities of several documents (each an array, as
+    /// [`Entities::from_json_str`] takes) as one store, or `None` when one of
+    /// them is not plain enough for the streaming reader: the caller then
+    /// reads them through [`Entities::from_json_value`] for a located error
+    /// (or the same result).
+    pub(crate) fn stream_documents(docs: &[&str]) -> Option<Result<Self, PolicyError>> {
+        let mut all = Vec::new();
+        for doc in docs {
+            all.extend(super::entity_json::stream_entities(doc)?);
+        }
+        Some(Self::from_entities(all))
+    }
+
     /// Like [`Entities::from_json_str`], from a parsed JSON value.
     pub fn from_json_value(json: &Json) -> Result<Self, PolicyError> {
         let Json::Array(items) = json else {
