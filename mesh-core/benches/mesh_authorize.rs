@@ -21,85 +21,22 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/authorize_setup.rs"]
+mod authorize_setup;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "support/ratio.rs"]
 mod ratio;
 
-use common::{jwks_doc, TestKey, NOW};
+use authorize_setup::{bundle, mesh, setup, Setup};
+use common::NOW;
 use criterion::{criterion_group, BatchSize, Criterion};
-use mesh_core::bundle::{BundleBuilder, SigningKey};
-use mesh_core::identity::Algorithm;
-use mesh_core::policy::{EntityUid, IdentityMapping, PreparedPrincipal, Record, Request};
+use mesh_core::policy::{IdentityMapping, PreparedPrincipal, Request};
 use mesh_core::{Credential, Mesh, Timestamp};
-use serde_json::json;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Setup {
-    idp: TestKey,
-    bundle_key: SigningKey,
-    policies: String,
-    entities: String,
-    token: String,
-    action: EntityUid,
-    resource: EntityUid,
-    context: Record,
-}
-
-fn setup() -> Setup {
-    let dir = common::data_dir(1000);
-    let policies = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
-    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
-    let line = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    let mut req = Request::from_json(&first).unwrap();
-    common::apply_schema_ip(&mut req);
-    let idp = TestKey::new(Algorithm::ES256, "k1");
-    let sub = req.principal().id().to_owned();
-    let token = idp.sign(&json!({
-        "iss": "https://idp", "aud": "api", "sub": sub, "iat": NOW - 60, "exp": NOW + 3000,
-        "groups": ["g0", "g1"], "roles": ["r0"], "amr": ["pwd", "mfa"],
-    }));
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-    Setup {
-        idp,
-        bundle_key: SigningKey::from_pkcs8(pkcs8.as_ref()).unwrap(),
-        policies,
-        entities,
-        token,
-        action: req.action().clone(),
-        resource: req.resource().clone(),
-        context: req.context().clone(),
-    }
-}
-
-fn mesh(s: &Setup, cache: usize) -> Mesh {
-    let cfg = json!({
-        "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
-                     "jwks": jwks_doc(&[&s.idp])}],
-        "policies": [{"name": "policies.cedar", "text": s.policies}],
-        "entities": s.entities,
-        "bundles": {"trusted_keys": [s.bundle_key.verifying_key().to_base64()]},
-        "cache": {"capacity": cache, "max_ttl_seconds": 3600},
-    });
-    Mesh::from_json(&cfg.to_string()).unwrap()
-}
-
-fn bundle(s: &Setup, rev: u64) -> Vec<u8> {
-    let mut b = BundleBuilder::new(rev, Timestamp::from_unix_seconds(NOW))
-        .part("policies/policies.cedar", s.policies.as_str())
-        .unwrap()
-        .part("entities/entities.json", s.entities.as_str())
-        .unwrap()
-        .build()
-        .unwrap();
-    b.sign(&s.bundle_key).unwrap();
-    b.to_bytes()
-}
 
 fn now() -> Timestamp {
     Timestamp::from_unix_seconds(NOW)

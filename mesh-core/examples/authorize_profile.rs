@@ -9,63 +9,18 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../benches/support/authorize_setup.rs"]
+mod authorize_setup;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{jwks_doc, TestKey, NOW};
-use mesh_core::identity::Algorithm;
-use mesh_core::policy::{EntityUid, IdentityMapping, Record, Request};
+use authorize_setup::{bundle, mesh, setup, Setup};
+use common::NOW;
+use mesh_core::policy::{IdentityMapping, Request};
 use mesh_core::{Credential, Identity, Mesh, Timestamp};
-use serde_json::json;
 use std::hint::black_box;
 
 const ITERS: usize = 2_000;
-
-struct Setup {
-    idp: TestKey,
-    policies: String,
-    entities: String,
-    token: String,
-    action: EntityUid,
-    resource: EntityUid,
-    context: Record,
-}
-
-fn setup() -> Setup {
-    let dir = common::data_dir(1000);
-    let policies = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
-    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
-    let line = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    let mut req = Request::from_json(&first).unwrap();
-    common::apply_schema_ip(&mut req);
-    let idp = TestKey::new(Algorithm::ES256, "k1");
-    let sub = req.principal().id().to_owned();
-    let token = idp.sign(&json!({
-        "iss": "https://idp", "aud": "api", "sub": sub, "iat": NOW - 60, "exp": NOW + 3000,
-        "groups": ["g0", "g1"], "roles": ["r0"], "amr": ["pwd", "mfa"],
-    }));
-    Setup {
-        idp,
-        policies,
-        entities,
-        token,
-        action: req.action().clone(),
-        resource: req.resource().clone(),
-        context: req.context().clone(),
-    }
-}
-
-fn mesh(s: &Setup, cache: usize) -> Mesh {
-    let cfg = json!({
-        "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
-                     "jwks": jwks_doc(&[&s.idp])}],
-        "policies": [{"name": "policies.cedar", "text": s.policies}],
-        "entities": s.entities,
-        "cache": {"capacity": cache, "max_ttl_seconds": 3600},
-    });
-    Mesh::from_json(&cfg.to_string()).unwrap()
-}
 
 #[inline(never)]
 fn probe_authorize(m: &Mesh, s: &Setup, now: Timestamp) {
@@ -120,7 +75,6 @@ fn main() {
     let now = Timestamp::from_unix_seconds(NOW);
     let uncached = mesh(&s, 0);
     let cached = mesh(&s, 1_000);
-    let _ = &s.idp;
     println!("iterations per probe: {ITERS}");
     if what.is_empty() || what == "uncached" {
         probe_authorize(&uncached, &s, now);
@@ -129,26 +83,8 @@ fn main() {
         probe_request_and_decide(&uncached, &s, &identity, now);
     }
     if what == "bundle" {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let key = mesh_core::bundle::SigningKey::from_pkcs8(pkcs8.as_ref()).unwrap();
-        let cfg = json!({
-            "issuers": [{"issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
-                         "jwks": jwks_doc(&[&s.idp])}],
-            "policies": [{"name": "policies.cedar", "text": s.policies}],
-            "entities": s.entities,
-            "bundles": {"trusted_keys": [key.verifying_key().to_base64()]},
-        });
-        let m = Mesh::from_json(&cfg.to_string()).unwrap();
-        let mut b = mesh_core::bundle::BundleBuilder::new(1, now)
-            .part("policies/policies.cedar", s.policies.as_str())
-            .unwrap()
-            .part("entities/entities.json", s.entities.as_str())
-            .unwrap()
-            .build()
-            .unwrap();
-        b.sign(&key).unwrap();
-        probe_activate(&m, &b.to_bytes());
+        let m = mesh(&s, 0);
+        probe_activate(&m, &bundle(&s, 1));
         return;
     }
     if what.is_empty() || what == "cached" {
