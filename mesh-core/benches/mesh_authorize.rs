@@ -65,12 +65,11 @@ fn benches(c: &mut Criterion) {
     point.extend(b64("y"));
     let key =
         ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
-    c.bench_function("floor/ring_es256_verify", |b| {
-        b.iter(|| {
-            key.verify(black_box(signing_input.as_bytes()), black_box(&sig))
-                .unwrap()
-        })
-    });
+    let ring_verify = || {
+        key.verify(black_box(signing_input.as_bytes()), black_box(&sig))
+            .unwrap()
+    };
+    c.bench_function("floor/ring_es256_verify", |b| b.iter(ring_verify));
     let identity = uncached
         .verify(Credential::Bearer(&s.token), now())
         .unwrap();
@@ -95,20 +94,19 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
-    c.bench_function("floor/request_and_decide", |b| {
-        b.iter(|| {
-            let r = Request::from_identity(
-                &identity,
-                &mapping,
-                s.action.clone(),
-                s.resource.clone(),
-                s.context.clone(),
-                &pc.entities,
-                now(),
-            );
-            black_box(pc.policies.decide(&r, &pc.entities).is_allowed())
-        })
-    });
+    let request_and_decide = || {
+        let r = Request::from_identity(
+            &identity,
+            &mapping,
+            s.action.clone(),
+            s.resource.clone(),
+            s.context.clone(),
+            &pc.entities,
+            now(),
+        );
+        black_box(pc.policies.decide(&r, &pc.entities).is_allowed())
+    };
+    c.bench_function("floor/request_and_decide", |b| b.iter(request_and_decide));
     let prepared = PreparedPrincipal::new(&identity, &mapping);
     let resolved = prepared.resolve(&pc.entities);
     c.bench_function("floor/prepared_request_and_decide", |b| {
@@ -123,6 +121,15 @@ fn benches(c: &mut Criterion) {
             black_box(pc.policies.decide(&r, &pc.entities).is_allowed())
         })
     });
+    let authorize_uncached = || {
+        black_box(uncached.authorize(
+            Credential::Bearer(black_box(&s.token)),
+            &s.action,
+            &s.resource,
+            s.context.clone(),
+            now(),
+        ))
+    };
     // Same-run ratio, floor and candidate in alternating batches: the floor
     // is ring's verification plus building the request and deciding.
     ratio::report(
@@ -132,41 +139,17 @@ fn benches(c: &mut Criterion) {
             target: "<= 1.1x",
         },
         || {
-            key.verify(black_box(signing_input.as_bytes()), black_box(&sig))
-                .unwrap();
-            let r = Request::from_identity(
-                &identity,
-                &mapping,
-                s.action.clone(),
-                s.resource.clone(),
-                s.context.clone(),
-                &pc.entities,
-                now(),
-            );
-            black_box(pc.policies.decide(&r, &pc.entities).is_allowed());
+            ring_verify();
+            request_and_decide();
         },
         || {
-            black_box(uncached.authorize(
-                Credential::Bearer(black_box(&s.token)),
-                &s.action,
-                &s.resource,
-                s.context.clone(),
-                now(),
-            ));
+            authorize_uncached();
         },
     );
     drop(content);
 
     c.bench_function("mesh/authorize_es256_uncached", |b| {
-        b.iter(|| {
-            black_box(uncached.authorize(
-                Credential::Bearer(black_box(&s.token)),
-                &s.action,
-                &s.resource,
-                s.context.clone(),
-                now(),
-            ))
-        })
+        b.iter(authorize_uncached)
     });
     c.bench_function("mesh/authorize_cached", |b| {
         b.iter(|| {
