@@ -23,6 +23,11 @@ use serde_json::{Map, Value};
 use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
 
+/// Most keys of one object this parser takes: the duplicate check compares
+/// a key with the earlier ones, so bigger objects go to the general parser
+/// (which hashes its keys) instead of costing quadratic time.
+const MAX_OBJECT_KEYS: usize = 256;
+
 /// The fields of one object, in source order.
 type Obj<'a> = Vec<(Cow<'a, str>, Node<'a>)>;
 
@@ -80,8 +85,8 @@ pub(crate) struct Doc<'a> {
 impl<'a> Doc<'a> {
     /// Parses a JSON object (a UTF-8 BOM and surrounding whitespace
     /// allowed); `None` for anything [`Doc`] does not represent exactly
-    /// (invalid JSON, not an object, a duplicate key): the general parser
-    /// then reports or handles it.
+    /// (invalid JSON, not an object, a duplicate key, an object of more than
+    /// [`MAX_OBJECT_KEYS`] keys): the general parser then reports or handles it.
     pub(crate) fn parse(bytes: &'a [u8]) -> Option<Doc<'a>> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -324,6 +329,11 @@ impl<'de> Visitor<'de> for NodeVisitor {
         // already set is compared with the earlier keys.
         let mut seen = 0u64;
         while let Some(key) = map.next_key_seed(KeySeed)? {
+            if fields.len() == MAX_OBJECT_KEYS {
+                return Err(de::Error::custom(
+                    "object too large for the one-pass parser",
+                ));
+            }
             let bit = 1u64 << (fingerprint(&key) & 63);
             if seen & bit != 0 && fields.iter().any(|(k, _)| *k == key) {
                 return Err(de::Error::custom("duplicate key"));
@@ -431,5 +441,18 @@ mod tests {
         assert!(Doc::parse(b"{\"a\":1} x").is_none());
         assert!(Doc::parse(b"\xEF\xBB\xBF {\"a\":1}").is_some());
         assert!(Doc::parse(&json!({"ab": 1, "ba": 2}).to_string().into_bytes()).is_some());
+    }
+
+    #[test]
+    fn big_objects_go_to_the_general_parser() {
+        let object = |n: usize| {
+            let map: serde_json::Map<String, Value> =
+                (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
+            Value::Object(map).to_string()
+        };
+        assert!(Doc::parse(object(MAX_OBJECT_KEYS).as_bytes()).is_some());
+        assert!(Doc::parse(object(MAX_OBJECT_KEYS + 1).as_bytes()).is_none());
+        let nested = format!("{{\"a\":{}}}", object(MAX_OBJECT_KEYS + 1));
+        assert!(Doc::parse(nested.as_bytes()).is_none());
     }
 }
