@@ -101,19 +101,26 @@ impl PolicyContent {
         entities: impl IntoIterator<Item = &'a Json>,
         posture: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<PolicyContent, PolicyError> {
-        let mut merged: Vec<Json> = Vec::new();
-        for e in entities {
-            match e {
-                Json::Array(items) => merged.extend(items.iter().cloned()),
-                _ => {
-                    return Err(PolicyError::Entities {
-                        pointer: String::new(),
-                        message: "entity data must be a JSON array".into(),
-                    })
-                }
-            }
+        let parts: Vec<&Json> = entities.into_iter().collect();
+        if parts.iter().any(|e| !e.is_array()) {
+            return Err(PolicyError::Entities {
+                pointer: String::new(),
+                message: "entity data must be a JSON array".into(),
+            });
         }
-        let entities = Entities::from_json_value(&Json::Array(merged))?;
+        let entities = match parts.as_slice() {
+            // One document (the usual case) is read in place.
+            [one] => Entities::from_json_value(one)?,
+            many => {
+                let merged: Vec<Json> = many
+                    .iter()
+                    .filter_map(|e| e.as_array())
+                    .flatten()
+                    .cloned()
+                    .collect();
+                Entities::from_json_value(&Json::Array(merged))?
+            }
+        };
         Self::compile_with(policies, entities, posture)
     }
 
