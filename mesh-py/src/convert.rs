@@ -1,105 +1,339 @@
 //! Fast paths between Python objects and Rust values.
 //!
-//! - [`JsonBuilder`] turns `serde_json::Value`s into Python objects with
-//!   interned keys: OCSF events share a small vocabulary of field names, so
-//!   each key string is created once per batch and its hash is computed once.
+//! - [`JsonBuilder`] turns `serde_json::Value`s and serializable values
+//!   (OCSF events) into Python objects. OCSF events share a small
+//!   vocabulary of field names and many short values (captions, names), so
+//!   it draws on [`Caches`] kept for the life of the module: interned key
+//!   strings (struct field names found by the address of their text, other
+//!   keys by content), short value strings by content, and template dicts
+//!   per key sequence (a dict of six keys or more is a copy of its
+//!   template, its values then replaced: no growing of the hash table).
 //! - [`ArgCache`] remembers what a `str` argument was converted to, by
 //!   object identity: the same token or entity-reference object passed on
 //!   every call (a variable, a literal) is not re-encoded or re-parsed.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use pyo3::BoundObject;
 use serde_json::Value as Json;
 
-/// Keys longer than this are not interned (they are rarely repeated).
-const MAX_INTERNED_KEY: usize = 64;
-/// Most distinct keys interned by one builder.
-const MAX_INTERNED: usize = 4096;
-
+/// Longest text kept in a [`TextCache`] slot (longer text is made afresh).
+const CACHED_TEXT: usize = 32;
+/// Slots of a [`TextCache`] (a power of two).
+const TEXT_SLOTS: usize = 1024;
 /// Slots of the table of static keys (a power of two).
 const STATIC_SLOTS: usize = 1024;
+/// Slots of the table of template dicts (a power of two).
+const TEMPLATE_SLOTS: usize = 256;
+/// Fewest entries of a dict made as a copy of a template: smaller dicts
+/// never grow their hash table, so inserting into a new one is as cheap.
+const TEMPLATE_MIN: usize = 6;
 
-/// Interned keys of `&'static str` field names (serde struct fields and
-/// variant names), found by address: no hashing of the text. Open
-/// addressing, filled at most half.
-struct StaticKeys<'py> {
-    slots: Vec<Option<(usize, usize, Bound<'py, PyString>)>>,
-    used: usize,
+/// Multiplier of the word hash (the 64-bit golden ratio).
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(MIX)
 }
 
-impl<'py> StaticKeys<'py> {
-    fn new() -> Self {
-        StaticKeys {
-            slots: (0..STATIC_SLOTS).map(|_| None).collect(),
-            used: 0,
+/// A fast, non-cryptographic hash of a short text (the caches are bounded
+/// and direct-mapped: a crafted collision only costs a miss).
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = b.len() as u64;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        h = mix(h, u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        if let Some(d) = w.get_mut(..rest.len()) {
+            d.copy_from_slice(rest);
+        }
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    h
+}
+
+/// Slots a cached value may occupy, from the one its hash names: a
+/// value evicts another only when all of them are taken, so the few keys
+/// and captions of an event do not keep evicting each other.
+const WAYS: usize = 4;
+
+/// The slots of hash `h` in a table of `slots` (a power of two) slots.
+fn slots_of(h: u64, slots: usize) -> impl Iterator<Item = usize> {
+    let first = (h >> 32) as usize;
+    (0..WAYS).map(move |k| first.wrapping_add(k) & (slots - 1))
+}
+
+/// Where to put a new entry among the slots of `h`: the first free one,
+/// else one chosen by other bits of the hash.
+fn victim<T>(table: &[Option<T>], h: u64) -> usize {
+    let slots = table.len().max(1);
+    slots_of(h, slots)
+        .find(|&i| matches!(table.get(i), Some(None)))
+        .unwrap_or(((h >> 32) as usize).wrapping_add((h >> 8) as usize % WAYS) & (slots - 1))
+}
+
+/// A cached string: its text (at most [`CACHED_TEXT`] bytes) and object.
+struct TextSlot {
+    len: usize,
+    text: [u8; CACHED_TEXT],
+    obj: Py<PyString>,
+}
+
+/// Python strings of short texts seen before, direct-mapped by a hash of
+/// their content; a colliding text replaces the slot's entry.
+struct TextCache {
+    slots: Vec<Option<TextSlot>>,
+    /// Makes interned strings (dict keys) rather than plain ones.
+    intern: bool,
+}
+
+impl TextCache {
+    const fn new(intern: bool) -> Self {
+        TextCache {
+            slots: Vec::new(),
+            intern,
         }
     }
 
-    fn get(&mut self, py: Python<'py>, k: &'static str) -> Bound<'py, PyString> {
-        let (addr, len) = (k.as_ptr() as usize, k.len());
-        let h = (addr as u64 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut i = (h >> 54) as usize % STATIC_SLOTS;
-        loop {
-            match self.slots.get(i) {
-                Some(Some((a, l, s))) if *a == addr && *l == len => return s.clone(),
-                Some(Some(_)) => i = (i + 1) % STATIC_SLOTS,
-                _ => break,
+    fn make<'py>(&self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+        if self.intern {
+            PyString::intern(py, s)
+        } else {
+            PyString::new(py, s)
+        }
+    }
+
+    fn get<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+        let b = s.as_bytes();
+        if b.len() > CACHED_TEXT || self.slots.is_empty() {
+            return self.make(py, s);
+        }
+        let h = hash_bytes(b);
+        for i in slots_of(h, TEXT_SLOTS) {
+            if let Some(Some(e)) = self.slots.get(i) {
+                if e.len == b.len() && e.text.get(..b.len()) == Some(b) {
+                    return e.obj.bind(py).clone();
+                }
             }
         }
-        let s = PyString::intern(py, k);
-        if self.used < STATIC_SLOTS / 2 {
-            if let Some(slot) = self.slots.get_mut(i) {
-                *slot = Some((addr, len, s.clone()));
-                self.used += 1;
+        let i = victim(&self.slots, h);
+        let obj = self.make(py, s);
+        let mut text = [0u8; CACHED_TEXT];
+        if let Some(d) = text.get_mut(..b.len()) {
+            d.copy_from_slice(b);
+        }
+        if let Some(e) = self.slots.get_mut(i) {
+            // The entry replaced is a string: freeing it runs no Python code.
+            *e = Some(TextSlot {
+                len: b.len(),
+                text,
+                obj: obj.clone().unbind(),
+            });
+        }
+        obj
+    }
+}
+
+/// A template dict: its keys (by object address, kept alive by the dict)
+/// and the dict itself, every value `None`.
+struct Template {
+    hash: u64,
+    keys: Box<[usize]>,
+    dict: Py<PyDict>,
+}
+
+/// Interned keys, short strings and template dicts, kept for the life of
+/// the module (bounded: a fixed number of slots each).
+pub(crate) struct Caches {
+    /// Struct field and variant names (`&'static str`), by the address
+    /// and length of their text: no hashing of the text.
+    statics: Vec<Option<(usize, usize, Py<PyString>)>>,
+    /// Other dict keys, interned, by content.
+    keys: TextCache,
+    /// Short string values, by content.
+    values: TextCache,
+    /// Template dicts by key sequence.
+    templates: Vec<Option<Template>>,
+}
+
+impl Caches {
+    const fn new() -> Self {
+        Caches {
+            statics: Vec::new(),
+            keys: TextCache::new(true),
+            values: TextCache::new(false),
+            templates: Vec::new(),
+        }
+    }
+
+    fn prepare(&mut self) {
+        if self.statics.is_empty() {
+            self.statics = (0..STATIC_SLOTS).map(|_| None).collect();
+            self.keys.slots = (0..TEXT_SLOTS).map(|_| None).collect();
+            self.values.slots = (0..TEXT_SLOTS).map(|_| None).collect();
+            self.templates = (0..TEMPLATE_SLOTS).map(|_| None).collect();
+        }
+    }
+
+    fn static_key<'py>(&mut self, py: Python<'py>, k: &'static str) -> Bound<'py, PyString> {
+        if self.statics.is_empty() {
+            return PyString::intern(py, k);
+        }
+        let (addr, len) = (k.as_ptr() as usize, k.len());
+        let h = mix(addr as u64, len as u64);
+        for i in slots_of(h, STATIC_SLOTS) {
+            if let Some(Some((a, l, s))) = self.statics.get(i) {
+                if *a == addr && *l == len {
+                    return s.bind(py).clone();
+                }
             }
+        }
+        let i = victim(&self.statics, h);
+        let s = PyString::intern(py, k);
+        if let Some(e) = self.statics.get_mut(i) {
+            *e = Some((addr, len, s.clone().unbind()));
         }
         s
     }
 }
 
-/// Converts JSON values into Python objects, interning object keys.
+/// The caches shared by every call; a call that finds them in use (another
+/// thread converting, or a re-entrant call from a finalizer) works with
+/// caches of its own instead of waiting.
+static SHARED: Mutex<Caches> = Mutex::new(Caches::new());
+
+/// The caches a builder works with.
+enum Held {
+    Shared(MutexGuard<'static, Caches>),
+    Own(Box<Caches>),
+}
+
+impl Held {
+    fn get(&mut self) -> &mut Caches {
+        match self {
+            Held::Shared(g) => g,
+            Held::Own(b) => b,
+        }
+    }
+}
+
+/// Converts JSON values and serializable values into Python objects,
+/// drawing keys, short strings and large dicts from the module's caches.
 pub(crate) struct JsonBuilder<'py> {
     py: Python<'py>,
-    keys: HashMap<Box<str>, Bound<'py, PyString>>,
-    statics: Option<StaticKeys<'py>>,
+    held: Held,
+    /// Entries of the dicts being built (innermost last): each dict is
+    /// made at its end, from its entries on top of this stack.
+    entries: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> JsonBuilder<'py> {
-    /// A builder with an empty key table.
+    /// A builder using the module's caches; if they are in use, a builder
+    /// without caches (nothing to allocate: every string is made afresh,
+    /// every dict built by insertion).
     pub(crate) fn new(py: Python<'py>) -> Self {
+        let mut held = match SHARED.try_lock() {
+            Ok(g) => Held::Shared(g),
+            Err(TryLockError::Poisoned(p)) => Held::Shared(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Held::Own(Box::new(Caches::new())),
+        };
+        if let Held::Shared(g) = &mut held {
+            g.prepare();
+        }
         JsonBuilder {
             py,
-            keys: HashMap::new(),
-            statics: None,
+            held,
+            entries: Vec::with_capacity(64),
         }
     }
 
     fn key(&mut self, k: &str) -> Bound<'py, PyString> {
-        if k.len() > MAX_INTERNED_KEY {
-            return PyString::new(self.py, k);
-        }
-        if let Some(s) = self.keys.get(k) {
-            return s.clone();
-        }
-        let s = PyString::intern(self.py, k);
-        if self.keys.len() < MAX_INTERNED {
-            self.keys.insert(k.into(), s.clone());
-        }
-        s
+        let py = self.py;
+        self.held.get().keys.get(py, k)
+    }
+
+    fn text(&mut self, v: &str) -> Bound<'py, PyString> {
+        let py = self.py;
+        self.held.get().values.get(py, v)
     }
 
     fn static_key(&mut self, k: &'static str) -> Bound<'py, PyString> {
         let py = self.py;
-        self.statics.get_or_insert_with(StaticKeys::new).get(py, k)
+        self.held.get().static_key(py, k)
+    }
+
+    /// The dict of the entries above `start` on the stack (which it pops):
+    /// a copy of the template of their key sequence when there are enough.
+    fn dict_from(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
+        let py = self.py;
+        let n = self.entries.len().saturating_sub(start);
+        if n < TEMPLATE_MIN || self.held.get().templates.is_empty() {
+            let d = PyDict::new(py);
+            for (k, v) in self.entries.drain(start..) {
+                d.set_item(&k, v)?;
+            }
+            return Ok(d);
+        }
+        let entries = self.entries.get(start..).unwrap_or_default();
+        let hash = entries
+            .iter()
+            .fold(n as u64, |h, (k, _)| mix(h, k.as_ptr() as u64));
+        let caches = self.held.get();
+        let hit = slots_of(hash, TEMPLATE_SLOTS).find(|&i| match caches.templates.get(i) {
+            Some(Some(t)) => {
+                t.hash == hash
+                    && t.keys.len() == n
+                    && t.keys
+                        .iter()
+                        .zip(entries)
+                        .all(|(a, (k, _))| *a == k.as_ptr() as usize)
+            }
+            _ => false,
+        });
+        let d = match hit.and_then(|i| caches.templates.get(i)) {
+            Some(Some(t)) => t.dict.bind(py).copy()?,
+            _ => {
+                let i = victim(&caches.templates, hash);
+                let t = PyDict::new(py);
+                for (k, _) in entries {
+                    t.set_item(k, py.None())?;
+                }
+                let d = t.copy()?;
+                let keys = entries.iter().map(|(k, _)| k.as_ptr() as usize).collect();
+                if let Some(slot) = caches.templates.get_mut(i) {
+                    // The entry replaced holds a dict of strings and
+                    // `None`s: freeing it runs no Python code.
+                    *slot = Some(Template {
+                        hash,
+                        keys,
+                        dict: t.unbind(),
+                    });
+                }
+                d
+            }
+        };
+        for (k, v) in self.entries.drain(start..) {
+            d.set_item(&k, v)?;
+        }
+        Ok(d)
     }
 
     /// The Python object of `v` (`dict`, `list`, `str`, `int`, `float`,
     /// `bool` or `None`).
     pub(crate) fn build(&mut self, v: &Json) -> PyResult<Bound<'py, PyAny>> {
+        let start = self.entries.len();
+        let r = self.build_in(v);
+        // A failed conversion leaves no entries behind.
+        self.entries.truncate(start);
+        r
+    }
+
+    fn build_in(&mut self, v: &Json) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match v {
             Json::Null => py.None().into_bound(py),
@@ -113,21 +347,22 @@ impl<'py> JsonBuilder<'py> {
                     n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
                 }
             }
-            Json::String(s) => PyString::new(py, s).into_any(),
+            Json::String(s) => self.text(s).into_any(),
             Json::Array(a) => {
                 let items = a
                     .iter()
-                    .map(|x| self.build(x))
+                    .map(|x| self.build_in(x))
                     .collect::<PyResult<Vec<_>>>()?;
                 PyList::new(py, items)?.into_any()
             }
             Json::Object(m) => {
-                let d = PyDict::new(py);
+                let start = self.entries.len();
                 for (k, x) in m {
                     let key = self.key(k);
-                    d.set_item(key, self.build(x)?)?;
+                    let v = self.build_in(x)?;
+                    self.entries.push((key, v));
                 }
-                d.into_any()
+                self.dict_from(start)?.into_any()
             }
         })
     }
@@ -303,10 +538,14 @@ impl<'py> JsonBuilder<'py> {
         &mut self,
         v: &T,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Ok(v.serialize(ToPy {
-            b: self,
+        let start = self.entries.len();
+        let r = v.serialize(ToPy {
+            b: &mut *self,
             key: false,
-        })?)
+        });
+        // A failed conversion leaves no entries behind.
+        self.entries.truncate(start);
+        Ok(r?)
     }
 }
 
@@ -347,11 +586,12 @@ struct SeqOut<'a, 'py> {
     variant: Option<&'static str>,
 }
 
-/// Builds a dict.
+/// Builds a dict from the entries it pushes on the builder's stack.
 struct MapOut<'a, 'py> {
     b: &'a mut JsonBuilder<'py>,
-    dict: Bound<'py, PyDict>,
-    key: Option<Bound<'py, PyAny>>,
+    /// Where the dict's entries start on the stack.
+    start: usize,
+    key: Option<Bound<'py, PyString>>,
     variant: Option<&'static str>,
 }
 
@@ -425,14 +665,18 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
         })?;
         // JSON object keys are strings: numbers and booleans are written
         // as their JSON text, as serde_json does.
-        let k = if k.is_instance_of::<PyString>() {
-            k
-        } else if k.is_instance_of::<PyBool>() {
-            PyString::new(self.b.py, if k.is_truthy()? { "true" } else { "false" }).into_any()
-        } else if k.is_instance_of::<pyo3::types::PyInt>() {
-            k.str()?.into_any()
-        } else {
-            return Err(ToPyError::Custom("key must be a string".into()));
+        let k = match k.cast_into::<PyString>() {
+            Ok(k) => k,
+            Err(e) => {
+                let k = e.into_inner();
+                if k.is_instance_of::<PyBool>() {
+                    PyString::new(self.b.py, if k.is_truthy()? { "true" } else { "false" })
+                } else if k.is_instance_of::<pyo3::types::PyInt>() {
+                    k.str()?
+                } else {
+                    return Err(ToPyError::Custom("key must be a string".into()));
+                }
+            }
         };
         self.key = Some(k);
         Ok(())
@@ -446,11 +690,12 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             b: self.b,
             key: false,
         })?;
-        self.dict.set_item(k, v)?;
+        self.b.entries.push((k, v));
         Ok(())
     }
     fn end(self) -> Out<'py> {
-        wrap(self.b, self.variant, self.dict.into_any())
+        let d = self.b.dict_from(self.start)?;
+        wrap(self.b, self.variant, d.into_any())
     }
 }
 
@@ -467,7 +712,7 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
             b: self.b,
             key: false,
         })?;
-        self.dict.set_item(k, v)?;
+        self.b.entries.push((k, v));
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -552,7 +797,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         if self.key {
             return Ok(self.b.key(v).into_any());
         }
-        Ok(PyString::new(self.b.py, v).into_any())
+        Ok(self.b.text(v).into_any())
     }
     fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
         let items = v
@@ -630,10 +875,10 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         Ok(s)
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<MapOut<'a, 'py>, ToPyError> {
-        let dict = PyDict::new(self.b.py);
+        let start = self.b.entries.len();
         Ok(MapOut {
             b: self.b,
-            dict,
+            start,
             key: None,
             variant: None,
         })

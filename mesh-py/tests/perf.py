@@ -32,7 +32,11 @@ Wall-clock figures on a loaded machine vary; instruction counts do not:
 
 count the Rust side (the private `authorize_pass`/`normalize_pass`
 functions behind the helpers); the Python side is the difference between
-runs of a script with and without the calls.
+runs of a script with and without the calls. The conversion of events to
+dicts alone (what `normalize_many` adds to the Rust batch, apart from
+reading the records and making `EventError`s) is counted by
+
+    valgrind --tool=callgrind --toggle-collect='_mesh::convert::JsonBuilder::serialize*' python SCRIPT
 """
 
 import pathlib
