@@ -38,23 +38,21 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(MIX)
 }
 
-/// A fast, non-cryptographic hash of a short text (the caches are bounded
-/// and direct-mapped: a crafted collision only costs a miss).
+/// A fast, non-cryptographic hash of a short text: its length and three
+/// (possibly overlapping) words from its start, middle and end (the caches
+/// are bounded and compare the whole text: a collision only costs a miss).
 fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = b.len() as u64;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        h = mix(h, u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+    let n = b.len();
+    if n < 8 {
+        let w = b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        return mix(n as u64, w);
     }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        if let Some(d) = w.get_mut(..rest.len()) {
-            d.copy_from_slice(rest);
-        }
-        h = mix(h, u64::from_le_bytes(w));
-    }
-    h
+    let word = |at: usize| {
+        b.get(at..at + 8)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    mix(mix(mix(n as u64, word(0)), word(n / 2 - 4)), word(n - 8))
 }
 
 /// Slots a cached value may occupy, from the one its hash names: a
