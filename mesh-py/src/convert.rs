@@ -20,7 +20,10 @@ use pyo3::BoundObject;
 use serde_json::Value as Json;
 
 /// Longest text kept in a [`TextCache`] slot (longer text is made afresh).
-const CACHED_TEXT: usize = 32;
+const CACHED_TEXT: usize = 64;
+/// Longest string value cached (keys, such as the dotted paths of
+/// `unmapped`, may be up to [`CACHED_TEXT`] bytes).
+const CACHED_VALUE: usize = 32;
 /// Slots of a [`TextCache`] (a power of two).
 const TEXT_SLOTS: usize = 1024;
 /// Slots of the table of static keys (a power of two).
@@ -88,13 +91,16 @@ struct TextCache {
     slots: Vec<Option<TextSlot>>,
     /// Makes interned strings (dict keys) rather than plain ones.
     intern: bool,
+    /// Longest text cached (at most [`CACHED_TEXT`]).
+    max: usize,
 }
 
 impl TextCache {
-    const fn new(intern: bool) -> Self {
+    const fn new(intern: bool, max: usize) -> Self {
         TextCache {
             slots: Vec::new(),
             intern,
+            max,
         }
     }
 
@@ -108,7 +114,7 @@ impl TextCache {
 
     fn get<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
         let b = s.as_bytes();
-        if b.len() > CACHED_TEXT || self.slots.is_empty() {
+        if b.len() > self.max || b.len() > CACHED_TEXT || self.slots.is_empty() {
             return self.make(py, s);
         }
         let h = hash_bytes(b);
@@ -163,8 +169,8 @@ impl Caches {
     const fn new() -> Self {
         Caches {
             statics: Vec::new(),
-            keys: TextCache::new(true),
-            values: TextCache::new(false),
+            keys: TextCache::new(true, CACHED_TEXT),
+            values: TextCache::new(false, CACHED_VALUE),
             templates: Vec::new(),
         }
     }
