@@ -1,6 +1,7 @@
 //! Eight-bytes-at-a-time ("SIMD within a register") byte tests on `u64`
-//! words, for the short strings of the identity hot paths (subject names,
-//! API keys): exact per-byte results, no carries or borrows across bytes.
+//! words, for the short strings of the revocation check (subject names,
+//! presence-filter keys): exact per-byte results, no carries or borrows
+//! across bytes.
 
 /// Byte-wise constants of the eight-bytes-at-a-time classification.
 pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
