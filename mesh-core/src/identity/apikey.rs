@@ -832,6 +832,25 @@ mod tests {
 
     proptest! {
         #[test]
+        fn base32_groups_decode_by_the_alphabet(text in proptest::collection::vec(
+            prop_oneof![4 => proptest::sample::select(ALPHABET.to_vec()), 1 => any::<u8>()], 8..=8)
+        ) {
+            let mut want: u64 = 0;
+            let mut bad = 0u8;
+            for c in &text {
+                let v = base32_value(*c).unwrap_or(0xff);
+                bad |= v;
+                want = (want << 5) | u64::from(v & 31);
+            }
+            let mut out = [0u8; 5];
+            let got = decode_base32(&text, &mut out);
+            prop_assert_eq!(got.is_some(), bad < 32);
+            if got.is_some() {
+                prop_assert_eq!(&out[..], &want.to_be_bytes()[3..]);
+            }
+        }
+
+        #[test]
         fn round_trip_and_single_char_change_rejected(
             rng in proptest::array::uniform30(any::<u8>()),
             pos in 0usize..API_KEY_LEN,

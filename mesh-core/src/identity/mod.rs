@@ -25,6 +25,7 @@ mod refresh;
 mod revocation;
 mod scan;
 mod spiffe;
+mod swar;
 
 pub use actor::ActorKey;
 pub use apikey::{

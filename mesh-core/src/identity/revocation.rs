@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 
+use super::swar::{between, eq7, fold_mul, for_each_word, tail_word, word, HIGHS, LOW7, ONES};
 use super::{ActorKey, Identity, IdentityError, IdentityKind};
 use crate::Timestamp;
 
@@ -61,14 +62,20 @@ const MAX_FOLD_LEN: usize = 320;
 const SHORT_FOLD_LEN: usize = 64;
 
 /// Byte classes of a subject name (see `RevocationSet::subject_hit`).
+#[cfg(test)]
 const UPPER: u8 = 1;
+#[cfg(test)]
 const WIDE: u8 = 2;
+#[cfg(test)]
 const ODD: u8 = 4;
 /// `@`; the highest class bit, so `class >> 3` counts it.
+#[cfg(test)]
 const AT: u8 = 8;
 /// The class of each byte: ASCII upper case, non-ASCII, `/`, `\\` or ASCII
-/// whitespace (as `u8::is_ascii_whitespace`), `@`.
+/// whitespace (as `u8::is_ascii_whitespace`), `@`. The reference of
+/// [`classify`], which computes the same eight bytes at a time.
 // Indexes are < 256 in this const context (checked at compile time).
+#[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 const BYTE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -90,6 +97,91 @@ const BYTE_CLASS: [u8; 256] = {
     }
     t
 };
+
+/// What [`BYTE_CLASS`] says of a name, as far as the shortcuts of
+/// `RevocationSet::subject_hit` need it.
+struct ByteClasses {
+    /// Some byte is ASCII upper case.
+    upper: bool,
+    /// Some byte is not ASCII; then the other fields are not meaningful.
+    wide: bool,
+    /// Some byte is of the odd class, or any other byte below `!`: a
+    /// superset, which only sends more names down the general path.
+    odd: bool,
+    /// Exactly one byte is `@`.
+    one_at: bool,
+}
+
+/// Classifies `bytes` eight at a time.
+fn classify(bytes: &[u8]) -> ByteClasses {
+    let (mut upper, mut any, mut odd, mut ats, mut many_ats) = (0u64, 0u64, 0u64, 0u64, false);
+    // `real` masks the zero padding of the last word out of `odd`.
+    let mut add = |w: u64, real: u64| {
+        let a = w & LOW7;
+        any |= w;
+        upper |= between(w, b'@', b'[');
+        // Below `!`: `0x7f + 0x21 - a >= 0x80` exactly when `a < 0x21`.
+        let low = (ONES * (0x7f + 0x21) - a) & !w & HIGHS;
+        odd |= (low | eq7(a, b'/') | eq7(a, b'\\')) & real;
+        let at = eq7(a, b'@');
+        many_ats |= at & at.wrapping_sub(1) != 0 || (ats != 0 && at != 0);
+        ats |= at;
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        add(word(chunk), u64::MAX);
+    }
+    let r = chunks.remainder().len();
+    if r != 0 {
+        add(tail_word(bytes), u64::MAX >> (8 * (8 - r)));
+    }
+    ByteClasses {
+        upper: upper != 0,
+        wide: any & HIGHS != 0,
+        odd: odd != 0,
+        one_at: ats != 0 && !many_ats,
+    }
+}
+
+/// `src` with ASCII upper case folded to lower case, into `dst` (same length).
+fn fold_ascii(src: &[u8], dst: &mut [u8]) {
+    let mut from = src.chunks_exact(8);
+    let mut to = dst.chunks_exact_mut(8);
+    for (s, d) in (&mut from).zip(&mut to) {
+        let w = word(s);
+        if let Ok(d) = <&mut [u8; 8]>::try_from(d) {
+            // 0x80 >> 2 is 0x20, the case bit.
+            *d = (w | (between(w, b'@', b'[') >> 2)).to_le_bytes();
+        }
+    }
+    for (s, d) in from.remainder().iter().zip(to.into_remainder()) {
+        *d = s.to_ascii_lowercase();
+    }
+}
+
+/// Claim maps up to this size are searched by a scan, not by hashing.
+const SCAN_CLAIMS: usize = 16;
+
+/// The `email` and `upn` claims, when strings. A token's few remaining
+/// claims are scanned (two string compares each), cheaper than hashing both
+/// names with the map's SipHash.
+fn email_and_upn(claims: &serde_json::Map<String, Value>) -> [Option<&str>; 2] {
+    if claims.len() > SCAN_CLAIMS {
+        return ["email", "upn"].map(|n| claims.get(n).and_then(Value::as_str));
+    }
+    let mut found = [None, None];
+    for (k, v) in claims {
+        let slot = match k.as_str() {
+            "email" => found.get_mut(0),
+            "upn" => found.get_mut(1),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            *slot = v.as_str();
+        }
+    }
+    found
+}
 
 /// Why an identity is revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -193,7 +285,26 @@ struct PresenceFilter {
     words: Vec<u64>,
     /// Keys added since the last rebuild, plus the keys it was built from.
     items: usize,
-    state: FastState,
+    seeds: FilterSeeds,
+}
+
+/// The random keys of [`PresenceFilter::hash`], drawn per set from the
+/// standard library's randomly keyed SipHash.
+///
+/// The filter only ever decides whether a map is consulted: a lookup an
+/// attacker makes collide in it costs one keyed map lookup, as without the
+/// filter, so a short keyed multiply-fold hash is enough here (the maps keep
+/// their flooding-resistant hasher).
+#[derive(Clone, Copy)]
+struct FilterSeeds([u64; 3]);
+
+impl Default for FilterSeeds {
+    fn default() -> Self {
+        let std_state = std::collections::hash_map::RandomState::new();
+        let seed = |i: u64| std_state.hash_one(i);
+        // An odd multiplier never zeroes a non-zero word.
+        FilterSeeds([seed(1), seed(2) | 1, seed(3) | 1])
+    }
 }
 
 impl fmt::Debug for PresenceFilter {
@@ -206,11 +317,14 @@ impl fmt::Debug for PresenceFilter {
 }
 
 impl PresenceFilter {
+    /// A keyed hash of `(tag, key)`: eight bytes per multiply.
     fn hash(&self, tag: u8, key: &[u8]) -> u64 {
-        let mut h = self.state.build_hasher();
-        h.write_u8(tag);
-        h.write(key);
-        h.finish()
+        let [k0, k1, k2] = self.seeds.0;
+        // The length and the tag are mixed in first, so keys that differ
+        // only by trailing zero bytes, or only by map, hash apart.
+        let mut h = fold_mul(k0 ^ (key.len() as u64) ^ (u64::from(tag) << 56), k1);
+        for_each_word(key, |w| h = fold_mul(h ^ w, k1));
+        fold_mul(h, k2)
     }
 
     /// The word index and the three-bit mask of `hash` (`words` non-empty,
@@ -266,7 +380,7 @@ impl RevocationSet {
         let mut filter = PresenceFilter {
             words: vec![0; words],
             items: held,
-            state: self.filter.state.clone(),
+            seeds: self.filter.seeds,
         };
         for (tag, map) in [
             (TAG_TOKEN, &self.tokens),
@@ -444,8 +558,7 @@ impl RevocationSet {
             if self.subject_hit(subject, iat, now) {
                 return Some(RevocationReason::Subject);
             }
-            for name in ["email", "upn"] {
-                let value = identity.claims.get(name).and_then(Value::as_str);
+            for value in email_and_upn(&identity.claims) {
                 if let Some(v) = value.filter(|v| *v != subject) {
                     if self.subject_hit(v, iat, now) {
                         return Some(RevocationReason::Subject);
@@ -463,14 +576,12 @@ impl RevocationSet {
     fn subject_hit(&self, name: &str, iat: Option<Timestamp>, now: Timestamp) -> bool {
         let hit = |k: &str| self.subjects.get(k).is_some_and(|e| e.covers(iat, now));
         let bytes = name.as_bytes();
-        // One pass over the bytes classifies the name: one table load per byte.
-        let (mut class, mut ats) = (0u8, 0usize);
-        for &b in bytes {
-            let c = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(WIDE);
-            class |= c;
-            ats += usize::from(c >> 3);
-        }
-        let (upper, wide, odd) = (class & UPPER != 0, class & WIDE != 0, class & ODD != 0);
+        let ByteClasses {
+            upper,
+            wide,
+            odd,
+            one_at,
+        } = classify(bytes);
         // `str::trim` on ASCII strips exactly these bytes (`\t` to `\r`, space).
         let untrimmed =
             |b: Option<&u8>| b.is_some_and(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b));
@@ -484,7 +595,7 @@ impl RevocationSet {
         if plain && !upper {
             return self.filter.may_contain(TAG_SUBJECT, bytes) && hit(name);
         }
-        if plain && ats == 1 && !odd && name.len() <= MAX_FOLD_LEN {
+        if plain && one_at && !odd && name.len() <= MAX_FOLD_LEN {
             // Lower-case into a stack buffer (a small one for the usual
             // lengths); the filter is probed on the bytes, so a miss costs no
             // UTF-8 check and no map lookup.
@@ -513,8 +624,7 @@ impl RevocationSet {
         now: Timestamp,
     ) -> Option<bool> {
         let dst = buf.get_mut(..bytes.len())?;
-        dst.copy_from_slice(bytes);
-        dst.make_ascii_lowercase();
+        fold_ascii(bytes, dst);
         if !self.filter.may_contain(TAG_SUBJECT, dst) {
             return Some(false);
         }
@@ -825,6 +935,31 @@ mod tests {
     }
 
     proptest! {
+        /// The eight-bytes-at-a-time classification and case folding agree
+        /// with the byte table and the standard library on any bytes.
+        #[test]
+        fn classify_matches_the_byte_table(bytes in proptest::collection::vec(
+            prop_oneof![3 => proptest::sample::select(b"aZ@/ .x\\\t\x0b".to_vec()), 1 => any::<u8>()], 0..40)) {
+            let (mut class, mut ats) = (0u8, 0usize);
+            for &b in &bytes {
+                let c = BYTE_CLASS[usize::from(b)];
+                class |= c;
+                ats += usize::from(c >> 3);
+            }
+            let got = classify(&bytes);
+            prop_assert_eq!(got.wide, class & WIDE != 0);
+            if !got.wide {
+                prop_assert_eq!(got.upper, class & UPPER != 0);
+                // A superset of the odd class: every byte below `!` too.
+                prop_assert_eq!(got.odd, class & ODD != 0 || bytes.iter().any(|&b| b < b'!'));
+                prop_assert_eq!(got.one_at, ats == 1);
+                prop_assert_eq!(class & AT != 0, ats > 0);
+            }
+            let mut folded = vec![0u8; bytes.len()];
+            fold_ascii(&bytes, &mut folded);
+            prop_assert_eq!(folded, bytes.to_ascii_lowercase());
+        }
+
         /// A subject revoked by one spelling matches an `email` claim or
         /// subject exactly when both canonicalize to the same actor key,
         /// whatever the classification shortcuts (case, length over either
