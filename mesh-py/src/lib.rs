@@ -1002,6 +1002,36 @@ fn normalize(
 /// record buffers are reused from chunk to chunk.
 const NORMALIZE_CHUNK: usize = 64;
 
+/// Pauses Python's cyclic garbage collector while a chunk of events becomes
+/// Python objects. The new objects are all reachable from the result, so a
+/// collection in between would only traverse them again; the GIL is held for
+/// the whole pause and no Python code runs in it, so no other thread can see
+/// it. The collector's previous state comes back on drop, on error too.
+struct GcPause<'a, 'py> {
+    gc: Option<&'a Bound<'py, PyModule>>,
+}
+
+impl<'a, 'py> GcPause<'a, 'py> {
+    fn new(gc: &'a Bound<'py, PyModule>) -> PyResult<Self> {
+        if gc.call_method0("isenabled")?.is_truthy()? {
+            gc.call_method0("disable")?;
+            Ok(GcPause { gc: Some(gc) })
+        } else {
+            Ok(GcPause { gc: None })
+        }
+    }
+}
+
+impl Drop for GcPause<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(gc) = self.gc.take() {
+            // `gc.enable()` cannot fail; should it, the collector stays
+            // paused, which delays cycle collection and loses nothing.
+            let _ = gc.call_method0("enable");
+        }
+    }
+}
+
 /// Normalizes records; returns a list with, for each record in order,
 /// the event dict or an `EventError` instance (never raises for a record).
 #[pyfunction]
@@ -1018,6 +1048,7 @@ fn normalize_many(
     let mut items = Vec::with_capacity(records.size_hint().0);
     // Keys are interned once for the whole call.
     let mut b = convert::JsonBuilder::new(py);
+    let gc = py.import("gc")?;
     let mut raws: Vec<Vec<u8>> = Vec::with_capacity(NORMALIZE_CHUNK);
     loop {
         let mut len = 0;
@@ -1035,6 +1066,7 @@ fn normalize_many(
         // Normalization runs detached; the events then become Python
         // objects directly (no intermediate JSON tree).
         let results = py.detach(|| n.normalize_batch(chunk.iter().map(Vec::as_slice), source, now));
+        let _pause = GcPause::new(&gc)?;
         for r in results {
             items.push(match r {
                 Ok(ev) => b.serialize(&ev)?,
