@@ -114,6 +114,22 @@ pub trait Source: Send + Sync {
         let _ = (raw, ctx);
         None
     }
+
+    /// [`Source::normalize_raw`] written straight as JSON: appends to `out`
+    /// the bytes `serde_json::to_vec` gives for that event (with `raw_data`
+    /// set to `raw` when `keep_raw_data`), or returns `None`, with nothing
+    /// written, when the source has no such path or leaves this record to
+    /// the general one. Default: `None`.
+    fn normalize_raw_json(
+        &self,
+        raw: &[u8],
+        ctx: &MapContext,
+        keep_raw_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), EventError>> {
+        let _ = (raw, ctx, keep_raw_data, out);
+        None
+    }
 }
 
 /// Runs a source's mapping, then puts the record's remaining fields under

@@ -55,6 +55,7 @@ mod zeek;
 use crate::events::format::Format;
 use crate::events::ocsf::{Class, Event, Product, Service};
 use crate::events::source::finish;
+use crate::events::write::{unwritable, write_event_spliced};
 use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
 
 use doc::Doc;
@@ -114,6 +115,54 @@ impl Source for Builtin {
     }
 
     fn normalize_raw(&self, raw: &[u8], ctx: &MapContext) -> Option<Result<Event, EventError>> {
+        let (event, doc) = self.map_raw(raw, ctx)?;
+        Some(Ok(finish(self, event, doc.into_unmapped())))
+    }
+
+    fn normalize_raw_json(
+        &self,
+        raw: &[u8],
+        ctx: &MapContext,
+        keep_raw_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), EventError>> {
+        let (event, doc) = self.map_raw(raw, ctx)?;
+        let with_raw = |mut event: Event| {
+            if keep_raw_data {
+                event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
+            }
+            event
+        };
+        if event.unmapped.is_none() {
+            // `unmapped` is written from the record's remains, in place.
+            let event = with_raw(finish(self, event, serde_json::Map::new()));
+            let mut ambiguous = false;
+            let mut splice = |o: &mut Vec<u8>| {
+                doc.write_unmapped(o).unwrap_or_else(|| {
+                    ambiguous = true;
+                    0
+                })
+            };
+            let start = out.len();
+            let written = write_event_spliced(&event, out, &mut splice).is_ok();
+            if written && !ambiguous {
+                return Some(Ok(()));
+            }
+            out.truncate(start);
+            let event = finish(self, event, doc.into_unmapped());
+            return Some(event.write_json(out).map_err(unwritable));
+        }
+        let event = with_raw(finish(self, event, doc.into_unmapped()));
+        Some(event.write_json(out).map_err(unwritable))
+    }
+}
+
+impl Builtin {
+    /// The one-pass mapping: the event as mapped and completed, not yet
+    /// finished, and what is left of the record; `None` leaves the record to
+    /// the general path (no one-pass mapping, not a JSON object the parser
+    /// takes, or a mapping error, which the general path reports).
+    fn map_raw<'r>(&self, raw: &'r [u8], ctx: &MapContext) -> Option<(Event, Doc<'r>)> {
         let map_doc = self.map_doc?;
         if self.format != Format::Json || raw.len() > ctx.limits.max_record_bytes {
             return None;
@@ -122,11 +171,9 @@ impl Source for Builtin {
         // Errors are rare: the general path reports them.
         let event = map_doc(&mut doc, ctx).ok()?;
         let event = self.complete(event).ok()?;
-        Some(Ok(finish(self, event, doc.into_unmapped())))
+        Some((event, doc))
     }
-}
 
-impl Builtin {
     /// Checks a mapped event against its class's "at least one of"
     /// constraints (see [`Source::map`]).
     fn complete(&self, mut event: Event) -> Result<Event, EventError> {
