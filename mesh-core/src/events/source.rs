@@ -151,6 +151,16 @@ pub(crate) fn finish(
     mut event: Event,
     rest: serde_json::Map<String, serde_json::Value>,
 ) -> Event {
+    finish_in_place(source, &mut event, rest);
+    event
+}
+
+/// [`finish`] in place.
+pub(crate) fn finish_in_place(
+    source: &(impl Source + ?Sized),
+    event: &mut Event,
+    rest: serde_json::Map<String, serde_json::Value>,
+) {
     if event
         .metadata
         .as_ref()
@@ -166,5 +176,4 @@ pub(crate) fn finish(
         }
     }
     event.finalize();
-    event
 }

@@ -124,24 +124,30 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether some byte of `x` is below `n` (exact for `n` ≤ 128).
-fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !x & HIGHS != 0
-}
-
-/// Whether some byte of `x` is `b`.
-fn has_byte(x: u64, b: u8) -> bool {
-    has_less(x ^ ONES.wrapping_mul(u64::from(b)), 1)
-}
-
 /// Whether none of eight bytes is one JSON escapes (`"`, `\`, a control
 /// character); `false` for a slice of another length.
 pub(crate) fn plain_word(chunk: &[u8]) -> bool {
-    let Ok(word) = <[u8; 8]>::try_from(chunk) else {
-        return false;
-    };
+    special_bytes(chunk) == Some(0)
+}
+
+/// Of eight bytes (`None` for a slice of another length), a mask with the
+/// high bit set in the first byte JSON escapes and possibly in later ones:
+/// its lowest set bit (`trailing_zeros() / 8`) is the index of the first
+/// such byte; 0 when there is none.
+pub(crate) fn special_bytes(chunk: &[u8]) -> Option<u64> {
+    let word = <[u8; 8]>::try_from(chunk).ok()?;
     let x = u64::from_le_bytes(word);
-    !(has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\'))
+    Some(
+        less_mask(x, 0x20)
+            | less_mask(x ^ (ONES * u64::from(b'"')), 1)
+            | less_mask(x ^ (ONES * u64::from(b'\\')), 1),
+    )
+}
+
+/// High bits of the bytes of `x` below `n` (`n` ≤ 128); exact up to the
+/// first such byte, which the lowest set bit gives.
+fn less_mask(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !x & HIGHS
 }
 
 fn escaped(b: u8) -> bool {

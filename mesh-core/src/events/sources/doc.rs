@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
-use crate::events::write::{plain_word, write_json, write_str};
+use crate::events::write::{special_bytes, write_json, write_str};
 
 /// Most keys of one object this parser takes: the duplicate check compares
 /// a key with the earlier ones, so bigger objects go to the general parser
@@ -408,11 +408,13 @@ impl<'a> Parser<'a> {
         let mut i = open.checked_add(1)?;
         let mut escapes = false;
         loop {
-            while let Some(chunk) = self.bytes.get(i..i.checked_add(8)?) {
-                if !plain_word(chunk) {
-                    break;
+            if let Some(mask) = self.bytes.get(i..i.checked_add(8)?).and_then(special_bytes) {
+                if mask == 0 {
+                    i += 8;
+                    continue;
                 }
-                i += 8;
+                // On the first byte that ends the plain run.
+                i += (mask.trailing_zeros() / 8) as usize;
             }
             match *self.bytes.get(i)? {
                 b'"' => break,

@@ -54,7 +54,7 @@ mod zeek;
 
 use crate::events::format::Format;
 use crate::events::ocsf::{Class, Event, Product, Service};
-use crate::events::source::finish;
+use crate::events::source::{finish, finish_in_place};
 use crate::events::write::{unwritable, write_event_spliced};
 use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
 
@@ -126,16 +126,13 @@ impl Source for Builtin {
         keep_raw_data: bool,
         out: &mut Vec<u8>,
     ) -> Option<Result<(), EventError>> {
-        let (event, doc) = self.map_raw(raw, ctx)?;
-        let with_raw = |mut event: Event| {
-            if keep_raw_data {
-                event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
-            }
-            event
-        };
+        let (mut event, doc) = self.map_raw(raw, ctx)?;
+        if keep_raw_data {
+            event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
+        }
         if event.unmapped.is_none() {
             // `unmapped` is written from the record's remains, in place.
-            let event = with_raw(finish(self, event, serde_json::Map::new()));
+            finish_in_place(self, &mut event, serde_json::Map::new());
             let mut ambiguous = false;
             let mut splice = |o: &mut Vec<u8>| {
                 doc.write_unmapped(o).unwrap_or_else(|| {
@@ -149,10 +146,8 @@ impl Source for Builtin {
                 return Some(Ok(()));
             }
             out.truncate(start);
-            let event = finish(self, event, doc.into_unmapped());
-            return Some(event.write_json(out).map_err(unwritable));
         }
-        let event = with_raw(finish(self, event, doc.into_unmapped()));
+        finish_in_place(self, &mut event, doc.into_unmapped());
         Some(event.write_json(out).map_err(unwritable))
     }
 }
@@ -169,14 +164,20 @@ impl Builtin {
         }
         let mut doc = Doc::parse(raw)?;
         // Errors are rare: the general path reports them.
-        let event = map_doc(&mut doc, ctx).ok()?;
-        let event = self.complete(event).ok()?;
+        let mut event = map_doc(&mut doc, ctx).ok()?;
+        self.check(&mut event).ok()?;
         Some((event, doc))
     }
 
     /// Checks a mapped event against its class's "at least one of"
     /// constraints (see [`Source::map`]).
     fn complete(&self, mut event: Event) -> Result<Event, EventError> {
+        self.check(&mut event)?;
+        Ok(event)
+    }
+
+    /// [`Builtin::complete`] in place.
+    fn check(&self, event: &mut Event) -> Result<(), EventError> {
         // The classes' "at least one of" constraints, with one fallback: a
         // logon with no known destination was to the source's own service.
         let missing = match event.class() {
@@ -208,7 +209,7 @@ impl Builtin {
         };
         match missing {
             Some(attribute) => Err(EventError::missing(attribute)),
-            None => Ok(event),
+            None => Ok(()),
         }
     }
 }
