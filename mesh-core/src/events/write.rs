@@ -124,12 +124,6 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether none of eight bytes is one JSON escapes (`"`, `\`, a control
-/// character); `false` for a slice of another length.
-pub(crate) fn plain_word(chunk: &[u8]) -> bool {
-    special_bytes(chunk) == Some(0)
-}
-
 /// Of eight bytes (`None` for a slice of another length), a mask with the
 /// high bit set in the first byte JSON escapes and possibly in later ones:
 /// its lowest set bit (`trailing_zeros() / 8`) is the index of the first
@@ -158,10 +152,18 @@ fn escaped(b: u8) -> bool {
 /// character), eight bytes at a time.
 fn needs_escape(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(8);
-    if !chunks.all(plain_word) {
-        return true;
+    let mut hits = 0u64;
+    for chunk in &mut chunks {
+        hits |= special_bytes(chunk).unwrap_or(0);
     }
-    chunks.remainder().iter().any(|&b| escaped(b))
+    // The last bytes, padded with a plain byte to one word.
+    let rest = chunks.remainder();
+    let mut last = [b'a'; 8];
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    hits |= special_bytes(&last).unwrap_or(0);
+    hits != 0
 }
 
 fn hex(n: u8) -> u8 {
