@@ -1,11 +1,13 @@
 //! Runs one normalization workload in a loop, for instruction counting under
 //! callgrind (per-iteration cost = (count at N − count at 0) / N):
-//! `events_profile floor|builtin|decl|validate|cef|cef_line|leef|leef_line|s5424|s3164 [N]`
+//! `events_profile floor|builtin|builtin_event|decl|validate|cef|cef_line|leef|leef_line|s5424|s3164 [N]`
 //! (`cef_line`, `leef_line`: the borrowed parse only, no record).
 //!
 //! `floor` is `serde_json` parse + serialize of the ~1 KB CloudTrail
-//! ConsoleLogin record; `builtin` and `decl` normalize and serialize it with
-//! the built-in `aws.cloudtrail` source and the example declarative mapping.
+//! ConsoleLogin record; `builtin` and `decl` normalize it to JSON
+//! (`Normalizer::normalize_json`) with the built-in `aws.cloudtrail` source
+//! and the example declarative mapping; `builtin_event` goes through the
+//! event API (`Normalizer::normalize`, then `serde_json::to_vec`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 use mesh_core::events::format::{parse_cef, parse_leef, parse_syslog, CefLine, LeefLine};
 use mesh_core::events::mapping::Mapping;
@@ -40,16 +42,27 @@ fn main() {
                 black_box(serde_json::to_vec(&v).unwrap());
             }
             "builtin" => {
+                let mut out = Vec::with_capacity(2 * raw.len() + 512);
+                n.normalize_json(black_box(raw), Some("aws.cloudtrail"), NOW, &mut out)
+                    .unwrap();
+                black_box(out);
+            }
+            "builtin_event" => {
                 let e = n
                     .normalize(black_box(raw), Some("aws.cloudtrail"), NOW)
                     .unwrap();
                 black_box(serde_json::to_vec(&e).unwrap());
             }
             "decl" => {
-                let e = n
-                    .normalize(black_box(raw), Some("example.aws.cloudtrail"), NOW)
-                    .unwrap();
-                black_box(serde_json::to_vec(&e).unwrap());
+                let mut out = Vec::with_capacity(2 * raw.len() + 512);
+                n.normalize_json(
+                    black_box(raw),
+                    Some("example.aws.cloudtrail"),
+                    NOW,
+                    &mut out,
+                )
+                .unwrap();
+                black_box(out);
             }
             "validate" => {
                 black_box(validate(black_box(&ev)));

@@ -114,6 +114,12 @@ fn every_sample_maps_to_its_expected_output() {
                     continue;
                 }
             };
+            let mut json = Vec::new();
+            match n.normalize_json(&raw(&path), Some(id), NOW, &mut json) {
+                Ok(()) if json == serde_json::to_vec(&event).unwrap() => {}
+                Ok(()) => failures.push(format!("{rel}: normalize_json differs from the event")),
+                Err(e) => failures.push(format!("{rel}: normalize_json: {e}")),
+            }
             let problems = validate(&event);
             if !problems.is_empty() {
                 let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -248,5 +254,53 @@ fn records_of_another_source_are_rejected_not_misread() {
             n.normalize(&sample(rel), Some(wrong), NOW).is_err(),
             "{rel} as {wrong}"
         );
+    }
+}
+
+/// `normalize_json` writes what `serde_json` writes of the event, also with
+/// `raw_data` kept and when flattening would give one key twice (an object
+/// under the empty key at the top of the record).
+#[test]
+fn json_output_equals_the_event_serialized() {
+    let base: serde_json::Map<String, Value> = serde_json::from_slice(&raw(&data_dir()
+        .join("aws_cloudtrail")
+        .join("console_login_success_mfa.json")))
+    .unwrap();
+    let mut twice = base.clone();
+    twice.insert("zz".into(), json!(1));
+    twice.insert("".into(), json!({"zz": 2, "x": {"y": "a\u{1}b"}}));
+    let mut escaped = base.clone();
+    escaped.insert(
+        "a.b\\c".into(),
+        json!({"k\"q": ["\t", 1.5, -3, {}], "e": {}, "n": null}),
+    );
+    for keep_raw_data in [false, true] {
+        let mut n = Normalizer::new(NormalizeOptions {
+            keep_raw_data,
+            ..NormalizeOptions::default()
+        });
+        sources::register_builtin(&mut n).unwrap();
+        for rec in [&base, &twice, &escaped] {
+            let raw = serde_json::to_vec(rec).unwrap();
+            let event = n.normalize(&raw, Some("aws.cloudtrail"), NOW).unwrap();
+            let mut json = Vec::new();
+            n.normalize_json(&raw, Some("aws.cloudtrail"), NOW, &mut json)
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(json).unwrap(),
+                serde_json::to_string(&event).unwrap()
+            );
+        }
+        let mut json = b"x".to_vec();
+        let err = n
+            .normalize_json(
+                b"{\"eventVersion\":1}",
+                Some("aws.cloudtrail"),
+                NOW,
+                &mut json,
+            )
+            .unwrap_err();
+        assert_eq!(err.raw(), b"{\"eventVersion\":1}");
+        assert_eq!(json, b"x");
     }
 }

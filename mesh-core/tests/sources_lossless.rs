@@ -109,6 +109,8 @@ fn object_at<'a>(map: &'a mut Map<String, Value>, dotted: &str) -> &'a mut Map<S
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         "[ -~]{0,24}".prop_map(Value::from),
+        // Control characters and non-ASCII text (escaped on output).
+        "[a-z\t\n\r\u{1}\u{1f}\u{7f}é😀\"\\\\]{0,12}".prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<bool>().prop_map(Value::from),
         // Binary fractions: they print and parse back exactly.
@@ -228,12 +230,20 @@ proptest! {
         for id in ids {
             let one_pass = n.normalize(&raw, Some(id), NOW);
             let general = n.normalize_record(Record::new(rec.clone()), id, NOW);
+            // Raw bytes straight to JSON: the same bytes again.
+            let mut json = b"[".to_vec();
+            let written = n.normalize_json(&raw, Some(id), NOW, &mut json);
             match (one_pass, general) {
-                (Ok(a), Ok(b)) => prop_assert_eq!(
-                    serde_json::to_string(&a).unwrap(),
-                    serde_json::to_string(&b).unwrap()
-                ),
-                (Err(_), Err(_)) => {}
+                (Ok(a), Ok(b)) => {
+                    let a = serde_json::to_string(&a).unwrap();
+                    prop_assert_eq!(&a, &serde_json::to_string(&b).unwrap());
+                    prop_assert!(written.is_ok());
+                    prop_assert_eq!(String::from_utf8(json).unwrap(), format!("[{a}"));
+                }
+                (Err(e), Err(_)) => {
+                    prop_assert_eq!(written, Err(e));
+                    prop_assert_eq!(json, b"[".to_vec());
+                }
                 (a, b) => prop_assert!(false, "{} {}: one pass {:?}, general {:?}", path, id, a.is_ok(), b.is_ok()),
             }
         }

@@ -26,6 +26,7 @@ mod source;
 pub mod sources;
 mod timefmt;
 mod validate;
+mod write;
 
 pub use error::{EventError, EventErrorKind, RawRecord};
 pub use normalize::{Detection, NormalizeOptions, Normalizer, StreamStats};

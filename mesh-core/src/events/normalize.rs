@@ -216,6 +216,37 @@ impl Normalizer {
         Ok(self.with_raw_data(event, raw))
     }
 
+    /// [`Normalizer::normalize`], the event appended to `out` as compact
+    /// JSON: the same bytes as `serde_json::to_vec` of the event, written
+    /// without building the event's `unmapped` map when the source maps
+    /// straight from the bytes ([`Source::normalize_raw_json`]). On error
+    /// `out` is left as it was.
+    pub fn normalize_json(
+        &self,
+        raw: &[u8],
+        source: Option<&str>,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EventError> {
+        if let Some(src) = source.and_then(|id| self.source(id)) {
+            if raw.len() <= self.options.limits.max_record_bytes {
+                let start = out.len();
+                match src.normalize_raw_json(raw, &self.ctx(now), self.options.keep_raw_data, out) {
+                    Some(Ok(())) => return Ok(()),
+                    Some(Err(e)) => {
+                        out.truncate(start);
+                        return Err(e.with_raw(raw));
+                    }
+                    None => out.truncate(start),
+                }
+            }
+        }
+        let event = self.normalize(raw, source, now)?;
+        event
+            .write_json(out)
+            .map_err(|e| super::write::unwritable(e).with_raw(raw))
+    }
+
     fn with_raw_data(&self, mut event: Event, raw: &[u8]) -> Event {
         if self.options.keep_raw_data {
             event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
@@ -285,6 +316,7 @@ impl Normalizer {
     {
         let mut stats = StreamStats::default();
         let mut line = Vec::with_capacity(4096);
+        let mut json = Vec::with_capacity(4096);
         let mut line_no = 0u64;
         let cap = self.options.limits.max_record_bytes.saturating_add(2);
         loop {
@@ -316,10 +348,11 @@ impl Normalizer {
                 continue;
             }
             stats.lines += 1;
-            match self.normalize(rec, source, now) {
-                Ok(event) => {
-                    serde_json::to_writer(&mut output, &event).map_err(std::io::Error::other)?;
-                    output.write_all(b"\n")?;
+            json.clear();
+            match self.normalize_json(rec, source, now, &mut json) {
+                Ok(()) => {
+                    json.push(b'\n');
+                    output.write_all(&json)?;
                     stats.events += 1;
                 }
                 Err(e) => {

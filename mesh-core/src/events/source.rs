@@ -114,6 +114,22 @@ pub trait Source: Send + Sync {
         let _ = (raw, ctx);
         None
     }
+
+    /// [`Source::normalize_raw`] written straight as JSON: appends to `out`
+    /// the bytes `serde_json::to_vec` gives for that event (with `raw_data`
+    /// set to `raw` when `keep_raw_data`), or returns `None`, with nothing
+    /// written, when the source has no such path or leaves this record to
+    /// the general one. Default: `None`.
+    fn normalize_raw_json(
+        &self,
+        raw: &[u8],
+        ctx: &MapContext,
+        keep_raw_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), EventError>> {
+        let _ = (raw, ctx, keep_raw_data, out);
+        None
+    }
 }
 
 /// Runs a source's mapping, then puts the record's remaining fields under
@@ -135,6 +151,16 @@ pub(crate) fn finish(
     mut event: Event,
     rest: serde_json::Map<String, serde_json::Value>,
 ) -> Event {
+    finish_in_place(source, &mut event, rest);
+    event
+}
+
+/// [`finish`] in place.
+pub(crate) fn finish_in_place(
+    source: &(impl Source + ?Sized),
+    event: &mut Event,
+    rest: serde_json::Map<String, serde_json::Value>,
+) {
     if event
         .metadata
         .as_ref()
@@ -150,5 +176,4 @@ pub(crate) fn finish(
         }
     }
     event.finalize();
-    event
 }

@@ -138,9 +138,9 @@ impl Event {
             match lookup(info.activities, activity) {
                 Some(caption) if activity != 99 || self.activity_name.is_none() => {
                     self.activity_name = Some(caption.to_owned());
-                    self.type_name = Some(format!("{}: {caption}", info.caption));
+                    self.type_name = Some(type_name(info.caption, caption));
                 }
-                Some(_) => self.type_name = Some(format!("{}: Other", info.caption)),
+                Some(_) => self.type_name = Some(type_name(info.caption, "Other")),
                 None => {}
             }
         }
@@ -182,6 +182,15 @@ impl Event {
             .flatten()
             .find_map(user_key)
     }
+}
+
+/// `type_name`: the class caption, `: `, the activity caption.
+fn type_name(class: &str, activity: &str) -> String {
+    let mut name = String::with_capacity(class.len() + 2 + activity.len());
+    name.push_str(class);
+    name.push_str(": ");
+    name.push_str(activity);
+    name
 }
 
 fn user_key(user: &User) -> Option<ActorKey> {

@@ -14,14 +14,12 @@
 //! caller takes the general path for it.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
+use crate::events::write::{special_bytes, write_json, write_str};
 
 /// Most keys of one object this parser takes: the duplicate check compares
 /// a key with the earlier ones, so bigger objects go to the general parser
@@ -89,13 +87,24 @@ impl<'a> Doc<'a> {
     /// [`MAX_OBJECT_KEYS`] keys): the general parser then reports or handles it.
     pub(crate) fn parse(bytes: &'a [u8]) -> Option<Doc<'a>> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let node = Node::deserialize(&mut de).ok()?;
-        de.end().ok()?;
-        match node {
-            Node::Obj(root) => Some(Doc { root }),
-            _ => None,
+        // One UTF-8 check of the whole record (invalid UTF-8 is invalid
+        // JSON anyway): strings are then sliced without another check.
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut p = Parser {
+            text,
+            bytes,
+            pos: 0,
+            depth: 0,
+        };
+        p.ws();
+        if p.peek()? != b'{' {
+            return None;
         }
+        let Node::Obj(root) = p.object()? else {
+            return None;
+        };
+        p.ws();
+        (p.pos == bytes.len()).then_some(Doc { root })
     }
 
     /// The node at `path` (object keys).
@@ -135,6 +144,70 @@ impl<'a> Doc<'a> {
         let mut prefix = String::new();
         flatten(&mut prefix, self.root, &mut out);
         out
+    }
+}
+
+impl Doc<'_> {
+    /// Writes what no mapping took as the entries of the `unmapped` object
+    /// (`"key":value` separated by commas), exactly as
+    /// [`Doc::into_unmapped`] then `serde_json` would write them; returns
+    /// how many. `None`, with nothing written, when two fields would flatten
+    /// to the same key (an object under the empty key at the top: its
+    /// fields lose their prefix), where the map keeps only the last value.
+    pub(crate) fn write_unmapped(&self, out: &mut Vec<u8>) -> Option<usize> {
+        let ambiguous = self
+            .root
+            .iter()
+            .any(|(k, v)| k.is_empty() && matches!(v, Node::Obj(m) if !m.is_empty()));
+        if ambiguous {
+            return None;
+        }
+        let mut prefix = String::new();
+        let mut n = 0;
+        write_flat(&mut prefix, &self.root, out, &mut n);
+        Some(n)
+    }
+}
+
+fn write_flat(prefix: &mut String, obj: &Obj<'_>, out: &mut Vec<u8>, n: &mut usize) {
+    for (k, v) in obj {
+        match v {
+            Node::Val(Value::Null) => {}
+            Node::Obj(m) if !m.is_empty() => {
+                let len = prefix.len();
+                push_segment(prefix, k);
+                write_flat(prefix, m, out, n);
+                prefix.truncate(len);
+            }
+            v => {
+                if *n > 0 {
+                    out.push(b',');
+                }
+                *n += 1;
+                if prefix.is_empty() {
+                    if needs_escape(k) {
+                        write_str(out, &escape_key(k));
+                    } else {
+                        write_str(out, k);
+                    }
+                } else {
+                    let len = prefix.len();
+                    push_segment(prefix, k);
+                    write_str(out, prefix);
+                    prefix.truncate(len);
+                }
+                out.push(b':');
+                match v {
+                    Node::Str(s) => write_str(out, s),
+                    Node::Obj(_) => out.extend_from_slice(b"{}"),
+                    Node::Val(v) => {
+                        // Only floats are left to serde_json, which never
+                        // fails on a `Value`.
+                        let _ = write_json(v, out);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -262,87 +335,177 @@ impl<'a> Take for Doc<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Node<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
+/// Deepest nesting the parser takes (`serde_json` stops at 127 too);
+/// deeper records go to the general parser.
+const MAX_DEPTH: usize = 127;
+
+/// A strict JSON reader over UTF-8 text, borrowing strings without escapes.
+/// It gives up (`None`) on anything that is not valid JSON; escaped strings
+/// and numbers other than plain non-negative integers are decoded by
+/// `serde_json`, so values come out exactly as `serde_json` reads them.
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
 }
 
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Node::Val(Value::Bool(v)))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Node::Val(Value::Number(v.into())))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Node::Val(Value::Number(v.into())))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Node::Val(
-            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
-        ))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Owned(v)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Node::Val(Value::Null))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Node::Val(Value::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element::<Value>()? {
-            items.push(v);
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
         }
-        Ok(Node::Val(Value::Array(items)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields: Obj<'de> = Vec::with_capacity(8);
+    fn value(&mut self) -> Option<Node<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(Node::Str),
+            b't' => self.word(b"true", Value::Bool(true)),
+            b'f' => self.word(b"false", Value::Bool(false)),
+            b'n' => self.word(b"null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, word: &[u8], value: Value) -> Option<Node<'a>> {
+        let end = self.pos.checked_add(word.len())?;
+        if self.bytes.get(self.pos..end)? != word {
+            return None;
+        }
+        self.pos = end;
+        Some(Node::Val(value))
+    }
+
+    fn number(&mut self) -> Option<Node<'a>> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.pos += 1;
+        }
+        let span = self.text.get(start..self.pos)?;
+        let plain = span.len() <= 19
+            && span.bytes().all(|b| b.is_ascii_digit())
+            && (span.len() == 1 || !span.starts_with('0'));
+        if plain {
+            return span.parse::<u64>().ok().map(|n| Node::Val(Value::from(n)));
+        }
+        match serde_json::from_str::<Value>(span).ok()? {
+            v @ Value::Number(_) => Some(Node::Val(v)),
+            _ => None,
+        }
+    }
+
+    /// A string, the reader on its opening quote.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let open = self.pos;
+        let mut i = open.checked_add(1)?;
+        let mut escapes = false;
+        loop {
+            if let Some(mask) = self.bytes.get(i..i.checked_add(8)?).and_then(special_bytes) {
+                if mask == 0 {
+                    i += 8;
+                    continue;
+                }
+                // On the first byte that ends the plain run.
+                i += (mask.trailing_zeros() / 8) as usize;
+            }
+            match *self.bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escapes = true;
+                    i = i.checked_add(2)?;
+                }
+                b if b < 0x20 => return None,
+                _ => i += 1,
+            }
+        }
+        self.pos = i.checked_add(1)?;
+        if escapes {
+            let quoted = self.text.get(open..self.pos)?;
+            serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+        } else {
+            self.text.get(open + 1..i).map(Cow::Borrowed)
+        }
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.pos += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// An object, the reader on its `{`.
+    fn object(&mut self) -> Option<Node<'a>> {
+        self.enter()?;
+        let mut fields: Obj<'a> = Vec::with_capacity(8);
+        self.ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Some(Node::Obj(fields));
+        }
         // A 64-bit filter of key fingerprints: only a key whose bit is
         // already set is compared with the earlier keys.
         let mut seen = 0u64;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if fields.len() == MAX_OBJECT_KEYS {
-                return Err(de::Error::custom(
-                    "object too large for the one-pass parser",
-                ));
+        loop {
+            self.ws();
+            if self.peek()? != b'"' || fields.len() == MAX_OBJECT_KEYS {
+                return None;
             }
+            let key = self.string()?;
             let bit = 1u64 << (fingerprint(&key) & 63);
             if seen & bit != 0 && fields.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom("duplicate key"));
+                return None;
             }
             seen |= bit;
-            let value = map.next_value::<Node<'de>>()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.pos += 1;
+            let value = self.value()?;
             fields.push((key, value));
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => break,
+                _ => return None,
+            }
         }
-        Ok(Node::Obj(fields))
+        self.pos += 1;
+        self.depth -= 1;
+        Some(Node::Obj(fields))
+    }
+
+    /// An array, the reader on its `[`.
+    fn array(&mut self) -> Option<Node<'a>> {
+        self.enter()?;
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Some(Node::Val(Value::Array(items)));
+        }
+        loop {
+            items.push(self.value()?.into_value());
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => break,
+                _ => return None,
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Some(Node::Val(Value::Array(items)))
     }
 }
 
@@ -357,40 +520,8 @@ fn fingerprint(key: &str) -> u32 {
         .wrapping_add(u32::from(last))
 }
 
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::super::fields::Fields;
     use super::*;
@@ -441,6 +572,58 @@ mod tests {
         assert!(Doc::parse(b"{\"a\":1} x").is_none());
         assert!(Doc::parse(b"\xEF\xBB\xBF {\"a\":1}").is_some());
         assert!(Doc::parse(&json!({"ab": 1, "ba": 2}).to_string().into_bytes()).is_some());
+    }
+
+    /// The reader takes what `serde_json` takes and reads the same values.
+    #[test]
+    fn reads_as_serde_json_reads() {
+        let cases: &[&str] = &[
+            r#"{"a":"x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00","b":[1,-0,-1,0.5,1e3,1E-2,18446744073709551615,18446744073709551616,123456789012345678901,[],{},[{"c":null}]]}"#,
+            " \t\r\n{ \"k\" : { } , \"l\" : [ true , false , null ] } \n",
+            r#"{"long string without escapes at all":"0123456789abcdefghijklmnopqrstuvwxyz"}"#,
+            r#"{"e":"é😀 text","n":0}"#,
+        ];
+        for text in cases {
+            let doc = Doc::parse(text.as_bytes()).unwrap_or_else(|| panic!("{text}"));
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Node::Obj(doc.root).into_value(), v, "{text}");
+        }
+        let bad: &[&[u8]] = &[
+            b"{",
+            b"{\"a\"}",
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"{\"a\":[1,]}",
+            b"{\"a\":01}",
+            b"{\"a\":1.}",
+            b"{\"a\":-}",
+            b"{\"a\":+1}",
+            b"{\"a\":tru}",
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\\x\"}",
+            b"{\"a\":\"\\ud800\"}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":\"abc",
+            b"{'a':1}",
+            b"{\"a\":1}}",
+            b"{\"a\":NaN}",
+            b"{\"a\":1e999}",
+        ];
+        for text in bad {
+            assert!(
+                Doc::parse(text).is_none(),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+            assert!(
+                serde_json::from_slice::<Value>(text).is_err(),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(Doc::parse(deep(100).as_bytes()).is_some());
+        assert!(Doc::parse(deep(200).as_bytes()).is_none());
     }
 
     #[test]

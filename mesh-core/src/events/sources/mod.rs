@@ -54,7 +54,8 @@ mod zeek;
 
 use crate::events::format::Format;
 use crate::events::ocsf::{Class, Event, Product, Service};
-use crate::events::source::finish;
+use crate::events::source::{finish, finish_in_place};
+use crate::events::write::{unwritable, write_event_spliced};
 use crate::events::{Confidence, EventError, MapContext, Normalizer, Record, Source};
 
 use doc::Doc;
@@ -114,22 +115,69 @@ impl Source for Builtin {
     }
 
     fn normalize_raw(&self, raw: &[u8], ctx: &MapContext) -> Option<Result<Event, EventError>> {
+        let (event, doc) = self.map_raw(raw, ctx)?;
+        Some(Ok(finish(self, event, doc.into_unmapped())))
+    }
+
+    fn normalize_raw_json(
+        &self,
+        raw: &[u8],
+        ctx: &MapContext,
+        keep_raw_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), EventError>> {
+        let (mut event, doc) = self.map_raw(raw, ctx)?;
+        if keep_raw_data {
+            event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
+        }
+        if event.unmapped.is_none() {
+            // `unmapped` is written from the record's remains, in place.
+            finish_in_place(self, &mut event, serde_json::Map::new());
+            let mut ambiguous = false;
+            let mut splice = |o: &mut Vec<u8>| {
+                doc.write_unmapped(o).unwrap_or_else(|| {
+                    ambiguous = true;
+                    0
+                })
+            };
+            let start = out.len();
+            let written = write_event_spliced(&event, out, &mut splice).is_ok();
+            if written && !ambiguous {
+                return Some(Ok(()));
+            }
+            out.truncate(start);
+        }
+        finish_in_place(self, &mut event, doc.into_unmapped());
+        Some(event.write_json(out).map_err(unwritable))
+    }
+}
+
+impl Builtin {
+    /// The one-pass mapping: the event as mapped and completed, not yet
+    /// finished, and what is left of the record; `None` leaves the record to
+    /// the general path (no one-pass mapping, not a JSON object the parser
+    /// takes, or a mapping error, which the general path reports).
+    fn map_raw<'r>(&self, raw: &'r [u8], ctx: &MapContext) -> Option<(Event, Doc<'r>)> {
         let map_doc = self.map_doc?;
         if self.format != Format::Json || raw.len() > ctx.limits.max_record_bytes {
             return None;
         }
         let mut doc = Doc::parse(raw)?;
         // Errors are rare: the general path reports them.
-        let event = map_doc(&mut doc, ctx).ok()?;
-        let event = self.complete(event).ok()?;
-        Some(Ok(finish(self, event, doc.into_unmapped())))
+        let mut event = map_doc(&mut doc, ctx).ok()?;
+        self.check(&mut event).ok()?;
+        Some((event, doc))
     }
-}
 
-impl Builtin {
     /// Checks a mapped event against its class's "at least one of"
     /// constraints (see [`Source::map`]).
     fn complete(&self, mut event: Event) -> Result<Event, EventError> {
+        self.check(&mut event)?;
+        Ok(event)
+    }
+
+    /// [`Builtin::complete`] in place.
+    fn check(&self, event: &mut Event) -> Result<(), EventError> {
         // The classes' "at least one of" constraints, with one fallback: a
         // logon with no known destination was to the source's own service.
         let missing = match event.class() {
@@ -161,7 +209,7 @@ impl Builtin {
         };
         match missing {
             Some(attribute) => Err(EventError::missing(attribute)),
-            None => Ok(event),
+            None => Ok(()),
         }
     }
 }
