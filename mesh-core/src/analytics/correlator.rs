@@ -21,10 +21,12 @@
 //! [`CorrelatorStats`]. Every per-key ring is capped by its detection's
 //! threshold, so a key's state is bounded too.
 //!
-//! Memory per tracked actor: a fixed part (the key twice — in the index and
-//! in its slot, inline when at most 30 bytes so that a lookup follows no
-//! pointer, else on the heap — the slot with the actor's state, including
-//! the last located logon and up to 8 countries, and an index entry), plus
+//! Memory per tracked actor: a fixed part (the slot: the key, inline when
+//! at most 30 bytes so that a lookup follows no pointer, else on the heap,
+//! its hash and the actor's state, including the last located logon and up
+//! to 8 countries; and a 4-byte index entry holding the slot number, found
+//! by the hash, which is computed once per event for every detection's
+//! lookup), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
 //! (one time and one event uid each), [`MAX_SESSIONS`] sessions, the last
@@ -33,7 +35,7 @@
 //! so with the default thresholds one actor can never hold more than about
 //! 7.5 KiB, and the whole actor map at most `max_actors` times that.
 //! Measured with a counting allocator (`tests/analytics_memory.rs`, 2 000
-//! actors, allocator slack of the maps included): about 700 bytes per actor
+//! actors, allocator slack of the maps included): about 650 bytes per actor
 //! for the benchmark's traffic (logons with location, failures, pushes,
 //! session uses; per-source state included), and under 2 KiB in the worst
 //! case of every ring full with 36-byte event uids.
@@ -470,6 +472,13 @@ struct Pending {
     signal: Signal,
 }
 
+/// An event's actor as the actor map looks it up: its key and the key's
+/// hash.
+struct ActorRef {
+    key: CompactKey,
+    hash: u64,
+}
+
 /// Stateful, actor-keyed correlation over OCSF events (see the module docs).
 pub struct Correlator {
     config: CorrelatorConfig,
@@ -547,13 +556,16 @@ impl Correlator {
     /// Approximate bytes of correlation state held now (maps, keys, rings,
     /// reorder buffer).
     pub fn approx_state_bytes(&self) -> usize {
-        let per_actor_fixed = std::mem::size_of::<(CompactKey, u32)>()
-            + std::mem::size_of::<Option<(CompactKey, ActorState, i64, bool)>>()
-            + 8;
+        // An index entry (slot number and control byte), the slot (key,
+        // hash, state, last use, reference bit) and a free-list entry.
+        let per_actor_fixed = std::mem::size_of::<u32>()
+            + 1
+            + std::mem::size_of::<Option<(CompactKey, u64, ActorState, i64, bool)>>()
+            + 4;
         let actors: usize = self
             .actors
             .entries()
-            .map(|(k, st)| 2 * k.heap_bytes() + st.heap_bytes())
+            .map(|(k, st)| k.heap_bytes() + st.heap_bytes())
             .sum::<usize>()
             + self.actors.len() * per_actor_fixed;
         let sources: usize = self
@@ -562,9 +574,10 @@ impl Correlator {
             .map(|s| s.failed_users.heap_bytes())
             .sum::<usize>()
             + self.sources.len()
-                * (std::mem::size_of::<(IpAddr, u32)>()
-                    + std::mem::size_of::<Option<(IpAddr, SourceState, i64, bool)>>()
-                    + 8);
+                * (std::mem::size_of::<u32>()
+                    + 1
+                    + std::mem::size_of::<Option<(IpAddr, u64, SourceState, i64, bool)>>()
+                    + 4);
         actors + sources + self.buffer.len() * std::mem::size_of::<Pending>()
     }
 
@@ -656,18 +669,32 @@ impl Correlator {
         let before = out.len();
 
         self.stateless(s, out);
+        // The actor's key and its hash, made once for every detection's
+        // lookup of the actor's state.
+        let key = s.actor.as_ref().map(|a| {
+            let k = CompactKey::new(a.as_str());
+            ActorRef {
+                hash: self.actors.hash(&k),
+                key: k,
+            }
+        });
+        let key = key.as_ref();
         match s.class_uid {
-            class::AUTHENTICATION if s.is_logon() => self.logon(s, out),
-            class::ACCOUNT_CHANGE if s.activity_id == 7 => self.grant(s),
-            class::USER_ACCESS | class::AUTHORIZE_SESSION if s.activity_id == 1 => self.grant(s),
-            class::GROUP_MANAGEMENT if matches!(s.activity_id, 1 | 3) => self.grant(s),
-            class::API_ACTIVITY if s.activity_id == 2 => self.read(s, out),
-            class::FILE_ACTIVITY if matches!(s.activity_id, 2 | 14) => self.read(s, out),
-            class::DATASTORE_ACTIVITY if matches!(s.activity_id, 1 | 4 | 8) => self.read(s, out),
+            class::AUTHENTICATION if s.is_logon() => self.logon(s, key, out),
+            class::ACCOUNT_CHANGE if s.activity_id == 7 => self.grant(s, key),
+            class::USER_ACCESS | class::AUTHORIZE_SESSION if s.activity_id == 1 => {
+                self.grant(s, key)
+            }
+            class::GROUP_MANAGEMENT if matches!(s.activity_id, 1 | 3) => self.grant(s, key),
+            class::API_ACTIVITY if s.activity_id == 2 => self.read(s, key, out),
+            class::FILE_ACTIVITY if matches!(s.activity_id, 2 | 14) => self.read(s, key, out),
+            class::DATASTORE_ACTIVITY if matches!(s.activity_id, 1 | 4 | 8) => {
+                self.read(s, key, out)
+            }
             _ => {}
         }
         if s.session.is_some() {
-            self.session(s, out);
+            self.session(s, key, out);
         }
         self.stats.findings += (out.len() - before) as u64;
     }
@@ -709,7 +736,7 @@ impl Correlator {
         }
     }
 
-    fn logon(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn logon(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
         let th = self.config.thresholds.clone();
         let now = s.time.unix_millis();
         let mark = || Mark {
@@ -723,7 +750,7 @@ impl Correlator {
                 }
             }
         }
-        let Some(actor) = &s.actor else {
+        let (Some(actor), Some(key)) = (&s.actor, key) else {
             return;
         };
         let on_brute = self.on(DetectionId::BruteForce);
@@ -731,9 +758,9 @@ impl Correlator {
         let on_mfa = self.on(DetectionId::MfaFatigue);
         let on_travel = self.on(DetectionId::ImpossibleTravel);
         let on_country = self.on(DetectionId::NewCountryLogin);
-        let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, &key.key, now, ActorState::default)
         else {
             return;
         };
@@ -896,17 +923,17 @@ impl Correlator {
         }
     }
 
-    fn grant(&mut self, s: &Signal) {
-        let (Some(actor), true) = (&s.actor, self.on(DetectionId::PrivilegeMassAccess)) else {
+    fn grant(&mut self, s: &Signal, key: Option<&ActorRef>) {
+        let (Some(key), true) = (key, self.on(DetectionId::PrivilegeMassAccess)) else {
             return;
         };
         if s.status_id == STATUS_FAILURE {
             return;
         }
         let now = s.time.unix_millis();
-        if let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        if let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, &key.key, now, ActorState::default)
         {
             st.grant = Some(Box::new(Grant {
                 time: now,
@@ -917,8 +944,8 @@ impl Correlator {
         }
     }
 
-    fn read(&mut self, s: &Signal, out: &mut Vec<Finding>) {
-        let Some(actor) = &s.actor else {
+    fn read(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
+        let Some(key) = key else {
             return;
         };
         let now = s.time.unix_millis();
@@ -926,7 +953,7 @@ impl Correlator {
         let (window, need) = (th.mass_access_window_ms, th.mass_access_reads);
         // Reads only matter for actors with a recent grant: no state is
         // created for plain reads.
-        let Some(st) = self.actors.get_mut(&CompactKey::new(actor.as_str()), now) else {
+        let Some(st) = self.actors.get_mut_hashed(key.hash, &key.key, now) else {
             return;
         };
         let Some(g) = st.grant.as_deref_mut() else {
@@ -961,19 +988,19 @@ impl Correlator {
         }
     }
 
-    fn session(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn session(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
         let on_dev = self.on(DetectionId::SessionReuseDevice);
         let on_asn = self.on(DetectionId::SessionReuseAsn);
-        let (Some(actor), Some(session)) = (&s.actor, s.session.as_deref()) else {
+        let (Some(key), Some(session)) = (key, s.session.as_deref()) else {
             return;
         };
         if !(on_dev || on_asn) || (s.device.is_none() && s.asn.is_none()) {
             return;
         }
         let now = s.time.unix_millis();
-        let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, &key.key, now, ActorState::default)
         else {
             return;
         };
