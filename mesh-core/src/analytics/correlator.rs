@@ -50,11 +50,12 @@ use super::attack::{
     Attack, COLLECTION, CREDENTIAL_ACCESS, DEFENSE_EVASION, INITIAL_ACCESS, LATERAL_MOVEMENT,
     PRIVILEGE_ESCALATION,
 };
+use super::event::{Event, Text};
 use super::finding::{Evidence, Finding, Severity};
-use super::ocsf::{class, Signal, STATUS_FAILURE, STATUS_SUCCESS};
+use super::ocsf::{class, Fields, Signal, STATUS_FAILURE, STATUS_SUCCESS};
 use super::state::{fnv64, BoundedMap, CompactKey, DistinctWindow, Mark, SlidingCount};
 use super::AnalyticsError;
-use crate::{ActorKey, Timestamp};
+use crate::Timestamp;
 
 /// Most sessions remembered per actor for session-reuse detection.
 pub const MAX_SESSIONS: usize = 4;
@@ -469,13 +470,13 @@ struct SourceState {
 
 struct Pending {
     time: i64,
-    signal: Signal,
+    event: Event,
 }
 
 /// An event's actor as the actor map looks it up: its key and the key's
 /// hash.
-struct ActorRef {
-    key: CompactKey,
+struct ActorRef<'a> {
+    key: &'a CompactKey,
     hash: u64,
 }
 
@@ -578,7 +579,12 @@ impl Correlator {
                     + 1
                     + std::mem::size_of::<Option<(IpAddr, u64, SourceState, i64, bool)>>()
                     + 4);
-        actors + sources + self.buffer.len() * std::mem::size_of::<Pending>()
+        let buffer: usize = self
+            .buffer
+            .iter()
+            .map(|p| std::mem::size_of::<Pending>() + p.event.heap_bytes())
+            .sum();
+        actors + sources + buffer
     }
 
     /// Observes one OCSF event. Findings completed by events released from
@@ -590,8 +596,8 @@ impl Correlator {
         event: &Value,
         out: &mut Vec<Finding>,
     ) -> Result<Admission, AnalyticsError> {
-        let signal = Signal::from_event(event)?;
-        Ok(self.observe_signal(signal, out))
+        let event = Event::from_fields(&Fields::from_value(event))?;
+        Ok(self.observe_event(event, out))
     }
 
     /// Observes one OCSF event given as JSON text (an NDJSON line), read
@@ -603,13 +609,17 @@ impl Correlator {
         text: &str,
         out: &mut Vec<Finding>,
     ) -> Result<Admission, AnalyticsError> {
-        let signal = Signal::from_json(text)?;
-        Ok(self.observe_signal(signal, out))
+        let event = Event::from_fields(&super::ocsf_text::fields(text)?)?;
+        Ok(self.observe_event(event, out))
     }
 
     /// Observes an already-read [`Signal`].
     pub fn observe_signal(&mut self, signal: Signal, out: &mut Vec<Finding>) -> Admission {
-        let t = signal.time.unix_millis();
+        self.observe_event(Event::from_signal(&signal), out)
+    }
+
+    fn observe_event(&mut self, event: Event, out: &mut Vec<Finding>) -> Admission {
+        let t = event.time.unix_millis();
         let lateness = self.config.allowed_lateness_ms.max(0);
         if let Some(max) = self.max_time {
             let watermark = max.saturating_sub(lateness);
@@ -623,11 +633,11 @@ impl Correlator {
         let max = self.max_time.map_or(t, |m| m.max(t));
         self.max_time = Some(max);
         if lateness == 0 && self.buffer.is_empty() {
-            self.process(&signal, out);
+            self.process(&event, out);
             return Admission::Accepted;
         }
         // Sorted insert: in-order events (the common case) go to the back.
-        let pending = Pending { time: t, signal };
+        let pending = Pending { time: t, event };
         if self.buffer.back().is_none_or(|b| b.time <= t) {
             self.buffer.push_back(pending);
         } else {
@@ -637,13 +647,13 @@ impl Correlator {
         if self.buffer.len() > self.config.max_buffered.max(1) {
             if let Some(p) = self.buffer.pop_front() {
                 self.stats.forced_releases += 1;
-                self.process(&p.signal, out);
+                self.process(&p.event, out);
             }
         }
         let watermark = max.saturating_sub(lateness);
         while self.buffer.front().is_some_and(|p| p.time <= watermark) {
             if let Some(p) = self.buffer.pop_front() {
-                self.process(&p.signal, out);
+                self.process(&p.event, out);
             }
         }
         Admission::Accepted
@@ -652,7 +662,7 @@ impl Correlator {
     /// Processes every buffered event (end of stream).
     pub fn flush(&mut self, out: &mut Vec<Finding>) {
         while let Some(p) = self.buffer.pop_front() {
-            self.process(&p.signal, out);
+            self.process(&p.event, out);
         }
     }
 
@@ -660,7 +670,7 @@ impl Correlator {
         self.enabled & d.bit() != 0
     }
 
-    fn process(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn process(&mut self, s: &Event, out: &mut Vec<Finding>) {
         self.stats.events += 1;
         let now = s.time.unix_millis();
         let cutoff = now.saturating_sub(self.config.ttl_ms.max(0));
@@ -671,12 +681,9 @@ impl Correlator {
         self.stateless(s, out);
         // The actor's key and its hash, made once for every detection's
         // lookup of the actor's state.
-        let key = s.actor.as_ref().map(|a| {
-            let k = CompactKey::new(a.as_str());
-            ActorRef {
-                hash: self.actors.hash(&k),
-                key: k,
-            }
+        let key = s.actor.as_ref().map(|k| ActorRef {
+            hash: self.actors.hash(k),
+            key: k,
         });
         let key = key.as_ref();
         match s.class_uid {
@@ -693,17 +700,17 @@ impl Correlator {
             }
             _ => {}
         }
-        if s.session.is_some() {
+        if s.text_bytes(Text::Session).is_some() {
             self.session(s, key, out);
         }
         self.stats.findings += (out.len() - before) as u64;
     }
 
-    fn stateless(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn stateless(&mut self, s: &Event, out: &mut Vec<Finding>) {
         if self.on(DetectionId::AuditLoggingDisabled)
             && s.class_uid == class::API_ACTIVITY
             && s.status_id != STATUS_FAILURE
-            && s.operation.as_deref().is_some_and(|op| {
+            && s.text(Text::Operation).is_some_and(|op| {
                 AUDIT_DISABLING_OPERATIONS
                     .iter()
                     .any(|o| o.eq_ignore_ascii_case(op))
@@ -711,7 +718,7 @@ impl Correlator {
         {
             let desc = format!(
                 "audit logging operation `{}` succeeded",
-                s.operation.as_deref().unwrap_or("")
+                s.text(Text::Operation).unwrap_or("")
             );
             out.push(finding(
                 DetectionId::AuditLoggingDisabled,
@@ -721,11 +728,11 @@ impl Correlator {
             ));
         }
         let cleared = (s.class_uid == class::EVENT_LOG_ACTIVITY && s.activity_id == 1)
-            || matches!(s.event_code.as_deref(), Some("1102" | "104"));
+            || matches!(s.text(Text::EventCode), Some("1102" | "104"));
         if self.on(DetectionId::EventLogCleared) && cleared {
             let desc = format!(
                 "event log cleared (event code `{}`)",
-                s.event_code.as_deref().unwrap_or("-")
+                s.text(Text::EventCode).unwrap_or("-")
             );
             out.push(finding(
                 DetectionId::EventLogCleared,
@@ -736,12 +743,12 @@ impl Correlator {
         }
     }
 
-    fn logon(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
+    fn logon(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
         let th = self.config.thresholds.clone();
         let now = s.time.unix_millis();
         let mark = || Mark {
             time: now,
-            uid: s.uid.clone(),
+            uid: s.uid(),
         };
         if s.status_id == STATUS_FAILURE && !s.push_factor {
             if let (Some(ip), Some(actor)) = (s.src_ip, &s.actor) {
@@ -750,7 +757,7 @@ impl Correlator {
                 }
             }
         }
-        let (Some(actor), Some(key)) = (&s.actor, key) else {
+        let (Some(actor), Some(key)) = (s.actor_str(), key) else {
             return;
         };
         let on_brute = self.on(DetectionId::BruteForce);
@@ -760,7 +767,7 @@ impl Correlator {
         let on_country = self.on(DetectionId::NewCountryLogin);
         let Some(st) = self
             .actors
-            .entry_hashed(key.hash, &key.key, now, ActorState::default)
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         else {
             return;
         };
@@ -851,12 +858,12 @@ impl Correlator {
                 time: now,
                 lat,
                 lon,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 ip: s.src_ip,
             };
             st.last_login = Some(login);
         }
-        if let Some(country) = s.country.as_deref() {
+        if let Some(country) = s.text(Text::Country) {
             let h = fnv64(country.as_bytes());
             if !st.countries.contains(h) {
                 if on_country && !st.countries.is_empty() {
@@ -878,9 +885,9 @@ impl Correlator {
 
     fn spray(
         &mut self,
-        s: &Signal,
+        s: &Event,
         ip: IpAddr,
-        actor: &ActorKey,
+        actor: &CompactKey,
         th: &Thresholds,
         out: &mut Vec<Finding>,
     ) {
@@ -889,10 +896,10 @@ impl Correlator {
             return;
         };
         let n = src.failed_users.observe(
-            fnv64(actor.as_str().as_bytes()),
+            fnv64(actor.as_bytes()),
             Mark {
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
             },
             th.spray_window_ms,
             th.spray_distinct_users,
@@ -923,7 +930,7 @@ impl Correlator {
         }
     }
 
-    fn grant(&mut self, s: &Signal, key: Option<&ActorRef>) {
+    fn grant(&mut self, s: &Event, key: Option<&ActorRef<'_>>) {
         let (Some(key), true) = (key, self.on(DetectionId::PrivilegeMassAccess)) else {
             return;
         };
@@ -933,18 +940,18 @@ impl Correlator {
         let now = s.time.unix_millis();
         if let Some(st) = self
             .actors
-            .entry_hashed(key.hash, &key.key, now, ActorState::default)
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         {
             st.grant = Some(Box::new(Grant {
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 reads: 0,
                 alerted: false,
             }));
         }
     }
 
-    fn read(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
+    fn read(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
         let Some(key) = key else {
             return;
         };
@@ -953,7 +960,7 @@ impl Correlator {
         let (window, need) = (th.mass_access_window_ms, th.mass_access_reads);
         // Reads only matter for actors with a recent grant: no state is
         // created for plain reads.
-        let Some(st) = self.actors.get_mut_hashed(key.hash, &key.key, now) else {
+        let Some(st) = self.actors.get_mut_hashed(key.hash, key.key, now) else {
             return;
         };
         let Some(g) = st.grant.as_deref_mut() else {
@@ -988,24 +995,24 @@ impl Correlator {
         }
     }
 
-    fn session(&mut self, s: &Signal, key: Option<&ActorRef>, out: &mut Vec<Finding>) {
+    fn session(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
         let on_dev = self.on(DetectionId::SessionReuseDevice);
         let on_asn = self.on(DetectionId::SessionReuseAsn);
-        let (Some(key), Some(session)) = (key, s.session.as_deref()) else {
+        let (Some(key), Some(session)) = (key, s.text_bytes(Text::Session)) else {
             return;
         };
-        if !(on_dev || on_asn) || (s.device.is_none() && s.asn.is_none()) {
+        if !(on_dev || on_asn) || (s.text_bytes(Text::Device).is_none() && s.asn.is_none()) {
             return;
         }
         let now = s.time.unix_millis();
         let Some(st) = self
             .actors
-            .entry_hashed(key.hash, &key.key, now, ActorState::default)
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         else {
             return;
         };
-        let h = fnv64(session.as_bytes());
-        let device = s.device.as_deref().map(|d| fnv64(d.as_bytes()));
+        let h = fnv64(session);
+        let device = s.text_bytes(Text::Device).map(fnv64);
         let Some(known) = st.sessions.iter_mut().find(|m| m.session == h) else {
             if st.sessions.len() >= MAX_SESSIONS {
                 st.sessions.remove(0);
@@ -1015,7 +1022,7 @@ impl Correlator {
                 device,
                 asn: s.asn,
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 alerted: false,
             });
             return;
@@ -1049,7 +1056,7 @@ impl Correlator {
         let desc = match id {
             DetectionId::SessionReuseDevice => format!(
                 "session first seen on another device is now used from `{}`",
-                s.device.as_deref().unwrap_or("-")
+                s.text(Text::Device).unwrap_or("-")
             ),
             _ => format!(
                 "session first seen from AS{} is now used from AS{}",
@@ -1063,20 +1070,20 @@ impl Correlator {
     }
 }
 
-fn evidence(s: &Signal) -> Evidence {
+fn evidence(s: &Event) -> Evidence {
     Evidence {
-        event_uid: s.uid.clone(),
+        event_uid: s.uid(),
         class_uid: s.class_uid,
         activity_id: s.activity_id,
         time: s.time,
         src_ip: s.src_ip,
-        device: s.device.clone(),
+        device: s.boxed(Text::Device),
     }
 }
 
 fn marks_evidence<'a>(
     marks: impl Iterator<Item = &'a Mark>,
-    s: &Signal,
+    s: &Event,
     class_uid: u32,
     activity_id: u32,
 ) -> Vec<Evidence> {
@@ -1094,7 +1101,7 @@ fn marks_evidence<'a>(
 }
 
 /// A sealed finding of a built-in detection completed by `s`.
-fn finding(id: DetectionId, s: &Signal, desc: String, evidence: Vec<Evidence>) -> Finding {
+fn finding(id: DetectionId, s: &Event, desc: String, evidence: Vec<Evidence>) -> Finding {
     let first_seen = evidence.iter().map(|e| e.time).min().unwrap_or(s.time);
     Finding {
         uid: String::new(),
@@ -1105,10 +1112,10 @@ fn finding(id: DetectionId, s: &Signal, desc: String, evidence: Vec<Evidence>) -
         attacks: id.attacks(),
         time: s.time,
         first_seen,
-        actor: s.actor.clone(),
+        actor: s.actor_key(),
         src_ip: s.src_ip,
-        device: s.device.clone(),
-        session: s.session.clone(),
+        device: s.boxed(Text::Device),
+        session: s.boxed(Text::Session),
         evidence,
         intel: Vec::new(),
     }

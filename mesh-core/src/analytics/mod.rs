@@ -56,6 +56,7 @@
 mod attack;
 mod correlator;
 mod engine;
+mod event;
 mod finding;
 mod ocsf;
 mod ocsf_scan;

@@ -266,6 +266,25 @@ impl CompactKey {
         }
     }
 
+    /// The key's text (`None` never happens: an inline key is the bytes of
+    /// a `str`).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            CompactKey::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok()),
+            CompactKey::Heap(s) => Some(s),
+        }
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            CompactKey::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            CompactKey::Heap(s) => s.as_bytes(),
+        }
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         match self {
