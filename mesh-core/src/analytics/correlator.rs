@@ -710,10 +710,10 @@ impl Correlator {
         if self.on(DetectionId::AuditLoggingDisabled)
             && s.class_uid == class::API_ACTIVITY
             && s.status_id != STATUS_FAILURE
-            && s.text(Text::Operation).is_some_and(|op| {
+            && s.text_bytes(Text::Operation).is_some_and(|op| {
                 AUDIT_DISABLING_OPERATIONS
                     .iter()
-                    .any(|o| o.eq_ignore_ascii_case(op))
+                    .any(|o| o.as_bytes().eq_ignore_ascii_case(op))
             })
         {
             let desc = format!(
@@ -728,7 +728,7 @@ impl Correlator {
             ));
         }
         let cleared = (s.class_uid == class::EVENT_LOG_ACTIVITY && s.activity_id == 1)
-            || matches!(s.text(Text::EventCode), Some("1102" | "104"));
+            || matches!(s.text_bytes(Text::EventCode), Some(b"1102" | b"104"));
         if self.on(DetectionId::EventLogCleared) && cleared {
             let desc = format!(
                 "event log cleared (event code `{}`)",
@@ -757,7 +757,7 @@ impl Correlator {
                 }
             }
         }
-        let (Some(actor), Some(key)) = (s.actor_str(), key) else {
+        let Some(key) = key else {
             return;
         };
         let on_brute = self.on(DetectionId::BruteForce);
@@ -783,7 +783,8 @@ impl Correlator {
                 st.brute_alerted = true;
                 let ev = marks_evidence(st.failures.marks(), s, class::AUTHENTICATION, 1);
                 let desc = format!(
-                    "{n} failed logons for `{actor}` within {} s",
+                    "{n} failed logons for `{}` within {} s",
+                    s.actor_str().unwrap_or_default(),
                     th.brute_force_window_ms / 1000
                 );
                 out.push(finding(DetectionId::BruteForce, s, desc, ev));
@@ -863,12 +864,13 @@ impl Correlator {
             };
             st.last_login = Some(login);
         }
-        if let Some(country) = s.text(Text::Country) {
-            let h = fnv64(country.as_bytes());
+        if let Some(country) = s.text_bytes(Text::Country) {
+            let h = fnv64(country);
             if !st.countries.contains(h) {
                 if on_country && !st.countries.is_empty() {
                     let desc = format!(
-                        "first successful logon from `{country}` after {} known countries",
+                        "first successful logon from `{}` after {} known countries",
+                        s.text(Text::Country).unwrap_or_default(),
                         st.countries.len()
                     );
                     out.push(finding(
