@@ -21,10 +21,12 @@
 //! [`CorrelatorStats`]. Every per-key ring is capped by its detection's
 //! threshold, so a key's state is bounded too.
 //!
-//! Memory per tracked actor: a fixed part (the key twice — in the index and
-//! in its slot, inline when at most 30 bytes so that a lookup follows no
-//! pointer, else on the heap — the slot with the actor's state, including
-//! the last located logon and up to 8 countries, and an index entry), plus
+//! Memory per tracked actor: a fixed part (the slot: the key, inline when
+//! at most 30 bytes so that a lookup follows no pointer, else on the heap,
+//! its hash and the actor's state, including the last located logon and up
+//! to 8 countries; and a 4-byte index entry holding the slot number, found
+//! by the hash, which is computed once per event for every detection's
+//! lookup), plus
 //! rings bounded by the thresholds: at most `max(brute_force_failures,
 //! brute_success_failures)` failed logons and `mfa_denials` denied pushes
 //! (one time and one event uid each), [`MAX_SESSIONS`] sessions, the last
@@ -33,7 +35,7 @@
 //! so with the default thresholds one actor can never hold more than about
 //! 7.5 KiB, and the whole actor map at most `max_actors` times that.
 //! Measured with a counting allocator (`tests/analytics_memory.rs`, 2 000
-//! actors, allocator slack of the maps included): about 700 bytes per actor
+//! actors, allocator slack of the maps included): about 650 bytes per actor
 //! for the benchmark's traffic (logons with location, failures, pushes,
 //! session uses; per-source state included), and under 2 KiB in the worst
 //! case of every ring full with 36-byte event uids.
@@ -48,11 +50,12 @@ use super::attack::{
     Attack, COLLECTION, CREDENTIAL_ACCESS, DEFENSE_EVASION, INITIAL_ACCESS, LATERAL_MOVEMENT,
     PRIVILEGE_ESCALATION,
 };
+use super::event::{Event, Text};
 use super::finding::{Evidence, Finding, Severity};
-use super::ocsf::{class, Signal, STATUS_FAILURE, STATUS_SUCCESS};
+use super::ocsf::{class, Fields, Signal, STATUS_FAILURE, STATUS_SUCCESS};
 use super::state::{fnv64, BoundedMap, CompactKey, DistinctWindow, Mark, SlidingCount};
 use super::AnalyticsError;
-use crate::{ActorKey, Timestamp};
+use crate::Timestamp;
 
 /// Most sessions remembered per actor for session-reuse detection.
 pub const MAX_SESSIONS: usize = 4;
@@ -467,7 +470,14 @@ struct SourceState {
 
 struct Pending {
     time: i64,
-    signal: Signal,
+    event: Event,
+}
+
+/// An event's actor as the actor map looks it up: its key and the key's
+/// hash.
+struct ActorRef<'a> {
+    key: &'a CompactKey,
+    hash: u64,
 }
 
 /// Stateful, actor-keyed correlation over OCSF events (see the module docs).
@@ -547,13 +557,16 @@ impl Correlator {
     /// Approximate bytes of correlation state held now (maps, keys, rings,
     /// reorder buffer).
     pub fn approx_state_bytes(&self) -> usize {
-        let per_actor_fixed = std::mem::size_of::<(CompactKey, u32)>()
-            + std::mem::size_of::<Option<(CompactKey, ActorState, i64, bool)>>()
-            + 8;
+        // An index entry (slot number and control byte), the slot (key,
+        // hash, state, last use, reference bit) and a free-list entry.
+        let per_actor_fixed = std::mem::size_of::<u32>()
+            + 1
+            + std::mem::size_of::<Option<(CompactKey, u64, ActorState, i64, bool)>>()
+            + 4;
         let actors: usize = self
             .actors
             .entries()
-            .map(|(k, st)| 2 * k.heap_bytes() + st.heap_bytes())
+            .map(|(k, st)| k.heap_bytes() + st.heap_bytes())
             .sum::<usize>()
             + self.actors.len() * per_actor_fixed;
         let sources: usize = self
@@ -562,10 +575,16 @@ impl Correlator {
             .map(|s| s.failed_users.heap_bytes())
             .sum::<usize>()
             + self.sources.len()
-                * (std::mem::size_of::<(IpAddr, u32)>()
-                    + std::mem::size_of::<Option<(IpAddr, SourceState, i64, bool)>>()
-                    + 8);
-        actors + sources + self.buffer.len() * std::mem::size_of::<Pending>()
+                * (std::mem::size_of::<u32>()
+                    + 1
+                    + std::mem::size_of::<Option<(IpAddr, u64, SourceState, i64, bool)>>()
+                    + 4);
+        let buffer: usize = self
+            .buffer
+            .iter()
+            .map(|p| std::mem::size_of::<Pending>() + p.event.heap_bytes())
+            .sum();
+        actors + sources + buffer
     }
 
     /// Observes one OCSF event. Findings completed by events released from
@@ -577,8 +596,8 @@ impl Correlator {
         event: &Value,
         out: &mut Vec<Finding>,
     ) -> Result<Admission, AnalyticsError> {
-        let signal = Signal::from_event(event)?;
-        Ok(self.observe_signal(signal, out))
+        let event = Event::from_fields(&Fields::from_value(event))?;
+        Ok(self.observe_event(event, out))
     }
 
     /// Observes one OCSF event given as JSON text (an NDJSON line), read
@@ -590,13 +609,17 @@ impl Correlator {
         text: &str,
         out: &mut Vec<Finding>,
     ) -> Result<Admission, AnalyticsError> {
-        let signal = Signal::from_json(text)?;
-        Ok(self.observe_signal(signal, out))
+        let event = Event::from_fields(&super::ocsf_text::fields(text)?)?;
+        Ok(self.observe_event(event, out))
     }
 
     /// Observes an already-read [`Signal`].
     pub fn observe_signal(&mut self, signal: Signal, out: &mut Vec<Finding>) -> Admission {
-        let t = signal.time.unix_millis();
+        self.observe_event(Event::from_signal(&signal), out)
+    }
+
+    fn observe_event(&mut self, event: Event, out: &mut Vec<Finding>) -> Admission {
+        let t = event.time.unix_millis();
         let lateness = self.config.allowed_lateness_ms.max(0);
         if let Some(max) = self.max_time {
             let watermark = max.saturating_sub(lateness);
@@ -610,11 +633,11 @@ impl Correlator {
         let max = self.max_time.map_or(t, |m| m.max(t));
         self.max_time = Some(max);
         if lateness == 0 && self.buffer.is_empty() {
-            self.process(&signal, out);
+            self.process(&event, out);
             return Admission::Accepted;
         }
         // Sorted insert: in-order events (the common case) go to the back.
-        let pending = Pending { time: t, signal };
+        let pending = Pending { time: t, event };
         if self.buffer.back().is_none_or(|b| b.time <= t) {
             self.buffer.push_back(pending);
         } else {
@@ -624,13 +647,13 @@ impl Correlator {
         if self.buffer.len() > self.config.max_buffered.max(1) {
             if let Some(p) = self.buffer.pop_front() {
                 self.stats.forced_releases += 1;
-                self.process(&p.signal, out);
+                self.process(&p.event, out);
             }
         }
         let watermark = max.saturating_sub(lateness);
         while self.buffer.front().is_some_and(|p| p.time <= watermark) {
             if let Some(p) = self.buffer.pop_front() {
-                self.process(&p.signal, out);
+                self.process(&p.event, out);
             }
         }
         Admission::Accepted
@@ -639,7 +662,7 @@ impl Correlator {
     /// Processes every buffered event (end of stream).
     pub fn flush(&mut self, out: &mut Vec<Finding>) {
         while let Some(p) = self.buffer.pop_front() {
-            self.process(&p.signal, out);
+            self.process(&p.event, out);
         }
     }
 
@@ -647,7 +670,7 @@ impl Correlator {
         self.enabled & d.bit() != 0
     }
 
-    fn process(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn process(&mut self, s: &Event, out: &mut Vec<Finding>) {
         self.stats.events += 1;
         let now = s.time.unix_millis();
         let cutoff = now.saturating_sub(self.config.ttl_ms.max(0));
@@ -656,35 +679,46 @@ impl Correlator {
         let before = out.len();
 
         self.stateless(s, out);
+        // The actor's key and its hash, made once for every detection's
+        // lookup of the actor's state.
+        let key = s.actor.as_ref().map(|k| ActorRef {
+            hash: self.actors.hash(k),
+            key: k,
+        });
+        let key = key.as_ref();
         match s.class_uid {
-            class::AUTHENTICATION if s.is_logon() => self.logon(s, out),
-            class::ACCOUNT_CHANGE if s.activity_id == 7 => self.grant(s),
-            class::USER_ACCESS | class::AUTHORIZE_SESSION if s.activity_id == 1 => self.grant(s),
-            class::GROUP_MANAGEMENT if matches!(s.activity_id, 1 | 3) => self.grant(s),
-            class::API_ACTIVITY if s.activity_id == 2 => self.read(s, out),
-            class::FILE_ACTIVITY if matches!(s.activity_id, 2 | 14) => self.read(s, out),
-            class::DATASTORE_ACTIVITY if matches!(s.activity_id, 1 | 4 | 8) => self.read(s, out),
+            class::AUTHENTICATION if s.is_logon() => self.logon(s, key, out),
+            class::ACCOUNT_CHANGE if s.activity_id == 7 => self.grant(s, key),
+            class::USER_ACCESS | class::AUTHORIZE_SESSION if s.activity_id == 1 => {
+                self.grant(s, key)
+            }
+            class::GROUP_MANAGEMENT if matches!(s.activity_id, 1 | 3) => self.grant(s, key),
+            class::API_ACTIVITY if s.activity_id == 2 => self.read(s, key, out),
+            class::FILE_ACTIVITY if matches!(s.activity_id, 2 | 14) => self.read(s, key, out),
+            class::DATASTORE_ACTIVITY if matches!(s.activity_id, 1 | 4 | 8) => {
+                self.read(s, key, out)
+            }
             _ => {}
         }
-        if s.session.is_some() {
-            self.session(s, out);
+        if s.text_bytes(Text::Session).is_some() {
+            self.session(s, key, out);
         }
         self.stats.findings += (out.len() - before) as u64;
     }
 
-    fn stateless(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn stateless(&mut self, s: &Event, out: &mut Vec<Finding>) {
         if self.on(DetectionId::AuditLoggingDisabled)
             && s.class_uid == class::API_ACTIVITY
             && s.status_id != STATUS_FAILURE
-            && s.operation.as_deref().is_some_and(|op| {
+            && s.text_bytes(Text::Operation).is_some_and(|op| {
                 AUDIT_DISABLING_OPERATIONS
                     .iter()
-                    .any(|o| o.eq_ignore_ascii_case(op))
+                    .any(|o| o.as_bytes().eq_ignore_ascii_case(op))
             })
         {
             let desc = format!(
                 "audit logging operation `{}` succeeded",
-                s.operation.as_deref().unwrap_or("")
+                s.text(Text::Operation).unwrap_or("")
             );
             out.push(finding(
                 DetectionId::AuditLoggingDisabled,
@@ -694,11 +728,11 @@ impl Correlator {
             ));
         }
         let cleared = (s.class_uid == class::EVENT_LOG_ACTIVITY && s.activity_id == 1)
-            || matches!(s.event_code.as_deref(), Some("1102" | "104"));
+            || matches!(s.text_bytes(Text::EventCode), Some(b"1102" | b"104"));
         if self.on(DetectionId::EventLogCleared) && cleared {
             let desc = format!(
                 "event log cleared (event code `{}`)",
-                s.event_code.as_deref().unwrap_or("-")
+                s.text(Text::EventCode).unwrap_or("-")
             );
             out.push(finding(
                 DetectionId::EventLogCleared,
@@ -709,12 +743,12 @@ impl Correlator {
         }
     }
 
-    fn logon(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn logon(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
         let th = self.config.thresholds.clone();
         let now = s.time.unix_millis();
         let mark = || Mark {
             time: now,
-            uid: s.uid.clone(),
+            uid: s.uid(),
         };
         if s.status_id == STATUS_FAILURE && !s.push_factor {
             if let (Some(ip), Some(actor)) = (s.src_ip, &s.actor) {
@@ -723,7 +757,7 @@ impl Correlator {
                 }
             }
         }
-        let Some(actor) = &s.actor else {
+        let Some(key) = key else {
             return;
         };
         let on_brute = self.on(DetectionId::BruteForce);
@@ -731,9 +765,9 @@ impl Correlator {
         let on_mfa = self.on(DetectionId::MfaFatigue);
         let on_travel = self.on(DetectionId::ImpossibleTravel);
         let on_country = self.on(DetectionId::NewCountryLogin);
-        let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         else {
             return;
         };
@@ -749,7 +783,8 @@ impl Correlator {
                 st.brute_alerted = true;
                 let ev = marks_evidence(st.failures.marks(), s, class::AUTHENTICATION, 1);
                 let desc = format!(
-                    "{n} failed logons for `{actor}` within {} s",
+                    "{n} failed logons for `{}` within {} s",
+                    s.actor_str().unwrap_or_default(),
                     th.brute_force_window_ms / 1000
                 );
                 out.push(finding(DetectionId::BruteForce, s, desc, ev));
@@ -824,17 +859,18 @@ impl Correlator {
                 time: now,
                 lat,
                 lon,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 ip: s.src_ip,
             };
             st.last_login = Some(login);
         }
-        if let Some(country) = s.country.as_deref() {
-            let h = fnv64(country.as_bytes());
+        if let Some(country) = s.text_bytes(Text::Country) {
+            let h = fnv64(country);
             if !st.countries.contains(h) {
                 if on_country && !st.countries.is_empty() {
                     let desc = format!(
-                        "first successful logon from `{country}` after {} known countries",
+                        "first successful logon from `{}` after {} known countries",
+                        s.text(Text::Country).unwrap_or_default(),
                         st.countries.len()
                     );
                     out.push(finding(
@@ -851,9 +887,9 @@ impl Correlator {
 
     fn spray(
         &mut self,
-        s: &Signal,
+        s: &Event,
         ip: IpAddr,
-        actor: &ActorKey,
+        actor: &CompactKey,
         th: &Thresholds,
         out: &mut Vec<Finding>,
     ) {
@@ -862,10 +898,10 @@ impl Correlator {
             return;
         };
         let n = src.failed_users.observe(
-            fnv64(actor.as_str().as_bytes()),
+            fnv64(actor.as_bytes()),
             Mark {
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
             },
             th.spray_window_ms,
             th.spray_distinct_users,
@@ -896,29 +932,29 @@ impl Correlator {
         }
     }
 
-    fn grant(&mut self, s: &Signal) {
-        let (Some(actor), true) = (&s.actor, self.on(DetectionId::PrivilegeMassAccess)) else {
+    fn grant(&mut self, s: &Event, key: Option<&ActorRef<'_>>) {
+        let (Some(key), true) = (key, self.on(DetectionId::PrivilegeMassAccess)) else {
             return;
         };
         if s.status_id == STATUS_FAILURE {
             return;
         }
         let now = s.time.unix_millis();
-        if let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        if let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         {
             st.grant = Some(Box::new(Grant {
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 reads: 0,
                 alerted: false,
             }));
         }
     }
 
-    fn read(&mut self, s: &Signal, out: &mut Vec<Finding>) {
-        let Some(actor) = &s.actor else {
+    fn read(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
+        let Some(key) = key else {
             return;
         };
         let now = s.time.unix_millis();
@@ -926,7 +962,7 @@ impl Correlator {
         let (window, need) = (th.mass_access_window_ms, th.mass_access_reads);
         // Reads only matter for actors with a recent grant: no state is
         // created for plain reads.
-        let Some(st) = self.actors.get_mut(&CompactKey::new(actor.as_str()), now) else {
+        let Some(st) = self.actors.get_mut_hashed(key.hash, key.key, now) else {
             return;
         };
         let Some(g) = st.grant.as_deref_mut() else {
@@ -961,24 +997,24 @@ impl Correlator {
         }
     }
 
-    fn session(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    fn session(&mut self, s: &Event, key: Option<&ActorRef<'_>>, out: &mut Vec<Finding>) {
         let on_dev = self.on(DetectionId::SessionReuseDevice);
         let on_asn = self.on(DetectionId::SessionReuseAsn);
-        let (Some(actor), Some(session)) = (&s.actor, s.session.as_deref()) else {
+        let (Some(key), Some(session)) = (key, s.text_bytes(Text::Session)) else {
             return;
         };
-        if !(on_dev || on_asn) || (s.device.is_none() && s.asn.is_none()) {
+        if !(on_dev || on_asn) || (s.text_bytes(Text::Device).is_none() && s.asn.is_none()) {
             return;
         }
         let now = s.time.unix_millis();
-        let Some(st) =
-            self.actors
-                .entry(&CompactKey::new(actor.as_str()), now, ActorState::default)
+        let Some(st) = self
+            .actors
+            .entry_hashed(key.hash, key.key, now, ActorState::default)
         else {
             return;
         };
-        let h = fnv64(session.as_bytes());
-        let device = s.device.as_deref().map(|d| fnv64(d.as_bytes()));
+        let h = fnv64(session);
+        let device = s.text_bytes(Text::Device).map(fnv64);
         let Some(known) = st.sessions.iter_mut().find(|m| m.session == h) else {
             if st.sessions.len() >= MAX_SESSIONS {
                 st.sessions.remove(0);
@@ -988,7 +1024,7 @@ impl Correlator {
                 device,
                 asn: s.asn,
                 time: now,
-                uid: s.uid.clone(),
+                uid: s.uid(),
                 alerted: false,
             });
             return;
@@ -1022,7 +1058,7 @@ impl Correlator {
         let desc = match id {
             DetectionId::SessionReuseDevice => format!(
                 "session first seen on another device is now used from `{}`",
-                s.device.as_deref().unwrap_or("-")
+                s.text(Text::Device).unwrap_or("-")
             ),
             _ => format!(
                 "session first seen from AS{} is now used from AS{}",
@@ -1036,20 +1072,20 @@ impl Correlator {
     }
 }
 
-fn evidence(s: &Signal) -> Evidence {
+fn evidence(s: &Event) -> Evidence {
     Evidence {
-        event_uid: s.uid.clone(),
+        event_uid: s.uid(),
         class_uid: s.class_uid,
         activity_id: s.activity_id,
         time: s.time,
         src_ip: s.src_ip,
-        device: s.device.clone(),
+        device: s.boxed(Text::Device),
     }
 }
 
 fn marks_evidence<'a>(
     marks: impl Iterator<Item = &'a Mark>,
-    s: &Signal,
+    s: &Event,
     class_uid: u32,
     activity_id: u32,
 ) -> Vec<Evidence> {
@@ -1067,7 +1103,7 @@ fn marks_evidence<'a>(
 }
 
 /// A sealed finding of a built-in detection completed by `s`.
-fn finding(id: DetectionId, s: &Signal, desc: String, evidence: Vec<Evidence>) -> Finding {
+fn finding(id: DetectionId, s: &Event, desc: String, evidence: Vec<Evidence>) -> Finding {
     let first_seen = evidence.iter().map(|e| e.time).min().unwrap_or(s.time);
     Finding {
         uid: String::new(),
@@ -1078,10 +1114,10 @@ fn finding(id: DetectionId, s: &Signal, desc: String, evidence: Vec<Evidence>) -
         attacks: id.attacks(),
         time: s.time,
         first_seen,
-        actor: s.actor.clone(),
+        actor: s.actor_key(),
         src_ip: s.src_ip,
-        device: s.device.clone(),
-        session: s.session.clone(),
+        device: s.boxed(Text::Device),
+        session: s.boxed(Text::Session),
         evidence,
         intel: Vec::new(),
     }

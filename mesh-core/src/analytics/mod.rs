@@ -48,7 +48,7 @@
 //! and handled as a `Value`.
 //!
 //! State per tracked actor is bounded by the thresholds (see
-//! [`Correlator`]'s "Bounded state": about 700 bytes per actor measured on
+//! [`Correlator`]'s "Bounded state": about 650 bytes per actor measured on
 //! realistic traffic, under 2 KiB with every ring full, never more than
 //! about 7.5 KiB), and the number of actors by
 //! [`CorrelatorConfig::max_actors`].
@@ -56,6 +56,7 @@
 mod attack;
 mod correlator;
 mod engine;
+mod event;
 mod finding;
 mod ocsf;
 mod ocsf_scan;

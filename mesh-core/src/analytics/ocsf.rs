@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::AnalyticsError;
+use crate::identity::canonical_text;
 use crate::{ActorKey, Timestamp};
 
 /// OCSF class ids the analytics layer reads.
@@ -74,7 +75,7 @@ pub(crate) fn path<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
 }
 
 /// Whether a string field is kept: non-empty and at most [`MAX_FIELD_LEN`].
-fn bounded(s: &str) -> bool {
+pub(crate) fn bounded(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_FIELD_LEN
 }
 
@@ -119,6 +120,14 @@ impl UserFields<'_> {
             .into_iter()
             .flatten()
             .find_map(|s| ActorKey::from_identifier(s).ok())
+    }
+
+    /// [`UserFields::key`]'s text, borrowed when already canonical.
+    fn key_text(&self) -> Option<Cow<'_, str>> {
+        [&self.email_addr, &self.uid, &self.name]
+            .into_iter()
+            .flatten()
+            .find_map(|s| canonical_text(s).ok())
     }
 }
 
@@ -165,6 +174,11 @@ pub(crate) struct Fields<'a> {
     pub session_uid: Option<Text<'a>>,
     pub operation: Option<Text<'a>>,
     pub push_factor: bool,
+}
+
+/// A kept text field: present, non-empty and at most [`MAX_FIELD_LEN`].
+pub(crate) fn kept_str<'t>(t: Option<&'t Text<'_>>) -> Option<&'t str> {
+    t.map(|s| &**s).filter(|s| bounded(s))
 }
 
 fn kept(t: Option<&Text<'_>>) -> Option<Box<str>> {
@@ -315,10 +329,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// [`Fields::actor`]'s text, borrowed when already canonical.
+    pub(crate) fn actor_text(&self) -> Option<Cow<'_, str>> {
+        let user = || self.user.as_ref().and_then(UserFields::key_text);
+        let actor_user = || self.actor_user.as_ref().and_then(UserFields::key_text);
+        if is_identity_class(self.class_uid.unwrap_or(0)) {
+            user().or_else(actor_user)
+        } else {
+            actor_user().or_else(user)
+        }
+    }
+
     /// `src_endpoint.location` coordinates as (latitude, longitude), within
     /// range: `lat` and `long` when both are present, else GeoJSON
     /// `coordinates`.
-    fn geo(&self) -> Option<(f64, f64)> {
+    pub(crate) fn geo(&self) -> Option<(f64, f64)> {
         let (lat, lon) = match (self.lat, self.long) {
             (Coord::Num(lat), Coord::Num(lon)) => (lat, lon),
             (Coord::Absent, _) | (_, Coord::Absent) => {
@@ -405,6 +430,7 @@ impl Signal {
     }
 
     /// Whether this is a logon (Authentication, activity Logon).
+    #[cfg(test)]
     pub(crate) fn is_logon(&self) -> bool {
         self.class_uid == class::AUTHENTICATION && self.activity_id == 1
     }

@@ -4,13 +4,17 @@
 //! Time here is event time in milliseconds; callers process events in
 //! non-decreasing time order (the correlator's reorder buffer ensures it).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
 
 use crate::identity::FastState;
 
 struct Slot<K, V> {
     key: K,
+    /// The key's hash, kept so that the index never hashes a key again.
+    hash: u64,
     value: V,
     last_seen: i64,
     referenced: bool,
@@ -20,9 +24,14 @@ struct Slot<K, V> {
 /// chosen by the CLOCK (second-chance) policy, an O(1) amortized
 /// approximation of least-recently-used; entries idle longer than the TTL are
 /// expired by an incremental sweep. Both are counted.
+///
+/// The key lives once, in its slot: the index holds only slot numbers
+/// (4 bytes an entry), found by the key's hash, which a caller computes once
+/// ([`BoundedMap::hash`]) and reuses for every lookup of the same key.
 pub(crate) struct BoundedMap<K, V> {
     /// Keyed aHash: fast on short keys, not predictable from outside.
-    index: HashMap<K, u32, FastState>,
+    hasher: FastState,
+    index: HashTable<u32>,
     slots: Vec<Option<Slot<K, V>>>,
     free: Vec<u32>,
     hand: usize,
@@ -33,12 +42,30 @@ pub(crate) struct BoundedMap<K, V> {
     pub expired: u64,
 }
 
-impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+/// The slot number `i` of `index` holding `key`.
+fn find_slot<K: Eq, V>(
+    index: &HashTable<u32>,
+    slots: &[Option<Slot<K, V>>],
+    hash: u64,
+    key: &K,
+) -> Option<usize> {
+    index
+        .find(hash, |&i| {
+            slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.hash == hash && s.key == *key)
+        })
+        .map(|&i| i as usize)
+}
+
+impl<K: Hash + Eq, V> BoundedMap<K, V> {
     /// An empty map holding at most `cap` (at least 1) entries.
     pub fn new(cap: usize) -> Self {
         let cap = cap.clamp(1, u32::MAX as usize);
         BoundedMap {
-            index: HashMap::default(),
+            hasher: FastState::default(),
+            index: HashTable::new(),
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
@@ -53,13 +80,37 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.index.len()
     }
 
+    /// The hash of `key` for [`BoundedMap::entry_hashed`] and
+    /// [`BoundedMap::get_mut_hashed`].
+    pub fn hash(&self, key: &K) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// The entry for `key`, created with `make` if absent (evicting one
     /// entry when full), marked as used at `now`. `None` only if the map's
     /// internal index were inconsistent, which it never is.
-    pub fn entry(&mut self, key: &K, now: i64, make: impl FnOnce() -> V) -> Option<&mut V> {
-        let (idx, existed) = match self.index.get(key) {
-            Some(&i) => (i as usize, true),
-            None => (self.insert(key.clone(), now, make()), false),
+    pub fn entry(&mut self, key: &K, now: i64, make: impl FnOnce() -> V) -> Option<&mut V>
+    where
+        K: Clone,
+    {
+        let hash = self.hash(key);
+        self.entry_hashed(hash, key, now, make)
+    }
+
+    /// [`BoundedMap::entry`] with the key's hash already computed.
+    pub fn entry_hashed(
+        &mut self,
+        hash: u64,
+        key: &K,
+        now: i64,
+        make: impl FnOnce() -> V,
+    ) -> Option<&mut V>
+    where
+        K: Clone,
+    {
+        let (idx, existed) = match find_slot(&self.index, &self.slots, hash, key) {
+            Some(i) => (i, true),
+            None => (self.insert(hash, key.clone(), now, make()), false),
         };
         let slot = self.slots.get_mut(idx)?.as_mut()?;
         slot.last_seen = slot.last_seen.max(now);
@@ -68,20 +119,28 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     }
 
     /// The entry for `key`, if present, without creating it.
+    #[cfg(test)]
     pub fn get_mut(&mut self, key: &K, now: i64) -> Option<&mut V> {
-        let &i = self.index.get(key)?;
-        let slot = self.slots.get_mut(i as usize)?.as_mut()?;
+        let hash = self.hash(key);
+        self.get_mut_hashed(hash, key, now)
+    }
+
+    /// [`BoundedMap::get_mut`] with the key's hash already computed.
+    pub fn get_mut_hashed(&mut self, hash: u64, key: &K, now: i64) -> Option<&mut V> {
+        let i = find_slot(&self.index, &self.slots, hash, key)?;
+        let slot = self.slots.get_mut(i)?.as_mut()?;
         slot.last_seen = slot.last_seen.max(now);
         slot.referenced = true;
         Some(&mut slot.value)
     }
 
-    fn insert(&mut self, key: K, now: i64, value: V) -> usize {
+    fn insert(&mut self, hash: u64, key: K, now: i64, value: V) -> usize {
         if self.index.len() >= self.cap {
             self.evict_one();
         }
         let slot = Slot {
-            key: key.clone(),
+            key,
+            hash,
             value,
             last_seen: now,
             referenced: false,
@@ -98,17 +157,26 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
                 self.slots.len() - 1
             }
         };
+        let slots = &self.slots;
         // `idx` < cap ≤ u32::MAX.
         self.index
-            .insert(key, u32::try_from(idx).unwrap_or(u32::MAX));
+            .insert_unique(hash, u32::try_from(idx).unwrap_or(u32::MAX), |&i| {
+                slots
+                    .get(i as usize)
+                    .and_then(Option::as_ref)
+                    .map_or(0, |s| s.hash)
+            });
         idx
     }
 
     fn remove_at(&mut self, i: usize) {
         if let Some(s) = self.slots.get_mut(i) {
             if let Some(slot) = s.take() {
-                self.index.remove(&slot.key);
-                self.free.push(u32::try_from(i).unwrap_or(u32::MAX));
+                let n = u32::try_from(i).unwrap_or(u32::MAX);
+                if let Ok(e) = self.index.find_entry(slot.hash, |&j| j == n) {
+                    e.remove();
+                }
+                self.free.push(n);
             }
         }
     }
@@ -195,6 +263,25 @@ impl CompactKey {
                 CompactKey::Inline { len, bytes }
             }
             _ => CompactKey::Heap(text.into()),
+        }
+    }
+
+    /// The key's text (`None` never happens: an inline key is the bytes of
+    /// a `str`).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            CompactKey::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok()),
+            CompactKey::Heap(s) => Some(s),
+        }
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            CompactKey::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            CompactKey::Heap(s) => s.as_bytes(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The canonical actor key: one name for one subject across every source.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 use super::IdentityError;
@@ -105,6 +106,28 @@ impl ActorKey {
 /// bytes. `None` for anything else, which the general rules handle; where
 /// both apply they give the same key.
 fn plain_ascii_key(s: &str) -> Option<ActorKey> {
+    plain_ascii_canonical(s).map(|c| ActorKey(c.into_owned()))
+}
+
+/// The canonical text of a raw identifier, as [`ActorKey::from_identifier`]
+/// makes it, borrowed when `raw` is already canonical (the common e-mail
+/// address in lower case), so that reading it allocates nothing.
+pub(crate) fn canonical_text(raw: &str) -> Result<Cow<'_, str>, IdentityError> {
+    if let Some(c) = plain_ascii_canonical(raw) {
+        return Ok(c);
+    }
+    ActorKey::from_identifier_general(raw).map(|k| Cow::Owned(k.0))
+}
+
+impl ActorKey {
+    /// The key of a text [`canonical_text`] made.
+    pub(crate) fn from_canonical(text: &str) -> ActorKey {
+        ActorKey(text.to_owned())
+    }
+}
+
+/// [`plain_ascii_key`]'s text, borrowed when already canonical.
+fn plain_ascii_canonical(s: &str) -> Option<Cow<'_, str>> {
     let bytes = s.as_bytes();
     let (&first, &last) = (bytes.first()?, bytes.last()?);
     if bytes.len() > MAX_ACTOR_KEY_LEN
@@ -134,11 +157,11 @@ fn plain_ascii_key(s: &str) -> Option<ActorKey> {
         return None;
     }
     let email = ats == 1 && !not_email && first != b'@' && last != b'@';
-    Some(ActorKey(if email && upper {
-        s.to_ascii_lowercase()
+    Some(if email && upper {
+        Cow::Owned(s.to_ascii_lowercase())
     } else {
-        s.to_owned()
-    }))
+        Cow::Borrowed(s)
+    })
 }
 
 fn assumed_role_session(s: &str) -> Option<&str> {

@@ -27,6 +27,7 @@ mod scan;
 mod spiffe;
 mod swar;
 
+pub(crate) use actor::canonical_text;
 pub use actor::ActorKey;
 pub use apikey::{
     ApiKey, ApiKeyRecord, ApiKeySpec, ApiKeyStore, API_KEY_ISSUER, API_KEY_LEN, MIN_PEPPER_LEN,
