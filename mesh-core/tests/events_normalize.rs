@@ -199,6 +199,26 @@ fn streams_ndjson_to_ndjson() {
         .map(|(l, r)| (l, r.is_ok()))
         .collect();
     assert_eq!(lazy, [(1, true), (3, false), (4, true)]);
+    for source in [None, Some("example.aws.cloudtrail")] {
+        let mut batch = Vec::new();
+        let mut failed = Vec::new();
+        let written =
+            n.normalize_lines_json(input.as_bytes(), source, now(), &mut batch, |l, e| {
+                failed.push((l, e.raw().to_vec()))
+            });
+        assert_eq!(written, 2);
+        assert_eq!(failed, [(3, b"not json".to_vec())]);
+        let expected: Vec<u8> = n
+            .normalize_lines(input.as_bytes(), source, now())
+            .filter_map(|(_, r)| r.ok())
+            .flat_map(|e| {
+                let mut line = serde_json::to_vec(&e).unwrap();
+                line.push(b'\n');
+                line
+            })
+            .collect();
+        assert_eq!(batch, expected, "{source:?}");
+    }
 }
 
 #[test]

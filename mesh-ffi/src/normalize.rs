@@ -74,11 +74,11 @@ pub unsafe extern "C" fn mesh_normalize(
         // SAFETY: forwarded from the caller's contract.
         let source = unsafe { opt_str_arg(source, "source", 256) }?;
         let out = Out::required(out_event_json, "out_event_json")?;
-        let event = n
-            .inner
-            .normalize(raw, source, ms(now_ms))
+        let mut json = Vec::new();
+        n.inner
+            .normalize_json(raw, source, ms(now_ms), &mut json)
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
-        let json = serde_json::to_string(&event)
+        let json = String::from_utf8(json)
             .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
         // SAFETY: checked non-NULL above.
         unsafe { write_string(out, json, "event") }
@@ -114,37 +114,25 @@ pub unsafe extern "C" fn mesh_normalize_batch(
         // SAFETY: forwarded from the caller's contract.
         let source = unsafe { opt_str_arg(source, "source", 256) }?;
         let out_events = Out::required(out_events_ndjson, "out_events_ndjson")?;
-        let mut events = String::new();
+        let mut events = Vec::new();
         let mut errors = String::new();
         let mut failed = 0usize;
-        for (line, result) in n.inner.normalize_lines(data, source, ms(now_ms)) {
-            let outcome = result
-                .map_err(|e| {
-                    (
-                        e.kind().as_str(),
-                        e.to_string(),
-                        String::from_utf8_lossy(e.raw()).into_owned(),
-                    )
-                })
-                .and_then(|e| {
-                    serde_json::to_string(&e)
-                        .map_err(|err| ("internal", err.to_string(), String::new()))
-                });
-            match outcome {
-                Ok(json) => {
-                    events.push_str(&json);
-                    events.push('\n');
+        n.inner
+            .normalize_lines_json(data, source, ms(now_ms), &mut events, |line, e| {
+                failed += 1;
+                if !out_errors_ndjson.is_null() {
+                    let o = json!({
+                        "line": line,
+                        "kind": e.kind().as_str(),
+                        "message": e.to_string(),
+                        "raw": String::from_utf8_lossy(e.raw()),
+                    });
+                    errors.push_str(&o.to_string());
+                    errors.push('\n');
                 }
-                Err((kind, message, raw)) => {
-                    failed += 1;
-                    if !out_errors_ndjson.is_null() {
-                        let o = json!({"line": line, "kind": kind, "message": message, "raw": raw});
-                        errors.push_str(&o.to_string());
-                        errors.push('\n');
-                    }
-                }
-            }
-        }
+            });
+        let events = String::from_utf8(events)
+            .map_err(|e| fail(mesh_result::MESH_ERR_EVENT, e.to_string()))?;
         let ev = to_c_string(events, "events")?;
         let er = if out_errors_ndjson.is_null() {
             std::ptr::null_mut()

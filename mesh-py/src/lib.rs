@@ -1098,18 +1098,9 @@ fn normalize_ndjson(
     let (out, errs) = py.detach(|| {
         let mut out = Vec::with_capacity(data.len());
         let mut errs = Vec::new();
-        for (line, r) in n.normalize_lines(data, source, now) {
-            match r.map_err(Failure::from).and_then(|e| {
-                serde_json::to_writer(&mut out, &e).map_err(|e| Failure::Event {
-                    kind: "internal".into(),
-                    message: e.to_string(),
-                    raw: Vec::new(),
-                })
-            }) {
-                Ok(()) => out.push(b'\n'),
-                Err(f) => errs.push((line, f)),
-            }
-        }
+        n.normalize_lines_json(data, source, now, &mut out, |line, e| {
+            errs.push((line, Failure::from(e)));
+        });
         (out, errs)
     });
     let list = PyList::empty(py);

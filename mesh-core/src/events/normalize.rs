@@ -298,6 +298,35 @@ impl Normalizer {
         NdjsonLines::new(input).map(move |(n, line)| (n, self.normalize(line, source, now)))
     }
 
+    /// Normalizes each non-blank line of `input` (as [`Self::normalize_lines`])
+    /// straight to OCSF NDJSON appended to `out` (one event per line, the
+    /// bytes of [`Self::normalize_json`]); each failed record goes to
+    /// `on_error` with its line number and the batch goes on. Returns the
+    /// number of events written.
+    pub fn normalize_lines_json<F>(
+        &self,
+        input: &[u8],
+        source: Option<&str>,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+        mut on_error: F,
+    ) -> usize
+    where
+        F: FnMut(usize, EventError),
+    {
+        let mut written = 0;
+        for (n, line) in NdjsonLines::new(input) {
+            match self.normalize_json(line, source, now, out) {
+                Ok(()) => {
+                    out.push(b'\n');
+                    written += 1;
+                }
+                Err(e) => on_error(n, e),
+            }
+        }
+        written
+    }
+
     /// Streams lines from `input` to NDJSON events on `output`; each failed
     /// record goes to `on_error` (with its line number) and the stream goes on.
     /// Generic over the host's reader and writer; returns only their I/O errors.
