@@ -38,7 +38,7 @@ use crate::bundle::{Active, BundleError, BundleSlot, PartKind, TrustedKeys, Veri
 use crate::config::{ConfigError, MeshConfig, ResponseSection};
 use crate::identity::{
     ApiKeyStore, CacheError, GrantSet, Identity, IdentityError, IssuerRegistry, RevocationReason,
-    RevocationSet, TokenCache,
+    RevocationSet, TokenCache, {thread_lane, LANES},
 };
 use crate::policy::{
     Entities, Entity, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError, PolicyEvalError,
@@ -500,7 +500,7 @@ fn activity_of(action: &str) -> u32 {
 pub struct Mesh {
     issuers: IssuerRegistry,
     api_keys: Option<ApiKeyStore>,
-    cache: Option<TokenCache<Verified>>,
+    cache: Option<TokenCache<Prepared>>,
     revocations: ArcSwap<RevocationSet>,
     grants: ArcSwap<GrantSet>,
     content: BundleSlot<PolicyContent>,
@@ -635,35 +635,41 @@ impl Mesh {
         credential: Credential<'_>,
         now: Timestamp,
     ) -> Result<Arc<Identity>, VerifyFailure> {
-        Ok(match self.verify_entry(credential, now)? {
+        self.with_verified(credential, now, |v| match v {
             Verification::Cached(v) => Arc::clone(&v.identity),
             Verification::Identity(id) => id,
         })
     }
 
-    /// [`Mesh::verify`], keeping a cached entry (with its prepared
-    /// principal) when the identity came from the cache unchanged by grants.
-    fn verify_entry(
+    /// Verifies `credential` (as [`Mesh::verify`]) and runs `f` on the
+    /// result: a cached entry (with its prepared principal) is lent while
+    /// unchanged by grants, so a cache hit takes no reference to shared data.
+    fn with_verified<R>(
         &self,
         credential: Credential<'_>,
         now: Timestamp,
-    ) -> Result<Verification, VerifyFailure> {
+        f: impl FnOnce(Verification<'_>) -> R,
+    ) -> Result<R, VerifyFailure> {
         let revs = self.revocations.load();
         let verified = match credential {
             Credential::Bearer(token) => match &self.cache {
                 Some(cache) => {
                     // The cache checks revocations on every hit and miss.
-                    let entry = cache
-                        .get_or_verify(token, now, &revs, |t| {
-                            self.issuers
-                                .verify(t, now)
-                                .map(|id| Verified::new(id, &self.mapping))
-                        })
+                    return cache
+                        .get_or_verify_with(
+                            token,
+                            now,
+                            &revs,
+                            |t| self.issuers.verify(t, now).map(Prepared::new),
+                            |entry| {
+                                let v = entry.lane(&self.mapping);
+                                f(self.with_grants(Verification::Cached(v), now))
+                            },
+                        )
                         .map_err(|e| match e {
                             CacheError::Verify(e) => VerifyFailure::Rejected(e),
                             CacheError::Revoked(r) => VerifyFailure::Revoked(r),
-                        })?;
-                    return Ok(self.with_grants(Verification::Cached(entry), now));
+                        });
                 }
                 None => Arc::new(
                     self.issuers
@@ -683,12 +689,12 @@ impl Mesh {
         if let Some(r) = revs.check(&verified, now) {
             return Err(VerifyFailure::Revoked(r));
         }
-        Ok(self.with_grants(Verification::Identity(verified), now))
+        Ok(f(self.with_grants(Verification::Identity(verified), now)))
     }
 
     /// Applies the JIT grants in force: an identity they extend becomes a
     /// new one (its cached preparation no longer applies).
-    fn with_grants(&self, v: Verification, now: Timestamp) -> Verification {
+    fn with_grants<'a>(&self, v: Verification<'a>, now: Timestamp) -> Verification<'a> {
         let grants = self.grants.load();
         if grants.is_empty() {
             return v;
@@ -711,11 +717,14 @@ impl Mesh {
         context: Record,
         now: Timestamp,
     ) -> AccessDecision {
-        match self.verify_entry(credential, now) {
-            Ok(Verification::Cached(v)) => self.decide_verified(&v, action, resource, context, now),
-            Ok(Verification::Identity(identity)) => {
+        let decided = self.with_verified(credential, now, |v| match v {
+            Verification::Cached(v) => self.decide_verified(v, action, resource, context, now),
+            Verification::Identity(identity) => {
                 self.decide_for(identity, action, resource, context, now)
             }
+        });
+        match decided {
+            Ok(d) => d,
             Err(f) => {
                 let (reason, credential_error, revocation) = match f {
                     VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
@@ -1124,15 +1133,49 @@ impl Verified {
     }
 }
 
-/// What [`Mesh::verify_entry`] found.
-enum Verification {
+/// A token cache entry: the verified identity, and one prepared copy of it
+/// per lane of threads ([`thread_lane`]), each built on the first use by a
+/// thread of that lane. Threads of different lanes then share no reference
+/// count while deciding (the identity, its principal entity and context
+/// values are separate allocations per lane).
+struct Prepared {
+    identity: Identity,
+    lanes: [OnceLock<Verified>; LANES],
+}
+
+impl AsRef<Identity> for Prepared {
+    fn as_ref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl Prepared {
+    fn new(identity: Identity) -> Prepared {
+        Prepared {
+            identity,
+            lanes: Default::default(),
+        }
+    }
+
+    /// The calling thread's prepared copy.
+    fn lane(&self, mapping: &IdentityMapping) -> &Verified {
+        let [first, ..] = &self.lanes;
+        self.lanes
+            .get(thread_lane())
+            .unwrap_or(first)
+            .get_or_init(|| Verified::new(self.identity.clone(), mapping))
+    }
+}
+
+/// What [`Mesh::with_verified`] found.
+enum Verification<'a> {
     /// A cache entry, unchanged by grants.
-    Cached(Arc<Verified>),
+    Cached(&'a Verified),
     /// An identity verified now, or extended by grants.
     Identity(Arc<Identity>),
 }
 
-impl Verification {
+impl Verification<'_> {
     fn identity(&self) -> &Identity {
         match self {
             Verification::Cached(v) => &v.identity,
