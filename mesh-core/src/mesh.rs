@@ -91,6 +91,30 @@ pub struct PolicyContent {
     pub entities: Entities,
     /// Posture rules, if any.
     pub posture: Option<PolicySet>,
+    /// Per thread lane, a copy of every policy id (index = policy-set
+    /// position), built on first use: the ids a decision keeps are then
+    /// not reference counts that threads of other lanes touch too.
+    lane_ids: [OnceLock<Box<[PolicyId]>>; LANES],
+}
+
+impl PolicyContent {
+    /// The policy id at policy-set position `i`, as the calling thread's
+    /// lane keeps it.
+    fn lane_id(&self, i: u32) -> Option<PolicyId> {
+        let [first, ..] = &self.lane_ids;
+        let ids = self
+            .lane_ids
+            .get(thread_lane())
+            .unwrap_or(first)
+            .get_or_init(|| {
+                self.policies
+                    .policies()
+                    .iter()
+                    .map(|p| PolicyId::new(p.id.as_str()))
+                    .collect()
+            });
+        ids.get(i as usize).cloned()
+    }
 }
 
 impl PolicyContent {
@@ -148,6 +172,7 @@ impl PolicyContent {
             policies,
             entities,
             posture,
+            lane_ids: Default::default(),
         })
     }
 
@@ -1027,10 +1052,10 @@ enum OwnedEvalError {
 }
 
 impl DecisionErrors {
-    fn new<'p>(errors: impl Iterator<Item = PolicyEvalError<'p>>) -> Self {
+    fn new<'p>(errors: impl Iterator<Item = (PolicyId, EvalError<'p>)>) -> Self {
         let raw = errors
-            .map(|e| {
-                let owned = match e.error {
+            .map(|(policy, error)| {
+                let owned = match error {
                     EvalError::MissingAttribute { attr, span } => {
                         OwnedEvalError::MissingAttribute {
                             attr: attr.into(),
@@ -1058,7 +1083,7 @@ impl DecisionErrors {
                         OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
                     }
                 };
-                (e.policy.clone(), owned)
+                (policy, owned)
             })
             .collect();
         DecisionErrors {
@@ -1216,8 +1241,18 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
     AccessDecision {
         outcome,
         reason: d.reason().as_str(),
-        policies: d.determining().cloned().collect(),
-        errors: DecisionErrors::new(d.errors()),
+        policies: d
+            .determining
+            .as_slice()
+            .iter()
+            .filter_map(|&i| c.lane_id(i))
+            .collect(),
+        errors: DecisionErrors::new(
+            d.errors
+                .as_slice()
+                .iter()
+                .filter_map(|&(i, e)| c.lane_id(i).map(|id| (id, e))),
+        ),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
         revocation: None,

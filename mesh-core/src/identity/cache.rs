@@ -494,13 +494,13 @@ mod tests {
         let none = RevocationSet::new();
         let ok = |tok: &str| Ok::<_, ()>(ident(tok, 1000));
         let first = cache
-            .get_or_verify_with("tok", t(1), &none, ok, |id| Arc::strong_count(id))
+            .get_or_verify_with("tok", t(1), &none, ok, Arc::strong_count)
             .unwrap();
         // The cache's reference and the one being inserted.
         assert!(first >= 1);
         // A hit lends the cached entry: no new reference is taken.
         let lent = cache
-            .get_or_verify_with("tok", t(2), &none, ok, |id| Arc::strong_count(id))
+            .get_or_verify_with("tok", t(2), &none, ok, Arc::strong_count)
             .unwrap();
         assert_eq!(lent, 1);
         std::thread::scope(|s| {
