@@ -98,22 +98,16 @@ pub struct PolicyContent {
 }
 
 impl PolicyContent {
-    /// The policy id at policy-set position `i`, as the calling thread's
-    /// lane keeps it.
-    fn lane_id(&self, i: u32) -> Option<PolicyId> {
+    /// The policy ids (by policy-set position) as lane `lane` keeps them.
+    fn lane_ids(&self, lane: usize) -> &[PolicyId] {
         let [first, ..] = &self.lane_ids;
-        let ids = self
-            .lane_ids
-            .get(thread_lane())
-            .unwrap_or(first)
-            .get_or_init(|| {
-                self.policies
-                    .policies()
-                    .iter()
-                    .map(|p| PolicyId::new(p.id.as_str()))
-                    .collect()
-            });
-        ids.get(i as usize).cloned()
+        self.lane_ids.get(lane).unwrap_or(first).get_or_init(|| {
+            self.policies
+                .policies()
+                .iter()
+                .map(|p| PolicyId::new(p.id.as_str()))
+                .collect()
+        })
     }
 }
 
@@ -1230,6 +1224,7 @@ impl std::fmt::Display for VerifyFailure {
 fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {
     let c = snap.value();
     let d = c.policies.decide(request, &c.entities);
+    let ids = c.lane_ids(thread_lane());
     let outcome = match d.outcome() {
         Outcome::Allow => AccessOutcome::Allow,
         Outcome::Deny => AccessOutcome::Deny,
@@ -1245,13 +1240,13 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
             .determining
             .as_slice()
             .iter()
-            .filter_map(|&i| c.lane_id(i))
+            .filter_map(|&i| ids.get(i as usize).cloned())
             .collect(),
         errors: DecisionErrors::new(
             d.errors
                 .as_slice()
                 .iter()
-                .filter_map(|&(i, e)| c.lane_id(i).map(|id| (id, e))),
+                .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
         ),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
