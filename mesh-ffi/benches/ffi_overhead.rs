@@ -29,7 +29,8 @@
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::panic
 )]
 
 #[path = "../../mesh-core/tests/common/mod.rs"]
