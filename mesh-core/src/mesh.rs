@@ -38,7 +38,7 @@ use crate::bundle::{Active, BundleError, BundleSlot, PartKind, TrustedKeys, Veri
 use crate::config::{ConfigError, MeshConfig, ResponseSection};
 use crate::identity::{
     ApiKeyStore, CacheError, GrantSet, Identity, IdentityError, IssuerRegistry, RevocationReason,
-    RevocationSet, TokenCache,
+    RevocationSet, TokenCache, {thread_lane, LANES},
 };
 use crate::policy::{
     Entities, Entity, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError, PolicyEvalError,
@@ -91,6 +91,24 @@ pub struct PolicyContent {
     pub entities: Entities,
     /// Posture rules, if any.
     pub posture: Option<PolicySet>,
+    /// Per thread lane, a copy of every policy id (index = policy-set
+    /// position), built on first use: the ids a decision keeps are then
+    /// not reference counts that threads of other lanes touch too.
+    lane_ids: [OnceLock<Box<[PolicyId]>>; LANES],
+}
+
+impl PolicyContent {
+    /// The policy ids (by policy-set position) as lane `lane` keeps them.
+    fn lane_ids(&self, lane: usize) -> &[PolicyId] {
+        let [first, ..] = &self.lane_ids;
+        self.lane_ids.get(lane).unwrap_or(first).get_or_init(|| {
+            self.policies
+                .policies()
+                .iter()
+                .map(|p| PolicyId::new(p.id.as_str()))
+                .collect()
+        })
+    }
 }
 
 impl PolicyContent {
@@ -148,6 +166,7 @@ impl PolicyContent {
             policies,
             entities,
             posture,
+            lane_ids: Default::default(),
         })
     }
 
@@ -500,7 +519,7 @@ fn activity_of(action: &str) -> u32 {
 pub struct Mesh {
     issuers: IssuerRegistry,
     api_keys: Option<ApiKeyStore>,
-    cache: Option<TokenCache<Verified>>,
+    cache: Option<TokenCache<Prepared>>,
     revocations: ArcSwap<RevocationSet>,
     grants: ArcSwap<GrantSet>,
     content: BundleSlot<PolicyContent>,
@@ -635,35 +654,41 @@ impl Mesh {
         credential: Credential<'_>,
         now: Timestamp,
     ) -> Result<Arc<Identity>, VerifyFailure> {
-        Ok(match self.verify_entry(credential, now)? {
+        self.with_verified(credential, now, |v| match v {
             Verification::Cached(v) => Arc::clone(&v.identity),
             Verification::Identity(id) => id,
         })
     }
 
-    /// [`Mesh::verify`], keeping a cached entry (with its prepared
-    /// principal) when the identity came from the cache unchanged by grants.
-    fn verify_entry(
+    /// Verifies `credential` (as [`Mesh::verify`]) and runs `f` on the
+    /// result: a cached entry (with its prepared principal) is lent while
+    /// unchanged by grants, so a cache hit takes no reference to shared data.
+    fn with_verified<R>(
         &self,
         credential: Credential<'_>,
         now: Timestamp,
-    ) -> Result<Verification, VerifyFailure> {
+        f: impl FnOnce(Verification<'_>) -> R,
+    ) -> Result<R, VerifyFailure> {
         let revs = self.revocations.load();
         let verified = match credential {
             Credential::Bearer(token) => match &self.cache {
                 Some(cache) => {
                     // The cache checks revocations on every hit and miss.
-                    let entry = cache
-                        .get_or_verify(token, now, &revs, |t| {
-                            self.issuers
-                                .verify(t, now)
-                                .map(|id| Verified::new(id, &self.mapping))
-                        })
+                    return cache
+                        .get_or_verify_with(
+                            token,
+                            now,
+                            &revs,
+                            |t| self.issuers.verify(t, now).map(Prepared::new),
+                            |entry| {
+                                let v = entry.lane(&self.mapping);
+                                f(self.with_grants(Verification::Cached(v), now))
+                            },
+                        )
                         .map_err(|e| match e {
                             CacheError::Verify(e) => VerifyFailure::Rejected(e),
                             CacheError::Revoked(r) => VerifyFailure::Revoked(r),
-                        })?;
-                    return Ok(self.with_grants(Verification::Cached(entry), now));
+                        });
                 }
                 None => Arc::new(
                     self.issuers
@@ -683,12 +708,12 @@ impl Mesh {
         if let Some(r) = revs.check(&verified, now) {
             return Err(VerifyFailure::Revoked(r));
         }
-        Ok(self.with_grants(Verification::Identity(verified), now))
+        Ok(f(self.with_grants(Verification::Identity(verified), now)))
     }
 
     /// Applies the JIT grants in force: an identity they extend becomes a
     /// new one (its cached preparation no longer applies).
-    fn with_grants(&self, v: Verification, now: Timestamp) -> Verification {
+    fn with_grants<'a>(&self, v: Verification<'a>, now: Timestamp) -> Verification<'a> {
         let grants = self.grants.load();
         if grants.is_empty() {
             return v;
@@ -711,11 +736,14 @@ impl Mesh {
         context: Record,
         now: Timestamp,
     ) -> AccessDecision {
-        match self.verify_entry(credential, now) {
-            Ok(Verification::Cached(v)) => self.decide_verified(&v, action, resource, context, now),
-            Ok(Verification::Identity(identity)) => {
+        let decided = self.with_verified(credential, now, |v| match v {
+            Verification::Cached(v) => self.decide_verified(v, action, resource, context, now),
+            Verification::Identity(identity) => {
                 self.decide_for(identity, action, resource, context, now)
             }
+        });
+        match decided {
+            Ok(d) => d,
             Err(f) => {
                 let (reason, credential_error, revocation) = match f {
                     VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
@@ -1018,10 +1046,10 @@ enum OwnedEvalError {
 }
 
 impl DecisionErrors {
-    fn new<'p>(errors: impl Iterator<Item = PolicyEvalError<'p>>) -> Self {
+    fn new<'p>(errors: impl Iterator<Item = (PolicyId, EvalError<'p>)>) -> Self {
         let raw = errors
-            .map(|e| {
-                let owned = match e.error {
+            .map(|(policy, error)| {
+                let owned = match error {
                     EvalError::MissingAttribute { attr, span } => {
                         OwnedEvalError::MissingAttribute {
                             attr: attr.into(),
@@ -1049,7 +1077,7 @@ impl DecisionErrors {
                         OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
                     }
                 };
-                (e.policy.clone(), owned)
+                (policy, owned)
             })
             .collect();
         DecisionErrors {
@@ -1124,15 +1152,49 @@ impl Verified {
     }
 }
 
-/// What [`Mesh::verify_entry`] found.
-enum Verification {
+/// A token cache entry: the verified identity, and one prepared copy of it
+/// per lane of threads ([`thread_lane`]), each built on the first use by a
+/// thread of that lane. Threads of different lanes then share no reference
+/// count while deciding (the identity, its principal entity and context
+/// values are separate allocations per lane).
+struct Prepared {
+    identity: Identity,
+    lanes: [OnceLock<Verified>; LANES],
+}
+
+impl AsRef<Identity> for Prepared {
+    fn as_ref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl Prepared {
+    fn new(identity: Identity) -> Prepared {
+        Prepared {
+            identity,
+            lanes: Default::default(),
+        }
+    }
+
+    /// The calling thread's prepared copy.
+    fn lane(&self, mapping: &IdentityMapping) -> &Verified {
+        let [first, ..] = &self.lanes;
+        self.lanes
+            .get(thread_lane())
+            .unwrap_or(first)
+            .get_or_init(|| Verified::new(self.identity.clone(), mapping))
+    }
+}
+
+/// What [`Mesh::with_verified`] found.
+enum Verification<'a> {
     /// A cache entry, unchanged by grants.
-    Cached(Arc<Verified>),
+    Cached(&'a Verified),
     /// An identity verified now, or extended by grants.
     Identity(Arc<Identity>),
 }
 
-impl Verification {
+impl Verification<'_> {
     fn identity(&self) -> &Identity {
         match self {
             Verification::Cached(v) => &v.identity,
@@ -1162,6 +1224,7 @@ impl std::fmt::Display for VerifyFailure {
 fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {
     let c = snap.value();
     let d = c.policies.decide(request, &c.entities);
+    let ids = c.lane_ids(thread_lane());
     let outcome = match d.outcome() {
         Outcome::Allow => AccessOutcome::Allow,
         Outcome::Deny => AccessOutcome::Deny,
@@ -1173,8 +1236,18 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
     AccessDecision {
         outcome,
         reason: d.reason().as_str(),
-        policies: d.determining().cloned().collect(),
-        errors: DecisionErrors::new(d.errors()),
+        policies: d
+            .determining
+            .as_slice()
+            .iter()
+            .filter_map(|&i| ids.get(i as usize).cloned())
+            .collect(),
+        errors: DecisionErrors::new(
+            d.errors
+                .as_slice()
+                .iter()
+                .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
+        ),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
         revocation: None,

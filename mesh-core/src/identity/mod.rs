@@ -32,6 +32,7 @@ pub use actor::ActorKey;
 pub use apikey::{
     ApiKey, ApiKeyRecord, ApiKeySpec, ApiKeyStore, API_KEY_ISSUER, API_KEY_LEN, MIN_PEPPER_LEN,
 };
+pub(crate) use cache::{thread_lane, LANES};
 pub use cache::{CacheError, CacheStats, TokenCache, DEFAULT_CACHE_MAX_TOKEN_LEN};
 pub use claims::{identity_from_claims, ClaimRules, RegisteredClaims, MAPPED_CLAIMS};
 pub use device::{DeviceRecord, DEVICE_ISSUER};
