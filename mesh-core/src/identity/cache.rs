@@ -16,9 +16,12 @@
 //! than the maximum cached length bypass the cache (they go to the
 //! verifier every time). The cache reads no clock: `now` is passed in.
 //!
-//! The table has exactly `capacity` slots, so the cache never holds more
-//! than `capacity` entries. A token's key picks a window of up to
-//! 8 consecutive slots (wrapping) where its entry may live; a hit
+//! The table has twice `capacity` slots and an entry count kept under the
+//! write lock, so the cache never holds more than `capacity` entries while
+//! a full cache keeps (nearly) all of them: at most half the slots are in
+//! use, and each token has two windows: both rarely fill up. A token's key
+//! picks two windows of up to 8 consecutive slots (wrapping) each, at
+//! independent places, where its entry may live; a hit
 //! reads those slots without taking any lock and without writing memory
 //! that other threads read: slots are `ArcSwapOption`s read with `load()`
 //! guards (which borrow, touching no shared reference count), an entry's
@@ -26,11 +29,13 @@
 //! statistics are striped counters (each thread counts in its own stripe,
 //! chosen by its thread id; [`TokenCache::stats`] adds the stripes up).
 //! Inserts and removals take one lock, for misses only (which pay a
-//! signature check anyway). Eviction is CLOCK within the window: an
-//! inserted entry takes the slot of its own key, else an empty or expired
-//! slot, else the first slot not referenced since the last pass (clearing
-//! the bits of the referenced slots it passes), else the first of the
-//! window.
+//! signature check anyway). Eviction is CLOCK within the two windows: an
+//! inserted entry takes the slot of its own key, else an empty slot while
+//! the cache holds fewer than `capacity` entries, else an expired slot,
+//! else the first slot not referenced since the last pass (clearing the
+//! bits of the referenced slots it passes), else the first occupied slot of
+//! the windows. A full cache whose windows hold no entry at all evicts the
+//! next entry after the first window and takes an empty slot of the windows.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,7 +53,7 @@ use crate::Timestamp;
 /// straight to the verifier, which rejects them by size without hashing.
 pub const DEFAULT_CACHE_MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// Slots a token's entry may occupy (fewer in a smaller cache).
+/// Slots in each of the two windows of a token (fewer in a smaller cache).
 const WINDOW: usize = 8;
 
 /// Stripes of the statistics counters (and lanes of per-thread data, see
@@ -122,10 +127,13 @@ impl<E: std::error::Error + 'static> std::error::Error for CacheError<E> {
 /// ([`TokenCache::with_entries`]): e.g. the identity together with what
 /// decisions precompute from it, so a cache hit skips that work too.
 pub struct TokenCache<T = Identity> {
-    /// `capacity` slots (at least 1).
+    /// Twice `capacity` slots.
     slots: Box<[ArcSwapOption<Entry<T>>]>,
-    /// Serializes inserts and removals (never taken by a hit).
-    write: Mutex<()>,
+    /// Most entries held (at least 1).
+    capacity: usize,
+    /// Serializes inserts and removals (never taken by a hit) and holds
+    /// the number of entries.
+    write: Mutex<usize>,
     stats: [Stripe; LANES],
     hasher: SipHasher13,
     max_ttl: Duration,
@@ -135,7 +143,7 @@ pub struct TokenCache<T = Identity> {
 impl<T: AsRef<Identity>> fmt::Debug for TokenCache<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
-            .field("capacity", &self.slots.len())
+            .field("capacity", &self.capacity)
             .field("len", &self.len())
             .field("max_ttl", &self.max_ttl)
             .finish()
@@ -194,8 +202,11 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     pub fn with_entries(capacity: usize, max_ttl: Duration) -> Self {
         let capacity = capacity.max(1);
         TokenCache {
-            slots: (0..capacity).map(|_| ArcSwapOption::empty()).collect(),
-            write: Mutex::new(()),
+            slots: (0..capacity.saturating_mul(2))
+                .map(|_| ArcSwapOption::empty())
+                .collect(),
+            capacity,
+            write: Mutex::new(0),
             stats: Default::default(),
             hasher: random_sip_key(),
             max_ttl,
@@ -215,12 +226,15 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         self.hasher.hash(token.as_bytes()).as_u128()
     }
 
-    /// The slots of `key`'s window, in probe order.
+    /// The slots of `key`'s two windows, in probe order (a slot appears
+    /// twice when the windows overlap).
     fn window(&self, key: Key) -> impl Iterator<Item = &ArcSwapOption<Entry<T>>> {
         let n = self.slots.len();
-        let start = ((key >> 64) as u64 % n as u64) as usize;
-        let (tail, head) = self.slots.split_at(start);
-        head.iter().chain(tail).take(WINDOW.min(n))
+        let run = |start: u64| {
+            let (tail, head) = self.slots.split_at((start % n as u64) as usize);
+            head.iter().chain(tail).take(WINDOW.min(n))
+        };
+        run((key >> 64) as u64).chain(run(key as u64))
     }
 
     /// The calling thread's counters.
@@ -312,7 +326,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
         self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -331,8 +345,8 @@ impl<T: AsRef<Identity>> TokenCache<T> {
             expires_at,
             referenced: AtomicBool::new(false),
         });
-        let _w = self.lock();
-        // Own key, else empty, else expired, else CLOCK.
+        let mut count = self.lock();
+        // Own key, else empty (below capacity), else expired, else CLOCK.
         let mut free = None;
         let mut expired = None;
         for slot in self.window(key) {
@@ -350,60 +364,84 @@ impl<T: AsRef<Identity>> TokenCache<T> {
                 Some(_) => {}
             }
         }
-        if let Some(slot) = free.or(expired) {
-            let replaced = slot.swap(Some(entry)).is_some();
-            if replaced {
-                self.stripe().evictions.fetch_add(1, Ordering::Relaxed);
+        if *count < self.capacity {
+            if let Some(slot) = free {
+                slot.store(Some(entry));
+                *count += 1;
+                return;
             }
-            return;
         }
-        let victim = self
-            .window(key)
-            .find(|slot| match slot.load().as_ref() {
-                Some(e) => !e.referenced.swap(false, Ordering::Relaxed),
-                None => true,
+        let victim = expired
+            .or_else(|| {
+                self.window(key).find(|slot| {
+                    slot.load()
+                        .as_ref()
+                        .is_some_and(|e| !e.referenced.swap(false, Ordering::Relaxed))
+                })
             })
-            .or_else(|| self.window(key).next());
+            .or_else(|| self.window(key).find(|slot| slot.load().is_some()));
         if let Some(slot) = victim {
             slot.store(Some(entry));
+            self.stripe().evictions.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Full, and no entry in either window: evict the next entry after
+        // the first window.
+        let Some(free) = free else { return };
+        let n = self.slots.len();
+        let start = ((key >> 64) as u64 % n as u64) as usize;
+        let (tail, head) = self.slots.split_at(start);
+        let next = head
+            .iter()
+            .chain(tail)
+            .skip(WINDOW.min(n))
+            .find(|slot| slot.load().is_some());
+        if let Some(slot) = next {
+            slot.store(None);
+            free.store(Some(entry));
             self.stripe().evictions.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Empties `slot` if it still holds `entry`.
     fn remove_entry(&self, slot: &ArcSwapOption<Entry<T>>, entry: &Arc<Entry<T>>) {
-        let _w = self.lock();
+        let mut count = self.lock();
         let still = slot
             .load()
             .as_ref()
             .is_some_and(|cur| Arc::ptr_eq(cur, entry));
         if still {
             slot.store(None);
+            *count = count.saturating_sub(1);
         }
     }
 
     /// Drops the cached entry of `token`, if any.
     pub fn invalidate(&self, token: &str) {
         let key = self.token_key(token);
-        let _w = self.lock();
-        for slot in self.window(key) {
-            if slot.load().as_ref().is_some_and(|e| e.key == key) {
-                slot.store(None);
-            }
+        let mut count = self.lock();
+        // A key has one entry at most (inserts replace it in place).
+        if let Some(slot) = self
+            .window(key)
+            .find(|slot| slot.load().as_ref().is_some_and(|e| e.key == key))
+        {
+            slot.store(None);
+            *count = count.saturating_sub(1);
         }
     }
 
     /// Drops every entry.
     pub fn clear(&self) {
-        let _w = self.lock();
+        let mut count = self.lock();
         for slot in self.slots.iter() {
             slot.store(None);
         }
+        *count = 0;
     }
 
     /// Number of cached entries (expired ones included until touched).
     pub fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.load().is_some()).count()
+        *self.lock()
     }
 
     /// Whether the cache is empty.
@@ -464,16 +502,19 @@ mod tests {
     #[test]
     fn large_caches_stay_within_capacity() {
         let cache = TokenCache::new(4096, Duration::from_secs(3600));
-        assert_eq!(cache.slots.len(), 4096);
+        assert_eq!(cache.slots.len(), 8192);
         let none = RevocationSet::new();
         let verify = |tok: &str| -> Result<Identity, ()> { Ok(ident(tok, 100)) };
         for i in 0..10_000 {
             let token = format!("token-{i}");
             cache.get_or_verify(&token, t(1), &none, verify).unwrap();
         }
-        assert!(cache.len() <= 4096, "len {}", cache.len());
-        // Windows spread the entries over most of the table.
-        assert!(cache.len() > 3500, "len {}", cache.len());
+        // A full cache holds exactly its capacity.
+        assert_eq!(cache.len(), 4096);
+        assert_eq!(
+            cache.slots.iter().filter(|s| s.load().is_some()).count(),
+            4096
+        );
         let stats = cache.stats();
         assert_eq!(stats.misses, 10_000);
         assert_eq!(stats.evictions, 10_000 - cache.len() as u64);
@@ -486,6 +527,29 @@ mod tests {
         assert_eq!(cache.stats().hits, 1);
         cache.clear();
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_cache_filled_to_capacity_keeps_every_entry() {
+        let cache = TokenCache::new(10_000, Duration::from_secs(3600));
+        for i in 0..10_000 {
+            cache.insert(&format!("token-{i}"), ident("s", 100), t(1));
+        }
+        assert_eq!(cache.len(), 10_000);
+        assert_eq!(cache.stats().evictions, 0);
+        let none = RevocationSet::new();
+        for i in 0..10_000 {
+            let token = format!("token-{i}");
+            let fail = |_: &str| Err::<Identity, ()>(());
+            assert!(
+                cache.get_or_verify(&token, t(2), &none, fail).is_ok(),
+                "{token}"
+            );
+        }
+        // One more evicts exactly one.
+        cache.insert("token-new", ident("s", 100), t(1));
+        assert_eq!(cache.len(), 10_000);
+        assert_eq!(cache.stats().evictions, 1);
     }
 
     #[test]
