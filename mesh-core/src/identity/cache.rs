@@ -16,10 +16,11 @@
 //! than the maximum cached length bypass the cache (they go to the
 //! verifier every time). The cache reads no clock: `now` is passed in.
 //!
-//! The table has twice `capacity` slots and an entry count kept under the
-//! write lock, so the cache never holds more than `capacity` entries while
-//! a full cache keeps (nearly) all of them: at most half the slots are in
-//! use, and each token has two windows: both rarely fill up. A token's key
+//! The table has four times `capacity` slots and an entry count kept under
+//! the write lock, so the cache never holds more than `capacity` entries
+//! while a full cache keeps all of them but in the rarest cases: at most a
+//! quarter of the slots are in use, and each token has two windows, which
+//! almost never both fill up. A token's key
 //! picks two windows of up to 8 consecutive slots (wrapping) each, at
 //! independent places, where its entry may live; a hit
 //! reads those slots without taking any lock and without writing memory
@@ -127,7 +128,7 @@ impl<E: std::error::Error + 'static> std::error::Error for CacheError<E> {
 /// ([`TokenCache::with_entries`]): e.g. the identity together with what
 /// decisions precompute from it, so a cache hit skips that work too.
 pub struct TokenCache<T = Identity> {
-    /// Twice `capacity` slots.
+    /// Four times `capacity` slots.
     slots: Box<[ArcSwapOption<Entry<T>>]>,
     /// Most entries held (at least 1).
     capacity: usize,
@@ -202,7 +203,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     pub fn with_entries(capacity: usize, max_ttl: Duration) -> Self {
         let capacity = capacity.max(1);
         TokenCache {
-            slots: (0..capacity.saturating_mul(2))
+            slots: (0..capacity.saturating_mul(4))
                 .map(|_| ArcSwapOption::empty())
                 .collect(),
             capacity,
@@ -502,7 +503,7 @@ mod tests {
     #[test]
     fn large_caches_stay_within_capacity() {
         let cache = TokenCache::new(4096, Duration::from_secs(3600));
-        assert_eq!(cache.slots.len(), 8192);
+        assert_eq!(cache.slots.len(), 4 * 4096);
         let none = RevocationSet::new();
         let verify = |tok: &str| -> Result<Identity, ()> { Ok(ident(tok, 100)) };
         for i in 0..10_000 {
@@ -533,13 +534,17 @@ mod tests {
     fn a_cache_filled_to_capacity_keeps_every_entry() {
         let cache = TokenCache::new(10_000, Duration::from_secs(3600));
         for i in 0..10_000 {
-            cache.insert(&format!("token-{i}"), ident("s", 100), t(1));
+            cache.insert(
+                &format!("eyJhbGciOiJFUzI1NiJ9.{i:08}{}", "x".repeat(780)),
+                ident("s", 100),
+                t(1),
+            );
         }
         assert_eq!(cache.len(), 10_000);
         assert_eq!(cache.stats().evictions, 0);
         let none = RevocationSet::new();
         for i in 0..10_000 {
-            let token = format!("token-{i}");
+            let token = format!("eyJhbGciOiJFUzI1NiJ9.{i:08}{}", "x".repeat(780));
             let fail = |_: &str| Err::<Identity, ()>(());
             assert!(
                 cache.get_or_verify(&token, t(2), &none, fail).is_ok(),
