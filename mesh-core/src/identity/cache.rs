@@ -21,8 +21,9 @@
 //! while a full cache keeps all of them but in the rarest cases: at most a
 //! quarter of the slots are in use, and each token has two windows, which
 //! almost never both fill up. A token's key
-//! picks two windows of up to 8 consecutive slots (wrapping) each, at
-//! independent places, where its entry may live; a hit
+//! picks two windows of 8 consecutive slots (wrapping) each, at
+//! independent places, where its entry may live (a table of at most 16
+//! slots is one window); a hit
 //! reads those slots without taking any lock and without writing memory
 //! that other threads read: slots are `ArcSwapOption`s read with `load()`
 //! guards (which borrow, touching no shared reference count), an entry's
@@ -231,11 +232,17 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     /// twice when the windows overlap).
     fn window(&self, key: Key) -> impl Iterator<Item = &ArcSwapOption<Entry<T>>> {
         let n = self.slots.len();
-        let run = |start: u64| {
-            let (tail, head) = self.slots.split_at((start % n as u64) as usize);
-            head.iter().chain(tail).take(WINDOW.min(n))
+        // A small table is one window: CLOCK then runs over every entry.
+        let (first, second) = if n <= 2 * WINDOW {
+            (n, 0)
+        } else {
+            (WINDOW, WINDOW)
         };
-        run((key >> 64) as u64).chain(run(key as u64))
+        let run = |start: u64, len: usize| {
+            let (tail, head) = self.slots.split_at((start % n as u64) as usize);
+            head.iter().chain(tail).take(len)
+        };
+        run((key >> 64) as u64, first).chain(run(key as u64, second))
     }
 
     /// The calling thread's counters.
@@ -395,7 +402,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         let next = head
             .iter()
             .chain(tail)
-            .skip(WINDOW.min(n))
+            .skip(WINDOW)
             .find(|slot| slot.load().is_some());
         if let Some(slot) = next {
             slot.store(None);
