@@ -475,3 +475,14 @@ mod tests {
         assert!(Signal::from_event(&json!([1])).is_err());
     }
 }
+
+/// The parts of an OCSF location object the readers collect before they
+/// become a [`Fields`] entry: latitude, longitude, a `coordinates` pair,
+/// and the country.
+#[derive(Default)]
+pub(super) struct Location<'a> {
+    pub(super) lat: Coord,
+    pub(super) long: Coord,
+    pub(super) coordinates: Option<(f64, f64)>,
+    pub(super) country: Option<Text<'a>>,
+}

@@ -12,7 +12,8 @@
 use std::borrow::Cow;
 
 use super::ocsf::{
-    Coord, Fields, Text, TimeField, UserFields, FACTOR_PUSH, MAX_FACTORS, PUSH_FACTOR_NAME,
+    Coord, Fields, Location, Text, TimeField, UserFields, FACTOR_PUSH, MAX_FACTORS,
+    PUSH_FACTOR_NAME,
 };
 
 /// Deepest nesting read here (`serde_json` allows 128).
@@ -437,14 +438,6 @@ fn one_string<'a>(s: &mut Scan<'a>, d: u32, name: &str) -> Option<Option<Text<'a
         }
         Some(())
     })
-}
-
-#[derive(Default)]
-struct Location<'a> {
-    lat: Coord,
-    long: Coord,
-    coordinates: Option<(f64, f64)>,
-    country: Option<Text<'a>>,
 }
 
 fn src_endpoint<'a>(s: &mut Scan<'a>, f: &mut Fields<'a>, d: u32) -> Option<()> {

@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::ocsf::{Coord, Fields, Text, TimeField, UserFields};
+use super::ocsf::{Coord, Fields, Location, Text, TimeField, UserFields};
 use super::AnalyticsError;
 
 /// The fields of one event given as JSON text: by the fast reader for
@@ -449,14 +449,6 @@ impl<'de> Object<'de> for AsNumber {
         }
         Ok(())
     }
-}
-
-#[derive(Default)]
-struct Location<'a> {
-    lat: Coord,
-    long: Coord,
-    coordinates: Option<(f64, f64)>,
-    country: Option<Text<'a>>,
 }
 
 impl<'de> Object<'de> for Location<'de> {
