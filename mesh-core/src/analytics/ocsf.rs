@@ -115,14 +115,9 @@ pub(crate) struct UserFields<'a> {
 
 impl UserFields<'_> {
     /// The first identifier that canonicalizes to a key.
-    fn key(&self) -> Option<ActorKey> {
-        [&self.email_addr, &self.uid, &self.name]
-            .into_iter()
-            .flatten()
-            .find_map(|s| ActorKey::from_identifier(s).ok())
-    }
-
-    /// [`UserFields::key`]'s text, borrowed when already canonical.
+    /// The canonical text of the user's actor key (e-mail, else uid, else
+    /// name: the first that is a valid identifier), borrowed when already
+    /// canonical.
     fn key_text(&self) -> Option<Cow<'_, str>> {
         [&self.email_addr, &self.uid, &self.name]
             .into_iter()
@@ -320,13 +315,7 @@ impl<'a> Fields<'a> {
 
     /// The event's subject, by the module's actor lookup order.
     pub(crate) fn actor(&self) -> Option<ActorKey> {
-        let user = || self.user.as_ref().and_then(UserFields::key);
-        let actor_user = || self.actor_user.as_ref().and_then(UserFields::key);
-        if is_identity_class(self.class_uid.unwrap_or(0)) {
-            user().or_else(actor_user)
-        } else {
-            actor_user().or_else(user)
-        }
+        self.actor_text().map(|t| ActorKey::from_canonical(&t))
     }
 
     /// [`Fields::actor`]'s text, borrowed when already canonical.
