@@ -16,7 +16,8 @@
 //! - `c/mesh_authorize_ctx_varying`: a different context text on every call
 //!   (the request id changes), so the JSON is parsed each time;
 //! - then a fixed number of decisions on 1 and on 2 threads sharing one
-//!   `mesh_t` (and one `Mesh` in Rust), printing the throughput ratios.
+//!   `mesh_t` (and one `Mesh` in Rust), printing the throughput ratios
+//!   (rounds of 1 and 2 threads alternate; each keeps its best round).
 //!
 //! Differences and ratios are printed from measurements taken in the same
 //! run; the no-context difference is also measured in alternating batches
@@ -267,13 +268,21 @@ fn timed(threads: usize, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) ->
     start.elapsed().as_secs_f64()
 }
 
+/// Rounds of the 1-thread and 2-thread runs, alternated; each side keeps
+/// its best round, so a burst of load from elsewhere on the machine during
+/// one round does not decide the ratio.
+const SCALING_ROUNDS: usize = 5;
+
 fn scaling(name: &str, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) {
     timed(2, per_thread / 10, call); // warm every thread's caches
-    let one = timed(1, per_thread, call);
-    let two = timed(2, per_thread, call);
+    let (mut one, mut two) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..SCALING_ROUNDS {
+        one = one.min(timed(1, per_thread, call));
+        two = two.min(timed(2, per_thread, call));
+    }
     let (r1, r2) = (per_thread as f64 / one, 2.0 * per_thread as f64 / two);
     println!(
-        "scaling/{name:<6} 1 thread {:>9.0} decisions/s, 2 threads {:>9.0} decisions/s: ratio {:.2} (target >= 1.8)",
+        "scaling/{name:<6} 1 thread {:>9.0} decisions/s, 2 threads {:>9.0} decisions/s: ratio {:.2} (target >= 1.8; best of {SCALING_ROUNDS} alternated rounds)",
         r1,
         r2,
         r2 / r1
@@ -376,7 +385,7 @@ fn main() {
     let per_thread = std::env::var("MESH_SCALING_DECISIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or(100_000);
     scaling("c", per_thread, &|| c_call(f, h as *const mesh_t, &s, true));
     scaling("rust", per_thread, &|| {
         PARTS.with(|p| {
