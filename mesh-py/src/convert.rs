@@ -5,9 +5,12 @@
 //!   vocabulary of field names and many short values (captions, names), so
 //!   it draws on [`Caches`] kept for the life of the module: interned key
 //!   strings (struct field names found by the address of their text, other
-//!   keys by content), short value strings by content, and template dicts
-//!   per key sequence (a dict of six keys or more is a copy of its
-//!   template, its values then replaced: no growing of the hash table).
+//!   keys by content), short value strings by content, ints of small
+//!   magnitude by value, and template dicts per key sequence: a dict is a
+//!   copy of its template (no growing of the hash table), which also holds
+//!   the first values seen for its keys that are immutable and shared
+//!   (short strings, small ints, bools, `None`), so only the values that
+//!   differ from those are set.
 //! - [`ArgCache`] remembers what a `str` argument was converted to, by
 //!   object identity: the same token or entity-reference object passed on
 //!   every call (a variable, a literal) is not re-encoded or re-parsed.
@@ -30,9 +33,12 @@ const TEXT_SLOTS: usize = 1024;
 const STATIC_SLOTS: usize = 1024;
 /// Slots of the table of template dicts (a power of two).
 const TEMPLATE_SLOTS: usize = 256;
-/// Fewest entries of a dict made as a copy of a template: smaller dicts
-/// never grow their hash table, so inserting into a new one is as cheap.
-const TEMPLATE_MIN: usize = 6;
+/// Slots of the table of ints (a power of two).
+const INT_SLOTS: usize = 256;
+/// Ints cached are within `-INT_CACHED..INT_CACHED`: identifiers, enum
+/// values, ports and counts, not timestamps (each new, they would only
+/// evict each other).
+const INT_CACHED: i64 = 1 << 31;
 
 /// Multiplier of the word hash (the 64-bit golden ratio).
 const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -143,12 +149,43 @@ impl TextCache {
     }
 }
 
-/// A template dict: its keys (by object address, kept alive by the dict)
-/// and the dict itself, every value `None`.
+/// A template dict: its keys and values (by object address, kept alive
+/// by the dict) and the dict itself. Its values are those of the dict it
+/// was made for where they are shared immutable objects (see
+/// [`Entry::shared`]), `None` elsewhere; the template is never exposed,
+/// so its values stay what `values` says.
 struct Template {
     hash: u64,
     keys: Box<[usize]>,
+    values: Box<[usize]>,
     dict: Py<PyDict>,
+}
+
+/// One entry of a dict being built.
+struct Entry<'py> {
+    key: Bound<'py, PyString>,
+    value: Bound<'py, PyAny>,
+    /// The value is an immutable object that is small or shared anyway (a
+    /// cached string, an int, a float, a bool, `None`): a template may
+    /// keep it.
+    shared: bool,
+}
+
+/// A Python object made by a builder, and whether it is an immutable
+/// object a template may keep (see [`Entry::shared`]).
+pub(crate) struct Made<'py> {
+    obj: Bound<'py, PyAny>,
+    shared: bool,
+}
+
+impl<'py> Made<'py> {
+    fn shared(obj: Bound<'py, PyAny>) -> Self {
+        Made { obj, shared: true }
+    }
+
+    fn owned(obj: Bound<'py, PyAny>) -> Self {
+        Made { obj, shared: false }
+    }
 }
 
 /// Interned keys, short strings and template dicts, kept for the life of
@@ -161,6 +198,8 @@ pub(crate) struct Caches {
     keys: TextCache,
     /// Short string values, by content.
     values: TextCache,
+    /// Ints of small magnitude, by value.
+    ints: Vec<Option<(i64, Py<PyAny>)>>,
     /// Template dicts by key sequence.
     templates: Vec<Option<Template>>,
 }
@@ -171,6 +210,7 @@ impl Caches {
             statics: Vec::new(),
             keys: TextCache::new(true, CACHED_TEXT),
             values: TextCache::new(false, CACHED_VALUE),
+            ints: Vec::new(),
             templates: Vec::new(),
         }
     }
@@ -180,8 +220,30 @@ impl Caches {
             self.statics = (0..STATIC_SLOTS).map(|_| None).collect();
             self.keys.slots = (0..TEXT_SLOTS).map(|_| None).collect();
             self.values.slots = (0..TEXT_SLOTS).map(|_| None).collect();
+            self.ints = (0..INT_SLOTS).map(|_| None).collect();
             self.templates = (0..TEMPLATE_SLOTS).map(|_| None).collect();
         }
+    }
+
+    /// The Python int of `v`: the cached object when `v` is small enough
+    /// to be cached (one slot per value hash; a new value replaces the
+    /// slot's int).
+    fn int<'py>(&mut self, py: Python<'py>, v: i64) -> PyResult<Bound<'py, PyAny>> {
+        if !(-INT_CACHED..INT_CACHED).contains(&v) || self.ints.is_empty() {
+            return Ok(v.into_pyobject(py)?.into_any());
+        }
+        let i = ((v as u64).wrapping_mul(MIX) >> 56) as usize & (INT_SLOTS - 1);
+        if let Some(Some((x, obj))) = self.ints.get(i) {
+            if *x == v {
+                return Ok(obj.bind(py).clone());
+            }
+        }
+        let obj = v.into_pyobject(py)?.into_any();
+        if let Some(e) = self.ints.get_mut(i) {
+            // The entry replaced is an int: freeing it runs no Python code.
+            *e = Some((v, obj.clone().unbind()));
+        }
+        Ok(obj)
     }
 
     fn static_key<'py>(&mut self, py: Python<'py>, k: &'static str) -> Bound<'py, PyString> {
@@ -233,7 +295,7 @@ pub(crate) struct JsonBuilder<'py> {
     held: Held,
     /// Entries of the dicts being built (innermost last): each dict is
     /// made at its end, from its entries on top of this stack.
-    entries: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
+    entries: Vec<Entry<'py>>,
 }
 
 impl<'py> JsonBuilder<'py> {
@@ -271,22 +333,33 @@ impl<'py> JsonBuilder<'py> {
         self.held.get().static_key(py, k)
     }
 
+    /// The Python str of a value: shared (cached) when short.
+    fn value_text(&mut self, v: &str) -> Made<'py> {
+        let shared = v.len() <= CACHED_VALUE;
+        Made {
+            obj: self.text(v).into_any(),
+            shared,
+        }
+    }
+
+    fn int(&mut self, v: i64) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        self.held.get().int(py, v)
+    }
+
     /// The dict of the entries above `start` on the stack (which it pops):
-    /// a copy of the template of their key sequence when there are enough.
+    /// a copy of the template of their key sequence, with the values that
+    /// differ from the template's then set.
     fn dict_from(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
         let py = self.py;
         let n = self.entries.len().saturating_sub(start);
-        if n < TEMPLATE_MIN || self.held.get().templates.is_empty() {
-            let d = PyDict::new(py);
-            for (k, v) in self.entries.drain(start..) {
-                d.set_item(&k, v)?;
-            }
-            return Ok(d);
+        if n == 0 || self.held.get().templates.is_empty() {
+            return self.dict_by_insertion(start);
         }
         let entries = self.entries.get(start..).unwrap_or_default();
         let hash = entries
             .iter()
-            .fold(n as u64, |h, (k, _)| mix(h, k.as_ptr() as u64));
+            .fold(n as u64, |h, e| mix(h, e.key.as_ptr() as u64));
         let caches = self.held.get();
         let hit = slots_of(hash, TEMPLATE_SLOTS).find(|&i| match caches.templates.get(i) {
             Some(Some(t)) => {
@@ -295,34 +368,64 @@ impl<'py> JsonBuilder<'py> {
                     && t.keys
                         .iter()
                         .zip(entries)
-                        .all(|(a, (k, _))| *a == k.as_ptr() as usize)
+                        .all(|(a, e)| *a == e.key.as_ptr() as usize)
             }
             _ => false,
         });
-        let d = match hit.and_then(|i| caches.templates.get(i)) {
-            Some(Some(t)) => t.dict.bind(py).copy()?,
-            _ => {
-                let i = victim(&caches.templates, hash);
+        let (d, slot) = match hit.and_then(|i| Some((i, caches.templates.get(i)?.as_ref()?))) {
+            Some((i, t)) => (t.dict.bind(py).copy()?, i),
+            None => {
                 let t = PyDict::new(py);
-                for (k, _) in entries {
-                    t.set_item(k, py.None())?;
+                let mut values = Vec::with_capacity(n);
+                for e in entries {
+                    let v = if e.shared {
+                        e.value.clone()
+                    } else {
+                        py.None().into_bound(py)
+                    };
+                    values.push(v.as_ptr() as usize);
+                    t.set_item(&e.key, v)?;
+                }
+                if t.len() != n {
+                    // A key repeated (a map that serializes one twice):
+                    // the template would not say which value it holds.
+                    return self.dict_by_insertion(start);
                 }
                 let d = t.copy()?;
-                let keys = entries.iter().map(|(k, _)| k.as_ptr() as usize).collect();
+                let i = victim(&caches.templates, hash);
                 if let Some(slot) = caches.templates.get_mut(i) {
-                    // The entry replaced holds a dict of strings and
-                    // `None`s: freeing it runs no Python code.
+                    // The entry replaced holds a dict of strings, numbers
+                    // and `None`s: freeing it runs no Python code.
                     *slot = Some(Template {
                         hash,
-                        keys,
+                        keys: entries.iter().map(|e| e.key.as_ptr() as usize).collect(),
+                        values: values.into(),
                         dict: t.unbind(),
                     });
                 }
-                d
+                (d, i)
             }
         };
-        for (k, v) in self.entries.drain(start..) {
-            d.set_item(&k, v)?;
+        let values = match self.held.get().templates.get(slot) {
+            Some(Some(t)) => &t.values[..],
+            _ => &[],
+        };
+        for (i, e) in self.entries.drain(start..).enumerate() {
+            // Entries without a template value (none: the template was just
+            // stored) are set.
+            if values.get(i) != Some(&(e.value.as_ptr() as usize)) {
+                d.set_item(&e.key, e.value)?;
+            }
+        }
+        Ok(d)
+    }
+
+    /// The dict of the entries above `start` (which it pops), made by
+    /// inserting them into a new dict.
+    fn dict_by_insertion(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(self.py);
+        for e in self.entries.drain(start..) {
+            d.set_item(&e.key, e.value)?;
         }
         Ok(d)
     }
@@ -334,39 +437,41 @@ impl<'py> JsonBuilder<'py> {
         let r = self.build_in(v);
         // A failed conversion leaves no entries behind.
         self.entries.truncate(start);
-        r
+        Ok(r?.obj)
     }
 
-    fn build_in(&mut self, v: &Json) -> PyResult<Bound<'py, PyAny>> {
+    fn build_in(&mut self, v: &Json) -> PyResult<Made<'py>> {
         let py = self.py;
         Ok(match v {
-            Json::Null => py.None().into_bound(py),
-            Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-            Json::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    i.into_pyobject(py)?.into_any()
-                } else if let Some(u) = n.as_u64() {
-                    u.into_pyobject(py)?.into_any()
-                } else {
-                    n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-                }
-            }
-            Json::String(s) => self.text(s).into_any(),
+            Json::Null => Made::shared(py.None().into_bound(py)),
+            Json::Bool(b) => Made::shared(PyBool::new(py, *b).to_owned().into_any()),
+            Json::Number(n) => Made::shared(if let Some(i) = n.as_i64() {
+                self.int(i)?
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }),
+            Json::String(s) => self.value_text(s),
             Json::Array(a) => {
                 let items = a
                     .iter()
-                    .map(|x| self.build_in(x))
+                    .map(|x| Ok(self.build_in(x)?.obj))
                     .collect::<PyResult<Vec<_>>>()?;
-                PyList::new(py, items)?.into_any()
+                Made::owned(PyList::new(py, items)?.into_any())
             }
             Json::Object(m) => {
                 let start = self.entries.len();
                 for (k, x) in m {
                     let key = self.key(k);
-                    let v = self.build_in(x)?;
-                    self.entries.push((key, v));
+                    let Made { obj, shared } = self.build_in(x)?;
+                    self.entries.push(Entry {
+                        key,
+                        value: obj,
+                        shared,
+                    });
                 }
-                self.dict_from(start)?.into_any()
+                Made::owned(self.dict_from(start)?.into_any())
             }
         })
     }
@@ -549,7 +654,7 @@ impl<'py> JsonBuilder<'py> {
         });
         // A failed conversion leaves no entries behind.
         self.entries.truncate(start);
-        Ok(r?)
+        Ok(r?.obj)
     }
 }
 
@@ -562,24 +667,31 @@ struct ToPy<'a, 'py> {
     key: bool,
 }
 
-type Out<'py> = Result<Bound<'py, PyAny>, ToPyError>;
+type Out<'py> = Result<Made<'py>, ToPyError>;
 
 impl<'a, 'py> ToPy<'a, 'py> {
+    /// A number (immutable: a template may keep it).
     fn obj<T>(&self, v: T) -> Out<'py>
     where
         T: IntoPyObject<'py>,
         PyErr: From<T::Error>,
     {
-        Ok(v.into_pyobject(self.b.py)
-            .map_err(PyErr::from)?
-            .into_bound()
-            .into_any())
+        Ok(Made::shared(
+            v.into_pyobject(self.b.py)
+                .map_err(PyErr::from)?
+                .into_bound()
+                .into_any(),
+        ))
+    }
+
+    fn int(self, v: i64) -> Out<'py> {
+        Ok(Made::shared(self.b.int(v)?))
     }
 
     fn tagged(self, variant: &'static str, v: Bound<'py, PyAny>) -> Out<'py> {
         let d = PyDict::new(self.b.py);
         d.set_item(self.b.static_key(variant), v)?;
-        Ok(d.into_any())
+        Ok(Made::owned(d.into_any()))
     }
 }
 
@@ -606,18 +718,21 @@ fn wrap<'py>(
 ) -> Out<'py> {
     match variant {
         Some(name) => ToPy { b, key: false }.tagged(name, v),
-        None => Ok(v),
+        None => Ok(Made::owned(v)),
     }
 }
 
 impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
-        self.items.push(v.serialize(ToPy {
-            b: self.b,
-            key: false,
-        })?);
+        self.items.push(
+            v.serialize(ToPy {
+                b: self.b,
+                key: false,
+            })?
+            .obj,
+        );
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -627,7 +742,7 @@ impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTuple for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -638,7 +753,7 @@ impl<'a, 'py> serde::ser::SerializeTuple for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTupleStruct for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -649,7 +764,7 @@ impl<'a, 'py> serde::ser::SerializeTupleStruct for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTupleVariant for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -660,13 +775,15 @@ impl<'a, 'py> serde::ser::SerializeTupleVariant for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, k: &T) -> Result<(), ToPyError> {
-        let k = k.serialize(ToPy {
-            b: self.b,
-            key: true,
-        })?;
+        let k = k
+            .serialize(ToPy {
+                b: self.b,
+                key: true,
+            })?
+            .obj;
         // JSON object keys are strings: numbers and booleans are written
         // as their JSON text, as serde_json does.
         let k = match k.cast_into::<PyString>() {
@@ -690,11 +807,15 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             .key
             .take()
             .ok_or_else(|| ToPyError::Custom("map value without a key".into()))?;
-        let v = v.serialize(ToPy {
+        let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
         })?;
-        self.b.entries.push((k, v));
+        self.b.entries.push(Entry {
+            key: k,
+            value: obj,
+            shared,
+        });
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -704,7 +825,7 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(
         &mut self,
@@ -712,11 +833,15 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
         v: &T,
     ) -> Result<(), ToPyError> {
         let k = self.b.static_key(key);
-        let v = v.serialize(ToPy {
+        let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
         })?;
-        self.b.entries.push((k, v));
+        self.b.entries.push(Entry {
+            key: k,
+            value: obj,
+            shared,
+        });
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -725,7 +850,7 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeStructVariant for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(
         &mut self,
@@ -740,7 +865,7 @@ impl<'a, 'py> serde::ser::SerializeStructVariant for MapOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     type SerializeSeq = SeqOut<'a, 'py>;
     type SerializeTuple = SeqOut<'a, 'py>;
@@ -751,34 +876,39 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
     type SerializeStructVariant = MapOut<'a, 'py>;
 
     fn serialize_bool(self, v: bool) -> Out<'py> {
-        Ok(PyBool::new(self.b.py, v).to_owned().into_any())
+        Ok(Made::shared(
+            PyBool::new(self.b.py, v).to_owned().into_any(),
+        ))
     }
     fn serialize_i8(self, v: i8) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i16(self, v: i16) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i32(self, v: i32) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i64(self, v: i64) -> Out<'py> {
-        self.obj(v)
+        self.int(v)
     }
     fn serialize_i128(self, v: i128) -> Out<'py> {
         self.obj(v)
     }
     fn serialize_u8(self, v: u8) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u16(self, v: u16) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u32(self, v: u32) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u64(self, v: u64) -> Out<'py> {
-        self.obj(v)
+        match i64::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => self.obj(v),
+        }
     }
     fn serialize_u128(self, v: u128) -> Out<'py> {
         self.obj(v)
@@ -790,7 +920,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         if v.is_finite() {
             self.obj(v)
         } else {
-            Ok(self.b.py.None().into_bound(self.b.py))
+            Ok(Made::shared(self.b.py.None().into_bound(self.b.py)))
         }
     }
     fn serialize_char(self, v: char) -> Out<'py> {
@@ -799,19 +929,19 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
     }
     fn serialize_str(self, v: &str) -> Out<'py> {
         if self.key {
-            return Ok(self.b.key(v).into_any());
+            return Ok(Made::shared(self.b.key(v).into_any()));
         }
-        Ok(self.b.text(v).into_any())
+        Ok(self.b.value_text(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
         let items = v
             .iter()
-            .map(|x| self.obj(u64::from(*x)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(PyList::new(self.b.py, items)?.into_any())
+            .map(|x| Ok(self.obj(u64::from(*x))?.obj))
+            .collect::<Result<Vec<_>, ToPyError>>()?;
+        Ok(Made::owned(PyList::new(self.b.py, items)?.into_any()))
     }
     fn serialize_none(self) -> Out<'py> {
-        Ok(self.b.py.None().into_bound(self.b.py))
+        Ok(Made::shared(self.b.py.None().into_bound(self.b.py)))
     }
     fn serialize_some<T: serde::Serialize + ?Sized>(self, v: &T) -> Out<'py> {
         v.serialize(self)
@@ -828,7 +958,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         _i: u32,
         variant: &'static str,
     ) -> Out<'py> {
-        Ok(self.b.static_key(variant).into_any())
+        Ok(Made::shared(self.b.static_key(variant).into_any()))
     }
     fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
         self,
@@ -848,7 +978,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
             b: &mut *self.b,
             key: false,
         })?;
-        self.tagged(variant, inner)
+        self.tagged(variant, inner.obj)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqOut<'a, 'py>, ToPyError> {
         Ok(SeqOut {

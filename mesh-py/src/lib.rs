@@ -152,6 +152,12 @@ impl From<CorePolicyError> for Failure {
 
 impl From<CoreEventError> for Failure {
     fn from(e: CoreEventError) -> Self {
+        Failure::from(&e)
+    }
+}
+
+impl From<&CoreEventError> for Failure {
+    fn from(e: &CoreEventError) -> Self {
         Failure::Event {
             kind: e.kind().as_str().to_owned(),
             message: e.to_string(),
@@ -1050,6 +1056,10 @@ fn normalize_many(
     let mut b = convert::JsonBuilder::new(py);
     let gc = py.import("gc")?;
     let mut raws: Vec<Vec<u8>> = Vec::with_capacity(NORMALIZE_CHUNK);
+    // The results of one chunk; its buffer is reused from chunk to chunk
+    // (a buffer of events this large, freed, makes the allocator
+    // consolidate its free lists every time).
+    let mut results = Vec::with_capacity(NORMALIZE_CHUNK);
     loop {
         let mut len = 0;
         for r in records.by_ref().take(NORMALIZE_CHUNK) {
@@ -1063,23 +1073,31 @@ fn normalize_many(
             len += 1;
         }
         let chunk = raws.get(..len).unwrap_or_default();
-        // Normalization runs detached; the events then become Python
-        // objects directly (no intermediate JSON tree).
-        let results = py.detach(|| n.normalize_batch(chunk.iter().map(Vec::as_slice), source, now));
-        let _pause = GcPause::new(&gc)?;
-        for r in results {
-            items.push(match r {
-                Ok(ev) => b.serialize(&ev)?,
-                Err(e) => PyErr::from(Failure::from(e))
-                    .into_value(py)
-                    .into_bound(py)
-                    .into_any(),
-            });
+        // Normalization runs detached (record by record, as
+        // `Normalizer::normalize_batch` does), after dropping the events of
+        // the previous chunk; the events then become Python objects
+        // directly (no intermediate JSON tree).
+        py.detach(|| {
+            results.clear();
+            results.extend(chunk.iter().map(|raw| n.normalize(raw, source, now)));
+        });
+        {
+            let _pause = GcPause::new(&gc)?;
+            for r in &results {
+                items.push(match r {
+                    Ok(ev) => b.serialize(ev)?,
+                    Err(e) => PyErr::from(Failure::from(e))
+                        .into_value(py)
+                        .into_bound(py)
+                        .into_any(),
+                });
+            }
         }
         if len < NORMALIZE_CHUNK {
             break;
         }
     }
+    py.detach(|| drop(results));
     Ok(PyList::new(py, items)?.unbind())
 }
 
