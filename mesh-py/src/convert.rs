@@ -15,7 +15,7 @@
 //!   object identity: the same token or entity-reference object passed on
 //!   every call (a variable, a literal) is not re-encoded or re-parsed.
 
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -33,6 +33,8 @@ const TEXT_SLOTS: usize = 1024;
 const STATIC_SLOTS: usize = 1024;
 /// Slots of the table of template dicts (a power of two).
 const TEMPLATE_SLOTS: usize = 256;
+/// Slots of the table of struct shapes (a power of two).
+const SHAPE_SLOTS: usize = 512;
 /// Slots of the table of ints (a power of two).
 const INT_SLOTS: usize = 256;
 /// Ints cached are within `-INT_CACHED..INT_CACHED`: identifiers, enum
@@ -47,21 +49,38 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(MIX)
 }
 
-/// A fast, non-cryptographic hash of a short text: its length and three
-/// (possibly overlapping) words from its start, middle and end (the caches
-/// are bounded and compare the whole text: a collision only costs a miss).
-fn hash_bytes(b: &[u8]) -> u64 {
+/// Texts of at most this many bytes are equal when their lengths and
+/// [`ends`] are.
+const BY_ENDS: usize = 16;
+
+/// The two words a short text is compared and hashed by: its bytes when
+/// it has fewer than 8, else its first and last 8 bytes (which cover all of
+/// them up to [`BY_ENDS`] bytes).
+fn ends(b: &[u8]) -> [u64; 2] {
     let n = b.len();
     if n < 8 {
-        let w = b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
-        return mix(n as u64, w);
+        return [b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x)), 0];
     }
-    let word = |at: usize| {
-        b.get(at..at + 8)
-            .and_then(|s| s.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    mix(mix(mix(n as u64, word(0)), word(n / 2 - 4)), word(n - 8))
+    [word(b, 0), word(b, n - 8)]
+}
+
+/// The 8 bytes of `b` at `at` (0 past its end).
+fn word(b: &[u8], at: usize) -> u64 {
+    b.get(at..at.saturating_add(8))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A fast, non-cryptographic hash of a short text: its length, its
+/// [`ends`] and, past [`BY_ENDS`] bytes, a word from its middle (the caches
+/// are bounded and compare the whole text: a collision only costs a miss).
+fn hash_text(b: &[u8], ends: [u64; 2]) -> u64 {
+    let n = b.len();
+    let h = mix(mix(n as u64, ends[0]), ends[1]);
+    if n <= BY_ENDS {
+        return h;
+    }
+    mix(h, word(b, n / 2 - 4))
 }
 
 /// Slots a cached value may occupy, from the one its hash names: a
@@ -87,6 +106,7 @@ fn victim<T>(table: &[Option<T>], h: u64) -> usize {
 /// A cached string: its text (at most [`CACHED_TEXT`] bytes) and object.
 struct TextSlot {
     len: usize,
+    ends: [u64; 2],
     text: [u8; CACHED_TEXT],
     obj: Py<PyString>,
 }
@@ -123,10 +143,12 @@ impl TextCache {
         if b.len() > self.max || b.len() > CACHED_TEXT || self.slots.is_empty() {
             return self.make(py, s);
         }
-        let h = hash_bytes(b);
+        let n = b.len();
+        let ends = ends(b);
+        let h = hash_text(b, ends);
         for i in slots_of(h, TEXT_SLOTS) {
             if let Some(Some(e)) = self.slots.get(i) {
-                if e.len == b.len() && e.text.get(..b.len()) == Some(b) {
+                if e.len == n && e.ends == ends && (n <= BY_ENDS || e.text.get(..n) == Some(b)) {
                     return e.obj.bind(py).clone();
                 }
             }
@@ -140,7 +162,8 @@ impl TextCache {
         if let Some(e) = self.slots.get_mut(i) {
             // The entry replaced is a string: freeing it runs no Python code.
             *e = Some(TextSlot {
-                len: b.len(),
+                len: n,
+                ends,
                 text,
                 obj: obj.clone().unbind(),
             });
@@ -161,14 +184,47 @@ struct Template {
     dict: Py<PyDict>,
 }
 
+/// The fields a struct was serialized with (the fields of a struct vary
+/// with the options present), and a template dict of them: a struct
+/// serialized again with the same fields is a copy of the template, its
+/// fields found by the address of their names and no key looked up.
+struct Shape {
+    /// The struct's name (by address) and declared number of fields.
+    name: usize,
+    len: usize,
+    /// The fields' names, by address of their text.
+    fields: Box<[usize]>,
+    /// The fields' keys (interned).
+    keys: Box<[Py<PyString>]>,
+    /// The template's value of each field (see [`Template`]).
+    values: Box<[Py<PyAny>]>,
+    dict: Py<PyDict>,
+}
+
 /// One entry of a dict being built.
 struct Entry<'py> {
-    key: Bound<'py, PyString>,
+    /// The key; `None` for a struct's field while the struct follows a
+    /// [`Shape`] (which has the key).
+    key: Option<Bound<'py, PyString>>,
+    /// The address of a struct field's name (0 for a map's key).
+    name: usize,
     value: Bound<'py, PyAny>,
     /// The value is an immutable object that is small or shared anyway (a
     /// cached string, an int, a float, a bool, `None`): a template may
     /// keep it.
     shared: bool,
+}
+
+impl<'py> Entry<'py> {
+    fn key_ptr(&self) -> usize {
+        self.key.as_ref().map_or(0, |k| k.as_ptr() as usize)
+    }
+
+    fn key(&self) -> PyResult<&Bound<'py, PyString>> {
+        self.key
+            .as_ref()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("dict entry without a key"))
+    }
 }
 
 /// A Python object made by a builder, and whether it is an immutable
@@ -200,8 +256,10 @@ pub(crate) struct Caches {
     values: TextCache,
     /// Ints of small magnitude, by value.
     ints: Vec<Option<(i64, Py<PyAny>)>>,
-    /// Template dicts by key sequence.
+    /// Template dicts by key sequence (for maps).
     templates: Vec<Option<Template>>,
+    /// Struct shapes by struct name and declared number of fields.
+    shapes: Vec<Option<Arc<Shape>>>,
 }
 
 impl Caches {
@@ -212,6 +270,7 @@ impl Caches {
             values: TextCache::new(false, CACHED_VALUE),
             ints: Vec::new(),
             templates: Vec::new(),
+            shapes: Vec::new(),
         }
     }
 
@@ -222,6 +281,7 @@ impl Caches {
             self.values.slots = (0..TEXT_SLOTS).map(|_| None).collect();
             self.ints = (0..INT_SLOTS).map(|_| None).collect();
             self.templates = (0..TEMPLATE_SLOTS).map(|_| None).collect();
+            self.shapes = (0..SHAPE_SLOTS).map(|_| None).collect();
         }
     }
 
@@ -359,16 +419,13 @@ impl<'py> JsonBuilder<'py> {
         let entries = self.entries.get(start..).unwrap_or_default();
         let hash = entries
             .iter()
-            .fold(n as u64, |h, e| mix(h, e.key.as_ptr() as u64));
+            .fold(n as u64, |h, e| mix(h, e.key_ptr() as u64));
         let caches = self.held.get();
         let hit = slots_of(hash, TEMPLATE_SLOTS).find(|&i| match caches.templates.get(i) {
             Some(Some(t)) => {
                 t.hash == hash
                     && t.keys.len() == n
-                    && t.keys
-                        .iter()
-                        .zip(entries)
-                        .all(|(a, e)| *a == e.key.as_ptr() as usize)
+                    && t.keys.iter().zip(entries).all(|(a, e)| *a == e.key_ptr())
             }
             _ => false,
         });
@@ -384,7 +441,7 @@ impl<'py> JsonBuilder<'py> {
                         py.None().into_bound(py)
                     };
                     values.push(v.as_ptr() as usize);
-                    t.set_item(&e.key, v)?;
+                    t.set_item(e.key()?, v)?;
                 }
                 if t.len() != n {
                     // A key repeated (a map that serializes one twice):
@@ -398,7 +455,7 @@ impl<'py> JsonBuilder<'py> {
                     // and `None`s: freeing it runs no Python code.
                     *slot = Some(Template {
                         hash,
-                        keys: entries.iter().map(|e| e.key.as_ptr() as usize).collect(),
+                        keys: entries.iter().map(Entry::key_ptr).collect(),
                         values: values.into(),
                         dict: t.unbind(),
                     });
@@ -410,13 +467,15 @@ impl<'py> JsonBuilder<'py> {
             Some(Some(t)) => &t.values[..],
             _ => &[],
         };
-        for (i, e) in self.entries.drain(start..).enumerate() {
+        let entries = self.entries.get(start..).unwrap_or_default();
+        for (i, e) in entries.iter().enumerate() {
             // Entries without a template value (none: the template was just
             // stored) are set.
             if values.get(i) != Some(&(e.value.as_ptr() as usize)) {
-                d.set_item(&e.key, e.value)?;
+                d.set_item(e.key()?, &e.value)?;
             }
         }
+        self.entries.truncate(start);
         Ok(d)
     }
 
@@ -425,8 +484,109 @@ impl<'py> JsonBuilder<'py> {
     fn dict_by_insertion(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(self.py);
         for e in self.entries.drain(start..) {
-            d.set_item(&e.key, e.value)?;
+            d.set_item(e.key()?, &e.value)?;
         }
+        Ok(d)
+    }
+
+    /// The shape learnt for struct `name` of `len` declared fields whose
+    /// fields start with `prefix`, then `next` if given.
+    fn find_shape(
+        &mut self,
+        name: usize,
+        len: usize,
+        prefix: &[usize],
+        next: Option<usize>,
+    ) -> Option<Arc<Shape>> {
+        let caches = self.held.get();
+        slots_of(mix(name as u64, len as u64), SHAPE_SLOTS).find_map(|i| {
+            match caches.shapes.get(i) {
+                Some(Some(s))
+                    if s.name == name
+                        && s.len == len
+                        && (prefix.is_empty() || s.fields.starts_with(prefix))
+                        && next.is_none_or(|x| s.fields.get(prefix.len()) == Some(&x)) =>
+                {
+                    Some(Arc::clone(s))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// The dict of a struct's entries above `start` (which it pops), which
+    /// have exactly the fields of `shape`: a copy of its template, with
+    /// the values that differ then set.
+    fn dict_from_shape(&mut self, start: usize, shape: &Shape) -> PyResult<Bound<'py, PyDict>> {
+        let py = self.py;
+        let d = shape.dict.bind(py).copy()?;
+        let entries = self.entries.get(start..).unwrap_or_default();
+        let fields = shape.keys.iter().zip(shape.values.iter());
+        for (e, (k, v)) in entries.iter().zip(fields) {
+            if e.value.as_ptr() != v.as_ptr() {
+                d.set_item(k.bind(py), &e.value)?;
+            }
+        }
+        self.entries.truncate(start);
+        Ok(d)
+    }
+
+    /// The dict of a struct's entries above `start` (which it pops, every
+    /// one with its key), learning their shape for the next struct `name`
+    /// of `len` declared fields.
+    fn dict_learning_shape(
+        &mut self,
+        start: usize,
+        name: usize,
+        len: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = self.py;
+        let entries = self.entries.get(start..).unwrap_or_default();
+        let n = entries.len();
+        if n == 0 || self.held.get().shapes.is_empty() {
+            return self.dict_from(start);
+        }
+        let t = PyDict::new(py);
+        let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for e in entries {
+            let v = if e.shared {
+                e.value.clone()
+            } else {
+                py.None().into_bound(py)
+            };
+            let k = e.key()?;
+            t.set_item(k, &v)?;
+            keys.push(k.clone().unbind());
+            values.push(v.unbind());
+        }
+        if t.len() != n {
+            // A field repeated: the template would not say which value
+            // it holds.
+            return self.dict_by_insertion(start);
+        }
+        let d = t.copy()?;
+        let shape = Arc::new(Shape {
+            name,
+            len,
+            fields: entries.iter().map(|e| e.name).collect(),
+            keys: keys.into(),
+            values: values.into(),
+            dict: t.unbind(),
+        });
+        let caches = self.held.get();
+        let i = victim(&caches.shapes, mix(name as u64, len as u64));
+        if let Some(slot) = caches.shapes.get_mut(i) {
+            // The shape replaced holds strings, numbers and `None`s:
+            // freeing it runs no Python code.
+            *slot = Some(Arc::clone(&shape));
+        }
+        let entries = self.entries.get(start..).unwrap_or_default();
+        for (e, v) in entries.iter().zip(shape.values.iter()) {
+            if e.value.as_ptr() != v.as_ptr() {
+                d.set_item(e.key()?, &e.value)?;
+            }
+        }
+        self.entries.truncate(start);
         Ok(d)
     }
 
@@ -466,7 +626,8 @@ impl<'py> JsonBuilder<'py> {
                     let key = self.key(k);
                     let Made { obj, shared } = self.build_in(x)?;
                     self.entries.push(Entry {
-                        key,
+                        key: Some(key),
+                        name: 0,
                         value: obj,
                         shared,
                     });
@@ -709,6 +870,34 @@ struct MapOut<'a, 'py> {
     start: usize,
     key: Option<Bound<'py, PyString>>,
     variant: Option<&'static str>,
+    /// A struct's name (by address) and declared number of fields.
+    strukt: Option<(usize, usize)>,
+    /// The shape the struct's fields have followed so far.
+    shape: Option<Arc<Shape>>,
+}
+
+impl MapOut<'_, '_> {
+    /// The struct's fields so far (`at` of them) stop following its shape
+    /// (the next field is `next`, or there is none): they follow another
+    /// shape learnt with the same fields so far and `next`, else they get
+    /// their keys.
+    fn leave_shape(&mut self, next: Option<usize>, at: usize) {
+        let Some(cur) = self.shape.take() else {
+            return;
+        };
+        let prefix = cur.fields.get(..at).unwrap_or_default();
+        if let (Some(next), Some((name, len))) = (next, self.strukt) {
+            if let Some(s) = self.b.find_shape(name, len, prefix, Some(next)) {
+                self.shape = Some(s);
+                return;
+            }
+        }
+        let py = self.b.py;
+        let entries = self.b.entries.get_mut(self.start..).unwrap_or_default();
+        for (e, k) in entries.iter_mut().zip(cur.keys.iter()) {
+            e.key = Some(k.bind(py).clone());
+        }
+    }
 }
 
 fn wrap<'py>(
@@ -812,14 +1001,27 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             key: false,
         })?;
         self.b.entries.push(Entry {
-            key: k,
+            key: Some(k),
+            name: 0,
             value: obj,
             shared,
         });
         Ok(())
     }
-    fn end(self) -> Out<'py> {
-        let d = self.b.dict_from(self.start)?;
+    fn end(mut self) -> Out<'py> {
+        let n = self.b.entries.len().saturating_sub(self.start);
+        if let Some(shape) = self.shape.take() {
+            if shape.fields.len() == n {
+                let d = self.b.dict_from_shape(self.start, &shape)?;
+                return wrap(self.b, self.variant, d.into_any());
+            }
+            self.shape = Some(shape);
+            self.leave_shape(None, n);
+        }
+        let d = match self.strukt {
+            Some((name, len)) => self.b.dict_learning_shape(self.start, name, len)?,
+            None => self.b.dict_from(self.start)?,
+        };
         wrap(self.b, self.variant, d.into_any())
     }
 }
@@ -832,13 +1034,25 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
         key: &'static str,
         v: &T,
     ) -> Result<(), ToPyError> {
-        let k = self.b.static_key(key);
+        let name = key.as_ptr() as usize;
+        let at = self.b.entries.len().saturating_sub(self.start);
+        if let Some(shape) = &self.shape {
+            if shape.fields.get(at) != Some(&name) {
+                self.leave_shape(Some(name), at);
+            }
+        }
+        // A field following the shape needs no key: the shape has it.
+        let k = match self.shape {
+            Some(_) => None,
+            None => Some(self.b.static_key(key)),
+        };
         let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
         })?;
         self.b.entries.push(Entry {
             key: k,
+            name,
             value: obj,
             shared,
         });
@@ -1015,14 +1229,21 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
             start,
             key: None,
             variant: None,
+            strukt: None,
+            shape: None,
         })
     }
     fn serialize_struct(
         self,
-        _name: &'static str,
+        name: &'static str,
         len: usize,
     ) -> Result<MapOut<'a, 'py>, ToPyError> {
-        self.serialize_map(Some(len))
+        let name = name.as_ptr() as usize;
+        let shape = self.b.find_shape(name, len, &[], None);
+        let mut m = self.serialize_map(Some(len))?;
+        m.strukt = Some((name, len));
+        m.shape = shape;
+        Ok(m)
     }
     fn serialize_struct_variant(
         self,
