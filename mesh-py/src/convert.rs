@@ -6,11 +6,14 @@
 //!   it draws on [`Caches`] kept for the life of the module: interned key
 //!   strings (struct field names found by the address of their text, other
 //!   keys by content), short value strings by content, ints of small
-//!   magnitude by value, and template dicts per key sequence: a dict is a
-//!   copy of its template (no growing of the hash table), which also holds
-//!   the first values seen for its keys that are immutable and shared
-//!   (short strings, small ints, bools, `None`), so only the values that
-//!   differ from those are set.
+//!   magnitude by value, and template dicts: a dict is a copy of its
+//!   template (no growing of the hash table), which also holds the first
+//!   values seen for its keys that are immutable and shared (short
+//!   strings, small ints, bools, `None`), so only the values that differ
+//!   from those are set. A map's template is found by its key sequence; a
+//!   struct's by its shape (the fields it had last time, see [`Shape`]),
+//!   followed field by field, so its keys are neither looked up nor
+//!   hashed, and a field whose text is the template's value is that value.
 //! - [`ArgCache`] remembers what a `str` argument was converted to, by
 //!   object identity: the same token or entity-reference object passed on
 //!   every call (a variable, a literal) is not re-encoded or re-parsed.
@@ -198,6 +201,8 @@ struct Shape {
     keys: Box<[Py<PyString>]>,
     /// The template's value of each field (see [`Template`]).
     values: Box<[Py<PyAny>]>,
+    /// The text of the template's value of each field that is a `str`.
+    texts: Box<[Option<Box<str>>]>,
     dict: Py<PyDict>,
 }
 
@@ -548,6 +553,7 @@ impl<'py> JsonBuilder<'py> {
         }
         let t = PyDict::new(py);
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut texts = Vec::with_capacity(n);
         for e in entries {
             let v = if e.shared {
                 e.value.clone()
@@ -557,6 +563,10 @@ impl<'py> JsonBuilder<'py> {
             let k = e.key()?;
             t.set_item(k, &v)?;
             keys.push(k.clone().unbind());
+            texts.push(match v.cast::<PyString>() {
+                Ok(s) => Some(s.to_cow()?.into()),
+                Err(_) => None,
+            });
             values.push(v.unbind());
         }
         if t.len() != n {
@@ -571,6 +581,7 @@ impl<'py> JsonBuilder<'py> {
             fields: entries.iter().map(|e| e.name).collect(),
             keys: keys.into(),
             values: values.into(),
+            texts: texts.into(),
             dict: t.unbind(),
         });
         let caches = self.held.get();
@@ -812,6 +823,7 @@ impl<'py> JsonBuilder<'py> {
         let r = v.serialize(ToPy {
             b: &mut *self,
             key: false,
+            expect: None,
         });
         // A failed conversion leaves no entries behind.
         self.entries.truncate(start);
@@ -826,6 +838,10 @@ struct ToPy<'a, 'py> {
     b: &'a mut JsonBuilder<'py>,
     /// Serializing a map key: strings are interned like struct field names.
     key: bool,
+    /// A struct field's value in its shape's template, when a `str`: its
+    /// text and object (a value of that text is that object, found
+    /// without a cache lookup).
+    expect: Option<(&'a str, &'a Py<PyAny>)>,
 }
 
 type Out<'py> = Result<Made<'py>, ToPyError>;
@@ -906,7 +922,12 @@ fn wrap<'py>(
     v: Bound<'py, PyAny>,
 ) -> Out<'py> {
     match variant {
-        Some(name) => ToPy { b, key: false }.tagged(name, v),
+        Some(name) => ToPy {
+            b,
+            key: false,
+            expect: None,
+        }
+        .tagged(name, v),
         None => Ok(Made::owned(v)),
     }
 }
@@ -919,6 +940,7 @@ impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
             v.serialize(ToPy {
                 b: self.b,
                 key: false,
+                expect: None,
             })?
             .obj,
         );
@@ -971,6 +993,7 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             .serialize(ToPy {
                 b: self.b,
                 key: true,
+                expect: None,
             })?
             .obj;
         // JSON object keys are strings: numbers and booleans are written
@@ -999,6 +1022,7 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
         let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
+            expect: None,
         })?;
         self.b.entries.push(Entry {
             key: Some(k),
@@ -1046,9 +1070,17 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
             Some(_) => None,
             None => Some(self.b.static_key(key)),
         };
+        let expect = match &self.shape {
+            Some(shape) => shape.texts.get(at).and_then(|t| {
+                let text = t.as_deref()?;
+                Some((text, shape.values.get(at)?))
+            }),
+            None => None,
+        };
         let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
+            expect,
         })?;
         self.b.entries.push(Entry {
             key: k,
@@ -1145,6 +1177,11 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         if self.key {
             return Ok(Made::shared(self.b.key(v).into_any()));
         }
+        if let Some((text, obj)) = self.expect {
+            if text == v {
+                return Ok(Made::shared(obj.bind(self.b.py).clone()));
+            }
+        }
         Ok(self.b.value_text(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
@@ -1191,6 +1228,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         let inner = v.serialize(ToPy {
             b: &mut *self.b,
             key: false,
+            expect: None,
         })?;
         self.tagged(variant, inner.obj)
     }
