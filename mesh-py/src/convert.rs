@@ -190,13 +190,14 @@ struct Template {
 /// The fields a struct was serialized with (the fields of a struct vary
 /// with the options present), and a template dict of them: a struct
 /// serialized again with the same fields is a copy of the template, its
-/// fields found by the address of their names and no key looked up.
+/// fields found by the address and length of their names and no key
+/// looked up.
 struct Shape {
     /// The struct's name (by address) and declared number of fields.
     name: usize,
     len: usize,
-    /// The fields' names, by address of their text.
-    fields: Box<[usize]>,
+    /// The fields' names.
+    fields: Box<[FieldId]>,
     /// The fields' keys (interned).
     keys: Box<[Py<PyString>]>,
     /// The template's value of each field (see [`Template`]).
@@ -206,13 +207,16 @@ struct Shape {
     dict: Py<PyDict>,
 }
 
+/// A struct field's name: the address and length of its text.
+type FieldId = (usize, usize);
+
 /// One entry of a dict being built.
 struct Entry<'py> {
     /// The key; `None` for a struct's field while the struct follows a
     /// [`Shape`] (which has the key).
     key: Option<Bound<'py, PyString>>,
-    /// The address of a struct field's name (0 for a map's key).
-    name: usize,
+    /// A struct field's name (`(0, 0)` for a map's key).
+    name: FieldId,
     value: Bound<'py, PyAny>,
     /// The value is an immutable object that is small or shared anyway (a
     /// cached string, an int, a float, a bool, `None`): a template may
@@ -500,8 +504,8 @@ impl<'py> JsonBuilder<'py> {
         &mut self,
         name: usize,
         len: usize,
-        prefix: &[usize],
-        next: Option<usize>,
+        prefix: &[FieldId],
+        next: Option<FieldId>,
     ) -> Option<Arc<Shape>> {
         let caches = self.held.get();
         slots_of(mix(name as u64, len as u64), SHAPE_SLOTS).find_map(|i| {
@@ -638,7 +642,7 @@ impl<'py> JsonBuilder<'py> {
                     let Made { obj, shared } = self.build_in(x)?;
                     self.entries.push(Entry {
                         key: Some(key),
-                        name: 0,
+                        name: (0, 0),
                         value: obj,
                         shared,
                     });
@@ -897,7 +901,7 @@ impl MapOut<'_, '_> {
     /// (the next field is `next`, or there is none): they follow another
     /// shape learnt with the same fields so far and `next`, else they get
     /// their keys.
-    fn leave_shape(&mut self, next: Option<usize>, at: usize) {
+    fn leave_shape(&mut self, next: Option<FieldId>, at: usize) {
         let Some(cur) = self.shape.take() else {
             return;
         };
@@ -1026,7 +1030,7 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
         })?;
         self.b.entries.push(Entry {
             key: Some(k),
-            name: 0,
+            name: (0, 0),
             value: obj,
             shared,
         });
@@ -1058,7 +1062,7 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
         key: &'static str,
         v: &T,
     ) -> Result<(), ToPyError> {
-        let name = key.as_ptr() as usize;
+        let name = (key.as_ptr() as usize, key.len());
         let at = self.b.entries.len().saturating_sub(self.start);
         if let Some(shape) = &self.shape {
             if shape.fields.get(at) != Some(&name) {
