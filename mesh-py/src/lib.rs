@@ -1055,9 +1055,9 @@ fn normalize_many(
     let mut b = convert::JsonBuilder::new(py);
     let gc = py.import("gc")?;
     let mut raws: Vec<Vec<u8>> = Vec::with_capacity(NORMALIZE_CHUNK);
-    // The results of one chunk; its buffer is reused from chunk to chunk
-    // (a buffer of events this large, freed, makes the allocator
-    // consolidate its free lists every time).
+    // The results of one chunk, converted where they are (an event is
+    // large: moving each out of the buffer costs a copy); the buffer is
+    // reused from chunk to chunk.
     let mut results = Vec::with_capacity(NORMALIZE_CHUNK);
     loop {
         let mut len = 0;
