@@ -5,14 +5,20 @@
 //!   vocabulary of field names and many short values (captions, names), so
 //!   it draws on [`Caches`] kept for the life of the module: interned key
 //!   strings (struct field names found by the address of their text, other
-//!   keys by content), short value strings by content, and template dicts
-//!   per key sequence (a dict of six keys or more is a copy of its
-//!   template, its values then replaced: no growing of the hash table).
+//!   keys by content), short value strings by content, ints of small
+//!   magnitude by value, and template dicts: a dict is a copy of its
+//!   template (no growing of the hash table), which also holds the first
+//!   values seen for its keys that are immutable and shared (short
+//!   strings, small ints, bools, `None`), so only the values that differ
+//!   from those are set. A map's template is found by its key sequence; a
+//!   struct's by its shape (the fields it had last time, see [`Shape`]),
+//!   followed field by field, so its keys are neither looked up nor
+//!   hashed, and a field whose text is the template's value is that value.
 //! - [`ArgCache`] remembers what a `str` argument was converted to, by
 //!   object identity: the same token or entity-reference object passed on
 //!   every call (a variable, a literal) is not re-encoded or re-parsed.
 
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -30,9 +36,14 @@ const TEXT_SLOTS: usize = 1024;
 const STATIC_SLOTS: usize = 1024;
 /// Slots of the table of template dicts (a power of two).
 const TEMPLATE_SLOTS: usize = 256;
-/// Fewest entries of a dict made as a copy of a template: smaller dicts
-/// never grow their hash table, so inserting into a new one is as cheap.
-const TEMPLATE_MIN: usize = 6;
+/// Slots of the table of struct shapes (a power of two).
+const SHAPE_SLOTS: usize = 512;
+/// Slots of the table of ints (a power of two).
+const INT_SLOTS: usize = 256;
+/// Ints cached are within `-INT_CACHED..INT_CACHED`: identifiers, enum
+/// values, ports and counts, not timestamps (each new, they would only
+/// evict each other).
+const INT_CACHED: i64 = 1 << 31;
 
 /// Multiplier of the word hash (the 64-bit golden ratio).
 const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -41,21 +52,38 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(MIX)
 }
 
-/// A fast, non-cryptographic hash of a short text: its length and three
-/// (possibly overlapping) words from its start, middle and end (the caches
-/// are bounded and compare the whole text: a collision only costs a miss).
-fn hash_bytes(b: &[u8]) -> u64 {
+/// Texts of at most this many bytes are equal when their lengths and
+/// [`ends`] are.
+const BY_ENDS: usize = 16;
+
+/// The two words a short text is compared and hashed by: its bytes when
+/// it has fewer than 8, else its first and last 8 bytes (which cover all of
+/// them up to [`BY_ENDS`] bytes).
+fn ends(b: &[u8]) -> [u64; 2] {
     let n = b.len();
     if n < 8 {
-        let w = b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
-        return mix(n as u64, w);
+        return [b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x)), 0];
     }
-    let word = |at: usize| {
-        b.get(at..at + 8)
-            .and_then(|s| s.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    mix(mix(mix(n as u64, word(0)), word(n / 2 - 4)), word(n - 8))
+    [word(b, 0), word(b, n - 8)]
+}
+
+/// The 8 bytes of `b` at `at` (0 past its end).
+fn word(b: &[u8], at: usize) -> u64 {
+    b.get(at..at.saturating_add(8))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A fast, non-cryptographic hash of a short text: its length, its
+/// [`ends`] and, past [`BY_ENDS`] bytes, a word from its middle (the caches
+/// are bounded and compare the whole text: a collision only costs a miss).
+fn hash_text(b: &[u8], ends: [u64; 2]) -> u64 {
+    let n = b.len();
+    let h = mix(mix(n as u64, ends[0]), ends[1]);
+    if n <= BY_ENDS {
+        return h;
+    }
+    mix(h, word(b, n / 2 - 4))
 }
 
 /// Slots a cached value may occupy, from the one its hash names: a
@@ -81,6 +109,7 @@ fn victim<T>(table: &[Option<T>], h: u64) -> usize {
 /// A cached string: its text (at most [`CACHED_TEXT`] bytes) and object.
 struct TextSlot {
     len: usize,
+    ends: [u64; 2],
     text: [u8; CACHED_TEXT],
     obj: Py<PyString>,
 }
@@ -117,10 +146,12 @@ impl TextCache {
         if b.len() > self.max || b.len() > CACHED_TEXT || self.slots.is_empty() {
             return self.make(py, s);
         }
-        let h = hash_bytes(b);
+        let n = b.len();
+        let ends = ends(b);
+        let h = hash_text(b, ends);
         for i in slots_of(h, TEXT_SLOTS) {
             if let Some(Some(e)) = self.slots.get(i) {
-                if e.len == b.len() && e.text.get(..b.len()) == Some(b) {
+                if e.len == n && e.ends == ends && (n <= BY_ENDS || e.text.get(..n) == Some(b)) {
                     return e.obj.bind(py).clone();
                 }
             }
@@ -134,7 +165,8 @@ impl TextCache {
         if let Some(e) = self.slots.get_mut(i) {
             // The entry replaced is a string: freeing it runs no Python code.
             *e = Some(TextSlot {
-                len: b.len(),
+                len: n,
+                ends,
                 text,
                 obj: obj.clone().unbind(),
             });
@@ -143,12 +175,82 @@ impl TextCache {
     }
 }
 
-/// A template dict: its keys (by object address, kept alive by the dict)
-/// and the dict itself, every value `None`.
+/// A template dict: its keys and values (by object address, kept alive
+/// by the dict) and the dict itself. Its values are those of the dict it
+/// was made for where they are shared immutable objects (see
+/// [`Entry::shared`]), `None` elsewhere; the template is never exposed,
+/// so its values stay what `values` says.
 struct Template {
     hash: u64,
     keys: Box<[usize]>,
+    values: Box<[usize]>,
     dict: Py<PyDict>,
+}
+
+/// The fields a struct was serialized with (the fields of a struct vary
+/// with the options present), and a template dict of them: a struct
+/// serialized again with the same fields is a copy of the template, its
+/// fields found by the address and length of their names and no key
+/// looked up.
+struct Shape {
+    /// The struct's name (by address) and declared number of fields.
+    name: usize,
+    len: usize,
+    /// The fields' names.
+    fields: Box<[FieldId]>,
+    /// The fields' keys (interned).
+    keys: Box<[Py<PyString>]>,
+    /// The template's value of each field (see [`Template`]).
+    values: Box<[Py<PyAny>]>,
+    /// The text of the template's value of each field that is a `str`.
+    texts: Box<[Option<Box<str>>]>,
+    dict: Py<PyDict>,
+}
+
+/// A struct field's name: the address and length of its text.
+type FieldId = (usize, usize);
+
+/// One entry of a dict being built.
+struct Entry<'py> {
+    /// The key; `None` for a struct's field while the struct follows a
+    /// [`Shape`] (which has the key).
+    key: Option<Bound<'py, PyString>>,
+    /// A struct field's name (`(0, 0)` for a map's key).
+    name: FieldId,
+    value: Bound<'py, PyAny>,
+    /// The value is an immutable object that is small or shared anyway (a
+    /// cached string, an int, a float, a bool, `None`): a template may
+    /// keep it.
+    shared: bool,
+}
+
+impl<'py> Entry<'py> {
+    fn key_ptr(&self) -> usize {
+        self.key.as_ref().map_or(0, |k| k.as_ptr() as usize)
+    }
+
+    fn key(&self) -> PyResult<&Bound<'py, PyString>> {
+        self.key
+            .as_ref()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("dict entry without a key"))
+    }
+}
+
+/// A Python object made by a builder, and whether it is an immutable
+/// object a template may keep (see [`Entry::shared`]).
+pub(crate) struct Made<'py> {
+    obj: Bound<'py, PyAny>,
+    shared: bool,
+}
+
+impl<'py> Made<'py> {
+    fn shared(obj: Bound<'py, PyAny>) -> Self {
+        Made { obj, shared: true }
+    }
+
+    fn owned(obj: Bound<'py, PyAny>) -> Self {
+        Made { obj, shared: false }
+    }
 }
 
 /// Interned keys, short strings and template dicts, kept for the life of
@@ -161,8 +263,12 @@ pub(crate) struct Caches {
     keys: TextCache,
     /// Short string values, by content.
     values: TextCache,
-    /// Template dicts by key sequence.
+    /// Ints of small magnitude, by value.
+    ints: Vec<Option<(i64, Py<PyAny>)>>,
+    /// Template dicts by key sequence (for maps).
     templates: Vec<Option<Template>>,
+    /// Struct shapes by struct name and declared number of fields.
+    shapes: Vec<Option<Arc<Shape>>>,
 }
 
 impl Caches {
@@ -171,7 +277,9 @@ impl Caches {
             statics: Vec::new(),
             keys: TextCache::new(true, CACHED_TEXT),
             values: TextCache::new(false, CACHED_VALUE),
+            ints: Vec::new(),
             templates: Vec::new(),
+            shapes: Vec::new(),
         }
     }
 
@@ -180,8 +288,31 @@ impl Caches {
             self.statics = (0..STATIC_SLOTS).map(|_| None).collect();
             self.keys.slots = (0..TEXT_SLOTS).map(|_| None).collect();
             self.values.slots = (0..TEXT_SLOTS).map(|_| None).collect();
+            self.ints = (0..INT_SLOTS).map(|_| None).collect();
             self.templates = (0..TEMPLATE_SLOTS).map(|_| None).collect();
+            self.shapes = (0..SHAPE_SLOTS).map(|_| None).collect();
         }
+    }
+
+    /// The Python int of `v`: the cached object when `v` is small enough
+    /// to be cached (one slot per value hash; a new value replaces the
+    /// slot's int).
+    fn int<'py>(&mut self, py: Python<'py>, v: i64) -> PyResult<Bound<'py, PyAny>> {
+        if !(-INT_CACHED..INT_CACHED).contains(&v) || self.ints.is_empty() {
+            return Ok(v.into_pyobject(py)?.into_any());
+        }
+        let i = ((v as u64).wrapping_mul(MIX) >> 56) as usize & (INT_SLOTS - 1);
+        if let Some(Some((x, obj))) = self.ints.get(i) {
+            if *x == v {
+                return Ok(obj.bind(py).clone());
+            }
+        }
+        let obj = v.into_pyobject(py)?.into_any();
+        if let Some(e) = self.ints.get_mut(i) {
+            // The entry replaced is an int: freeing it runs no Python code.
+            *e = Some((v, obj.clone().unbind()));
+        }
+        Ok(obj)
     }
 
     fn static_key<'py>(&mut self, py: Python<'py>, k: &'static str) -> Bound<'py, PyString> {
@@ -233,7 +364,7 @@ pub(crate) struct JsonBuilder<'py> {
     held: Held,
     /// Entries of the dicts being built (innermost last): each dict is
     /// made at its end, from its entries on top of this stack.
-    entries: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
+    entries: Vec<Entry<'py>>,
 }
 
 impl<'py> JsonBuilder<'py> {
@@ -271,59 +402,206 @@ impl<'py> JsonBuilder<'py> {
         self.held.get().static_key(py, k)
     }
 
+    /// The Python str of a value: shared (cached) when short.
+    fn value_text(&mut self, v: &str) -> Made<'py> {
+        let shared = v.len() <= CACHED_VALUE;
+        Made {
+            obj: self.text(v).into_any(),
+            shared,
+        }
+    }
+
+    fn int(&mut self, v: i64) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        self.held.get().int(py, v)
+    }
+
     /// The dict of the entries above `start` on the stack (which it pops):
-    /// a copy of the template of their key sequence when there are enough.
+    /// a copy of the template of their key sequence, with the values that
+    /// differ from the template's then set.
     fn dict_from(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
         let py = self.py;
         let n = self.entries.len().saturating_sub(start);
-        if n < TEMPLATE_MIN || self.held.get().templates.is_empty() {
-            let d = PyDict::new(py);
-            for (k, v) in self.entries.drain(start..) {
-                d.set_item(&k, v)?;
-            }
-            return Ok(d);
+        if n == 0 || self.held.get().templates.is_empty() {
+            return self.dict_by_insertion(start);
         }
         let entries = self.entries.get(start..).unwrap_or_default();
         let hash = entries
             .iter()
-            .fold(n as u64, |h, (k, _)| mix(h, k.as_ptr() as u64));
+            .fold(n as u64, |h, e| mix(h, e.key_ptr() as u64));
         let caches = self.held.get();
         let hit = slots_of(hash, TEMPLATE_SLOTS).find(|&i| match caches.templates.get(i) {
             Some(Some(t)) => {
                 t.hash == hash
                     && t.keys.len() == n
-                    && t.keys
-                        .iter()
-                        .zip(entries)
-                        .all(|(a, (k, _))| *a == k.as_ptr() as usize)
+                    && t.keys.iter().zip(entries).all(|(a, e)| *a == e.key_ptr())
             }
             _ => false,
         });
-        let d = match hit.and_then(|i| caches.templates.get(i)) {
-            Some(Some(t)) => t.dict.bind(py).copy()?,
-            _ => {
-                let i = victim(&caches.templates, hash);
+        let (d, slot) = match hit.and_then(|i| Some((i, caches.templates.get(i)?.as_ref()?))) {
+            Some((i, t)) => (t.dict.bind(py).copy()?, i),
+            None => {
                 let t = PyDict::new(py);
-                for (k, _) in entries {
-                    t.set_item(k, py.None())?;
+                let mut values = Vec::with_capacity(n);
+                for e in entries {
+                    let v = if e.shared {
+                        e.value.clone()
+                    } else {
+                        py.None().into_bound(py)
+                    };
+                    values.push(v.as_ptr() as usize);
+                    t.set_item(e.key()?, v)?;
+                }
+                if t.len() != n {
+                    // A key repeated (a map that serializes one twice):
+                    // the template would not say which value it holds.
+                    return self.dict_by_insertion(start);
                 }
                 let d = t.copy()?;
-                let keys = entries.iter().map(|(k, _)| k.as_ptr() as usize).collect();
+                let i = victim(&caches.templates, hash);
                 if let Some(slot) = caches.templates.get_mut(i) {
-                    // The entry replaced holds a dict of strings and
-                    // `None`s: freeing it runs no Python code.
+                    // The entry replaced holds a dict of strings, numbers
+                    // and `None`s: freeing it runs no Python code.
                     *slot = Some(Template {
                         hash,
-                        keys,
+                        keys: entries.iter().map(Entry::key_ptr).collect(),
+                        values: values.into(),
                         dict: t.unbind(),
                     });
                 }
-                d
+                (d, i)
             }
         };
-        for (k, v) in self.entries.drain(start..) {
-            d.set_item(&k, v)?;
+        let values = match self.held.get().templates.get(slot) {
+            Some(Some(t)) => &t.values[..],
+            _ => &[],
+        };
+        let entries = self.entries.get(start..).unwrap_or_default();
+        for (i, e) in entries.iter().enumerate() {
+            // Entries without a template value (none: the template was just
+            // stored) are set.
+            if values.get(i) != Some(&(e.value.as_ptr() as usize)) {
+                d.set_item(e.key()?, &e.value)?;
+            }
         }
+        self.entries.truncate(start);
+        Ok(d)
+    }
+
+    /// The dict of the entries above `start` (which it pops), made by
+    /// inserting them into a new dict.
+    fn dict_by_insertion(&mut self, start: usize) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(self.py);
+        for e in self.entries.drain(start..) {
+            d.set_item(e.key()?, &e.value)?;
+        }
+        Ok(d)
+    }
+
+    /// The shape learnt for struct `name` of `len` declared fields whose
+    /// fields start with `prefix`, then `next` if given.
+    fn find_shape(
+        &mut self,
+        name: usize,
+        len: usize,
+        prefix: &[FieldId],
+        next: Option<FieldId>,
+    ) -> Option<Arc<Shape>> {
+        let caches = self.held.get();
+        slots_of(mix(name as u64, len as u64), SHAPE_SLOTS).find_map(|i| {
+            match caches.shapes.get(i) {
+                Some(Some(s))
+                    if s.name == name
+                        && s.len == len
+                        && (prefix.is_empty() || s.fields.starts_with(prefix))
+                        && next.is_none_or(|x| s.fields.get(prefix.len()) == Some(&x)) =>
+                {
+                    Some(Arc::clone(s))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// The dict of a struct's entries above `start` (which it pops), which
+    /// have exactly the fields of `shape`: a copy of its template, with
+    /// the values that differ then set.
+    fn dict_from_shape(&mut self, start: usize, shape: &Shape) -> PyResult<Bound<'py, PyDict>> {
+        let py = self.py;
+        let d = shape.dict.bind(py).copy()?;
+        let entries = self.entries.get(start..).unwrap_or_default();
+        let fields = shape.keys.iter().zip(shape.values.iter());
+        for (e, (k, v)) in entries.iter().zip(fields) {
+            if e.value.as_ptr() != v.as_ptr() {
+                d.set_item(k.bind(py), &e.value)?;
+            }
+        }
+        self.entries.truncate(start);
+        Ok(d)
+    }
+
+    /// The dict of a struct's entries above `start` (which it pops, every
+    /// one with its key), learning their shape for the next struct `name`
+    /// of `len` declared fields.
+    fn dict_learning_shape(
+        &mut self,
+        start: usize,
+        name: usize,
+        len: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = self.py;
+        let entries = self.entries.get(start..).unwrap_or_default();
+        let n = entries.len();
+        if n == 0 || self.held.get().shapes.is_empty() {
+            return self.dict_from(start);
+        }
+        let t = PyDict::new(py);
+        let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut texts = Vec::with_capacity(n);
+        for e in entries {
+            let v = if e.shared {
+                e.value.clone()
+            } else {
+                py.None().into_bound(py)
+            };
+            let k = e.key()?;
+            t.set_item(k, &v)?;
+            keys.push(k.clone().unbind());
+            texts.push(match v.cast::<PyString>() {
+                Ok(s) => Some(s.to_cow()?.into()),
+                Err(_) => None,
+            });
+            values.push(v.unbind());
+        }
+        if t.len() != n {
+            // A field repeated: the template would not say which value
+            // it holds.
+            return self.dict_by_insertion(start);
+        }
+        let d = t.copy()?;
+        let shape = Arc::new(Shape {
+            name,
+            len,
+            fields: entries.iter().map(|e| e.name).collect(),
+            keys: keys.into(),
+            values: values.into(),
+            texts: texts.into(),
+            dict: t.unbind(),
+        });
+        let caches = self.held.get();
+        let i = victim(&caches.shapes, mix(name as u64, len as u64));
+        if let Some(slot) = caches.shapes.get_mut(i) {
+            // The shape replaced holds strings, numbers and `None`s:
+            // freeing it runs no Python code.
+            *slot = Some(Arc::clone(&shape));
+        }
+        let entries = self.entries.get(start..).unwrap_or_default();
+        for (e, v) in entries.iter().zip(shape.values.iter()) {
+            if e.value.as_ptr() != v.as_ptr() {
+                d.set_item(e.key()?, &e.value)?;
+            }
+        }
+        self.entries.truncate(start);
         Ok(d)
     }
 
@@ -334,39 +612,42 @@ impl<'py> JsonBuilder<'py> {
         let r = self.build_in(v);
         // A failed conversion leaves no entries behind.
         self.entries.truncate(start);
-        r
+        Ok(r?.obj)
     }
 
-    fn build_in(&mut self, v: &Json) -> PyResult<Bound<'py, PyAny>> {
+    fn build_in(&mut self, v: &Json) -> PyResult<Made<'py>> {
         let py = self.py;
         Ok(match v {
-            Json::Null => py.None().into_bound(py),
-            Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-            Json::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    i.into_pyobject(py)?.into_any()
-                } else if let Some(u) = n.as_u64() {
-                    u.into_pyobject(py)?.into_any()
-                } else {
-                    n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-                }
-            }
-            Json::String(s) => self.text(s).into_any(),
+            Json::Null => Made::shared(py.None().into_bound(py)),
+            Json::Bool(b) => Made::shared(PyBool::new(py, *b).to_owned().into_any()),
+            Json::Number(n) => Made::shared(if let Some(i) = n.as_i64() {
+                self.int(i)?
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }),
+            Json::String(s) => self.value_text(s),
             Json::Array(a) => {
                 let items = a
                     .iter()
-                    .map(|x| self.build_in(x))
+                    .map(|x| Ok(self.build_in(x)?.obj))
                     .collect::<PyResult<Vec<_>>>()?;
-                PyList::new(py, items)?.into_any()
+                Made::owned(PyList::new(py, items)?.into_any())
             }
             Json::Object(m) => {
                 let start = self.entries.len();
                 for (k, x) in m {
                     let key = self.key(k);
-                    let v = self.build_in(x)?;
-                    self.entries.push((key, v));
+                    let Made { obj, shared } = self.build_in(x)?;
+                    self.entries.push(Entry {
+                        key: Some(key),
+                        name: (0, 0),
+                        value: obj,
+                        shared,
+                    });
                 }
-                self.dict_from(start)?.into_any()
+                Made::owned(self.dict_from(start)?.into_any())
             }
         })
     }
@@ -546,10 +827,11 @@ impl<'py> JsonBuilder<'py> {
         let r = v.serialize(ToPy {
             b: &mut *self,
             key: false,
+            expect: None,
         });
         // A failed conversion leaves no entries behind.
         self.entries.truncate(start);
-        Ok(r?)
+        Ok(r?.obj)
     }
 }
 
@@ -560,26 +842,37 @@ struct ToPy<'a, 'py> {
     b: &'a mut JsonBuilder<'py>,
     /// Serializing a map key: strings are interned like struct field names.
     key: bool,
+    /// A struct field's value in its shape's template, when a `str`: its
+    /// text and object (a value of that text is that object, found
+    /// without a cache lookup).
+    expect: Option<(&'a str, &'a Py<PyAny>)>,
 }
 
-type Out<'py> = Result<Bound<'py, PyAny>, ToPyError>;
+type Out<'py> = Result<Made<'py>, ToPyError>;
 
 impl<'a, 'py> ToPy<'a, 'py> {
+    /// A number (immutable: a template may keep it).
     fn obj<T>(&self, v: T) -> Out<'py>
     where
         T: IntoPyObject<'py>,
         PyErr: From<T::Error>,
     {
-        Ok(v.into_pyobject(self.b.py)
-            .map_err(PyErr::from)?
-            .into_bound()
-            .into_any())
+        Ok(Made::shared(
+            v.into_pyobject(self.b.py)
+                .map_err(PyErr::from)?
+                .into_bound()
+                .into_any(),
+        ))
+    }
+
+    fn int(self, v: i64) -> Out<'py> {
+        Ok(Made::shared(self.b.int(v)?))
     }
 
     fn tagged(self, variant: &'static str, v: Bound<'py, PyAny>) -> Out<'py> {
         let d = PyDict::new(self.b.py);
         d.set_item(self.b.static_key(variant), v)?;
-        Ok(d.into_any())
+        Ok(Made::owned(d.into_any()))
     }
 }
 
@@ -597,6 +890,34 @@ struct MapOut<'a, 'py> {
     start: usize,
     key: Option<Bound<'py, PyString>>,
     variant: Option<&'static str>,
+    /// A struct's name (by address) and declared number of fields.
+    strukt: Option<(usize, usize)>,
+    /// The shape the struct's fields have followed so far.
+    shape: Option<Arc<Shape>>,
+}
+
+impl MapOut<'_, '_> {
+    /// The struct's fields so far (`at` of them) stop following its shape
+    /// (the next field is `next`, or there is none): they follow another
+    /// shape learnt with the same fields so far and `next`, else they get
+    /// their keys.
+    fn leave_shape(&mut self, next: Option<FieldId>, at: usize) {
+        let Some(cur) = self.shape.take() else {
+            return;
+        };
+        let prefix = cur.fields.get(..at).unwrap_or_default();
+        if let (Some(next), Some((name, len))) = (next, self.strukt) {
+            if let Some(s) = self.b.find_shape(name, len, prefix, Some(next)) {
+                self.shape = Some(s);
+                return;
+            }
+        }
+        let py = self.b.py;
+        let entries = self.b.entries.get_mut(self.start..).unwrap_or_default();
+        for (e, k) in entries.iter_mut().zip(cur.keys.iter()) {
+            e.key = Some(k.bind(py).clone());
+        }
+    }
 }
 
 fn wrap<'py>(
@@ -605,19 +926,28 @@ fn wrap<'py>(
     v: Bound<'py, PyAny>,
 ) -> Out<'py> {
     match variant {
-        Some(name) => ToPy { b, key: false }.tagged(name, v),
-        None => Ok(v),
+        Some(name) => ToPy {
+            b,
+            key: false,
+            expect: None,
+        }
+        .tagged(name, v),
+        None => Ok(Made::owned(v)),
     }
 }
 
 impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
-        self.items.push(v.serialize(ToPy {
-            b: self.b,
-            key: false,
-        })?);
+        self.items.push(
+            v.serialize(ToPy {
+                b: self.b,
+                key: false,
+                expect: None,
+            })?
+            .obj,
+        );
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -627,7 +957,7 @@ impl<'a, 'py> serde::ser::SerializeSeq for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTuple for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -638,7 +968,7 @@ impl<'a, 'py> serde::ser::SerializeTuple for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTupleStruct for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -649,7 +979,7 @@ impl<'a, 'py> serde::ser::SerializeTupleStruct for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeTupleVariant for SeqOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ToPyError> {
         serde::ser::SerializeSeq::serialize_element(self, v)
@@ -660,13 +990,16 @@ impl<'a, 'py> serde::ser::SerializeTupleVariant for SeqOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, k: &T) -> Result<(), ToPyError> {
-        let k = k.serialize(ToPy {
-            b: self.b,
-            key: true,
-        })?;
+        let k = k
+            .serialize(ToPy {
+                b: self.b,
+                key: true,
+                expect: None,
+            })?
+            .obj;
         // JSON object keys are strings: numbers and booleans are written
         // as their JSON text, as serde_json does.
         let k = match k.cast_into::<PyString>() {
@@ -690,33 +1023,75 @@ impl<'a, 'py> serde::ser::SerializeMap for MapOut<'a, 'py> {
             .key
             .take()
             .ok_or_else(|| ToPyError::Custom("map value without a key".into()))?;
-        let v = v.serialize(ToPy {
+        let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
+            expect: None,
         })?;
-        self.b.entries.push((k, v));
+        self.b.entries.push(Entry {
+            key: Some(k),
+            name: (0, 0),
+            value: obj,
+            shared,
+        });
         Ok(())
     }
-    fn end(self) -> Out<'py> {
-        let d = self.b.dict_from(self.start)?;
+    fn end(mut self) -> Out<'py> {
+        let n = self.b.entries.len().saturating_sub(self.start);
+        if let Some(shape) = self.shape.take() {
+            if shape.fields.len() == n {
+                let d = self.b.dict_from_shape(self.start, &shape)?;
+                return wrap(self.b, self.variant, d.into_any());
+            }
+            self.shape = Some(shape);
+            self.leave_shape(None, n);
+        }
+        let d = match self.strukt {
+            Some((name, len)) => self.b.dict_learning_shape(self.start, name, len)?,
+            None => self.b.dict_from(self.start)?,
+        };
         wrap(self.b, self.variant, d.into_any())
     }
 }
 
 impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         v: &T,
     ) -> Result<(), ToPyError> {
-        let k = self.b.static_key(key);
-        let v = v.serialize(ToPy {
+        let name = (key.as_ptr() as usize, key.len());
+        let at = self.b.entries.len().saturating_sub(self.start);
+        if let Some(shape) = &self.shape {
+            if shape.fields.get(at) != Some(&name) {
+                self.leave_shape(Some(name), at);
+            }
+        }
+        // A field following the shape needs no key: the shape has it.
+        let k = match self.shape {
+            Some(_) => None,
+            None => Some(self.b.static_key(key)),
+        };
+        let expect = match &self.shape {
+            Some(shape) => shape.texts.get(at).and_then(|t| {
+                let text = t.as_deref()?;
+                Some((text, shape.values.get(at)?))
+            }),
+            None => None,
+        };
+        let Made { obj, shared } = v.serialize(ToPy {
             b: self.b,
             key: false,
+            expect,
         })?;
-        self.b.entries.push((k, v));
+        self.b.entries.push(Entry {
+            key: k,
+            name,
+            value: obj,
+            shared,
+        });
         Ok(())
     }
     fn end(self) -> Out<'py> {
@@ -725,7 +1100,7 @@ impl<'a, 'py> serde::ser::SerializeStruct for MapOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::ser::SerializeStructVariant for MapOut<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     fn serialize_field<T: serde::Serialize + ?Sized>(
         &mut self,
@@ -740,7 +1115,7 @@ impl<'a, 'py> serde::ser::SerializeStructVariant for MapOut<'a, 'py> {
 }
 
 impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
-    type Ok = Bound<'py, PyAny>;
+    type Ok = Made<'py>;
     type Error = ToPyError;
     type SerializeSeq = SeqOut<'a, 'py>;
     type SerializeTuple = SeqOut<'a, 'py>;
@@ -751,34 +1126,39 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
     type SerializeStructVariant = MapOut<'a, 'py>;
 
     fn serialize_bool(self, v: bool) -> Out<'py> {
-        Ok(PyBool::new(self.b.py, v).to_owned().into_any())
+        Ok(Made::shared(
+            PyBool::new(self.b.py, v).to_owned().into_any(),
+        ))
     }
     fn serialize_i8(self, v: i8) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i16(self, v: i16) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i32(self, v: i32) -> Out<'py> {
-        self.obj(i64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_i64(self, v: i64) -> Out<'py> {
-        self.obj(v)
+        self.int(v)
     }
     fn serialize_i128(self, v: i128) -> Out<'py> {
         self.obj(v)
     }
     fn serialize_u8(self, v: u8) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u16(self, v: u16) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u32(self, v: u32) -> Out<'py> {
-        self.obj(u64::from(v))
+        self.int(i64::from(v))
     }
     fn serialize_u64(self, v: u64) -> Out<'py> {
-        self.obj(v)
+        match i64::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => self.obj(v),
+        }
     }
     fn serialize_u128(self, v: u128) -> Out<'py> {
         self.obj(v)
@@ -790,7 +1170,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         if v.is_finite() {
             self.obj(v)
         } else {
-            Ok(self.b.py.None().into_bound(self.b.py))
+            Ok(Made::shared(self.b.py.None().into_bound(self.b.py)))
         }
     }
     fn serialize_char(self, v: char) -> Out<'py> {
@@ -799,19 +1179,24 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
     }
     fn serialize_str(self, v: &str) -> Out<'py> {
         if self.key {
-            return Ok(self.b.key(v).into_any());
+            return Ok(Made::shared(self.b.key(v).into_any()));
         }
-        Ok(self.b.text(v).into_any())
+        if let Some((text, obj)) = self.expect {
+            if text == v {
+                return Ok(Made::shared(obj.bind(self.b.py).clone()));
+            }
+        }
+        Ok(self.b.value_text(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Out<'py> {
         let items = v
             .iter()
-            .map(|x| self.obj(u64::from(*x)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(PyList::new(self.b.py, items)?.into_any())
+            .map(|x| Ok(self.obj(u64::from(*x))?.obj))
+            .collect::<Result<Vec<_>, ToPyError>>()?;
+        Ok(Made::owned(PyList::new(self.b.py, items)?.into_any()))
     }
     fn serialize_none(self) -> Out<'py> {
-        Ok(self.b.py.None().into_bound(self.b.py))
+        Ok(Made::shared(self.b.py.None().into_bound(self.b.py)))
     }
     fn serialize_some<T: serde::Serialize + ?Sized>(self, v: &T) -> Out<'py> {
         v.serialize(self)
@@ -828,7 +1213,7 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         _i: u32,
         variant: &'static str,
     ) -> Out<'py> {
-        Ok(self.b.static_key(variant).into_any())
+        Ok(Made::shared(self.b.static_key(variant).into_any()))
     }
     fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
         self,
@@ -847,8 +1232,9 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
         let inner = v.serialize(ToPy {
             b: &mut *self.b,
             key: false,
+            expect: None,
         })?;
-        self.tagged(variant, inner)
+        self.tagged(variant, inner.obj)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqOut<'a, 'py>, ToPyError> {
         Ok(SeqOut {
@@ -885,14 +1271,21 @@ impl<'a, 'py> serde::Serializer for ToPy<'a, 'py> {
             start,
             key: None,
             variant: None,
+            strukt: None,
+            shape: None,
         })
     }
     fn serialize_struct(
         self,
-        _name: &'static str,
+        name: &'static str,
         len: usize,
     ) -> Result<MapOut<'a, 'py>, ToPyError> {
-        self.serialize_map(Some(len))
+        let name = name.as_ptr() as usize;
+        let shape = self.b.find_shape(name, len, &[], None);
+        let mut m = self.serialize_map(Some(len))?;
+        m.strukt = Some((name, len));
+        m.shape = shape;
+        Ok(m)
     }
     fn serialize_struct_variant(
         self,

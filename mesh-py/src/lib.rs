@@ -152,6 +152,12 @@ impl From<CorePolicyError> for Failure {
 
 impl From<CoreEventError> for Failure {
     fn from(e: CoreEventError) -> Self {
+        Failure::from(&e)
+    }
+}
+
+impl From<&CoreEventError> for Failure {
+    fn from(e: &CoreEventError) -> Self {
         Failure::Event {
             kind: e.kind().as_str().to_owned(),
             message: e.to_string(),
@@ -180,13 +186,24 @@ impl From<mesh_core::bundle::BundleError> for Failure {
     }
 }
 
-fn set_attrs(err: &PyErr, attrs: &[(&str, Py<PyAny>)]) {
-    Python::attach(|py| {
-        let v = err.value(py);
-        for (k, x) in attrs {
-            let _ = v.setattr(*k, x);
+/// A new instance of exception `T` with `message` and `attrs`, as the
+/// error raising it (made at once: the instance is what a batch returns
+/// for a failed record, and making it directly is cheaper than through a
+/// lazily made error).
+fn exception<T: pyo3::PyTypeInfo>(
+    py: Python<'_>,
+    message: String,
+    attrs: &[(&str, Py<PyAny>)],
+) -> PyErr {
+    match py.get_type::<T>().call1((message,)) {
+        Ok(v) => {
+            for (k, x) in attrs {
+                let _ = v.setattr(*k, x);
+            }
+            PyErr::from_value(v)
         }
-    });
+        Err(e) => e,
+    }
 }
 
 impl From<Failure> for PyErr {
@@ -204,9 +221,7 @@ impl From<Failure> for PyErr {
             };
             match f {
                 Failure::Identity { kind, message } => {
-                    let e = IdentityError::new_err(message);
-                    set_attrs(&e, &[("kind", s(&kind))]);
-                    e
+                    exception::<IdentityError>(py, message, &[("kind", s(&kind))])
                 }
                 Failure::Policy {
                     kind,
@@ -215,50 +230,40 @@ impl From<Failure> for PyErr {
                     column,
                     diagnostics,
                 } => {
-                    let e = PolicyError::new_err(message);
                     let diags = PyList::new(py, diagnostics)
                         .map_or_else(|_| py.None(), |l| l.into_any().unbind());
-                    set_attrs(
-                        &e,
+                    exception::<PolicyError>(
+                        py,
+                        message,
                         &[
                             ("kind", s(&kind)),
                             ("line", opt(line)),
                             ("column", opt(column)),
                             ("diagnostics", diags),
                         ],
-                    );
-                    e
+                    )
                 }
-                Failure::Event { kind, message, raw } => {
-                    let e = EventError::new_err(message);
-                    set_attrs(
-                        &e,
-                        &[
-                            ("kind", s(&kind)),
-                            ("raw", PyBytes::new(py, &raw).into_any().unbind()),
-                        ],
-                    );
-                    e
-                }
+                Failure::Event { kind, message, raw } => exception::<EventError>(
+                    py,
+                    message,
+                    &[
+                        ("kind", s(&kind)),
+                        ("raw", PyBytes::new(py, &raw).into_any().unbind()),
+                    ],
+                ),
                 Failure::Config {
                     kind,
                     message,
                     path,
                 } => {
-                    let e = ConfigError::new_err(message);
                     let p = path.map_or_else(|| py.None(), |p| s(&p));
-                    set_attrs(&e, &[("kind", s(&kind)), ("path", p)]);
-                    e
+                    exception::<ConfigError>(py, message, &[("kind", s(&kind)), ("path", p)])
                 }
                 Failure::Analytics { kind, message } => {
-                    let e = AnalyticsError::new_err(message);
-                    set_attrs(&e, &[("kind", s(kind))]);
-                    e
+                    exception::<AnalyticsError>(py, message, &[("kind", s(kind))])
                 }
                 Failure::Report { kind, message } => {
-                    let e = ReportError::new_err(message);
-                    set_attrs(&e, &[("kind", s(kind))]);
-                    e
+                    exception::<ReportError>(py, message, &[("kind", s(kind))])
                 }
             }
         })
@@ -1050,6 +1055,10 @@ fn normalize_many(
     let mut b = convert::JsonBuilder::new(py);
     let gc = py.import("gc")?;
     let mut raws: Vec<Vec<u8>> = Vec::with_capacity(NORMALIZE_CHUNK);
+    // The results of one chunk, converted where they are (an event is
+    // large: moving each out of the buffer costs a copy); the buffer is
+    // reused from chunk to chunk.
+    let mut results = Vec::with_capacity(NORMALIZE_CHUNK);
     loop {
         let mut len = 0;
         for r in records.by_ref().take(NORMALIZE_CHUNK) {
@@ -1063,23 +1072,31 @@ fn normalize_many(
             len += 1;
         }
         let chunk = raws.get(..len).unwrap_or_default();
-        // Normalization runs detached; the events then become Python
-        // objects directly (no intermediate JSON tree).
-        let results = py.detach(|| n.normalize_batch(chunk.iter().map(Vec::as_slice), source, now));
-        let _pause = GcPause::new(&gc)?;
-        for r in results {
-            items.push(match r {
-                Ok(ev) => b.serialize(&ev)?,
-                Err(e) => PyErr::from(Failure::from(e))
-                    .into_value(py)
-                    .into_bound(py)
-                    .into_any(),
-            });
+        // Normalization runs detached (record by record, as
+        // `Normalizer::normalize_batch` does), after dropping the events of
+        // the previous chunk; the events then become Python objects
+        // directly (no intermediate JSON tree).
+        py.detach(|| {
+            results.clear();
+            results.extend(chunk.iter().map(|raw| n.normalize(raw, source, now)));
+        });
+        {
+            let _pause = GcPause::new(&gc)?;
+            for r in &results {
+                items.push(match r {
+                    Ok(ev) => b.serialize(ev)?,
+                    Err(e) => PyErr::from(Failure::from(e))
+                        .into_value(py)
+                        .into_bound(py)
+                        .into_any(),
+                });
+            }
         }
         if len < NORMALIZE_CHUNK {
             break;
         }
     }
+    py.detach(|| drop(results));
     Ok(PyList::new(py, items)?.unbind())
 }
 

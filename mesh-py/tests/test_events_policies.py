@@ -41,6 +41,60 @@ def test_normalize_many_matches_json_text():
     assert single == got
 
 
+def _as_json_texts(events_ndjson):
+    return [json.dumps(json.loads(x)) for x in events_ndjson.splitlines()]
+
+
+def _scribble(v):
+    """Overwrites every value of every dict and list under `v`, in place."""
+    if isinstance(v, dict):
+        for k in list(v):
+            v[k] = _scribble(v[k])
+        v["scribbled"] = True
+        return v
+    if isinstance(v, list):
+        v[:] = [_scribble(x) for x in v]
+        v.append(0)
+        return v
+    return "scribbled"
+
+
+def test_normalize_many_keeps_key_order_and_fresh_dicts():
+    """Event dicts have the keys in the order of the JSON text, and changing
+    the dicts of one call changes nothing in the next (dicts are made from
+    templates that are never handed out)."""
+    records = _source_records()
+    events, _ = mesh.normalize_ndjson(b"\n".join(records) + b"\n", now=NOW)
+    want = _as_json_texts(events)
+    for _ in range(2):
+        got = [x for x in mesh.normalize_many(records, now=NOW) if isinstance(x, dict)]
+        assert [json.dumps(x) for x in got] == want
+        for x in got:
+            _scribble(x)
+
+
+def test_normalize_many_same_shape_other_values(data):
+    """Records of one shape whose values vary (short and long strings, small
+    and large ints, bools, nulls) each keep their own values."""
+    base = json.loads((data / "mixed.log").read_bytes().splitlines()[0])
+    records = []
+    for i in range(40):
+        r = json.loads(json.dumps(base))
+        r["userIdentity"]["userName"] = ["alice", "bob", "carol"][i % 3]
+        r["sourceIPAddress"] = f"203.0.113.{i % 5}"
+        r["userAgent"] = "agent " * (i % 4) + "x" * 40
+        r["readOnly"] = i % 2 == 0
+        r["managementEvent"] = None if i % 3 == 0 else bool(i % 2)
+        r["eventTime"] = f"2026-11-25T18:{i % 60:02d}:11Z"
+        r["additionalEventData"]["Count"] = [7, 3002, 1 << 40, -5][i % 4]
+        records.append(json.dumps(r).encode())
+    events, errors = mesh.normalize_ndjson(b"\n".join(records) + b"\n", now=NOW)
+    assert not errors
+    many = mesh.normalize_many(records, now=NOW)
+    assert [json.dumps(x) for x in many] == _as_json_texts(events)
+    assert len({x["time"] for x in many}) == 40
+
+
 @pytest.mark.parametrize("n", [63, 64, 65, 200])
 def test_normalize_many_chunks(data, n):
     """Records are normalized in chunks: every count and input form keeps order and results."""
