@@ -121,6 +121,87 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A JSON object written field by field into a buffer, for mappings that
+/// write their event without building it: each key is given already
+/// quoted, escaped and followed by its colon (`b"\"name\":"`, see
+/// [`key!`](crate::events::write::key)), so a key costs one copy.
+pub(crate) struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+/// A key for [`ObjectWriter`]: `key!("name")` is `b"\"name\":"`. Only
+/// for names with nothing JSON escapes.
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+}
+pub(crate) use key;
+
+impl<'o> ObjectWriter<'o> {
+    /// Opens an object (`{`) at the end of `out`.
+    pub(crate) fn open(out: &'o mut Vec<u8>) -> ObjectWriter<'o> {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// Writes a key (and the comma before it): the buffer is then ready
+    /// for its value.
+    pub(crate) fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(key);
+        self.out
+    }
+
+    /// A string field.
+    pub(crate) fn str(&mut self, key: &[u8], value: &str) {
+        write_str(self.key(key), value);
+    }
+
+    /// A string field, if there is a value.
+    pub(crate) fn opt_str(&mut self, key: &[u8], value: Option<&str>) {
+        if let Some(v) = value {
+            self.str(key, v);
+        }
+    }
+
+    /// An integer field.
+    pub(crate) fn int(&mut self, key: &[u8], value: i64) {
+        write_i64(self.key(key), value);
+    }
+
+    /// A boolean field.
+    pub(crate) fn bool(&mut self, key: &[u8], value: bool) {
+        let v: &[u8] = if value { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(v);
+    }
+
+    /// A field whose value `write` writes, unless it writes nothing (then
+    /// the key goes too); `None` from `write` is passed on.
+    pub(crate) fn optional(
+        &mut self,
+        key: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Option<bool>,
+    ) -> Option<()> {
+        let mark = self.out.len();
+        let first = self.first;
+        if !write(self.key(key))? {
+            self.out.truncate(mark);
+            self.first = first;
+        }
+        Some(())
+    }
+
+    /// Closes the object (`}`).
+    pub(crate) fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
