@@ -219,6 +219,27 @@ pub(crate) fn special_bytes(chunk: &[u8]) -> Option<u64> {
     )
 }
 
+/// Whether `bytes` holds `a` or `b` (both non-zero), eight bytes at a time.
+pub(crate) fn contains_either(bytes: &[u8], a: u8, b: u8) -> bool {
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let hits = |x: u64| less_mask(x ^ wa, 1) | less_mask(x ^ wb, 1);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for chunk in &mut chunks {
+        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+            found |= hits(u64::from_le_bytes(word));
+        }
+    }
+    // The last bytes, padded with zeros (neither `a` nor `b`) to one word.
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    found |= hits(u64::from_le_bytes(last));
+    found != 0
+}
+
 /// High bits of the bytes of `x` below `n` (`n` ≤ 128); exact up to the
 /// first such byte, which the lowest set bit gives.
 fn less_mask(x: u64, n: u8) -> u64 {
@@ -628,7 +649,7 @@ impl ser::SerializeStruct for Compound<'_, '_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
@@ -657,6 +678,23 @@ mod tests {
             same(&json!(format!("{c}")));
             same(&json!(format!("abcdefg{c}hijklmnop{c}")));
         }
+    }
+
+    #[test]
+    fn finds_either_byte() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=text.len() {
+            let t = &text.as_bytes()[..n];
+            assert!(!contains_either(t, b'.', b'\\'));
+            for i in 0..n {
+                for c in [b'.', b'\\'] {
+                    let mut v = t.to_vec();
+                    v[i] = c;
+                    assert!(contains_either(&v, b'.', b'\\'), "{n} {i}");
+                }
+            }
+        }
+        assert!(!contains_either("é😀-/".as_bytes(), b'.', b'\\'));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
-use crate::events::write::{special_bytes, write_json, write_str};
+use crate::events::write::{contains_either, special_bytes, write_json, write_str};
 
 /// Most keys of one object this parser takes: the duplicate check compares
 /// a key with the earlier ones, so bigger objects go to the general parser
@@ -324,7 +324,7 @@ fn flatten(prefix: &mut String, obj: Obj<'_>, out: &mut Map<String, Value>) {
 
 /// Whether a key holds a `.` or `\\` (escaped in paths).
 fn needs_escape(key: &str) -> bool {
-    memchr::memchr2(b'.', b'\\', key.as_bytes()).is_some()
+    contains_either(key.as_bytes(), b'.', b'\\')
 }
 
 fn push_segment(path: &mut String, key: &str) {
