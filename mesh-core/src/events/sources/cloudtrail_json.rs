@@ -269,7 +269,6 @@ pub(crate) fn write<'a>(f: &mut Doc<'a>, raw_data: Option<&str>, out: &mut Vec<u
         None => (own_name, None),
     };
 
-    out.reserve(768 + raw_data.map_or(0, str::len));
     let mut w = ObjectWriter::open(out);
     w.int(key!("activity_id"), activity);
     w.opt_str(key!("activity_name"), activity_name);

@@ -140,6 +140,10 @@ impl Source for Builtin {
             let mut doc = Doc::parse(raw)?;
             // The parse checked that the bytes are UTF-8: borrowed.
             let raw_data = keep_raw_data.then(|| String::from_utf8_lossy(raw));
+            // The event holds about the record (most of it under
+            // `unmapped`) plus its own attributes.
+            let raw_data_len = raw_data.as_ref().map_or(0, |r| r.len());
+            out.reserve(raw.len() + raw_data_len + 768);
             let start = out.len();
             if write(&mut doc, raw_data.as_deref(), out).is_some() {
                 return Some(Ok(()));
