@@ -1,7 +1,8 @@
 //! Every built-in source, named and detected, on arbitrary bytes: no panic,
 //! and every event it emits passes semantic validation; a source that maps
 //! straight from the bytes gives the same event as the general path, and
-//! `normalize_json` writes the bytes `serde_json` writes of that event.
+//! `normalize_json` writes the bytes `serde_json` writes of that event
+//! (also with `raw_data` kept).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -37,5 +38,22 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(event) = n.normalize(data, None, now) {
         assert!(validate(&event).is_empty());
+    }
+    // With `raw_data` kept, the sources that write JSON straight from the
+    // bytes write it too, as `serde_json` does.
+    let mut keep = Normalizer::new(NormalizeOptions {
+        keep_raw_data: true,
+        ..NormalizeOptions::default()
+    });
+    if sources::register_builtin(&mut keep).is_err() {
+        return;
+    }
+    for id in ["aws.cloudtrail"] {
+        let mut out = Vec::new();
+        let written = keep.normalize_json(data, Some(id), now, &mut out);
+        if let Ok(event) = keep.normalize(data, Some(id), now) {
+            assert!(written.is_ok());
+            assert_eq!(serde_json::to_vec(&event).ok(), Some(out));
+        }
     }
 });

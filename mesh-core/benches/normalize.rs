@@ -20,9 +20,10 @@
 //! (`Source::normalize_raw`: the record parsed once with borrowed strings),
 //! whose events equal the general path's byte for byte (property
 //! `one_pass_mapping_equals_the_general_path` in `tests/sources_lossless.rs`);
-//! the built-in one writes its JSON straight from the mapped event and the
-//! record's remains (`Source::normalize_raw_json`), the same bytes as
-//! `serde_json::to_vec` of the event (same property);
+//! the built-in one writes its JSON straight from the borrowed record
+//! (`Source::normalize_raw_json`: the mapping's texts borrowed from the
+//! input, written with pre-escaped keys, no `Event` built), the same bytes
+//! as `serde_json::to_vec` of the event (same property);
 //! * `validate`: semantic validation of the normalized event (at most 2 µs);
 //! * line parsers (CEF, LEEF, syslog RFC 5424 and 3164), each against the
 //!   floor of parsing the same fields written as a JSON object (target:

@@ -293,6 +293,11 @@ fn offset_ms(z: &str) -> Option<i64> {
 /// `…+00:00`, `…+0000`, seven fractional digits, or a space instead of `T`;
 /// no offset means UTC. Also `2026/11/25 18:20:00` (PAN-OS).
 pub(crate) fn parse_iso(s: &str) -> Option<i64> {
+    iso_utc_seconds(s.as_bytes()).or_else(|| parse_iso_any(s))
+}
+
+/// [`parse_iso`] of any of its forms.
+fn parse_iso_any(s: &str) -> Option<i64> {
     let s = s.trim();
     let date = s.get(..10)?;
     let sep = date.as_bytes().get(4).copied()?;
@@ -315,6 +320,30 @@ pub(crate) fn parse_iso(s: &str) -> Option<i64> {
     let zone = zone.trim();
     let off = if zone.is_empty() { 0 } else { offset_ms(zone)? };
     civil_ms(y, mo, d, h, mi, sec, ms).map(|t| t - off)
+}
+
+/// The common shape `YYYY-MM-DDThh:mm:ssZ` exactly (CloudTrail and most
+/// JSON logs), read digit by digit: what [`parse_iso`] gives of it, or
+/// `None` for any other text (which `parse_iso` then reads).
+fn iso_utc_seconds(b: &[u8]) -> Option<i64> {
+    let b = <&[u8; 20]>::try_from(b).ok()?;
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', i0, i1, b':', s0, s1, b'Z'] =
+        *b
+    else {
+        return None;
+    };
+    let digit = |c: u8| c.is_ascii_digit().then(|| i64::from(c - b'0'));
+    let two = |a: u8, b: u8| Some(digit(a)? * 10 + digit(b)?);
+    let y = two(y0, y1)? * 100 + two(y2, y3)?;
+    civil_ms(
+        y,
+        two(m0, m1)?,
+        two(d0, d1)?,
+        two(h0, h1)?,
+        two(i0, i1)?,
+        two(s0, s1)?,
+        0,
+    )
 }
 
 /// `MMM dd yyyy HH:mm:ss[.SSS] [zone]` (CEF `rt`, LEEF `devTime`).
@@ -401,6 +430,26 @@ mod tests {
     #[test]
     fn iso_variants() {
         assert_eq!(parse_iso("2026-11-25T18:02:11Z"), Some(T));
+        // The exact `...Z` shape read digit by digit reads as the general form.
+        for s in [
+            "2026-11-25T18:02:11Z",
+            "1970-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:60Z",
+            "2024-02-29T12:00:00Z",
+            "2026-13-25T18:02:11Z",
+            "2026-00-25T18:02:11Z",
+            "2026-11-32T18:02:11Z",
+            "2026-11-25T24:02:11Z",
+            "2026-11-25T18:60:11Z",
+            "2026-11-25T18:02:61Z",
+            "0000-11-25T18:02:11Z",
+            "2026-1a-25T18:02:11Z",
+        ] {
+            assert_eq!(iso_utc_seconds(s.as_bytes()), parse_iso_any(s), "{s}");
+        }
+        assert_eq!(iso_utc_seconds(b"2026-11-25T18:02:11z"), None);
+        assert_eq!(iso_utc_seconds(b"2026-11-25 18:02:11Z"), None);
         assert_eq!(parse_iso("2026-11-25T18:02:11.1234567Z"), Some(T + 123));
         assert_eq!(parse_iso("2026-11-25T18:02:11.123456+0000"), Some(T + 123));
         assert_eq!(parse_iso("2026-11-25T19:02:11+01:00"), Some(T));

@@ -121,6 +121,87 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A JSON object written field by field into a buffer, for mappings that
+/// write their event without building it: each key is given already
+/// quoted, escaped and followed by its colon (`b"\"name\":"`, see
+/// [`key!`](crate::events::write::key)), so a key costs one copy.
+pub(crate) struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+/// A key for [`ObjectWriter`]: `key!("name")` is `b"\"name\":"`. Only
+/// for names with nothing JSON escapes.
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+}
+pub(crate) use key;
+
+impl<'o> ObjectWriter<'o> {
+    /// Opens an object (`{`) at the end of `out`.
+    pub(crate) fn open(out: &'o mut Vec<u8>) -> ObjectWriter<'o> {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// Writes a key (and the comma before it): the buffer is then ready
+    /// for its value.
+    pub(crate) fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(key);
+        self.out
+    }
+
+    /// A string field.
+    pub(crate) fn str(&mut self, key: &[u8], value: &str) {
+        write_str(self.key(key), value);
+    }
+
+    /// A string field, if there is a value.
+    pub(crate) fn opt_str(&mut self, key: &[u8], value: Option<&str>) {
+        if let Some(v) = value {
+            self.str(key, v);
+        }
+    }
+
+    /// An integer field.
+    pub(crate) fn int(&mut self, key: &[u8], value: i64) {
+        write_i64(self.key(key), value);
+    }
+
+    /// A boolean field.
+    pub(crate) fn bool(&mut self, key: &[u8], value: bool) {
+        let v: &[u8] = if value { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(v);
+    }
+
+    /// A field whose value `write` writes, unless it writes nothing (then
+    /// the key goes too); `None` from `write` is passed on.
+    pub(crate) fn optional(
+        &mut self,
+        key: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Option<bool>,
+    ) -> Option<()> {
+        let mark = self.out.len();
+        let first = self.first;
+        if !write(self.key(key))? {
+            self.out.truncate(mark);
+            self.first = first;
+        }
+        Some(())
+    }
+
+    /// Closes the object (`}`).
+    pub(crate) fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -136,6 +217,27 @@ pub(crate) fn special_bytes(chunk: &[u8]) -> Option<u64> {
             | less_mask(x ^ (ONES * u64::from(b'"')), 1)
             | less_mask(x ^ (ONES * u64::from(b'\\')), 1),
     )
+}
+
+/// Whether `bytes` holds `a` or `b` (both non-zero), eight bytes at a time.
+pub(crate) fn contains_either(bytes: &[u8], a: u8, b: u8) -> bool {
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let hits = |x: u64| less_mask(x ^ wa, 1) | less_mask(x ^ wb, 1);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for chunk in &mut chunks {
+        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+            found |= hits(u64::from_le_bytes(word));
+        }
+    }
+    // The last bytes, padded with zeros (neither `a` nor `b`) to one word.
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    found |= hits(u64::from_le_bytes(last));
+    found != 0
 }
 
 /// High bits of the bytes of `x` below `n` (`n` ≤ 128); exact up to the
@@ -547,7 +649,7 @@ impl ser::SerializeStruct for Compound<'_, '_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
@@ -576,6 +678,23 @@ mod tests {
             same(&json!(format!("{c}")));
             same(&json!(format!("abcdefg{c}hijklmnop{c}")));
         }
+    }
+
+    #[test]
+    fn finds_either_byte() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=text.len() {
+            let t = &text.as_bytes()[..n];
+            assert!(!contains_either(t, b'.', b'\\'));
+            for i in 0..n {
+                for c in [b'.', b'\\'] {
+                    let mut v = t.to_vec();
+                    v[i] = c;
+                    assert!(contains_either(&v, b'.', b'\\'), "{n} {i}");
+                }
+            }
+        }
+        assert!(!contains_either("é😀-/".as_bytes(), b'.', b'\\'));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(crate) fn detect(f: &View<'_>) -> Option<u8> {
 }
 
 /// The Account Change activity of an IAM event name, if it is one.
-fn account_change(name: &str) -> Option<i64> {
+pub(super) fn account_change(name: &str) -> Option<i64> {
     Some(match name {
         "CreateUser" | "CreateRole" | "CreateLoginProfile" => 1,
         "ChangePassword" => 3,
@@ -73,7 +73,7 @@ fn account_change(name: &str) -> Option<i64> {
 }
 
 /// The API Activity of an event name, from its verb.
-fn api_activity(name: &str) -> i64 {
+pub(super) fn api_activity(name: &str) -> i64 {
     const VERBS: &[(&str, i64)] = &[
         ("Get", 2),
         ("Describe", 2),
@@ -123,16 +123,20 @@ fn api_activity(name: &str) -> i64 {
         .map_or(99, |(_, a)| *a)
 }
 
+/// The session name of an assumed role's ARN
+/// (`arn:aws:sts::…:assumed-role/<role>/<session>`).
+pub(super) fn session_name(arn: &str) -> Option<&str> {
+    arn.split_once(":assumed-role/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, s)| s)
+}
+
 /// The caller, from `userIdentity`.
 fn identity<F: Take>(f: &mut F) -> (User, Option<Box<Session>>, Option<String>) {
     const ID: &str = "userIdentity";
     let arn = f.str(&[ID, "arn"]);
     let kind = f.str(&[ID, "type"]);
-    let session_name = arn
-        .as_deref()
-        .and_then(|a| a.split_once(":assumed-role/"))
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(_, s)| s.to_owned());
+    let session_name = arn.as_deref().and_then(session_name).map(str::to_owned);
     // Older records and failed console logins may lack the ARN: the
     // principal id is then the unique id.
     let principal_id = f.str(&[ID, "principalId"]);

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{is_placeholder, Take};
 use crate::events::record::escape_key;
-use crate::events::write::{special_bytes, write_json, write_str};
+use crate::events::write::{contains_either, special_bytes, write_json, write_str};
 
 /// Most keys of one object this parser takes: the duplicate check compares
 /// a key with the earlier ones, so bigger objects go to the general parser
@@ -147,6 +147,58 @@ impl<'a> Doc<'a> {
     }
 }
 
+impl<'a> Doc<'a> {
+    /// Takes the text at `path` as [`Take::str`] does (a string that is not
+    /// a placeholder, or a number or boolean as text), borrowed from the
+    /// input when it had no escape.
+    pub(crate) fn take_text(&mut self, path: &[&str]) -> Option<Cow<'a, str>> {
+        let v = self.take_node(path, |v| match v {
+            Node::Str(s) => !is_placeholder(s),
+            Node::Val(Value::Number(_) | Value::Bool(_)) => true,
+            _ => false,
+        })?;
+        match v {
+            Node::Str(s) => Some(s),
+            Node::Val(Value::Number(n)) => Some(Cow::Owned(n.to_string())),
+            Node::Val(Value::Bool(b)) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            _ => None,
+        }
+    }
+
+    /// Takes the node at `path` as [`Take::take`] does (anything but
+    /// `null`), without turning it into a [`Value`].
+    pub(crate) fn take_raw(&mut self, path: &[&str]) -> Option<Node<'a>> {
+        self.take_node(path, |v| !v.is_null())
+    }
+}
+
+impl Node<'_> {
+    /// Appends the node as JSON: the bytes `serde_json` writes of
+    /// [`Node::into_value`] (objects keep their order, as the map does).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Str(s) => write_str(out, s),
+            Node::Obj(fields) => {
+                out.push(b'{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+            Node::Val(v) => {
+                // Only floats are left to serde_json, which never fails on
+                // a `Value`.
+                let _ = write_json(v, out);
+            }
+        }
+    }
+}
+
 impl Doc<'_> {
     /// Writes what no mapping took as the entries of the `unmapped` object
     /// (`"key":value` separated by commas), exactly as
@@ -162,7 +214,7 @@ impl Doc<'_> {
         if ambiguous {
             return None;
         }
-        let mut prefix = String::new();
+        let mut prefix = String::with_capacity(64);
         let mut n = 0;
         write_flat(&mut prefix, &self.root, out, &mut n);
         Some(n)
@@ -272,7 +324,7 @@ fn flatten(prefix: &mut String, obj: Obj<'_>, out: &mut Map<String, Value>) {
 
 /// Whether a key holds a `.` or `\\` (escaped in paths).
 fn needs_escape(key: &str) -> bool {
-    key.bytes().any(|b| b == b'.' || b == b'\\')
+    contains_either(key.as_bytes(), b'.', b'\\')
 }
 
 fn push_segment(path: &mut String, key: &str) {
@@ -295,17 +347,7 @@ impl<'a> Take for Doc<'a> {
     }
 
     fn str(&mut self, path: &[&str]) -> Option<String> {
-        let v = self.take_node(path, |v| match v {
-            Node::Str(s) => !is_placeholder(s),
-            Node::Val(Value::Number(_) | Value::Bool(_)) => true,
-            _ => false,
-        })?;
-        match v {
-            Node::Str(s) => Some(s.into_owned()),
-            Node::Val(Value::Number(n)) => Some(n.to_string()),
-            Node::Val(Value::Bool(b)) => Some(b.to_string()),
-            _ => None,
-        }
+        self.take_text(path).map(Cow::into_owned)
     }
 
     fn bool(&mut self, path: &[&str]) -> Option<bool> {
@@ -444,7 +486,8 @@ impl<'a> Parser<'a> {
     /// An object, the reader on its `{`.
     fn object(&mut self) -> Option<Node<'a>> {
         self.enter()?;
-        let mut fields: Obj<'a> = Vec::with_capacity(8);
+        // Records hold a few dozen fields at the top, a few below.
+        let mut fields: Obj<'a> = Vec::with_capacity(if self.depth == 1 { 32 } else { 8 });
         self.ws();
         if self.peek()? == b'}' {
             self.pos += 1;

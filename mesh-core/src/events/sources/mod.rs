@@ -35,6 +35,7 @@
 
 mod aws_cloudtrail;
 mod cef;
+mod cloudtrail_json;
 mod common;
 pub(crate) mod doc;
 mod entra_id;
@@ -65,6 +66,7 @@ type DetectFn = fn(&View<'_>) -> Option<u8>;
 type MapFn = fn(&mut Fields, &MapContext) -> Result<Event, EventError>;
 type ParseFn = fn(&[u8], &MapContext) -> Result<Record, EventError>;
 type DocMapFn = fn(&mut Doc<'_>, &MapContext) -> Result<Event, EventError>;
+type DocWriteFn = fn(&mut Doc<'_>, Option<&str>, &mut Vec<u8>) -> Option<()>;
 
 /// A built-in source: plain functions behind the [`Source`] trait.
 struct Builtin {
@@ -78,6 +80,11 @@ struct Builtin {
     /// The same mapping as `map`, on a JSON record parsed with borrowed
     /// strings (see [`Source::normalize_raw`]).
     map_doc: Option<DocMapFn>,
+    /// The same mapping again, written straight to JSON from the record
+    /// parsed with borrowed strings, with `raw_data` when given (see
+    /// [`Source::normalize_raw_json`]); `None` from it leaves the record to
+    /// the general path.
+    write_doc: Option<DocWriteFn>,
 }
 
 impl Source for Builtin {
@@ -126,6 +133,24 @@ impl Source for Builtin {
         keep_raw_data: bool,
         out: &mut Vec<u8>,
     ) -> Option<Result<(), EventError>> {
+        if let Some(write) = self.write_doc {
+            if self.format != Format::Json || raw.len() > ctx.limits.max_record_bytes {
+                return None;
+            }
+            let mut doc = Doc::parse(raw)?;
+            // The parse checked that the bytes are UTF-8: borrowed.
+            let raw_data = keep_raw_data.then(|| String::from_utf8_lossy(raw));
+            // The event holds about the record (most of it under
+            // `unmapped`) plus its own attributes.
+            let raw_data_len = raw_data.as_ref().map_or(0, |r| r.len());
+            out.reserve(raw.len() + raw_data_len + 768);
+            let start = out.len();
+            if write(&mut doc, raw_data.as_deref(), out).is_some() {
+                return Some(Ok(()));
+            }
+            out.truncate(start);
+            return None;
+        }
         let (mut event, doc) = self.map_raw(raw, ctx)?;
         if keep_raw_data {
             event.raw_data = Some(String::from_utf8_lossy(raw).into_owned());
@@ -230,6 +255,7 @@ const fn json(
         map,
         parse: None,
         map_doc: None,
+        write_doc: None,
     }
 }
 
@@ -237,6 +263,7 @@ fn all() -> Vec<Builtin> {
     vec![
         Builtin {
             map_doc: Some(aws_cloudtrail::map_doc),
+            write_doc: Some(cloudtrail_json::write),
             ..json(
                 "aws.cloudtrail",
                 "AWS",
