@@ -124,25 +124,26 @@ const POW10_F64: [f64; 23] = [
 /// (it computes this same quotient, and its exact mode rounds correctly).
 /// `None` for any other number.
 fn short_float(t: &str) -> Option<f64> {
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, t),
+    let (neg, body) = match t.as_bytes().split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, t.as_bytes()),
     };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if frac.len() > 22 {
-        return None;
-    }
-    let mut sig = 0u64;
-    for &b in int.as_bytes().iter().chain(frac.as_bytes()) {
-        if !b.is_ascii_digit() {
+    let (mut sig, mut frac, mut dot) = (0u64, 0usize, false);
+    for &c in body {
+        if c == b'.' && !dot {
+            dot = true;
+            continue;
+        }
+        if !c.is_ascii_digit() {
             return None;
         }
-        sig = sig.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        sig = sig.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        frac += usize::from(dot);
     }
     if sig > 1 << 53 {
         return None;
     }
-    let x = sig as f64 / POW10_F64.get(frac.len())?;
+    let x = sig as f64 / POW10_F64.get(frac)?;
     Some(if neg { -x } else { x })
 }
 
