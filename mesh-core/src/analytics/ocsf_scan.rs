@@ -57,9 +57,8 @@ enum Num<'a> {
     Float(&'a str),
 }
 
-/// A leaf value: a string, a number, or anything else (skipped).
+/// A leaf value: a number, or anything else (skipped).
 enum Scalar<'a> {
-    Str(&'a str),
     Num(Num<'a>),
     Other,
 }
@@ -72,10 +71,6 @@ impl<'a> Scalar<'a> {
             Scalar::Num(Num::I64(n)) => u64::try_from(n).ok(),
             _ => None,
         }
-    }
-
-    fn as_u32(&self) -> Option<u32> {
-        self.as_u64().and_then(|n| u32::try_from(n).ok())
     }
 
     /// As `Value::as_i64`.
@@ -101,13 +96,6 @@ impl<'a> Scalar<'a> {
 
     fn coord(&self) -> Coord {
         self.as_f64().map_or(Coord::Other, Coord::Num)
-    }
-
-    fn into_str(self) -> Option<Text<'a>> {
-        match self {
-            Scalar::Str(s) => Some(Cow::Borrowed(s)),
-            _ => None,
-        }
     }
 }
 
@@ -351,22 +339,79 @@ impl<'a> Scan<'a> {
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
+            b'0'..=b'9' if self.short_uint().is_some() => Some(()),
             b'-' | b'0'..=b'9' => self.num().map(|_| ()),
             _ => None,
         }
     }
 
-    /// A leaf value; containers are skipped.
+    /// A number, or any other value skipped.
     fn scalar(&mut self, depth: u32) -> Option<Scalar<'a>> {
         match self.next()? {
-            b'"' => self.plain_str().map(Scalar::Str),
             b'-' | b'0'..=b'9' => self.num().map(Scalar::Num),
             _ => self.skip(depth).map(|()| Scalar::Other),
         }
     }
 
+    /// A string value (`None` for any other value, which is skipped).
+    #[inline(always)]
     fn string(&mut self, depth: u32) -> Option<Option<Text<'a>>> {
-        self.scalar(depth).map(Scalar::into_str)
+        if self.next()? == b'"' {
+            self.plain_str().map(|t| Some(Cow::Borrowed(t)))
+        } else {
+            self.skip(depth).map(|()| None)
+        }
+    }
+
+    /// A plain unsigned integer at the cursor (one to 18 digits, no
+    /// leading zero, no fraction or exponent after it), the cursor moved
+    /// past it; `None`, the cursor unmoved, for anything else.
+    #[inline(always)]
+    fn short_uint(&mut self) -> Option<u64> {
+        let bytes = self.bytes();
+        let mut i = self.i;
+        let mut n = 0u64;
+        while let Some(&b @ b'0'..=b'9') = bytes.get(i) {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+            i += 1;
+        }
+        let len = i - self.i;
+        let plain = (len == 1
+            || (len > 1 && len <= MAX_INT_DIGITS && bytes.get(self.i) != Some(&b'0')))
+            && !matches!(bytes.get(i), Some(b'.' | b'e' | b'E'));
+        if !plain {
+            return None;
+        }
+        self.i = i;
+        Some(n)
+    }
+
+    /// A value as `Value::as_u64` reads it.
+    #[inline(always)]
+    fn uint(&mut self, depth: u32) -> Option<Option<u64>> {
+        self.next()?;
+        if let Some(n) = self.short_uint() {
+            return Some(Some(n));
+        }
+        self.scalar(depth).map(|s| s.as_u64())
+    }
+
+    /// A value as `Value::as_u64` reads it, if it fits a `u32`.
+    #[inline(always)]
+    fn uint32(&mut self, depth: u32) -> Option<Option<u32>> {
+        self.uint(depth)
+            .map(|n| n.and_then(|n| u32::try_from(n).ok()))
+    }
+
+    /// A value as `Value::as_i64` reads it.
+    #[inline(always)]
+    fn int(&mut self, depth: u32) -> Option<Option<i64>> {
+        self.next()?;
+        if let Some(n) = self.short_uint() {
+            // At most 18 digits: fits.
+            return Some(i64::try_from(n).ok());
+        }
+        self.scalar(depth).map(|s| s.as_i64())
     }
 
     /// An object's entries, each given to `entry` with the key's bytes (a
@@ -485,15 +530,10 @@ fn string_stop(bytes: &[u8], mut i: usize) -> usize {
 
 fn top_field<'a>(s: &mut Scan<'a>, f: &mut Fields<'a>, key: &'a [u8], d: u32) -> Option<()> {
     match key {
-        b"time" => {
-            f.time = s
-                .scalar(d)?
-                .as_i64()
-                .map_or(TimeField::Invalid, TimeField::Millis)
-        }
-        b"class_uid" => f.class_uid = s.scalar(d)?.as_u32(),
-        b"activity_id" => f.activity_id = s.scalar(d)?.as_u32(),
-        b"status_id" => f.status_id = s.scalar(d)?.as_u32(),
+        b"time" => f.time = s.int(d)?.map_or(TimeField::Invalid, TimeField::Millis),
+        b"class_uid" => f.class_uid = s.uint32(d)?,
+        b"activity_id" => f.activity_id = s.uint32(d)?,
+        b"status_id" => f.status_id = s.uint32(d)?,
         b"metadata" => {
             (f.uid, f.event_code) = s.obj(
                 d,
@@ -581,7 +621,7 @@ fn src_endpoint<'a>(s: &mut Scan<'a>, f: &mut Fields<'a>, d: u32) -> Option<()> 
                 b"autonomous_system" => {
                     e.1 = s.obj(d, |s, n: &mut Option<u32>, k, d| {
                         if k == b"number" {
-                            *n = s.scalar(d)?.as_u32();
+                            *n = s.uint32(d)?;
                         } else {
                             s.skip(d)?;
                         }
@@ -647,7 +687,7 @@ fn auth_factors(s: &mut Scan<'_>, d: u32) -> Option<bool> {
         let (type_id, type_name) =
             s.obj(d, |s, f: &mut (Option<u64>, Option<Text<'_>>), k, d| {
                 match k {
-                    b"factor_type_id" => f.0 = s.scalar(d)?.as_u64(),
+                    b"factor_type_id" => f.0 = s.uint(d)?,
                     b"factor_type" => f.1 = s.string(d)?,
                     _ => s.skip(d)?,
                 }
