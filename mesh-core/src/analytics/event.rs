@@ -48,51 +48,48 @@ struct Texts {
 }
 
 impl Texts {
-    /// The texts, each at most 256 bytes (kept fields are bounded), text
-    /// `upper` upper-cased.
+    /// The texts, each at most 256 bytes (kept fields are bounded).
     fn new(parts: [Option<&str>; TEXTS], upper: Text) -> Texts {
+        let total: usize = parts.iter().flatten().map(|s| s.len()).sum();
+        let mut inline = [0u8; INLINE_TEXT];
+        let mut heap = Vec::new();
+        if total > INLINE_TEXT {
+            heap.reserve_exact(total);
+        }
         let mut ends = [0u16; TEXTS];
         let mut present = 0u8;
         let mut at = 0usize;
         for (i, (part, end)) in parts.iter().zip(ends.iter_mut()).enumerate() {
             if let Some(p) = part {
                 present |= 1 << i;
-                at += p.len();
+                let bytes = p.as_bytes();
+                if total > INLINE_TEXT {
+                    heap.extend_from_slice(bytes);
+                } else if let Some(dst) = inline.get_mut(at..at + bytes.len()) {
+                    dst.copy_from_slice(bytes);
+                }
+                if i == upper as usize {
+                    let dst = if total > INLINE_TEXT {
+                        heap.get_mut(at..)
+                    } else {
+                        inline.get_mut(at..at + bytes.len())
+                    };
+                    dst.into_iter().for_each(<[u8]>::make_ascii_uppercase);
+                }
+                at += bytes.len();
             }
             // Every text is at most 256 bytes, so `at` ≤ 6 × 256.
             *end = u16::try_from(at).unwrap_or(u16::MAX);
         }
-        let buf = if at <= INLINE_TEXT {
-            let mut inline = [0u8; INLINE_TEXT];
-            let mut start = 0usize;
-            for p in parts.iter().flatten() {
-                let end = start + p.len();
-                if let Some(dst) = inline.get_mut(start..end) {
-                    dst.copy_from_slice(p.as_bytes());
-                }
-                start = end;
-            }
-            Buf::Inline(inline)
-        } else {
-            let mut heap = Vec::with_capacity(at);
-            for p in parts.iter().flatten() {
-                heap.extend_from_slice(p.as_bytes());
-            }
+        let buf = if total > INLINE_TEXT {
             Buf::Heap(heap.into_boxed_slice())
+        } else {
+            Buf::Inline(inline)
         };
-        let mut texts = Texts { buf, ends, present };
-        if let Some((start, end)) = texts.range(upper) {
-            let text = match &mut texts.buf {
-                Buf::Inline(b) => b.get_mut(start..end),
-                Buf::Heap(b) => b.get_mut(start..end),
-            };
-            text.into_iter().for_each(<[u8]>::make_ascii_uppercase);
-        }
-        texts
+        Texts { buf, ends, present }
     }
 
-    /// Where text `t` is in the buffer, when present.
-    fn range(&self, t: Text) -> Option<(usize, usize)> {
+    fn bytes(&self, t: Text) -> Option<&[u8]> {
         let i = t as usize;
         if self.present & (1 << i) == 0 {
             return None;
@@ -101,11 +98,7 @@ impl Texts {
             .checked_sub(1)
             .and_then(|j| self.ends.get(j))
             .map_or(0, |&e| usize::from(e));
-        Some((start, usize::from(*self.ends.get(i)?)))
-    }
-
-    fn bytes(&self, t: Text) -> Option<&[u8]> {
-        let (start, end) = self.range(t)?;
+        let end = usize::from(*self.ends.get(i)?);
         match &self.buf {
             Buf::Inline(b) => b.get(start..end),
             Buf::Heap(b) => b.get(start..end),
