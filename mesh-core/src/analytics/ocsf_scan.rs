@@ -709,13 +709,14 @@ mod tests {
     use proptest::prelude::*;
 
     /// Lines of the shapes hosts send, all read by the fast reader.
-    const PLAIN: [&str; 6] = [
+    const PLAIN: [&str; 7] = [
         r#"{"class_uid":3002,"activity_id":1,"type_uid":300201,"time":1717228800000,"metadata":{"uid":"evt-1","version":"1.8.0","product":{"name":"bench"}},"status_id":2,"user":{"email_addr":"User1@example.com"},"src_endpoint":{"ip":"10.1.0.0","location":{"coordinates":[-149.5,-59.25],"country":"FR"}}}"#,
         r#"{"class_uid":3002,"activity_id":1,"time":5,"status_id":1,"user":{"email_addr":"a@x"},"auth_factors":[{"factor_type_id":5},{"factor_type":"Push Notification"}],"src_endpoint":{"ip":"10.0.0.1"}}"#,
         r#"{"class_uid":6003,"activity_id":2,"time":-7,"status_id":1,"actor":{"user":{"uid":"arn:aws:sts::1:assumed-role/R/b@x"},"session":{"uid":"s-1"}},"api":{"operation":"GetObject"},"device":{"uid":"d-1","hostname":"h"},"src_endpoint":{"ip":"10.0.0.1","autonomous_system":{"number":64500}}}"#,
         r#"{"class_uid":1001,"activity_id":2,"time":1,"actor":{"user":{"email_addr":"c@x"}},"file":{"path":"C:\\share\\a.docx","type_id":1,"tags":[true,false,null,-0.5,[]]}}"#,
         r#" { "time" : 1 , "src_endpoint" : { "location" : { "lat" : -0 , "long" : 2.5 } } , "session" : "x" } "#,
         r#"{"time":1,"user":{"name":"a"},"user":"b","metadata":7,"api":[1,2],"auth_factors":{"a":1},"device":null}"#,
+        r#"{"unmapped":{"a":[1,{"b":[[],{}],"c":"x\"y"},-2.5,0],"d":{"e":{"f":null}},"g":[[1],[{}]]},"time":3,"x":[],"y":{}}"#,
     ];
 
     #[test]
