@@ -609,7 +609,9 @@ impl Correlator {
         text: &str,
         out: &mut Vec<Finding>,
     ) -> Result<Admission, AnalyticsError> {
-        let event = Event::from_fields(&super::ocsf_text::fields(text)?)?;
+        let mut fields = Fields::default();
+        super::ocsf_text::fields_into(text, &mut fields)?;
+        let event = Event::from_fields(&fields)?;
         Ok(self.observe_event(event, out))
     }
 

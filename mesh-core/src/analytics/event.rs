@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::ocsf::{kept_str, Fields, Signal};
+use super::ocsf::{kept_str, parse_ip, Fields, Signal};
 use super::state::CompactKey;
 use super::AnalyticsError;
 use crate::{ActorKey, Timestamp};
@@ -164,7 +164,7 @@ impl Event {
             status_id: f.status_id.unwrap_or(0),
             push_factor: f.push_factor,
             asn: f.asn,
-            src_ip: f.src_ip.as_deref().and_then(|s| s.parse().ok()),
+            src_ip: f.src_ip.as_deref().and_then(parse_ip),
             geo: f.geo(),
             actor: f.actor_text().map(|a| CompactKey::new(&a)),
             texts,

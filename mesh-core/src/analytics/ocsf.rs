@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::AnalyticsError;
 use crate::identity::canonical_text;
@@ -169,6 +169,46 @@ pub(crate) struct Fields<'a> {
     pub session_uid: Option<Text<'a>>,
     pub operation: Option<Text<'a>>,
     pub push_factor: bool,
+}
+
+/// An IP address as `IpAddr::from_str` reads it; dotted-quad IPv4 (the
+/// common case) is read here in one pass, anything else by the standard
+/// parser.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    ipv4(s.as_bytes())
+        .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+        .or_else(|| s.parse().ok())
+}
+
+/// Four decimal octets of one to three digits separated by dots, without
+/// leading zeros, each at most 255 (the rules of `Ipv4Addr::from_str`), or
+/// `None`.
+fn ipv4(b: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut i = 0usize;
+    for (k, octet) in out.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n = 0u32;
+        while let Some(&d @ b'0'..=b'9') = b.get(i) {
+            if i - start == 3 {
+                return None;
+            }
+            n = n * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    (i == b.len()).then_some(out)
 }
 
 /// A kept text field: present, non-empty and at most [`MAX_FIELD_LEN`].
@@ -375,7 +415,7 @@ impl<'a> Fields<'a> {
             status_id: self.status_id.unwrap_or(0),
             uid: kept(self.uid.as_ref()),
             actor: self.actor(),
-            src_ip: self.src_ip.as_deref().and_then(|s| s.parse().ok()),
+            src_ip: self.src_ip.as_deref().and_then(parse_ip),
             geo: self.geo(),
             country: self
                 .country
@@ -455,6 +495,46 @@ mod tests {
         assert_eq!(actor_of(&e).unwrap().as_str(), "bob@example.com");
         let e = json!({"class_uid": 3005, "time": 1, "actor": {"user": {"name": "admin"}}, "user": {"name": "carol"}});
         assert_eq!(actor_of(&e).unwrap().as_str(), "carol");
+    }
+
+    #[test]
+    fn ip_addresses_read_as_the_standard_parser_does() {
+        let mut cases: Vec<String> = [
+            "10.1.0.0",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1",
+            "1.1.1.1.",
+            "1..1.1",
+            "1.1.1.1 ",
+            " 1.1.1.1",
+            "1.1.1.0001",
+            "1.1.1.00",
+            "1.1.1.1000",
+            "::1",
+            "2001:db8::7",
+            "::ffff:10.0.0.1",
+            "",
+            ".",
+            "1.2.3.4a",
+            "+1.2.3.4",
+            "1.2.3.-4",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for a in [
+            "0", "9", "00", "09", "10", "99", "100", "199", "249", "250", "255", "256", "300",
+            "999", "1000",
+        ] {
+            cases.push(format!("{a}.1.{a}.2"));
+            cases.push(format!("3.{a}.4.{a}"));
+        }
+        for c in cases {
+            assert_eq!(parse_ip(&c), c.parse().ok(), "{c}");
+        }
     }
 
     #[test]

@@ -24,10 +24,18 @@ use super::AnalyticsError;
 /// The fields of one event given as JSON text: by the fast reader for
 /// plain lines (`ocsf_scan`), else by the exact one here.
 pub(crate) fn fields(text: &str) -> Result<Fields<'_>, AnalyticsError> {
-    if let Some(f) = super::ocsf_scan::fields(text) {
-        return Ok(f);
+    let mut f = Fields::default();
+    fields_into(text, &mut f)?;
+    Ok(f)
+}
+
+/// [`fields`] read into `f` (given as `Fields::default()`), so that the
+/// large value is not moved on the way.
+pub(crate) fn fields_into<'a>(text: &'a str, f: &mut Fields<'a>) -> Result<(), AnalyticsError> {
+    if !super::ocsf_scan::read_into(text, f) {
+        *f = exact_fields(text)?;
     }
-    exact_fields(text)
+    Ok(())
 }
 
 /// The fields of one event given as JSON text, by `serde_json`'s parser.

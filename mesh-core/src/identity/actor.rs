@@ -126,6 +126,37 @@ impl ActorKey {
     }
 }
 
+/// Byte class of [`plain_ascii_canonical`]: `@`.
+const AT: u8 = 1;
+/// Byte class: an upper-case ASCII letter.
+const UPPER: u8 = 2;
+/// Byte class: `/` or space (not an e-mail address).
+const NOT_EMAIL: u8 = 4;
+/// Byte class: control, non-ASCII, or the down-level separator `\`.
+const REJECTED: u8 = 8;
+/// Byte class: `:` (every rejected prefix but `s-1-` has one).
+const COLON: u8 = 16;
+
+/// The class of every byte (0 for the other bytes, e.g. lower-case letters,
+/// digits, `.`, `-`, `_`, `+`).
+#[allow(clippy::indexing_slicing)]
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match i as u8 {
+            b'A'..=b'Z' => UPPER,
+            b'@' => AT,
+            0..=0x1f | 0x7f.. | b'\\' => REJECTED,
+            b'/' | b' ' => NOT_EMAIL,
+            b':' => COLON,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+
 /// [`plain_ascii_key`]'s text, borrowed when already canonical.
 fn plain_ascii_canonical(s: &str) -> Option<Cow<'_, str>> {
     let bytes = s.as_bytes();
@@ -136,24 +167,24 @@ fn plain_ascii_canonical(s: &str) -> Option<Cow<'_, str>> {
     {
         return None;
     }
-    let (mut ats, mut not_email, mut upper) = (0usize, false, false);
+    // The classes of all bytes at once, and the number of `@`.
+    let (mut classes, mut ats) = (0u8, 0usize);
     for &b in bytes {
-        match b {
-            b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'+' => {}
-            b'A'..=b'Z' => upper = true,
-            b'@' => ats += 1,
-            // Control, non-ASCII, or the down-level separator.
-            0..=0x1f | 0x7f.. | b'\\' => return None,
-            b'/' | b' ' => not_email = true,
-            _ => {}
-        }
+        let c = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(REJECTED);
+        classes |= c;
+        ats += usize::from(c & AT);
     }
+    if classes & REJECTED != 0 {
+        return None;
+    }
+    let (not_email, upper) = (classes & NOT_EMAIL != 0, classes & UPPER != 0);
     let prefix = |p: &str| {
         bytes
             .get(..p.len())
             .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
     };
-    if prefix("mailto:") || prefix("arn:") || prefix("spiffe://") || prefix("s-1-") {
+    let colon = classes & COLON != 0;
+    if (colon && (prefix("mailto:") || prefix("arn:") || prefix("spiffe://"))) || prefix("s-1-") {
         return None;
     }
     let email = ats == 1 && !not_email && first != b'@' && last != b'@';
