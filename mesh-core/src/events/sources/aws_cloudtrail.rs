@@ -73,6 +73,22 @@ pub(super) fn account_change(name: &str) -> Option<i64> {
 }
 
 /// The API Activity of an event name, from its verb.
+/// The OCSF class and activity of a CloudTrail event, from its name and
+/// source: console logins are authentications, IAM changes to accounts
+/// are account changes, every other call is API activity.
+pub(super) fn class_and_activity(name: &str, source: Option<&str>) -> (Class, i64) {
+    if name == "ConsoleLogin" {
+        (Class::Authentication, 1)
+    } else if source == Some("iam.amazonaws.com") {
+        match account_change(name) {
+            Some(a) => (Class::AccountChange, a),
+            None => (Class::ApiActivity, api_activity(name)),
+        }
+    } else {
+        (Class::ApiActivity, api_activity(name))
+    }
+}
+
 pub(super) fn api_activity(name: &str) -> i64 {
     const VERBS: &[(&str, i64)] = &[
         ("Get", 2),
@@ -203,16 +219,7 @@ pub(crate) fn map<F: Take>(f: &mut F, _ctx: &MapContext) -> Result<Event, EventE
         .ok_or_else(|| EventError::missing("api.operation"))?;
     let source = f.str(&["eventSource"]);
 
-    let (class, activity) = if name == "ConsoleLogin" {
-        (Class::Authentication, 1)
-    } else if source.as_deref() == Some("iam.amazonaws.com") {
-        match account_change(&name) {
-            Some(a) => (Class::AccountChange, a),
-            None => (Class::ApiActivity, api_activity(&name)),
-        }
-    } else {
-        (Class::ApiActivity, api_activity(&name))
-    };
+    let (class, activity) = class_and_activity(&name, source.as_deref());
     let mut e = event(class, activity, time, VENDOR, PRODUCT);
     if activity == 99 {
         e.activity_name = Some(name.clone());

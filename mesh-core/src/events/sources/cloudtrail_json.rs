@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::aws_cloudtrail::{account_change, api_activity, session_name};
+use super::aws_cloudtrail::{class_and_activity, session_name};
 use super::common::is_ip;
 use super::doc::{Doc, Node};
 use super::fields::Take;
@@ -167,16 +167,7 @@ pub(crate) fn write<'a>(f: &mut Doc<'a>, raw_data: Option<&str>, out: &mut Vec<u
     f.take_text(&["eventTime"]);
     let name = f.take_text(&["eventName"])?;
     let source = f.take_text(&["eventSource"]);
-    let (class, activity) = if name == "ConsoleLogin" {
-        (Class::Authentication, 1)
-    } else if source.as_deref() == Some("iam.amazonaws.com") {
-        match account_change(&name) {
-            Some(a) => (Class::AccountChange, a),
-            None => (Class::ApiActivity, api_activity(&name)),
-        }
-    } else {
-        (Class::ApiActivity, api_activity(&name))
-    };
+    let (class, activity) = class_and_activity(&name, source.as_deref());
     let meta_uid = f.take_text(&["eventID"]);
     let log_version = f.take_text(&["eventVersion"]);
     let correlation_uid = f.take_text(&["requestID"]);
