@@ -229,6 +229,16 @@ impl<'py> Entry<'py> {
         self.key.as_ref().map_or(0, |k| k.as_ptr() as usize)
     }
 
+    /// What a template built from this entry holds for it: the value when
+    /// it is [`Entry::shared`], else `None` (set again in every copy).
+    fn template_value(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        if self.shared {
+            self.value.clone()
+        } else {
+            py.None().into_bound(py)
+        }
+    }
+
     fn key(&self) -> PyResult<&Bound<'py, PyString>> {
         self.key
             .as_ref()
@@ -444,11 +454,7 @@ impl<'py> JsonBuilder<'py> {
                 let t = PyDict::new(py);
                 let mut values = Vec::with_capacity(n);
                 for e in entries {
-                    let v = if e.shared {
-                        e.value.clone()
-                    } else {
-                        py.None().into_bound(py)
-                    };
+                    let v = e.template_value(py);
                     values.push(v.as_ptr() as usize);
                     t.set_item(e.key()?, v)?;
                 }
@@ -559,11 +565,7 @@ impl<'py> JsonBuilder<'py> {
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut texts = Vec::with_capacity(n);
         for e in entries {
-            let v = if e.shared {
-                e.value.clone()
-            } else {
-                py.None().into_bound(py)
-            };
+            let v = e.template_value(py);
             let k = e.key()?;
             t.set_item(k, &v)?;
             keys.push(k.clone().unbind());
