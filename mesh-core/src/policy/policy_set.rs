@@ -9,6 +9,7 @@
 //! ancestors, so the cost grows with the policies that can apply, not with
 //! the size of the set. Deciding allocates nothing in the usual case.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::ast::{ActionScope, ConditionKind, Effect, EntityScope, Expr, ExprKind, ExtFn, Policy};
@@ -19,7 +20,7 @@ use super::eval::{eval_bool, Env, EvalError};
 use super::ext::{Decimal, IpNet};
 use super::parser::parse_policies;
 use super::request::Request;
-use super::value::{EntityUid, Record, Set, Value};
+use super::value::{EntityType, EntityUid, Record, Set, Value};
 use super::PolicyError;
 
 #[derive(Default, Debug, Clone)]
@@ -48,49 +49,164 @@ fn scope_key(s: &EntityScope) -> Option<u64> {
     }
 }
 
-/// The index keys of one request side: the entity, its type, its ancestors.
-#[derive(Clone, Copy)]
-struct Keys<'a> {
-    uid: u64,
-    ty: u64,
-    ancestors: &'a [EntityUid],
+/// How a request entity reached an index slot: as the entity itself, as
+/// its type, as one of its ancestors, or unchecked (the key is shared by
+/// different scope entities or types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Uid,
+    Type,
+    Ancestor,
+    Unchecked,
 }
 
-impl Keys<'_> {
-    fn contains(&self, k: u64) -> bool {
-        self.uid == k || self.ty == k || self.ancestors.iter().any(|a| a.key() == k)
+/// What the scopes filed under one index key name: one entity, one type,
+/// or (when 64-bit keys collide) several.
+#[derive(Clone, Debug)]
+enum Anchor {
+    Uid(EntityUid),
+    Type(EntityType),
+    Mixed,
+}
+
+impl Anchor {
+    fn of_entity(e: &EntityUid) -> Self {
+        Anchor::Uid(e.clone())
+    }
+
+    /// Records that `other` is also filed under this anchor's key.
+    fn merge(&mut self, other: Anchor) {
+        let same = match (&*self, &other) {
+            (Anchor::Uid(a), Anchor::Uid(b)) => a == b,
+            (Anchor::Type(a), Anchor::Type(b)) => a == b,
+            _ => false,
+        };
+        if !same {
+            *self = Anchor::Mixed;
+        }
+    }
+}
+
+/// Most keys of one request side whose check against the anchors is
+/// remembered during a decision; keys beyond are checked at each use.
+const MAX_KEYS: usize = 32;
+
+/// What is known of one request key during a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    Unknown,
+    No,
+    Yes(Via),
+}
+
+/// The index keys of one request side: the entity (index 0), its type (1)
+/// and its ancestors (2…). A key that reaches an index slot is checked,
+/// once per decision, against the anchor of that key: the scope entity or
+/// type must be exactly this one (64-bit keys can collide).
+struct Keys<'a> {
+    uid: &'a EntityUid,
+    ancestors: &'a [EntityUid],
+    anchors: &'a KeyMap<u64, Anchor>,
+    seen: [Cell<Seen>; MAX_KEYS],
+}
+
+impl<'a> Keys<'a> {
+    fn new(
+        anchors: &'a KeyMap<u64, Anchor>,
+        uid: &'a EntityUid,
+        entity: Option<&'a Entity>,
+    ) -> Self {
+        Keys {
+            uid,
+            ancestors: entity.map_or(&[][..], Entity::ancestors),
+            anchors,
+            seen: [const { Cell::new(Seen::Unknown) }; MAX_KEYS],
+        }
+    }
+
+    fn len(&self) -> usize {
+        2 + self.ancestors.len()
+    }
+
+    fn key_at(&self, i: usize) -> Option<u64> {
+        match i {
+            0 => Some(self.uid.key()),
+            1 => Some(self.uid.entity_type().key()),
+            _ => self.ancestors.get(i - 2).map(EntityUid::key),
+        }
+    }
+
+    /// How key `i`, found in an index map, reaches it (`None`: it does not).
+    fn reach(&self, i: usize) -> Option<Via> {
+        let Some(cell) = self.seen.get(i) else {
+            return self.check(i);
+        };
+        match cell.get() {
+            Seen::No => None,
+            Seen::Yes(via) => Some(via),
+            Seen::Unknown => {
+                let r = self.check(i);
+                cell.set(r.map_or(Seen::No, Seen::Yes));
+                r
+            }
+        }
+    }
+
+    /// Checks key `i` against the anchor of its key.
+    fn check(&self, i: usize) -> Option<Via> {
+        let k = self.key_at(i)?;
+        match self.anchors.get(&k)? {
+            // Visit a shared key once, by its first holder; every scope
+            // found under it is checked in full.
+            Anchor::Mixed => (!(0..i).any(|j| self.key_at(j) == Some(k))).then_some(Via::Unchecked),
+            Anchor::Uid(e) => match i {
+                0 => (e == self.uid).then_some(Via::Uid),
+                1 => None,
+                // An ancestor that is the entity itself (a cycle) was
+                // already reached as the entity.
+                _ => self
+                    .ancestors
+                    .get(i - 2)
+                    .is_some_and(|a| a == e && a != self.uid)
+                    .then_some(Via::Ancestor),
+            },
+            Anchor::Type(t) => (i == 1 && t == self.uid.entity_type()).then_some(Via::Type),
+        }
     }
 
     /// Calls `f` with the value of every key of `map` that is one of these
-    /// keys: probes the map for each key, or, for a map smaller than the key
-    /// list, scans the map.
-    fn matches<'m, V>(&self, map: &'m KeyMap<u64, V>, mut f: impl FnMut(&'m V)) {
+    /// keys and reaches it, and how: probes the map for each key, or, for a
+    /// map smaller than the key list, scans the map.
+    fn matches<'m, V>(&self, map: &'m KeyMap<u64, V>, mut f: impl FnMut(&'m V, Via)) {
         if map.is_empty() {
             return;
         }
-        if map.len() < 2 + self.ancestors.len() {
+        let n = self.len();
+        if map.len() < n {
             for (k, v) in map {
-                if self.contains(*k) {
-                    f(v);
+                for i in 0..n {
+                    if self.key_at(i) == Some(*k) {
+                        if let Some(via) = self.reach(i) {
+                            f(v, via);
+                        }
+                    }
                 }
             }
         } else {
-            self.for_each(|k| {
-                if let Some(v) = map.get(&k) {
-                    f(v);
+            for i in 0..n {
+                if let Some(v) = self.key_at(i).and_then(|k| map.get(&k)) {
+                    if let Some(via) = self.reach(i) {
+                        f(v, via);
+                    }
                 }
-            });
-        }
-    }
-
-    fn for_each(&self, mut f: impl FnMut(u64)) {
-        f(self.uid);
-        f(self.ty);
-        for a in self.ancestors {
-            f(a.key());
+            }
         }
     }
 }
+
+/// How a candidate policy was reached at each level (action, principal,
+/// resource): `None` through the level's open-scope slot.
+type Path = [Option<Via>; 3];
 
 impl Index {
     fn insert(&mut self, p: &Policy, idx: u32) {
@@ -123,27 +239,27 @@ impl Index {
 
     fn visit(
         &self,
-        action: Keys<'_>,
-        principal: Keys<'_>,
-        resource: Keys<'_>,
-        f: &mut impl FnMut(u32),
+        action: &Keys<'_>,
+        principal: &Keys<'_>,
+        resource: &Keys<'_>,
+        f: &mut impl FnMut(u32, Path),
     ) {
-        let on_p = |pnode: &PNode, f: &mut dyn FnMut(u32)| {
-            let on_r = |rnode: &RNode, f: &mut dyn FnMut(u32)| {
+        let on_p = |pnode: &PNode, va: Option<Via>, f: &mut dyn FnMut(u32, Path)| {
+            let on_r = |rnode: &RNode, vp: Option<Via>, f: &mut dyn FnMut(u32, Path)| {
                 for &i in &rnode.any {
-                    f(i);
+                    f(i, [va, vp, None]);
                 }
-                resource.matches(&rnode.by_key, |list| {
+                resource.matches(&rnode.by_key, |list, vr| {
                     for &i in list {
-                        f(i);
+                        f(i, [va, vp, Some(vr)]);
                     }
                 });
             };
-            on_r(&pnode.any, f);
-            principal.matches(&pnode.by_key, |r| on_r(r, f));
+            on_r(&pnode.any, None, f);
+            principal.matches(&pnode.by_key, |r, vp| on_r(r, Some(vp), f));
         };
-        on_p(&self.any, f);
-        action.matches(&self.by_action, |p| on_p(p, f));
+        on_p(&self.any, None, f);
+        action.matches(&self.by_action, |p, va| on_p(p, Some(va), f));
     }
 }
 
@@ -232,6 +348,9 @@ pub struct PolicySet {
     meta: Vec<Meta>,
     forbids: Index,
     permits: Index,
+    /// What the scopes filed under each index key name, so that a request
+    /// checks each of its entities once instead of once per policy.
+    anchors: KeyMap<u64, Anchor>,
     mode: ErrorMode,
     determining: Determining,
 }
@@ -256,6 +375,7 @@ impl Default for PolicySet {
             meta: Vec::new(),
             forbids: Index::default(),
             permits: Index::default(),
+            anchors: KeyMap::default(),
             mode: ErrorMode::FailClosed,
             determining: Determining::All,
         }
@@ -327,11 +447,40 @@ impl PolicySet {
                 Effect::Forbid => set.forbids.insert(&p, idx),
                 Effect::Permit => set.permits.insert(&p, idx),
             }
+            set.add_anchors(&p);
             set.meta.push(meta);
             set.policies.push(p);
         }
         assign_memo_slots(&set.policies, &mut set.meta);
         Ok(set)
+    }
+
+    /// Records the entities and types `p`'s scopes are filed under.
+    fn add_anchors(&mut self, p: &Policy) {
+        let mut add = |key: u64, anchor: Anchor| {
+            self.anchors
+                .entry(key)
+                .and_modify(|a| a.merge(anchor.clone()))
+                .or_insert(anchor);
+        };
+        for s in [&p.principal, &p.resource] {
+            match s {
+                EntityScope::Any => {}
+                EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
+                    add(e.key(), Anchor::of_entity(e));
+                }
+                EntityScope::Is(t) => add(t.key(), Anchor::Type(t.clone())),
+            }
+        }
+        match &p.action {
+            ActionScope::Any => {}
+            ActionScope::Eq(a) => add(a.key(), Anchor::of_entity(a)),
+            ActionScope::In { actions, .. } => {
+                for a in actions {
+                    add(a.key(), Anchor::of_entity(a));
+                }
+            }
+        }
     }
 
     /// The same set with another [`ErrorMode`].
@@ -412,14 +561,14 @@ impl PolicySet {
         out.set = self;
         out.reset();
         let env = make_env(request, entities);
-        let keys = request_keys(request, &env);
-        let (ak, pk, rk) = keys;
+        let keys = self.request_keys(request, &env);
+        let (ak, pk, rk) = (&keys.0, &keys.1, &keys.2);
         let mut memo = Memo([0; MEMO_SLOTS]);
 
         // Forbids.
         let mut matched = false;
         let mut errored = false;
-        self.forbids.visit(ak, pk, rk, &mut |i| {
+        self.forbids.visit(ak, pk, rk, &mut |i, path| {
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
@@ -427,7 +576,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !scope_matches(p, &env) {
+            if !scope_reached(p, &env, path) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -465,7 +614,7 @@ impl PolicySet {
         let mut pending_count = 0u32;
         let first_only = self.determining == Determining::First;
         let mut done = false;
-        self.permits.visit(ak, pk, rk, &mut |i| {
+        self.permits.visit(ak, pk, rk, &mut |i, path| {
             if done {
                 return;
             }
@@ -476,7 +625,7 @@ impl PolicySet {
             if m.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !scope_matches(p, &env) {
+            if !scope_reached(p, &env, path) {
                 return;
             }
             match memo.eval(p, m, &env) {
@@ -518,7 +667,7 @@ impl PolicySet {
                 out.reason = Reason::ObligationUnmet;
                 // Second pass (rare): list every permit needing an obligation.
                 if pending_count > 1 {
-                    self.collect_pending(request, &env, keys, out);
+                    self.collect_pending(request, &env, &keys, out);
                 } else {
                     out.determining.push(first);
                 }
@@ -533,16 +682,16 @@ impl PolicySet {
         &'p self,
         request: &Request,
         env: &Env<'_>,
-        (ak, pk, rk): (Keys<'_>, Keys<'_>, Keys<'_>),
+        (ak, pk, rk): &(Keys<'_>, Keys<'_>, Keys<'_>),
         out: &mut Decision<'p>,
     ) {
-        self.permits.visit(ak, pk, rk, &mut |i| {
+        self.permits.visit(ak, pk, rk, &mut |i, path| {
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
             };
             let Some(o) = &m.obligation else { return };
-            if out.determining.as_slice().contains(&i) || !scope_matches(p, env) {
+            if out.determining.as_slice().contains(&i) || !scope_reached(p, env, path) {
                 return;
             }
             if conditions_hold(p, env) == Ok(true) && !obligation_met(o, request) {
@@ -554,6 +703,12 @@ impl PolicySet {
 }
 
 pub(crate) fn make_env<'r>(request: &'r Request, entities: &'r Entities) -> Env<'r> {
+    let carried = |uid: &EntityUid| {
+        request
+            .principal_entity
+            .as_deref()
+            .filter(|e| e.uid() == uid)
+    };
     let principal_entity = request
         .principal_entity
         .as_deref()
@@ -565,25 +720,60 @@ pub(crate) fn make_env<'r>(request: &'r Request, entities: &'r Entities) -> Env<
         context: &request.context,
         entities,
         principal_entity,
-        resource_entity: entities.get(request.resource()),
-        action_entity: entities.get(request.action()),
+        // An entity the request carries stands for its uid everywhere,
+        // also when the resource or action names the principal.
+        resource_entity: carried(request.resource()).or_else(|| entities.get(request.resource())),
+        action_entity: carried(request.action()).or_else(|| entities.get(request.action())),
     }
 }
 
-fn keys_of<'a>(uid: &EntityUid, entity: Option<&'a Entity>) -> Keys<'a> {
-    Keys {
-        uid: uid.key(),
-        ty: uid.entity_type().key(),
-        ancestors: entity.map_or(&[][..], Entity::ancestors),
+impl PolicySet {
+    /// The index keys of the request's action, principal and resource.
+    fn request_keys<'a>(
+        &'a self,
+        request: &'a Request,
+        env: &Env<'a>,
+    ) -> (Keys<'a>, Keys<'a>, Keys<'a>) {
+        (
+            Keys::new(&self.anchors, request.action(), env.action_entity),
+            Keys::new(&self.anchors, request.principal(), env.principal_entity),
+            Keys::new(&self.anchors, request.resource(), env.resource_entity),
+        )
     }
 }
 
-fn request_keys<'a>(request: &Request, env: &Env<'a>) -> (Keys<'a>, Keys<'a>, Keys<'a>) {
-    (
-        keys_of(request.action(), env.action_entity),
-        keys_of(request.principal(), env.principal_entity),
-        keys_of(request.resource(), env.resource_entity),
-    )
+/// Whether `p`'s scope holds, given how the index reached it: a checked
+/// key already proved the entity comparison its scope makes, so only the
+/// kind of match is left to check; an unchecked one is checked in full.
+fn scope_reached(p: &Policy, env: &Env<'_>, path: Path) -> bool {
+    let [va, vp, vr] = path;
+    if path.contains(&Some(Via::Unchecked)) {
+        return scope_matches(p, env);
+    }
+    action_reached(&p.action, va)
+        && entity_reached(&p.principal, vp, env.principal)
+        && entity_reached(&p.resource, vr, env.resource)
+}
+
+fn entity_reached(s: &EntityScope, via: Option<Via>, v: &Value) -> bool {
+    match s {
+        EntityScope::Any => true,
+        EntityScope::Eq(_) => via == Some(Via::Uid),
+        EntityScope::In(_) => matches!(via, Some(Via::Uid | Via::Ancestor)),
+        EntityScope::Is(_) => via == Some(Via::Type),
+        EntityScope::IsIn(t, _) => {
+            matches!(via, Some(Via::Uid | Via::Ancestor))
+                && matches!(v, Value::Entity(u) if u.entity_type() == t)
+        }
+    }
+}
+
+fn action_reached(s: &ActionScope, via: Option<Via>) -> bool {
+    match s {
+        ActionScope::Any => true,
+        ActionScope::Eq(_) => via == Some(Via::Uid),
+        ActionScope::In { .. } => matches!(via, Some(Via::Uid | Via::Ancestor)),
+    }
 }
 
 fn entity_scope_ok(s: &EntityScope, v: &Value, env: &Env<'_>) -> bool {
@@ -826,6 +1016,14 @@ fn fold(e: &mut Expr, p: &Policy) -> Result<(), PolicyError> {
 
 #[cfg(test)]
 impl PolicySet {
+    /// Marks every index key as shared by several scopes (as on a 64-bit
+    /// key collision), so that every scope is checked in full.
+    pub(crate) fn uncheck_anchors(&mut self) {
+        for a in self.anchors.values_mut() {
+            *a = Anchor::Mixed;
+        }
+    }
+
     /// (visited candidates, in scope) for one request, over both indexes.
     pub(crate) fn count_candidates(
         &self,
@@ -833,16 +1031,15 @@ impl PolicySet {
         entities: &Entities,
     ) -> (usize, usize) {
         let env = make_env(request, entities);
-        let (ak, pk, rk) = request_keys(request, &env);
+        let (ak, pk, rk) = self.request_keys(request, &env);
         let (mut visited, mut in_scope) = (0, 0);
         for idx in [&self.forbids, &self.permits] {
-            idx.visit(ak, pk, rk, &mut |i| {
+            idx.visit(&ak, &pk, &rk, &mut |i, path| {
                 visited += 1;
-                if self
-                    .policies
-                    .get(i as usize)
-                    .is_some_and(|p| scope_matches(p, &env))
-                {
+                let p = self.policies.get(i as usize);
+                let full = p.is_some_and(|p| scope_matches(p, &env));
+                assert_eq!(p.is_some_and(|p| scope_reached(p, &env, path)), full);
+                if full {
                     in_scope += 1;
                 }
             });

@@ -738,8 +738,17 @@ fn index_proven_scopes_match_conditions() {
     }
     let scoped = PolicySet::parse(&scoped, "scoped").unwrap();
     let plain = PolicySet::parse(&as_conditions, "plain").unwrap();
+    // The same scopes with every index key unchecked (as when 64-bit keys
+    // collide): every scope is then checked in full.
+    let mut unchecked = scoped.clone();
+    unchecked.uncheck_anchors();
     for req in &requests {
         let a = scoped.decide(req, &ents);
+        let u = unchecked.decide(req, &ents);
+        assert_eq!(
+            u.determining().collect::<Vec<_>>(),
+            a.determining().collect::<Vec<_>>()
+        );
         let b = plain.decide(req, &ents);
         assert_eq!(a.errors().count(), 0);
         assert_eq!(b.errors().count(), 0);
@@ -751,4 +760,39 @@ fn index_proven_scopes_match_conditions() {
         assert!(!ids(&b).is_empty());
         assert_eq!(ids(&a), ids(&b), "request {req:?}");
     }
+}
+
+/// An entity with more ancestors named by scopes than are checked up front
+/// still matches every policy naming any of them.
+#[test]
+fn many_named_ancestors_all_match() {
+    let n = 40;
+    let mut ents = vec![json!({"uid": {"type": "User", "id": "u"}, "attrs": {},
+        "parents": (0..n).map(|i| json!({"type": "Group", "id": format!("g{i}")})).collect::<Vec<_>>()})];
+    for i in 0..n {
+        ents.push(
+            json!({"uid": {"type": "Group", "id": format!("g{i}")}, "attrs": {}, "parents": []}),
+        );
+    }
+    let ents = Entities::from_json_value(&json!(ents)).unwrap();
+    let mut src = String::new();
+    for i in 0..n {
+        src.push_str(&format!(
+            "@id(\"p{i}\") permit(principal in Group::\"g{i}\", action, resource);\n\
+             @id(\"q{i}\") permit(principal == Group::\"g{i}\", action, resource);\n"
+        ));
+    }
+    let set = PolicySet::parse(&src, "p").unwrap();
+    let req = Request::new(
+        EntityUid::from_parts("User", "u"),
+        EntityUid::from_parts("Action", "read"),
+        EntityUid::from_parts("Doc", "d"),
+        Record::new(vec![]).unwrap(),
+    );
+    let d = set.decide(&req, &ents);
+    let mut ids: Vec<String> = d.determining().map(|p| p.as_str().to_string()).collect();
+    ids.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    want.sort();
+    assert_eq!(ids, want);
 }
