@@ -124,6 +124,18 @@ pub(crate) struct Env<'r> {
 impl<'r> Env<'r> {
     /// The entity data for `uid`: the request's own principal, else the store.
     pub fn entity(&self, uid: &EntityUid) -> Option<&'r Entity> {
+        // The request's own principal and resource, by address (the usual
+        // case: `principal.x` reads the uid the request holds).
+        if let Value::Entity(p) = self.principal {
+            if std::ptr::eq(p, uid) && self.principal_entity.is_some() {
+                return self.principal_entity;
+            }
+        }
+        if let Value::Entity(r) = self.resource {
+            if std::ptr::eq(r, uid) && self.resource_entity.is_some() {
+                return self.resource_entity;
+            }
+        }
         for e in [
             self.principal_entity,
             self.resource_entity,

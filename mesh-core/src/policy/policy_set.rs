@@ -275,6 +275,96 @@ struct Meta {
     memo: Option<u8>,
 }
 
+/// What a scope constrains, without the entity (which the index key
+/// stands for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Any,
+    Eq,
+    In,
+    Is,
+    IsIn,
+}
+
+impl Kind {
+    fn of(s: &EntityScope) -> Self {
+        match s {
+            EntityScope::Any => Kind::Any,
+            EntityScope::Eq(_) => Kind::Eq,
+            EntityScope::In(_) => Kind::In,
+            EntityScope::Is(_) => Kind::Is,
+            EntityScope::IsIn(..) => Kind::IsIn,
+        }
+    }
+
+    fn of_action(s: &ActionScope) -> Self {
+        match s {
+            ActionScope::Any => Kind::Any,
+            ActionScope::Eq(_) => Kind::Eq,
+            ActionScope::In { .. } => Kind::In,
+        }
+    }
+
+    /// Whether a scope of this kind holds for an entity that reached its
+    /// index slot `via` (checked).
+    fn reached(self, via: Option<Via>) -> bool {
+        match self {
+            Kind::Any => true,
+            Kind::Eq => via == Some(Via::Uid),
+            Kind::In | Kind::IsIn => matches!(via, Some(Via::Uid | Via::Ancestor)),
+            Kind::Is => via == Some(Via::Type),
+        }
+    }
+}
+
+/// What a decision reads of every candidate policy, packed apart from the
+/// policy itself so that a candidate settled by its scope and the memo
+/// touches one small record.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    action: Kind,
+    principal: Kind,
+    resource: Kind,
+    /// See [`Meta::multi`].
+    multi: bool,
+    /// See [`Meta::memo`].
+    memo: Option<u8>,
+}
+
+impl Hot {
+    fn new(p: &Policy, m: &Meta) -> Self {
+        Hot {
+            action: Kind::of_action(&p.action),
+            principal: Kind::of(&p.principal),
+            resource: Kind::of(&p.resource),
+            multi: m.multi,
+            memo: m.memo,
+        }
+    }
+
+    /// Whether the policy's scope holds, given how the index reached it: a
+    /// checked key already proved the entity comparison the scope makes, so
+    /// only the kind of match is left (and the type, for `is T in E`); an
+    /// unchecked key (`None` here) needs the full check.
+    fn reached(&self, p: &Policy, env: &Env<'_>, path: Path) -> Option<bool> {
+        let [va, vp, vr] = path;
+        if path.contains(&Some(Via::Unchecked)) {
+            return None;
+        }
+        let typed = |s: &EntityScope, v: &Value| match s {
+            EntityScope::IsIn(t, _) => matches!(v, Value::Entity(u) if u.entity_type() == t),
+            _ => true,
+        };
+        Some(
+            self.action.reached(va)
+                && self.principal.reached(vp)
+                && self.resource.reached(vr)
+                && (self.principal != Kind::IsIn || typed(&p.principal, env.principal))
+                && (self.resource != Kind::IsIn || typed(&p.resource, env.resource)),
+        )
+    }
+}
+
 /// Size of the per-decision memo of shared conditions.
 const MEMO_SLOTS: usize = 128;
 
@@ -284,8 +374,13 @@ const MEMO_SLOTS: usize = 128;
 struct Memo([u8; MEMO_SLOTS]);
 
 impl Memo {
-    fn eval<'p>(&mut self, p: &'p Policy, m: &Meta, env: &Env<'_>) -> Result<bool, EvalError<'p>> {
-        let Some(slot) = m.memo.and_then(|i| self.0.get_mut(usize::from(i))) else {
+    fn eval<'p>(
+        &mut self,
+        p: &'p Policy,
+        memo: Option<u8>,
+        env: &Env<'_>,
+    ) -> Result<bool, EvalError<'p>> {
+        let Some(slot) = memo.and_then(|i| self.0.get_mut(usize::from(i))) else {
             return conditions_hold(p, env);
         };
         match *slot {
@@ -351,6 +446,8 @@ pub struct PolicySet {
     /// What the scopes filed under each index key name, so that a request
     /// checks each of its entities once instead of once per policy.
     anchors: KeyMap<u64, Anchor>,
+    /// Per policy, what every decision reads of it.
+    hot: Vec<Hot>,
     mode: ErrorMode,
     determining: Determining,
 }
@@ -376,6 +473,7 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             anchors: KeyMap::default(),
+            hot: Vec::new(),
             mode: ErrorMode::FailClosed,
             determining: Determining::All,
         }
@@ -452,6 +550,12 @@ impl PolicySet {
             set.policies.push(p);
         }
         assign_memo_slots(&set.policies, &mut set.meta);
+        set.hot = set
+            .policies
+            .iter()
+            .zip(&set.meta)
+            .map(|(p, m)| Hot::new(p, m))
+            .collect();
         Ok(set)
     }
 
@@ -569,24 +673,27 @@ impl PolicySet {
         let mut matched = false;
         let mut errored = false;
         self.forbids.visit(ak, pk, rk, &mut |i, path| {
-            let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
+            let (Some(p), Some(h)) = (self.policies.get(i as usize), self.hot.get(i as usize))
             else {
                 return;
             };
-            if m.multi && out.determining.as_slice().contains(&i) {
+            if h.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !scope_reached(p, &env, path) {
+            if !h
+                .reached(p, &env, path)
+                .unwrap_or_else(|| scope_matches(p, &env))
+            {
                 return;
             }
-            match memo.eval(p, m, &env) {
+            match memo.eval(p, h.memo, &env) {
                 Ok(true) => {
                     matched = true;
                     out.determining.push(i);
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    if !(m.multi && out.errors.as_slice().iter().any(|(j, _)| *j == i)) {
+                    if !(h.multi && out.errors.as_slice().iter().any(|(j, _)| *j == i)) {
                         out.errors.push((i, e));
                     }
                     if self.mode == ErrorMode::FailClosed {
@@ -618,18 +725,25 @@ impl PolicySet {
             if done {
                 return;
             }
-            let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
+            let (Some(p), Some(h)) = (self.policies.get(i as usize), self.hot.get(i as usize))
             else {
                 return;
             };
-            if m.multi && out.determining.as_slice().contains(&i) {
+            if h.multi && out.determining.as_slice().contains(&i) {
                 return;
             }
-            if !scope_reached(p, &env, path) {
+            if !h
+                .reached(p, &env, path)
+                .unwrap_or_else(|| scope_matches(p, &env))
+            {
                 return;
             }
-            match memo.eval(p, m, &env) {
-                Ok(true) => match &m.obligation {
+            match memo.eval(p, h.memo, &env) {
+                Ok(true) => match self
+                    .meta
+                    .get(i as usize)
+                    .and_then(|m| m.obligation.as_ref())
+                {
                     Some(o) if !obligation_met(o, request) => {
                         if pending_first.is_some_and(|f| f == i) {
                             return;
@@ -644,7 +758,7 @@ impl PolicySet {
                 },
                 Ok(false) => {}
                 Err(e) => {
-                    if !(m.multi && out.errors.as_slice().iter().any(|(j, _)| *j == i)) {
+                    if !(h.multi && out.errors.as_slice().iter().any(|(j, _)| *j == i)) {
                         out.errors.push((i, e));
                     }
                 }
@@ -691,7 +805,7 @@ impl PolicySet {
                 return;
             };
             let Some(o) = &m.obligation else { return };
-            if out.determining.as_slice().contains(&i) || !scope_reached(p, env, path) {
+            if out.determining.as_slice().contains(&i) || !self.in_scope(i, p, env, path) {
                 return;
             }
             if conditions_hold(p, env) == Ok(true) && !obligation_met(o, request) {
@@ -742,37 +856,14 @@ impl PolicySet {
     }
 }
 
-/// Whether `p`'s scope holds, given how the index reached it: a checked
-/// key already proved the entity comparison its scope makes, so only the
-/// kind of match is left to check; an unchecked one is checked in full.
-fn scope_reached(p: &Policy, env: &Env<'_>, path: Path) -> bool {
-    let [va, vp, vr] = path;
-    if path.contains(&Some(Via::Unchecked)) {
-        return scope_matches(p, env);
-    }
-    action_reached(&p.action, va)
-        && entity_reached(&p.principal, vp, env.principal)
-        && entity_reached(&p.resource, vr, env.resource)
-}
-
-fn entity_reached(s: &EntityScope, via: Option<Via>, v: &Value) -> bool {
-    match s {
-        EntityScope::Any => true,
-        EntityScope::Eq(_) => via == Some(Via::Uid),
-        EntityScope::In(_) => matches!(via, Some(Via::Uid | Via::Ancestor)),
-        EntityScope::Is(_) => via == Some(Via::Type),
-        EntityScope::IsIn(t, _) => {
-            matches!(via, Some(Via::Uid | Via::Ancestor))
-                && matches!(v, Value::Entity(u) if u.entity_type() == t)
-        }
-    }
-}
-
-fn action_reached(s: &ActionScope, via: Option<Via>) -> bool {
-    match s {
-        ActionScope::Any => true,
-        ActionScope::Eq(_) => via == Some(Via::Uid),
-        ActionScope::In { .. } => matches!(via, Some(Via::Uid | Via::Ancestor)),
+impl PolicySet {
+    /// Whether policy `i`'s scope holds for a request that reached it by
+    /// `path`.
+    fn in_scope(&self, i: u32, p: &Policy, env: &Env<'_>, path: Path) -> bool {
+        self.hot
+            .get(i as usize)
+            .and_then(|h| h.reached(p, env, path))
+            .unwrap_or_else(|| scope_matches(p, env))
     }
 }
 
@@ -1038,7 +1129,7 @@ impl PolicySet {
                 visited += 1;
                 let p = self.policies.get(i as usize);
                 let full = p.is_some_and(|p| scope_matches(p, &env));
-                assert_eq!(p.is_some_and(|p| scope_reached(p, &env, path)), full);
+                assert_eq!(p.is_some_and(|p| self.in_scope(i, p, &env, path)), full);
                 if full {
                     in_scope += 1;
                 }

@@ -32,20 +32,46 @@ const FIXED_HASH: ahash::RandomState = ahash::RandomState::with_seeds(
 );
 
 /// String equality tuned for the short names of entities and attributes:
-/// same allocation first, then a byte loop (no libc call) for short strings.
+/// same allocation first, then word compares (no libc call) for strings of
+/// at most 16 bytes.
 #[inline]
 pub(crate) fn str_eq(a: &str, b: &str) -> bool {
-    if a.len() != b.len() {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
     if std::ptr::eq(a.as_ptr(), b.as_ptr()) {
         return true;
     }
-    if a.len() <= 24 {
-        a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-    } else {
-        a.as_bytes() == b.as_bytes()
+    // Short strings (names, ids): compare the first and last words, which
+    // overlap and so cover every byte, instead of byte by byte.
+    if (8..=16).contains(&n) {
+        return word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8);
     }
+    if (4..8).contains(&n) {
+        return word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4);
+    }
+    if n < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
+}
+
+/// The 8 bytes of `s` at `at` as a word (0 if out of range).
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_ne_bytes)
+}
+
+/// The 4 bytes of `s` at `at` as a word (0 if out of range).
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    s.get(at..at + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map_or(0, u32::from_ne_bytes)
 }
 
 /// An entity type name such as `User` or `Acme::Storage::Bucket`.
