@@ -23,22 +23,44 @@ use super::request::Request;
 use super::value::{EntityType, EntityUid, Record, Set, Value};
 use super::PolicyError;
 
+/// An index entry: what is filed under one key, and the anchor (in
+/// [`PolicySet::anchors`]) of that key.
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    anchor: u32,
+    node: V,
+}
+
+/// The slots of one level, by key.
+type Slots<V> = KeyMap<u64, Slot<V>>;
+
 #[derive(Default, Debug, Clone)]
 struct RNode {
-    by_key: KeyMap<u64, Vec<u32>>,
+    by_key: Slots<Vec<u32>>,
     any: Vec<u32>,
 }
 
 #[derive(Default, Debug, Clone)]
 struct PNode {
-    by_key: KeyMap<u64, RNode>,
+    by_key: Slots<RNode>,
     any: RNode,
 }
 
 #[derive(Default, Debug, Clone)]
 struct Index {
-    by_action: KeyMap<u64, PNode>,
+    by_action: Slots<PNode>,
     any: PNode,
+}
+
+/// The slot of `map` for key `k`, created empty with `k`'s anchor.
+fn slot<'m, V: Default>(map: &'m mut Slots<V>, k: u64, ids: &KeyMap<u64, u32>) -> &'m mut V {
+    &mut map
+        .entry(k)
+        .or_insert_with(|| Slot {
+            anchor: ids.get(&k).copied().unwrap_or(u32::MAX),
+            node: V::default(),
+        })
+        .node
 }
 
 fn scope_key(s: &EntityScope) -> Option<u64> {
@@ -106,16 +128,12 @@ enum Seen {
 struct Keys<'a> {
     uid: &'a EntityUid,
     ancestors: &'a [EntityUid],
-    anchors: &'a KeyMap<u64, Anchor>,
+    anchors: &'a [Anchor],
     seen: [Cell<Seen>; MAX_KEYS],
 }
 
 impl<'a> Keys<'a> {
-    fn new(
-        anchors: &'a KeyMap<u64, Anchor>,
-        uid: &'a EntityUid,
-        entity: Option<&'a Entity>,
-    ) -> Self {
+    fn new(anchors: &'a [Anchor], uid: &'a EntityUid, entity: Option<&'a Entity>) -> Self {
         Keys {
             uid,
             ancestors: entity.map_or(&[][..], Entity::ancestors),
@@ -136,26 +154,27 @@ impl<'a> Keys<'a> {
         }
     }
 
-    /// How key `i`, found in an index map, reaches it (`None`: it does not).
-    fn reach(&self, i: usize) -> Option<Via> {
+    /// How key `i`, found in an index slot with `anchor`, reaches it
+    /// (`None`: it does not).
+    fn reach(&self, i: usize, anchor: u32) -> Option<Via> {
         let Some(cell) = self.seen.get(i) else {
-            return self.check(i);
+            return self.check(i, anchor);
         };
         match cell.get() {
             Seen::No => None,
             Seen::Yes(via) => Some(via),
             Seen::Unknown => {
-                let r = self.check(i);
+                let r = self.check(i, anchor);
                 cell.set(r.map_or(Seen::No, Seen::Yes));
                 r
             }
         }
     }
 
-    /// Checks key `i` against the anchor of its key.
-    fn check(&self, i: usize) -> Option<Via> {
+    /// Checks key `i` against `anchor`, the anchor of its key.
+    fn check(&self, i: usize, anchor: u32) -> Option<Via> {
         let k = self.key_at(i)?;
-        match self.anchors.get(&k)? {
+        match self.anchors.get(anchor as usize).unwrap_or(&Anchor::Mixed) {
             // Visit a shared key once, by its first holder; every scope
             // found under it is checked in full.
             Anchor::Mixed => (!(0..i).any(|j| self.key_at(j) == Some(k))).then_some(Via::Unchecked),
@@ -177,7 +196,7 @@ impl<'a> Keys<'a> {
     /// Calls `f` with the value of every key of `map` that is one of these
     /// keys and reaches it, and how: probes the map for each key, or, for a
     /// map smaller than the key list, scans the map.
-    fn matches<'m, V>(&self, map: &'m KeyMap<u64, V>, mut f: impl FnMut(&'m V, Via)) {
+    fn matches<'m, V>(&self, map: &'m Slots<V>, mut f: impl FnMut(&'m V, Via)) {
         if map.is_empty() {
             return;
         }
@@ -186,8 +205,8 @@ impl<'a> Keys<'a> {
             for (k, v) in map {
                 for i in 0..n {
                     if self.key_at(i) == Some(*k) {
-                        if let Some(via) = self.reach(i) {
-                            f(v, via);
+                        if let Some(via) = self.reach(i, v.anchor) {
+                            f(&v.node, via);
                         }
                     }
                 }
@@ -195,8 +214,8 @@ impl<'a> Keys<'a> {
         } else {
             for i in 0..n {
                 if let Some(v) = self.key_at(i).and_then(|k| map.get(&k)) {
-                    if let Some(via) = self.reach(i) {
-                        f(v, via);
+                    if let Some(via) = self.reach(i, v.anchor) {
+                        f(&v.node, via);
                     }
                 }
             }
@@ -209,7 +228,7 @@ impl<'a> Keys<'a> {
 type Path = [Option<Via>; 3];
 
 impl Index {
-    fn insert(&mut self, p: &Policy, idx: u32) {
+    fn insert(&mut self, p: &Policy, idx: u32, ids: &KeyMap<u64, u32>) {
         let akeys: Vec<Option<u64>> = match &p.action {
             ActionScope::Any => vec![None],
             ActionScope::Eq(a) => vec![Some(a.key())],
@@ -223,15 +242,15 @@ impl Index {
         for ak in akeys {
             let pnode = match ak {
                 None => &mut self.any,
-                Some(k) => self.by_action.entry(k).or_default(),
+                Some(k) => slot(&mut self.by_action, k, ids),
             };
             let rnode = match scope_key(&p.principal) {
                 None => &mut pnode.any,
-                Some(k) => pnode.by_key.entry(k).or_default(),
+                Some(k) => slot(&mut pnode.by_key, k, ids),
             };
             let list = match scope_key(&p.resource) {
                 None => &mut rnode.any,
-                Some(k) => rnode.by_key.entry(k).or_default(),
+                Some(k) => slot(&mut rnode.by_key, k, ids),
             };
             list.push(idx);
         }
@@ -329,16 +348,39 @@ struct Hot {
     multi: bool,
     /// See [`Meta::memo`].
     memo: Option<u8>,
+    /// Whether [`Meta::obligation`] is set.
+    obligation: bool,
+    /// For `is T in E` principal and resource scopes: T's index in
+    /// [`PolicySet::scope_types`].
+    types: [u16; 2],
 }
 
 impl Hot {
-    fn new(p: &Policy, m: &Meta) -> Self {
+    fn new(p: &Policy, m: &Meta, types: &mut KeyMap<EntityType, u16>) -> Self {
+        let mut type_of = |s: &EntityScope| {
+            let EntityScope::IsIn(t, _) = s else {
+                return u16::MAX;
+            };
+            if let Some(&i) = types.get(t) {
+                return i;
+            }
+            // Past the table (65,535 types): `u16::MAX`, checked in full.
+            match u16::try_from(types.len()) {
+                Ok(i) if i < u16::MAX => {
+                    types.insert(t.clone(), i);
+                    i
+                }
+                _ => u16::MAX,
+            }
+        };
         Hot {
             action: Kind::of_action(&p.action),
             principal: Kind::of(&p.principal),
             resource: Kind::of(&p.resource),
             multi: m.multi,
             memo: m.memo,
+            obligation: m.obligation.is_some(),
+            types: [type_of(&p.principal), type_of(&p.resource)],
         }
     }
 
@@ -346,21 +388,22 @@ impl Hot {
     /// checked key already proved the entity comparison the scope makes, so
     /// only the kind of match is left (and the type, for `is T in E`); an
     /// unchecked key (`None` here) needs the full check.
-    fn reached(&self, p: &Policy, env: &Env<'_>, path: Path) -> Option<bool> {
+    fn reached(&self, types: &[EntityType], env: &Env<'_>, path: Path) -> Option<bool> {
         let [va, vp, vr] = path;
         if path.contains(&Some(Via::Unchecked)) {
             return None;
         }
-        let typed = |s: &EntityScope, v: &Value| match s {
-            EntityScope::IsIn(t, _) => matches!(v, Value::Entity(u) if u.entity_type() == t),
-            _ => true,
+        let typed = |i: u16, v: &Value| {
+            let t = types.get(usize::from(i))?;
+            Some(matches!(v, Value::Entity(u) if u.entity_type() == t))
         };
+        let [tp, tr] = self.types;
         Some(
             self.action.reached(va)
                 && self.principal.reached(vp)
                 && self.resource.reached(vr)
-                && (self.principal != Kind::IsIn || typed(&p.principal, env.principal))
-                && (self.resource != Kind::IsIn || typed(&p.resource, env.resource)),
+                && (self.principal != Kind::IsIn || typed(tp, env.principal)?)
+                && (self.resource != Kind::IsIn || typed(tr, env.resource)?),
         )
     }
 }
@@ -445,9 +488,13 @@ pub struct PolicySet {
     permits: Index,
     /// What the scopes filed under each index key name, so that a request
     /// checks each of its entities once instead of once per policy.
-    anchors: KeyMap<u64, Anchor>,
+    anchors: Vec<Anchor>,
+    /// The anchor of each index key.
+    anchor_ids: KeyMap<u64, u32>,
     /// Per policy, what every decision reads of it.
     hot: Vec<Hot>,
+    /// The types of the `is T in E` scopes.
+    scope_types: Vec<EntityType>,
     mode: ErrorMode,
     determining: Determining,
 }
@@ -472,8 +519,10 @@ impl Default for PolicySet {
             meta: Vec::new(),
             forbids: Index::default(),
             permits: Index::default(),
-            anchors: KeyMap::default(),
+            anchors: Vec::new(),
+            anchor_ids: KeyMap::default(),
             hot: Vec::new(),
+            scope_types: Vec::new(),
             mode: ErrorMode::FailClosed,
             determining: Determining::All,
         }
@@ -541,31 +590,41 @@ impl PolicySet {
             }
             p.conditions = conditions;
             let meta = read_meta(&p)?;
-            match p.effect {
-                Effect::Forbid => set.forbids.insert(&p, idx),
-                Effect::Permit => set.permits.insert(&p, idx),
-            }
             set.add_anchors(&p);
+            match p.effect {
+                Effect::Forbid => set.forbids.insert(&p, idx, &set.anchor_ids),
+                Effect::Permit => set.permits.insert(&p, idx, &set.anchor_ids),
+            }
             set.meta.push(meta);
             set.policies.push(p);
         }
         assign_memo_slots(&set.policies, &mut set.meta);
+        let mut types = KeyMap::default();
         set.hot = set
             .policies
             .iter()
             .zip(&set.meta)
-            .map(|(p, m)| Hot::new(p, m))
+            .map(|(p, m)| Hot::new(p, m, &mut types))
             .collect();
+        let mut types: Vec<(EntityType, u16)> = types.into_iter().collect();
+        types.sort_unstable_by_key(|(_, i)| *i);
+        set.scope_types = types.into_iter().map(|(t, _)| t).collect();
         Ok(set)
     }
 
     /// Records the entities and types `p`'s scopes are filed under.
     fn add_anchors(&mut self, p: &Policy) {
-        let mut add = |key: u64, anchor: Anchor| {
-            self.anchors
-                .entry(key)
-                .and_modify(|a| a.merge(anchor.clone()))
-                .or_insert(anchor);
+        let mut add = |key: u64, anchor: Anchor| match self.anchor_ids.get(&key) {
+            Some(&id) => {
+                if let Some(a) = self.anchors.get_mut(id as usize) {
+                    a.merge(anchor);
+                }
+            }
+            None => {
+                let id = u32::try_from(self.anchors.len()).unwrap_or(u32::MAX);
+                self.anchor_ids.insert(key, id);
+                self.anchors.push(anchor);
+            }
         };
         for s in [&p.principal, &p.resource] {
             match s {
@@ -681,7 +740,7 @@ impl PolicySet {
                 return;
             }
             if !h
-                .reached(p, &env, path)
+                .reached(&self.scope_types, &env, path)
                 .unwrap_or_else(|| scope_matches(p, &env))
             {
                 return;
@@ -733,7 +792,7 @@ impl PolicySet {
                 return;
             }
             if !h
-                .reached(p, &env, path)
+                .reached(&self.scope_types, &env, path)
                 .unwrap_or_else(|| scope_matches(p, &env))
             {
                 return;
@@ -742,6 +801,7 @@ impl PolicySet {
                 Ok(true) => match self
                     .meta
                     .get(i as usize)
+                    .filter(|_| h.obligation)
                     .and_then(|m| m.obligation.as_ref())
                 {
                     Some(o) if !obligation_met(o, request) => {
@@ -862,7 +922,7 @@ impl PolicySet {
     fn in_scope(&self, i: u32, p: &Policy, env: &Env<'_>, path: Path) -> bool {
         self.hot
             .get(i as usize)
-            .and_then(|h| h.reached(p, env, path))
+            .and_then(|h| h.reached(&self.scope_types, env, path))
             .unwrap_or_else(|| scope_matches(p, env))
     }
 }
@@ -1110,7 +1170,7 @@ impl PolicySet {
     /// Marks every index key as shared by several scopes (as on a 64-bit
     /// key collision), so that every scope is checked in full.
     pub(crate) fn uncheck_anchors(&mut self) {
-        for a in self.anchors.values_mut() {
+        for a in &mut self.anchors {
             *a = Anchor::Mixed;
         }
     }
