@@ -489,8 +489,6 @@ pub struct PolicySet {
     /// What the scopes filed under each index key name, so that a request
     /// checks each of its entities once instead of once per policy.
     anchors: Vec<Anchor>,
-    /// The anchor of each index key.
-    anchor_ids: KeyMap<u64, u32>,
     /// Per policy, what every decision reads of it.
     hot: Vec<Hot>,
     /// The types of the `is T in E` scopes.
@@ -520,7 +518,6 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             anchors: Vec::new(),
-            anchor_ids: KeyMap::default(),
             hot: Vec::new(),
             scope_types: Vec::new(),
             mode: ErrorMode::FailClosed,
@@ -564,6 +561,8 @@ impl PolicySet {
             }))));
         }
         let mut seen: KeyMap<u64, Vec<u32>> = KeyMap::default();
+        // The anchor (in `set.anchors`) of each index key.
+        let mut anchor_ids: KeyMap<u64, u32> = KeyMap::default();
         let mut set = PolicySet::default();
         set.policies.reserve(policies.len());
         for (i, mut p) in policies.into_iter().enumerate() {
@@ -590,10 +589,10 @@ impl PolicySet {
             }
             p.conditions = conditions;
             let meta = read_meta(&p)?;
-            set.add_anchors(&p);
+            set.add_anchors(&p, &mut anchor_ids);
             match p.effect {
-                Effect::Forbid => set.forbids.insert(&p, idx, &set.anchor_ids),
-                Effect::Permit => set.permits.insert(&p, idx, &set.anchor_ids),
+                Effect::Forbid => set.forbids.insert(&p, idx, &anchor_ids),
+                Effect::Permit => set.permits.insert(&p, idx, &anchor_ids),
             }
             set.meta.push(meta);
             set.policies.push(p);
@@ -612,9 +611,10 @@ impl PolicySet {
         Ok(set)
     }
 
-    /// Records the entities and types `p`'s scopes are filed under.
-    fn add_anchors(&mut self, p: &Policy) {
-        let mut add = |key: u64, anchor: Anchor| match self.anchor_ids.get(&key) {
+    /// Records the entities and types `p`'s scopes are filed under, with
+    /// `ids` the anchor of each key so far.
+    fn add_anchors(&mut self, p: &Policy, ids: &mut KeyMap<u64, u32>) {
+        let mut add = |key: u64, anchor: Anchor| match ids.get(&key) {
             Some(&id) => {
                 if let Some(a) = self.anchors.get_mut(id as usize) {
                     a.merge(anchor);
@@ -622,7 +622,7 @@ impl PolicySet {
             }
             None => {
                 let id = u32::try_from(self.anchors.len()).unwrap_or(u32::MAX);
-                self.anchor_ids.insert(key, id);
+                ids.insert(key, id);
                 self.anchors.push(anchor);
             }
         };
