@@ -8,6 +8,16 @@
 //! walks only the slots for its action, principal and resource and their
 //! ancestors, so the cost grows with the policies that can apply, not with
 //! the size of the set. Deciding allocates nothing in the usual case.
+//!
+//! Index keys are 64-bit hashes, so a key found in the index is checked
+//! once per decision against the one entity (or type) the scopes filed
+//! under it name, its anchor; a policy reached through checked keys then
+//! only needs the kind of its scope matched (`==` through the entity
+//! itself, `in` through it or an ancestor, `is` through its type). Keys
+//! that different scopes share (a hash collision) are unchecked, and the
+//! policies under them have their scopes checked in full. Each candidate
+//! is first settled from a small per-policy record (scope kinds, memo slot
+//! of shared conditions) before the policy itself is read.
 
 use std::cell::Cell;
 use std::sync::Arc;
