@@ -535,8 +535,8 @@ mod fast_path {
         let token = sign(HEADERS[0], &typical(), false);
         let fast = reg.verify_fast(&token, now).unwrap().unwrap();
         assert_eq!(fast, reg.verify_general(&token, now).unwrap());
-        assert_eq!(fast.entitlements, ["read", "write", "a b", "c"]);
-        assert_eq!(fast.claims.len(), 3);
+        assert_eq!(fast.entitlements(), ["read", "write", "a b", "c"]);
+        assert_eq!(fast.claims().len(), 3);
         // A forged signature is rejected on the fast path itself.
         let forged = sign(HEADERS[0], &typical(), true);
         let e = reg.verify_fast(&forged, now).unwrap().unwrap_err();

@@ -10,12 +10,11 @@
 //! rejects with its own precise error. So whenever the scanner accepts, the
 //! general path accepts the same token with the same result.
 
-use serde_json::{Map, Value};
 use std::mem::MaybeUninit;
 
 use super::claims::check_rules;
 use super::jws::Algorithm;
-use super::{AuthContext, ClaimRules, Identity, IdentityError, IdentityKind};
+use super::{ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
 use crate::Timestamp;
 
 /// Most top-level claims the scanner handles.
@@ -39,17 +38,6 @@ enum Scalar<'a> {
     Int(i64),
     Bool(bool),
     Null,
-}
-
-impl Scalar<'_> {
-    fn to_value(self) -> Value {
-        match self {
-            Scalar::Str(s) => Value::String(s.to_owned()),
-            Scalar::Int(i) => Value::from(i),
-            Scalar::Bool(b) => Value::Bool(b),
-            Scalar::Null => Value::Null,
-        }
-    }
 }
 
 /// A member value: a scalar, or a flat array stored in the item buffer.
@@ -291,8 +279,12 @@ fn slot_of(name: &str) -> Option<Slot> {
 /// document order, and the array items of both.
 pub(crate) struct FastClaims<'a> {
     mapped: [Option<Val<'a>>; SLOTS],
-    others: [(&'a str, Val<'a>); MAX_MEMBERS],
+    /// Name, value and member text (name to value end) of each claim
+    /// not mapped.
+    others: [(&'a str, Val<'a>, &'a str); MAX_MEMBERS],
     n_others: usize,
+    /// Length of the claims text.
+    len: usize,
     items: [Scalar<'a>; MAX_ITEMS],
     n_items: usize,
 }
@@ -329,8 +321,9 @@ impl<'a> FastClaims<'a> {
     pub(crate) fn new() -> FastClaims<'a> {
         FastClaims {
             mapped: [None; SLOTS],
-            others: [("", Val::Scalar(Scalar::Null)); MAX_MEMBERS],
+            others: [("", Val::Scalar(Scalar::Null), ""); MAX_MEMBERS],
             n_others: 0,
+            len: 0,
             items: [Scalar::Null; MAX_ITEMS],
             n_items: 0,
         }
@@ -343,6 +336,7 @@ impl<'a> FastClaims<'a> {
         if memchr::memchr(b'\\', text.as_bytes()).is_some() {
             return None;
         }
+        out.len = text.len();
         let mut c = Cursor { text, pos: 0 };
         c.eat(b'{')?;
         c.ws();
@@ -352,6 +346,8 @@ impl<'a> FastClaims<'a> {
             return Some(());
         }
         loop {
+            c.ws();
+            let member_start = c.pos;
             let key = c.string()?;
             c.eat(b':')?;
             c.ws();
@@ -386,10 +382,11 @@ impl<'a> FastClaims<'a> {
                     *slot = Some(val);
                 }
                 None => {
-                    if out.others().iter().any(|(k, _)| *k == key) {
+                    if out.others().iter().any(|(k, _, _)| *k == key) {
                         return None;
                     }
-                    *out.others.get_mut(out.n_others)? = (key, val);
+                    let member = text.get(member_start..c.pos)?;
+                    *out.others.get_mut(out.n_others)? = (key, val, member);
                     out.n_others += 1;
                 }
             }
@@ -401,7 +398,7 @@ impl<'a> FastClaims<'a> {
         Some(())
     }
 
-    fn others(&self) -> &[(&'a str, Val<'a>)] {
+    fn others(&self) -> &[(&'a str, Val<'a>, &'a str)] {
         self.others.get(..self.n_others).unwrap_or_default()
     }
 
@@ -412,8 +409,8 @@ impl<'a> FastClaims<'a> {
     fn other(&self, name: &str) -> Option<Val<'a>> {
         self.others()
             .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
+            .find(|(k, _, _)| *k == name)
+            .map(|(_, v, _)| *v)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -514,7 +511,7 @@ impl<'a> FastClaims<'a> {
     fn list_len(&self, slot: Slot, split_spaces: bool) -> usize {
         match self.get(slot) {
             Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
-                s.bytes().filter(|&b| b == b' ').count() + 1
+                memchr::memchr_iter(b' ', s.as_bytes()).count() + 1
             }
             Some(Val::Scalar(Scalar::Str(_))) => 1,
             Some(Val::Array { len, .. }) => len,
@@ -522,7 +519,7 @@ impl<'a> FastClaims<'a> {
         }
     }
 
-    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Vec<String>) {
+    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Packer) {
         match self.get(slot) {
             Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
                 // `split(' ')` without its searcher: the words are short.
@@ -530,21 +527,20 @@ impl<'a> FastClaims<'a> {
                 for (i, b) in s.bytes().enumerate() {
                     if b == b' ' {
                         if i > start {
-                            out.extend(s.get(start..i).map(str::to_owned));
+                            out.item(s.get(start..i).unwrap_or_default());
                         }
                         start = i + 1;
                     }
                 }
                 if start < s.len() {
-                    out.extend(s.get(start..).map(str::to_owned));
+                    out.item(s.get(start..).unwrap_or_default());
                 }
             }
-            Some(Val::Scalar(Scalar::Str(s))) => out.push(s.to_owned()),
+            Some(Val::Scalar(Scalar::Str(s))) => out.item(s),
             Some(Val::Array { start, len }) => {
-                out.reserve(len);
                 for i in self.items(start, len) {
                     if let Scalar::Str(s) = i {
-                        out.push((*s).to_owned());
+                        out.item(s);
                     }
                 }
             }
@@ -552,61 +548,62 @@ impl<'a> FastClaims<'a> {
         }
     }
 
-    fn list(&self, slot: Slot) -> Vec<String> {
-        let mut out = Vec::new();
-        self.push_list(slot, false, &mut out);
-        out
-    }
-
-    fn value(&self, v: Val<'a>) -> Value {
-        match v {
-            Val::Scalar(s) => s.to_value(),
-            Val::Array { start, len } => Value::Array(
-                self.items(start, len)
-                    .iter()
-                    .map(|i| i.to_value())
-                    .collect(),
-            ),
-        }
-    }
-
-    /// The identity of checked claims (as `identity_from_set` builds it).
+    /// The identity of checked claims (as `identity_from_set` builds it):
+    /// its strings are copied into one buffer, and the claims it does not
+    /// map are kept as their verified JSON text (their members as they
+    /// appear in the token).
     pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
-        let mut entitlements = Vec::with_capacity(
-            self.list_len(Slot::Scope, true)
-                + self.list_len(Slot::Scp, true)
-                + self.list_len(Slot::Entitlements, false),
-        );
-        self.push_list(Slot::Scope, true, &mut entitlements);
-        self.push_list(Slot::Scp, true, &mut entitlements);
-        self.push_list(Slot::Entitlements, false, &mut entitlements);
-        let owned = |v: Option<Val<'a>>| match v {
-            Some(Val::Scalar(Scalar::Str(s))) => Some(s.to_owned()),
+        let text = |v: Option<Val<'a>>| match v {
+            Some(Val::Scalar(Scalar::Str(s))) => Some(s),
             _ => None,
         };
-        let mut claims = Map::with_capacity(self.n_others);
-        for (k, v) in self.others() {
-            claims.insert((*k).to_owned(), self.value(*v));
+        let items = self.list_len(Slot::Groups, false)
+            + self.list_len(Slot::Roles, false)
+            + self.list_len(Slot::Scope, true)
+            + self.list_len(Slot::Scp, true)
+            + self.list_len(Slot::Entitlements, false)
+            + self.list_len(Slot::Amr, false);
+        // Every string copied is a distinct part of the claims text, and the
+        // braces and commas added are at most those of the claims object.
+        let mut p = Packer::new(
+            self.len,
+            items,
+            reg.sub.unwrap_or_default(),
+            reg.iss,
+            [
+                reg.jti,
+                text(self.get(Slot::Sid)),
+                text(self.get(Slot::Acr)),
+            ],
+        );
+        if self.n_others > 0 {
+            p.claims_json(|t| {
+                t.push('{');
+                for (i, (_, _, member)) in self.others().iter().enumerate() {
+                    if i > 0 {
+                        t.push(',');
+                    }
+                    t.push_str(member);
+                }
+                t.push('}');
+            });
         }
-        Identity {
-            subject: reg.sub.map(str::to_owned).unwrap_or_default(),
-            issuer: reg.iss.to_owned(),
-            kind,
-            groups: self.list(Slot::Groups),
-            roles: self.list(Slot::Roles),
-            entitlements,
-            auth: AuthContext {
-                auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
-                methods: self.list(Slot::Amr),
-                acr: owned(self.get(Slot::Acr)),
-            },
-            device: None,
-            token_id: reg.jti.map(str::to_owned),
-            session_id: owned(self.get(Slot::Sid)),
+        self.push_list(Slot::Groups, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Roles, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Scope, true, &mut p);
+        self.push_list(Slot::Scp, true, &mut p);
+        self.push_list(Slot::Entitlements, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Amr, false, &mut p);
+        p.end_list();
+        let times = Times {
+            auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
             issued_at: reg.iat,
             expires_at: reg.exp,
-            claims,
-        }
+        };
+        p.finish(kind, times, None, ClaimsInit::Text)
     }
 }
 
