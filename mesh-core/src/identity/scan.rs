@@ -54,10 +54,12 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
@@ -65,6 +67,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skip whitespace, then consume `c`.
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         self.ws();
         (self.peek()? == c).then(|| self.pos += 1)
@@ -73,6 +76,7 @@ impl<'a> Cursor<'a> {
     /// A string without escapes or control characters, at `"`. The caller
     /// has checked that the text holds no `\\` at all, so the end of the
     /// string is its first `"` (or a control byte, rejected).
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.ws();
         let body = self.text.as_bytes().get(self.pos..)?.strip_prefix(b"\"")?;
@@ -104,6 +108,7 @@ impl<'a> Cursor<'a> {
 
     /// Ends the string of `len` bytes after the `"` at `pos` (the byte after
     /// it must be the closing `"`).
+    #[inline(always)]
     fn close_string(&mut self, len: usize) -> Option<&'a str> {
         let start = self.pos + 1;
         let end = start + len;
@@ -149,6 +154,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A scalar value (after whitespace).
+    #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         self.ws();
         match self.peek()? {
@@ -162,6 +168,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// After a member or item: `,` (more follow, `true`) or `close`.
+    #[inline(always)]
     fn next_or_close(&mut self, close: u8) -> Option<bool> {
         self.ws();
         let c = self.peek()?;
