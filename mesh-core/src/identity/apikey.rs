@@ -29,7 +29,6 @@
 
 use ring::hmac;
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 use std::fmt;
 
 use super::revocation::FastMap;
@@ -538,7 +537,7 @@ impl ApiKeyStore {
             expires_at: spec.expires_at,
             ..Times::default()
         };
-        Ok(p.finish(spec.kind, times, None, ClaimsInit::Map(Map::new())))
+        Ok(p.finish(spec.kind, times, None, ClaimsInit::Text))
     }
 
     /// Like [`ApiKeyStore::verify`], but returns the stored record instead

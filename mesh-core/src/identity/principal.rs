@@ -313,7 +313,7 @@ impl Identity {
         let (subject, issuer) = (subject.as_ref(), issuer.as_ref());
         let text_cap = subject.len() + issuer.len();
         let p = Packer::new(text_cap, 0, subject, issuer, [None, None, None]);
-        p.finish(kind, Times::default(), None, ClaimsInit::Map(Map::new()))
+        p.finish(kind, Times::default(), None, ClaimsInit::Text)
     }
 
     /// An empty builder for an identity of `subject` vouched by `issuer`.
@@ -423,8 +423,10 @@ impl Identity {
     /// The remaining claims, as verified (read from their verified JSON text
     /// on first use).
     pub fn claims(&self) -> &Map<String, Value> {
-        self.claims
-            .get_or_init(|| serde_json::from_str(self.single(CLAIMS)).unwrap_or_default())
+        self.claims.get_or_init(|| match self.single(CLAIMS) {
+            "" => Map::new(),
+            text => serde_json::from_str(text).unwrap_or_default(),
+        })
     }
 
     /// The claim `name` among the remaining claims.
@@ -776,9 +778,13 @@ impl Packer {
         while self.closed < self.lists.len() {
             self.end_list();
         }
+        // No claims (API keys, most hand-made identities) need no map
+        // until one is asked for.
         let lock = OnceLock::new();
         if let ClaimsInit::Map(map) = claims {
-            let _ = lock.set(map);
+            if !map.is_empty() {
+                let _ = lock.set(map);
+            }
         }
         Identity {
             text: self.text,

@@ -115,7 +115,7 @@ impl<'a> Cursor<'a> {
         if *self.text.as_bytes().get(end)? != b'"' {
             return None;
         }
-        let s = self.text.get(start..end)?;
+        let s = slice(self.text, start, end)?;
         self.pos = end + 1;
         Some(s)
     }
@@ -132,15 +132,23 @@ impl<'a> Cursor<'a> {
             self.pos += 1;
         }
         let start = self.pos;
-        let mut v: i64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            v = v * 10 + i64::from(d - b'0');
-            self.pos += 1;
-            if self.pos - start > 18 {
-                return None;
+        // At most 18 digits are read (a 19th rejects), so the value stays
+        // below 10^18 and wrapping arithmetic never wraps.
+        let mut v: u64 = 0;
+        let mut digits = 0;
+        for &b in self.text.as_bytes().get(start..)?.iter().take(19) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
             }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits += 1;
         }
-        let digits = self.pos - start;
+        if digits > 18 {
+            return None;
+        }
+        self.pos = start + digits;
+        let v = i64::try_from(v).ok()?;
         let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
         if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
@@ -185,6 +193,15 @@ impl<'a> Cursor<'a> {
         self.ws();
         (self.pos == self.text.len()).then_some(())
     }
+}
+
+/// `text[start..end]`, `None` unless both ends are character boundaries
+/// (`str::get` with checks that inline: the scans take many short slices).
+#[inline(always)]
+fn slice(text: &str, start: usize, end: usize) -> Option<&str> {
+    let (head, _) = text.split_at_checked(end)?;
+    let (_, s) = head.split_at_checked(start)?;
+    Some(s)
 }
 
 /// The header members the fast path uses.
@@ -392,7 +409,7 @@ impl<'a> FastClaims<'a> {
                     if out.others().iter().any(|(k, _, _)| *k == key) {
                         return None;
                     }
-                    let member = text.get(member_start..c.pos)?;
+                    let member = slice(text, member_start, c.pos)?;
                     *out.others.get_mut(out.n_others)? = (key, val, member);
                     out.n_others += 1;
                 }
