@@ -233,7 +233,7 @@ impl<'a> AuthRef<'a> {
     }
 
     /// The owned form.
-    pub fn to_owned(&self) -> AuthContext {
+    pub fn to_context(&self) -> AuthContext {
         AuthContext {
             auth_time: self.auth_time,
             methods: self.methods.to_vec(),
@@ -464,7 +464,7 @@ impl Identity {
             groups: self.groups().to_vec(),
             roles: self.roles().to_vec(),
             entitlements: self.entitlements().to_vec(),
-            auth: self.auth().to_owned(),
+            auth: self.auth().to_context(),
             device: self.device.clone(),
             token_id: self.token_id().map(str::to_owned),
             session_id: self.session_id().map(str::to_owned),

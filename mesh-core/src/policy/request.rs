@@ -97,7 +97,7 @@ impl Request {
         let context = ContextExtras::new(identity).apply(context, now);
         Request::assemble(
             Arc::new(entity),
-            Arc::new(identity.auth().to_owned()),
+            Arc::new(identity.auth().to_context()),
             action,
             resource,
             context,
@@ -450,7 +450,7 @@ impl PreparedPrincipal {
     pub fn new(identity: &Identity, mapping: &IdentityMapping) -> Self {
         PreparedPrincipal {
             entity: mapping.principal_entity(identity),
-            auth: Arc::new(identity.auth().to_owned()),
+            auth: Arc::new(identity.auth().to_context()),
             extras: ContextExtras::new(identity),
         }
     }
