@@ -425,7 +425,9 @@ impl Identity {
     pub fn claims(&self) -> &Map<String, Value> {
         self.claims.get_or_init(|| match self.single(CLAIMS) {
             "" => Map::new(),
-            text => serde_json::from_str(text).unwrap_or_default(),
+            text => super::scan::kept_claims(text)
+                .or_else(|| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
         })
     }
 

@@ -41,6 +41,17 @@ enum Scalar<'a> {
     Null,
 }
 
+impl Scalar<'_> {
+    fn to_value(self) -> serde_json::Value {
+        match self {
+            Scalar::Str(s) => serde_json::Value::String(s.to_owned()),
+            Scalar::Int(i) => serde_json::Value::from(i),
+            Scalar::Bool(b) => serde_json::Value::Bool(b),
+            Scalar::Null => serde_json::Value::Null,
+        }
+    }
+}
+
 /// A member value: a scalar, or a flat array stored in the item buffer.
 #[derive(Clone, Copy, Debug)]
 enum Val<'a> {
@@ -203,6 +214,51 @@ impl<'a> Cursor<'a> {
         self.ws();
         (self.pos == self.text.len()).then_some(())
     }
+}
+
+/// The claims an identity keeps from a fast-path token, read back from the
+/// JSON text [`FastClaims::identity`] wrote (members of the shape the scan
+/// accepted); `None` for any other text (the caller then parses it with
+/// `serde_json`, which reads it the same).
+pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
+    if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+        return None;
+    }
+    let mut map = serde_json::Map::new();
+    let mut c = Cursor { text, pos: 0 };
+    c.eat(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.eat(b':')?;
+        c.ws();
+        let value = if c.peek()? == b'[' {
+            c.pos += 1;
+            let mut items = Vec::new();
+            c.ws();
+            if c.peek()? == b']' {
+                c.pos += 1;
+            } else {
+                loop {
+                    items.push(c.scalar()?.to_value());
+                    if !c.next_or_close(b']')? {
+                        break;
+                    }
+                }
+            }
+            Value::Array(items)
+        } else {
+            c.scalar()?.to_value()
+        };
+        if map.insert(key.to_owned(), value).is_some() {
+            return None;
+        }
+        if !c.next_or_close(b'}')? {
+            break;
+        }
+    }
+    c.end()?;
+    Some(map)
 }
 
 /// The value of eight ASCII digits (`chunk` has eight bytes), `None` when
@@ -799,6 +855,34 @@ pub(crate) fn decode_for_test(input: &[u8], out: &mut [u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn kept_claims_read_as_serde_json_reads_them() {
+        for text in [
+            r#"{"aud":"api"}"#,
+            r#"{ "aud" : [ "a" , "b" ] ,"n":-12,"t":true,"f":false,"z":null,"e":[],"u":"é ✓"}"#,
+            r#"{"mix":[1,"a",true,null,-3],"big":123456789012345678}"#,
+        ] {
+            let general: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).unwrap();
+            let fast = kept_claims(text).unwrap();
+            assert_eq!(fast, general, "{text}");
+            assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&general).unwrap()
+            );
+        }
+        for other in [
+            "",
+            "{}",
+            r#"{"a":1.5}"#,
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":{"b":1}}"#,
+            r#"{"a":1,"a":2}"#,
+        ] {
+            assert!(kept_claims(other).is_none(), "{other}");
+        }
+    }
 
     #[test]
     fn algorithm_names_match_from_str() {
