@@ -81,7 +81,7 @@ fn revocations(c: &mut Criterion) {
     }
     assert_eq!(set.len(), 1_000_000);
     let now = Timestamp::from_unix_seconds(1_700_000_000);
-    let mut ok = Identity::new("00u9xyz", "https://idp.example.com", IdentityKind::Human);
+    let mut ok = Identity::builder("00u9xyz", "https://idp.example.com", IdentityKind::Human);
     ok.token_id = Some("ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
     ok.session_id = Some("sid-not-revoked".into());
     ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
@@ -93,6 +93,7 @@ fn revocations(c: &mut Criterion) {
         .insert("email".into(), serde_json::json!("Bob@Example.com"));
     let mut revoked = ok.clone();
     revoked.token_id = Some("0000abcd-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
+    let (ok, revoked) = (ok.build(), revoked.build());
     assert!(set.check(&ok, now).is_none());
     assert!(set.check(&revoked, now).is_some());
 
@@ -123,7 +124,7 @@ fn cache(c: &mut Criterion) {
         .collect();
     for t in &tokens {
         let mut id = Identity::new("svc", "https://idp", IdentityKind::Service);
-        id.expires_at = Some(now.saturating_add(Duration::from_secs(3600)));
+        id.set_expires_at(Some(now.saturating_add(Duration::from_secs(3600))));
         cache.insert(t, id, now);
     }
     let mut g = c.benchmark_group("token_cache_800b");

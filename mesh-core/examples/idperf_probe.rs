@@ -139,7 +139,7 @@ fn main() {
             .collect();
         for t in &tokens {
             let mut id = Identity::new("svc", "https://idp", IdentityKind::Service);
-            id.expires_at = Some(now.saturating_add(Duration::from_secs(3600)));
+            id.set_expires_at(Some(now.saturating_add(Duration::from_secs(3600))));
             cache.insert(t, id, now);
         }
         probe_cache_hit(&cache, &tokens, &revs, now);
@@ -157,7 +157,7 @@ fn main() {
             set.revoke_session(&format!("sid-{i}"), exp).unwrap();
             set.revoke_device(&format!("dev-{i}"), before, exp).unwrap();
         }
-        let mut ok = Identity::new("00u9xyz", "https://idp.example.com", IdentityKind::Human);
+        let mut ok = Identity::builder("00u9xyz", "https://idp.example.com", IdentityKind::Human);
         ok.token_id = Some("ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
         ok.session_id = Some("sid-not-revoked".into());
         ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
@@ -167,6 +167,7 @@ fn main() {
         });
         ok.claims
             .insert("email".into(), serde_json::json!("Bob@Example.com"));
+        let ok = ok.build();
         assert!(set.check(&ok, now).is_none());
         probe_revocation_check(&set, &ok, now);
     }

@@ -433,12 +433,12 @@ impl AccessDecision {
         let mut actor = json!({});
         if let (Some(id), Json::Object(a)) = (&self.identity, &mut actor) {
             let mut user = json!({
-                "uid": id.subject,
+                "uid": id.subject(),
                 "name": id.actor_key().as_str(),
-                "type_id": match id.kind { crate::IdentityKind::Human => 1, _ => 99 },
+                "type_id": match id.kind() { crate::IdentityKind::Human => 1, _ => 99 },
             });
             if let (Some(email), Json::Object(u)) =
-                (id.claims.get("email").and_then(Json::as_str), &mut user)
+                (id.claim("email").and_then(Json::as_str), &mut user)
             {
                 u.insert("email_addr".into(), json!(email));
             }
@@ -448,8 +448,8 @@ impl AccessDecision {
                 json!([{ "decision": self.outcome.as_str(),
                     "policy": self.policies.first().map(|p| json!({"uid": p.to_string(), "name": p.to_string()})) }]),
             );
-            if let Some(sid) = &id.session_id {
-                a.insert("session".into(), json!({"uid": sid, "issuer": id.issuer}));
+            if let Some(sid) = id.session_id() {
+                a.insert("session".into(), json!({"uid": sid, "issuer": id.issuer()}));
             }
         }
         json!({

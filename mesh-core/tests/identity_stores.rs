@@ -43,14 +43,14 @@ fn api_key_grant_cache_and_revocation() {
     let verify = |k: &str| {
         let mut id = store.verify(k, t(10))?;
         grants.apply(&mut id, t(10));
-        id.issued_at = Some(t(5));
+        id.set_issued_at(Some(t(5)));
         Ok::<_, IdentityError>(id)
     };
     let id = cache
         .get_or_verify(key.expose_secret(), t(10), &local, verify)
         .unwrap();
-    assert_eq!(id.kind, IdentityKind::Service);
-    assert_eq!(id.entitlements, ["reports:read", "reports:export"]);
+    assert_eq!(id.kind(), IdentityKind::Service);
+    assert_eq!(id.entitlements(), ["reports:read", "reports:export"]);
 
     // Another process revokes the key by id; the update arrives by merge.
     let mut remote = RevocationSet::new();
@@ -76,14 +76,14 @@ fn api_key_grant_cache_and_revocation() {
 fn workload_and_device_identities() {
     let spiffe = SpiffeId::try_from("spiffe://prod.example.org/ns/pay/sa/api").unwrap();
     let workload = spiffe.to_identity();
-    assert_eq!(workload.issuer, "spiffe://prod.example.org");
+    assert_eq!(workload.issuer(), "spiffe://prod.example.org");
     assert_eq!(workload.actor_key().as_str(), spiffe.as_str());
 
     let mut laptop = DeviceRecord::new("LT-001", t(100));
     laptop.owner = Some("bob@example.com".into());
     laptop.compliant = true;
     let device = laptop.to_identity(t(160)).unwrap();
-    assert_eq!(device.kind, IdentityKind::Device);
+    assert_eq!(device.kind(), IdentityKind::Device);
 
     let mut revs = RevocationSet::new();
     revs.revoke_device("LT-001", Timestamp::MAX, t(10_000))

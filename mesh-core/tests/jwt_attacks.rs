@@ -161,11 +161,11 @@ fn every_algorithm_verifies_and_maps_identity() {
             .verify_token(&t, now())
             .unwrap_or_else(|e| panic!("{}: {e}", k.alg));
         assert_eq!(v.header.alg, k.alg);
-        assert_eq!(v.identity.subject, "user-1");
-        assert_eq!(v.identity.issuer, claims_for(k)["iss"]);
+        assert_eq!(v.identity.subject(), "user-1");
+        assert_eq!(v.identity.issuer(), claims_for(k)["iss"]);
         assert_eq!(v.identity.actor_key().as_str(), "alice@example.com");
-        assert!(v.identity.auth.has_method("mfa"));
-        assert_eq!(v.identity.entitlements, ["read", "write"]);
+        assert!(v.identity.auth().has_method("mfa"));
+        assert_eq!(v.identity.entitlements(), ["read", "write"]);
         assert_eq!(v.claims.aud, ["api"]);
     }
 }
@@ -955,7 +955,7 @@ fn typ_required_and_matched() {
     let f = fx();
     let ok = b_token(&json!({"alg":"HS256","kid":"b1","typ":"application/at+jwt"}));
     let id = f.reg.verify(&ok, now()).unwrap();
-    assert_eq!(id.kind, IdentityKind::Service);
+    assert_eq!(id.kind(), IdentityKind::Service);
     reject(
         &f,
         &b_token(&json!({"alg":"HS256","kid":"b1","typ":"JWT"})),

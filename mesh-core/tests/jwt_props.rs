@@ -84,16 +84,16 @@ proptest! {
             claims[k] = v.clone();
         }
         let v = reg.verify_token(&key.sign(&claims), now()).unwrap();
-        prop_assert_eq!(&v.identity.subject, &sub);
-        prop_assert_eq!(&v.identity.issuer, ISS);
-        prop_assert_eq!(&v.identity.groups, &groups);
-        prop_assert_eq!(&v.identity.roles, &roles);
-        prop_assert_eq!(&v.identity.entitlements, &scopes);
-        prop_assert_eq!(v.identity.token_id.as_deref(), Some(jti.as_str()));
-        prop_assert_eq!(v.identity.expires_at, Some(Timestamp::from_unix_seconds(NOW + lifetime)));
+        prop_assert_eq!(v.identity.subject(), &sub);
+        prop_assert_eq!(v.identity.issuer(), ISS);
+        prop_assert_eq!(v.identity.groups().to_vec(), groups.clone());
+        prop_assert_eq!(v.identity.roles().to_vec(), roles.clone());
+        prop_assert_eq!(v.identity.entitlements().to_vec(), scopes.clone());
+        prop_assert_eq!(v.identity.token_id(), Some(jti.as_str()));
+        prop_assert_eq!(v.identity.expires_at(), Some(Timestamp::from_unix_seconds(NOW + lifetime)));
         prop_assert_eq!(v.claims.aud.clone(), vec!["api".to_owned(), "other".to_owned()]);
         for (k, val) in &extra {
-            prop_assert_eq!(v.identity.claims.get(k), Some(val));
+            prop_assert_eq!(v.identity.claims().get(k), Some(val));
         }
     }
 

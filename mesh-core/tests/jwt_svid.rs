@@ -34,8 +34,8 @@ fn valid_jwt_svid_verifies() {
     let (id, identity) =
         verify_jwt_svid(&reg, &profile, &token, Timestamp::from_unix_seconds(NOW)).unwrap();
     assert_eq!(id.path(), "/ns/web/sa/frontend");
-    assert_eq!(identity.kind, IdentityKind::Service);
-    assert_eq!(identity.subject, id.as_str());
+    assert_eq!(identity.kind(), IdentityKind::Service);
+    assert_eq!(identity.subject(), id.as_str());
 }
 
 #[test]

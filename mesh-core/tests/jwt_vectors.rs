@@ -39,9 +39,9 @@ fn rfc7515_a1_hs256() {
         .verify_token(A1_TOKEN, Timestamp::from_unix_seconds(A_NOW))
         .unwrap();
     assert_eq!(v.header.typ.as_deref(), Some("JWT"));
-    assert_eq!(v.identity.issuer, "joe");
+    assert_eq!(v.identity.issuer(), "joe");
     assert_eq!(
-        v.identity.claims.get("http://example.com/is_root"),
+        v.identity.claims().get("http://example.com/is_root"),
         Some(&serde_json::Value::Bool(true))
     );
     assert_eq!(
@@ -61,7 +61,7 @@ fn rfc7515_a2_rs256() {
     let id = reg
         .verify(A2_TOKEN, Timestamp::from_unix_seconds(A_NOW))
         .unwrap();
-    assert_eq!(id.issuer, "joe");
+    assert_eq!(id.issuer(), "joe");
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn rfc7515_a3_es256() {
     let id = reg
         .verify(A3_TOKEN, Timestamp::from_unix_seconds(A_NOW))
         .unwrap();
-    assert_eq!(id.issuer, "joe");
+    assert_eq!(id.issuer(), "joe");
 }
 
 #[test]

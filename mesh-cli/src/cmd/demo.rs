@@ -227,9 +227,9 @@ pub fn run(a: DemoArgs, json_out: bool) -> Result<i32> {
         .map_err(|e| anyhow!("{e}"))?;
     st.say(&format!(
         "alice's token verifies: subject {}, actor {}, groups {}",
-        id.subject,
+        id.subject(),
         id.actor_key(),
-        id.groups.join(",")
+        id.groups().join(",")
     ));
     let forged = {
         let a: Vec<&str> = alice.split('.').collect();
@@ -251,7 +251,7 @@ pub fn run(a: DemoArgs, json_out: bool) -> Result<i32> {
     st.say(&format!(
         "a token with bob's claims under alice's signature is rejected: {why}"
     ));
-    st.emit(json!({"step": st.step, "verified": id.subject, "forged_rejected": why}));
+    st.emit(json!({"step": st.step, "verified": id.subject(), "forged_rejected": why}));
 
     st.title("Requests are decided against the inline policies (revision 0).");
     let read = e(r#"Action::"read""#)?;

@@ -131,20 +131,20 @@ fn verify(a: VerifyArgs, json_out: bool) -> Result<i32> {
                 }));
             } else {
                 println!("valid token");
-                println!("  subject   {} (actor {})", id.subject, id.actor_key());
-                println!("  issuer    {}", id.issuer);
+                println!("  subject   {} (actor {})", id.subject(), id.actor_key());
+                println!("  issuer    {}", id.issuer());
                 println!(
                     "  algorithm {} (kid {})",
                     v.header.alg.as_str(),
                     v.header.kid.as_deref().unwrap_or("-")
                 );
-                if !id.groups.is_empty() {
-                    println!("  groups    {}", id.groups.join(", "));
+                if !id.groups().is_empty() {
+                    println!("  groups    {}", id.groups().join(", "));
                 }
-                if !id.auth.methods.is_empty() {
-                    println!("  auth      {}", id.auth.methods.join(", "));
+                if !id.auth().methods().is_empty() {
+                    println!("  auth      {}", id.auth().methods().join(", "));
                 }
-                if let Some(exp) = id.expires_at {
+                if let Some(exp) = id.expires_at() {
                     println!("  expires   {} (unix s)", exp.unix_seconds());
                 }
             }

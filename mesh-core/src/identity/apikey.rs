@@ -32,11 +32,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::revocation::FastMap;
-use super::{Identity, IdentityError, IdentityKind};
+use super::{ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
 use crate::Timestamp;
 
 /// The issuer of identities authenticated by API key.
 pub const API_KEY_ISSUER: &str = "mesh:api-key";
+
+/// The authentication method of an identity from an API key.
+const API_KEY_METHOD: &str = "api_key";
 /// Length of an API key in characters.
 pub const API_KEY_LEN: usize = PREFIX.len() + ID_CHARS + 1 + SECRET_CHARS + 1 + CHECK_CHARS;
 /// Shortest pepper accepted by [`ApiKeyStore::new`], in bytes.
@@ -503,13 +506,38 @@ impl ApiKeyStore {
     /// expiry and authentication method `api_key`.
     pub fn verify(&self, presented: &str, now: Timestamp) -> Result<Identity, IdentityError> {
         let rec = self.verify_record(presented, now)?;
-        let mut id = Identity::new(rec.spec.subject.clone(), API_KEY_ISSUER, rec.spec.kind);
-        id.roles.clone_from(&rec.spec.roles);
-        id.entitlements.clone_from(&rec.spec.entitlements);
-        id.token_id = Some(rec.key_id.clone());
-        id.expires_at = rec.spec.expires_at;
-        id.auth.methods = vec!["api_key".to_owned()];
-        Ok(id)
+        let spec = &rec.spec;
+        let lists = [&spec.roles, &spec.entitlements];
+        let text_cap = spec.subject.len()
+            + API_KEY_ISSUER.len()
+            + rec.key_id.len()
+            + lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(String::len)
+                .sum::<usize>()
+            + API_KEY_METHOD.len();
+        let items = spec.roles.len() + spec.entitlements.len() + 1;
+        let mut p = Packer::new(
+            text_cap,
+            items,
+            &spec.subject,
+            API_KEY_ISSUER,
+            [Some(&rec.key_id), None, None],
+        );
+        p.end_list();
+        for list in lists {
+            for s in list {
+                p.item(s);
+            }
+            p.end_list();
+        }
+        p.item(API_KEY_METHOD);
+        let times = Times {
+            expires_at: spec.expires_at,
+            ..Times::default()
+        };
+        Ok(p.finish(spec.kind, times, None, ClaimsInit::Text))
     }
 
     /// Like [`ApiKeyStore::verify`], but returns the stored record instead
@@ -727,13 +755,15 @@ mod tests {
     fn verify_returns_identity() {
         let (store, key) = store_with([1u8; 30]);
         let id = store.verify(key.expose_secret(), Timestamp::EPOCH).unwrap();
-        assert_eq!(id.subject, "svc-billing");
-        assert_eq!(id.issuer, API_KEY_ISSUER);
-        assert_eq!(id.kind, IdentityKind::Service);
-        assert_eq!(id.roles, ["reader"]);
-        assert_eq!(id.entitlements, ["invoices:read"]);
-        assert_eq!(id.token_id.as_deref(), Some(key.id()));
-        assert!(id.auth.has_method("api_key"));
+        assert_eq!(id.subject(), "svc-billing");
+        assert_eq!(id.issuer(), API_KEY_ISSUER);
+        assert_eq!(id.kind(), IdentityKind::Service);
+        assert_eq!(id.roles(), ["reader"]);
+        assert_eq!(id.entitlements(), ["invoices:read"]);
+        assert_eq!(id.token_id(), Some(key.id()));
+        assert!(id.auth().has_method("api_key"));
+        assert_eq!(id.auth().methods(), ["api_key"]);
+        assert!(id.groups().is_empty() && id.claims().is_empty());
     }
 
     #[test]

@@ -342,7 +342,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         let cap = now.saturating_add(self.max_ttl);
         let expires_at = (*identity)
             .as_ref()
-            .expires_at
+            .expires_at()
             .map_or(cap, |exp| exp.min(cap));
         if expires_at <= now {
             return;
@@ -486,11 +486,11 @@ mod tests {
     }
 
     fn ident(sub: &str, exp: i64) -> Identity {
-        let mut id = Identity::new(sub, "https://idp", IdentityKind::Human);
+        let mut id = Identity::builder(sub, "https://idp", IdentityKind::Human);
         id.expires_at = Some(t(exp));
         id.issued_at = Some(t(0));
         id.token_id = Some(format!("jti-{sub}"));
-        id
+        id.build()
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use super::error::clip;
-use super::{AuthContext, Identity, IdentityError, IdentityKind};
+use super::{AuthContext, Identity, IdentityBuilder, IdentityError, IdentityKind};
 use crate::Timestamp;
 
 /// The registered claims of a verified token, typed.
@@ -400,7 +400,7 @@ pub(crate) fn identity_from_set(
     take_list(&mut claims, "amr", false, &mut methods)?;
     let acr = take_str(&mut claims, "acr")?;
     let session_id = take_str(&mut claims, "sid")?;
-    Ok(Identity {
+    Ok(IdentityBuilder {
         subject: reg.sub.unwrap_or_default(),
         issuer: reg.iss,
         kind,
@@ -418,7 +418,8 @@ pub(crate) fn identity_from_set(
         issued_at: reg.iat,
         expires_at: reg.exp,
         claims: claims.rest,
-    })
+    }
+    .build())
 }
 
 #[cfg(test)]
@@ -492,16 +493,19 @@ mod tests {
         );
         let reg = RegisteredClaims::from_claims(&m).unwrap();
         let id = identity_from_claims(reg, m, IdentityKind::Human).unwrap();
-        assert_eq!(id.groups, ["g"]);
-        assert_eq!(id.roles, ["admin"]);
-        assert_eq!(id.entitlements, ["read", "write", "x", "e"]);
-        assert!(id.auth.has_method("MFA"));
-        assert_eq!(id.auth.auth_time, Some(Timestamp::from_unix_seconds(999)));
-        assert_eq!(id.token_id.as_deref(), Some("t1"));
-        assert_eq!(id.session_id.as_deref(), Some("s1"));
-        assert_eq!(id.claims.get("email"), Some(&json!("a@b.c")));
-        assert!(id.claims.contains_key("aud"));
-        assert!(!id.claims.contains_key("sub"));
+        assert_eq!(id.groups(), ["g"]);
+        assert_eq!(id.roles(), ["admin"]);
+        assert_eq!(id.entitlements(), ["read", "write", "x", "e"]);
+        assert!(id.auth().has_method("MFA"));
+        assert_eq!(
+            id.auth().auth_time(),
+            Some(Timestamp::from_unix_seconds(999))
+        );
+        assert_eq!(id.token_id(), Some("t1"));
+        assert_eq!(id.session_id(), Some("s1"));
+        assert_eq!(id.claims().get("email"), Some(&json!("a@b.c")));
+        assert!(id.claims().contains_key("aud"));
+        assert!(!id.claims().contains_key("sub"));
         assert_eq!(id.actor_key().as_str(), "a@b.c");
     }
 }

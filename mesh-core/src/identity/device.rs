@@ -125,13 +125,13 @@ impl DeviceRecord {
     /// the `owner` claim when known.
     pub fn to_identity(&self, now: Timestamp) -> Result<Identity, IdentityError> {
         self.validate()?;
-        let mut id = Identity::new(self.device_id.clone(), DEVICE_ISSUER, IdentityKind::Device);
+        let mut id = Identity::builder(self.device_id.clone(), DEVICE_ISSUER, IdentityKind::Device);
         id.device = Some(self.posture(now));
         if let Some(owner) = &self.owner {
             id.claims
                 .insert("owner".into(), Value::String(owner.clone()));
         }
-        Ok(id)
+        Ok(id.build())
     }
 
     /// Attaches this device's posture to `identity` (typically a person
@@ -145,13 +145,13 @@ impl DeviceRecord {
         self.validate()?;
         if let Some(owner) = &self.owner {
             let owner_key = ActorKey::from_identifier(owner).ok();
-            if owner_key.as_ref() != Some(&identity.actor_key()) && owner != &identity.subject {
+            if owner_key.as_ref() != Some(&identity.actor_key()) && owner != identity.subject() {
                 return Err(IdentityError::DeviceOwnerMismatch {
                     device_id: self.device_id.clone(),
                 });
             }
         }
-        identity.device = Some(self.posture(now));
+        identity.set_device(Some(self.posture(now)));
         Ok(())
     }
 }
@@ -189,33 +189,35 @@ mod tests {
     fn device_identity_carries_posture() {
         let now = Timestamp::from_unix_seconds(1060);
         let id = laptop().to_identity(now).unwrap();
-        assert_eq!(id.kind, IdentityKind::Device);
-        assert_eq!(id.subject, "dev-42");
-        let p = id.device.unwrap();
+        assert_eq!(id.kind(), IdentityKind::Device);
+        assert_eq!(id.subject(), "dev-42");
+        let p = id.device().unwrap();
         assert_eq!(p.device_id, "dev-42");
         assert_eq!(p.attributes["disk_encrypted"], json!(true));
         assert_eq!(p.attributes["compliant"], json!(false));
         assert_eq!(p.attributes["os_version"], json!("14.2.1"));
         assert_eq!(p.attributes["posture_age_ms"], json!(60_000));
         assert_eq!(p.attributes["firewall"], json!(true));
-        assert_eq!(id.claims["owner"], json!("Alice@Example.com"));
+        assert_eq!(id.claims()["owner"], json!("Alice@Example.com"));
     }
 
     #[test]
     fn attaches_only_to_owner() {
         let now = Timestamp::from_unix_seconds(1000);
-        let mut alice = Identity::new("00u1", "https://idp", IdentityKind::Human);
+        let mut alice = Identity::builder("00u1", "https://idp", IdentityKind::Human);
         alice
             .claims
             .insert("email".into(), json!("alice@example.com"));
+        let mut alice = alice.build();
         laptop().attach_to(&mut alice, now).unwrap();
-        assert_eq!(alice.device.as_ref().unwrap().device_id, "dev-42");
+        assert_eq!(alice.device().unwrap().device_id, "dev-42");
 
-        let mut bob = Identity::new("00u2", "https://idp", IdentityKind::Human);
+        let mut bob = Identity::builder("00u2", "https://idp", IdentityKind::Human);
         bob.claims.insert("email".into(), json!("bob@example.com"));
+        let mut bob = bob.build();
         let e = laptop().attach_to(&mut bob, now).unwrap_err();
         assert_eq!(e.kind(), IdentityErrorKind::DeviceOwnerMismatch);
-        assert!(bob.device.is_none());
+        assert!(bob.device().is_none());
 
         let mut shared = laptop();
         shared.owner = None;

@@ -204,21 +204,23 @@ impl GrantSet {
     /// duplicates; returns how many were added.
     pub fn apply(&self, identity: &mut Identity, now: Timestamp) -> usize {
         let mut keys = vec![identity.actor_key()];
-        if let Ok(k) = ActorKey::from_identifier(&identity.subject) {
+        if let Ok(k) = ActorKey::from_identifier(identity.subject()) {
             if !keys.contains(&k) {
                 keys.push(k);
             }
         }
-        let mut added = 0;
+        let mut new: Vec<&str> = Vec::new();
         for key in &keys {
             for g in self.active_for(key.as_str(), now) {
-                if !identity.entitlements.contains(&g.scope) {
-                    identity.entitlements.push(g.scope.clone());
-                    added += 1;
+                if !identity.entitlements().contains(&g.scope) && !new.contains(&g.scope.as_str()) {
+                    new.push(&g.scope);
                 }
             }
         }
-        added
+        if !new.is_empty() {
+            identity.modify(|b| b.entitlements.extend(new.iter().map(|s| (*s).to_owned())));
+        }
+        new.len()
     }
 
     /// Merges `other` into `self` (union; same grant: later-ranked wins;
@@ -333,11 +335,13 @@ mod tests {
         assert_eq!(set.active_for("alice@example.com", t(160)).count(), 2);
         assert_eq!(set.active_for("alice@example.com", t(200)).count(), 1);
 
-        let mut id = Identity::new("00u1", "https://idp", IdentityKind::Human);
+        let mut id = Identity::builder("00u1", "https://idp", IdentityKind::Human);
         id.claims.insert("email".into(), json!("alice@example.com"));
         id.entitlements.push("db:write".into());
+        let mut id = id.build();
         assert_eq!(set.apply(&mut id, t(160)), 1);
-        assert_eq!(id.entitlements, ["db:write", "db:admin"]);
+        assert_eq!(id.entitlements(), ["db:write", "db:admin"]);
+        assert_eq!(set.apply(&mut id, t(160)), 0);
 
         set.revoke("g2", t(300)).unwrap();
         assert_eq!(set.active_for("alice@example.com", t(160)).count(), 1);

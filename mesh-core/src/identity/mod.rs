@@ -47,7 +47,10 @@ pub use jws::{
     Algorithm, AlgorithmFamily, CompactJws, Header, JwsOptions, DEFAULT_MAX_HEADER_LEN,
     DEFAULT_MAX_TOKEN_LEN,
 };
-pub use principal::{AuthContext, DevicePosture, Identity, IdentityKind};
+pub use principal::{
+    AuthContext, AuthRef, DevicePosture, Identity, IdentityBuilder, IdentityKind, StrIter, StrList,
+};
+pub(crate) use principal::{ClaimsInit, Packer, Times};
 pub use refresh::{JwksRefresh, RefreshPolicy};
 pub(crate) use revocation::FastState;
 pub use revocation::{RevocationEntry, RevocationReason, RevocationSet, MAX_REVOCATION_KEY_LEN};

@@ -1,8 +1,19 @@
 //! `Identity`: one type for human, service and device principals.
+//!
+//! An identity is built once per verified credential, so it is laid out to
+//! be cheap to build and drop: every string (subject, issuer, ids, list
+//! items, and the remaining claims as verified JSON text) lives in one
+//! buffer, read through accessors. Hosts that make identities by hand fill
+//! an [`IdentityBuilder`] (plain owned fields) and call
+//! [`IdentityBuilder::build`].
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::iter::FusedIterator;
+use std::sync::OnceLock;
 
 use super::ActorKey;
 use crate::Timestamp;
@@ -46,13 +57,524 @@ pub struct DevicePosture {
     pub attributes: BTreeMap<String, Value>,
 }
 
+/// A list of strings of an [`Identity`] (groups, roles, entitlements,
+/// authentication methods), borrowed from it.
+#[derive(Clone, Copy)]
+pub struct StrList<'a> {
+    text: &'a str,
+    /// Offset in `text` of the first item.
+    start: usize,
+    /// End offset in `text` of each item.
+    ends: &'a [usize],
+}
+
+impl<'a> StrList<'a> {
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> StrIter<'a> {
+        StrIter {
+            text: self.text,
+            start: self.start,
+            ends: self.ends,
+        }
+    }
+
+    /// The item at `index`.
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        let start = match index.checked_sub(1) {
+            None => self.start,
+            Some(i) => *self.ends.get(i)?,
+        };
+        self.text.get(start..*self.ends.get(index)?)
+    }
+
+    /// Whether an item equals `item`.
+    pub fn contains(&self, item: &str) -> bool {
+        self.iter().any(|s| s == item)
+    }
+
+    /// The items joined with `sep`.
+    pub fn join(&self, sep: &str) -> String {
+        let mut out = String::new();
+        for (i, s) in self.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(s);
+        }
+        out
+    }
+
+    /// The items as owned strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+impl fmt::Debug for StrList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for StrList<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StrList<'_> {}
+
+impl<S: AsRef<str>> PartialEq<[S]> for StrList<'_> {
+    fn eq(&self, other: &[S]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for StrList<'_> {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for StrList<'_> {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
+}
+
+impl Serialize for StrList<'_> {
+    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'a> IntoIterator for StrList<'a> {
+    type Item = &'a str;
+    type IntoIter = StrIter<'a>;
+    fn into_iter(self) -> StrIter<'a> {
+        self.iter()
+    }
+}
+
+/// The items of a [`StrList`].
+#[derive(Clone, Debug)]
+pub struct StrIter<'a> {
+    text: &'a str,
+    start: usize,
+    ends: &'a [usize],
+}
+
+impl<'a> Iterator for StrIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let (&end, rest) = self.ends.split_first()?;
+        let s = self.text.get(self.start..end).unwrap_or_default();
+        self.start = end;
+        self.ends = rest;
+        Some(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.ends.len(), Some(self.ends.len()))
+    }
+}
+
+impl DoubleEndedIterator for StrIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let (&end, rest) = self.ends.split_last()?;
+        let start = rest.last().copied().unwrap_or(self.start);
+        self.ends = rest;
+        Some(self.text.get(start..end).unwrap_or_default())
+    }
+}
+
+impl ExactSizeIterator for StrIter<'_> {}
+impl FusedIterator for StrIter<'_> {}
+
+/// How and when the principal of an [`Identity`] authenticated, borrowed
+/// from it (the owned form is [`AuthContext`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthRef<'a> {
+    auth_time: Option<Timestamp>,
+    methods: StrList<'a>,
+    acr: Option<&'a str>,
+}
+
+impl<'a> AuthRef<'a> {
+    /// When the principal last authenticated interactively (`auth_time`).
+    pub fn auth_time(&self) -> Option<Timestamp> {
+        self.auth_time
+    }
+
+    /// Authentication methods used (`amr`), e.g. `pwd`, `mfa`, `hwk`.
+    pub fn methods(&self) -> StrList<'a> {
+        self.methods
+    }
+
+    /// Authentication context class reference (`acr`).
+    pub fn acr(&self) -> Option<&'a str> {
+        self.acr
+    }
+
+    /// Whether `method` (compared case-insensitively) was used.
+    pub fn has_method(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    /// The owned form.
+    pub fn to_context(&self) -> AuthContext {
+        AuthContext {
+            auth_time: self.auth_time,
+            methods: self.methods.to_vec(),
+            acr: self.acr.map(str::to_owned),
+        }
+    }
+}
+
+impl Serialize for AuthRef<'_> {
+    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        let mut st = s.serialize_struct("AuthContext", 3)?;
+        st.serialize_field("auth_time", &self.auth_time)?;
+        st.serialize_field("methods", &self.methods)?;
+        st.serialize_field("acr", &self.acr)?;
+        st.end()
+    }
+}
+
+/// Index in [`Identity`]'s string table of each single string.
+const SUBJECT: usize = 0;
+const ISSUER: usize = 1;
+const TOKEN_ID: usize = 2;
+const SESSION_ID: usize = 3;
+const ACR: usize = 4;
+/// The remaining claims as JSON text (empty when given as a map).
+const CLAIMS: usize = 5;
+/// The first list item.
+const FIXED: usize = 6;
+/// The lists, in table order.
+const GROUPS: usize = 0;
+const ROLES: usize = 1;
+const ENTITLEMENTS: usize = 2;
+const METHODS: usize = 3;
+/// Presence bits of the optional strings.
+const HAS_TOKEN_ID: u8 = 1;
+const HAS_SESSION_ID: u8 = 2;
+const HAS_ACR: u8 = 4;
+
 /// A verified principal: the input to every decision.
 ///
 /// Built by the identity fabric from a verified credential (token, API key,
 /// SPIFFE SVID, device record); hosts that verified identity themselves may
-/// build one directly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// build one directly ([`Identity::new`], [`IdentityBuilder`]).
+///
+/// Its fields are read through accessors; [`Identity::to_builder`] and
+/// [`Identity::modify`] change any of them. Serialized (serde), an identity
+/// is an object with the fields of [`IdentityBuilder`].
+#[derive(Clone)]
 pub struct Identity {
+    /// Every string back to back: the singles (in table order), then the
+    /// list items.
+    text: String,
+    /// End offset in `text` of each string.
+    ends: Vec<usize>,
+    /// End index in `ends` of each list.
+    lists: [usize; 4],
+    /// Which optional strings are present.
+    present: u8,
+    kind: IdentityKind,
+    auth_time: Option<Timestamp>,
+    issued_at: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
+    device: Option<DevicePosture>,
+    /// The remaining claims, parsed from their JSON text on first use.
+    claims: OnceLock<Map<String, Value>>,
+}
+
+impl AsRef<Identity> for Identity {
+    fn as_ref(&self) -> &Identity {
+        self
+    }
+}
+
+impl Identity {
+    /// A minimal identity with no groups, roles, claims or device.
+    pub fn new(subject: impl AsRef<str>, issuer: impl AsRef<str>, kind: IdentityKind) -> Self {
+        let (subject, issuer) = (subject.as_ref(), issuer.as_ref());
+        let text_cap = subject.len() + issuer.len();
+        let p = Packer::new(text_cap, 0, subject, issuer, [None, None, None]);
+        p.finish(kind, Times::default(), None, ClaimsInit::Text)
+    }
+
+    /// An empty builder for an identity of `subject` vouched by `issuer`.
+    pub fn builder(
+        subject: impl Into<String>,
+        issuer: impl Into<String>,
+        kind: IdentityKind,
+    ) -> IdentityBuilder {
+        IdentityBuilder::new(subject, issuer, kind)
+    }
+
+    fn single(&self, index: usize) -> &str {
+        let start = match index.checked_sub(1) {
+            None => 0,
+            Some(i) => self.ends.get(i).copied().unwrap_or_default(),
+        };
+        let end = self.ends.get(index).copied().unwrap_or_default();
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn optional(&self, index: usize, bit: u8) -> Option<&str> {
+        (self.present & bit != 0).then(|| self.single(index))
+    }
+
+    fn list(&self, list: usize) -> StrList<'_> {
+        let from = match list.checked_sub(1) {
+            None => FIXED,
+            Some(i) => self.lists.get(i).copied().unwrap_or(FIXED),
+        };
+        let to = self.lists.get(list).copied().unwrap_or(from);
+        let start = from
+            .checked_sub(1)
+            .and_then(|i| self.ends.get(i))
+            .copied()
+            .unwrap_or_default();
+        StrList {
+            text: &self.text,
+            start,
+            ends: self.ends.get(from..to).unwrap_or_default(),
+        }
+    }
+
+    /// The subject (`sub`), unique within its issuer.
+    pub fn subject(&self) -> &str {
+        self.single(SUBJECT)
+    }
+
+    /// Who vouched for the subject (`iss`, or `mesh:api-key`, `spiffe://td`).
+    pub fn issuer(&self) -> &str {
+        self.single(ISSUER)
+    }
+
+    /// Human, service or device.
+    pub fn kind(&self) -> IdentityKind {
+        self.kind
+    }
+
+    /// Group memberships.
+    pub fn groups(&self) -> StrList<'_> {
+        self.list(GROUPS)
+    }
+
+    /// Roles.
+    pub fn roles(&self) -> StrList<'_> {
+        self.list(ROLES)
+    }
+
+    /// Entitlements (scopes, permissions, including just-in-time grants).
+    pub fn entitlements(&self) -> StrList<'_> {
+        self.list(ENTITLEMENTS)
+    }
+
+    /// How and when the principal authenticated.
+    pub fn auth(&self) -> AuthRef<'_> {
+        AuthRef {
+            auth_time: self.auth_time,
+            methods: self.list(METHODS),
+            acr: self.optional(ACR, HAS_ACR),
+        }
+    }
+
+    /// Device posture, when the request comes from a known device.
+    pub fn device(&self) -> Option<&DevicePosture> {
+        self.device.as_ref()
+    }
+
+    /// Token id (`jti`), when the credential has one.
+    pub fn token_id(&self) -> Option<&str> {
+        self.optional(TOKEN_ID, HAS_TOKEN_ID)
+    }
+
+    /// Session id (`sid`), when the credential has one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.optional(SESSION_ID, HAS_SESSION_ID)
+    }
+
+    /// When the credential was issued (`iat`).
+    pub fn issued_at(&self) -> Option<Timestamp> {
+        self.issued_at
+    }
+
+    /// When the credential expires (`exp`).
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+
+    /// The remaining claims, as verified (read from their verified JSON text
+    /// on first use).
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.claims.get_or_init(|| match self.single(CLAIMS) {
+            "" => Map::new(),
+            text => super::scan::kept_claims(text)
+                .or_else(|| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The claim `name` among the remaining claims.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims().get(name)
+    }
+
+    /// Set the kind of principal.
+    pub fn set_kind(&mut self, kind: IdentityKind) {
+        self.kind = kind;
+    }
+
+    /// Set (or clear) the device posture.
+    pub fn set_device(&mut self, device: Option<DevicePosture>) {
+        self.device = device;
+    }
+
+    /// Set (or clear) when the credential was issued.
+    pub fn set_issued_at(&mut self, at: Option<Timestamp>) {
+        self.issued_at = at;
+    }
+
+    /// Set (or clear) when the credential expires.
+    pub fn set_expires_at(&mut self, at: Option<Timestamp>) {
+        self.expires_at = at;
+    }
+
+    /// The identity's fields, owned (to change and [`IdentityBuilder::build`]
+    /// again).
+    pub fn to_builder(&self) -> IdentityBuilder {
+        IdentityBuilder {
+            subject: self.subject().to_owned(),
+            issuer: self.issuer().to_owned(),
+            kind: self.kind,
+            groups: self.groups().to_vec(),
+            roles: self.roles().to_vec(),
+            entitlements: self.entitlements().to_vec(),
+            auth: self.auth().to_context(),
+            device: self.device.clone(),
+            token_id: self.token_id().map(str::to_owned),
+            session_id: self.session_id().map(str::to_owned),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            claims: self.claims().clone(),
+        }
+    }
+
+    /// Change any fields with `edit` (the identity is rebuilt).
+    pub fn modify(&mut self, edit: impl FnOnce(&mut IdentityBuilder)) {
+        let mut b = self.to_builder();
+        edit(&mut b);
+        *self = b.build();
+    }
+
+    /// The canonical actor key of this principal.
+    ///
+    /// The first usable of: the `email` claim (unless `email_verified` is
+    /// `false`), the `upn` claim, `preferred_username` when it is an e-mail
+    /// address, and finally the subject. See [`ActorKey`] for the rules.
+    pub fn actor_key(&self) -> ActorKey {
+        let claims = self.claims();
+        let claim = |name: &str| claims.get(name).and_then(Value::as_str);
+        let email_ok = claims.get("email_verified").and_then(Value::as_bool) != Some(false);
+        let candidates = [
+            claim("email").filter(|_| email_ok),
+            claim("upn"),
+            claim("preferred_username").filter(|p| p.contains('@')),
+            Some(self.subject()),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find_map(|c| ActorKey::from_identifier(c).ok())
+            .unwrap_or_else(|| ActorKey::fallback(self.issuer(), self.subject()))
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("subject", &self.subject())
+            .field("issuer", &self.issuer())
+            .field("kind", &self.kind)
+            .field("groups", &self.groups())
+            .field("roles", &self.roles())
+            .field("entitlements", &self.entitlements())
+            .field("auth", &self.auth())
+            .field("device", &self.device)
+            .field("token_id", &self.token_id())
+            .field("session_id", &self.session_id())
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("claims", self.claims())
+            .finish()
+    }
+}
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        self.subject() == other.subject()
+            && self.issuer() == other.issuer()
+            && self.kind == other.kind
+            && self.groups() == other.groups()
+            && self.roles() == other.roles()
+            && self.entitlements() == other.entitlements()
+            && self.auth() == other.auth()
+            && self.device == other.device
+            && self.token_id() == other.token_id()
+            && self.session_id() == other.session_id()
+            && self.issued_at == other.issued_at
+            && self.expires_at == other.expires_at
+            && self.claims() == other.claims()
+    }
+}
+
+impl Serialize for Identity {
+    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        let mut st = s.serialize_struct("Identity", 13)?;
+        st.serialize_field("subject", self.subject())?;
+        st.serialize_field("issuer", self.issuer())?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("groups", &self.groups())?;
+        st.serialize_field("roles", &self.roles())?;
+        st.serialize_field("entitlements", &self.entitlements())?;
+        st.serialize_field("auth", &self.auth())?;
+        st.serialize_field("device", &self.device)?;
+        st.serialize_field("token_id", &self.token_id())?;
+        st.serialize_field("session_id", &self.session_id())?;
+        st.serialize_field("issued_at", &self.issued_at)?;
+        st.serialize_field("expires_at", &self.expires_at)?;
+        st.serialize_field("claims", self.claims())?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Identity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IdentityBuilder::deserialize(d).map(IdentityBuilder::build)
+    }
+}
+
+/// The fields of an [`Identity`], owned: fill them and
+/// [`build`](IdentityBuilder::build) the identity. Its serde form is the
+/// identity's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityBuilder {
     /// The subject (`sub`), unique within its issuer.
     pub subject: String,
     /// Who vouched for the subject (`iss`, or `mesh:api-key`, `spiffe://td`).
@@ -81,16 +603,10 @@ pub struct Identity {
     pub claims: Map<String, Value>,
 }
 
-impl AsRef<Identity> for Identity {
-    fn as_ref(&self) -> &Identity {
-        self
-    }
-}
-
-impl Identity {
-    /// A minimal identity with no groups, roles, claims or device.
+impl IdentityBuilder {
+    /// A builder with no groups, roles, claims or device.
     pub fn new(subject: impl Into<String>, issuer: impl Into<String>, kind: IdentityKind) -> Self {
-        Identity {
+        IdentityBuilder {
             subject: subject.into(),
             issuer: issuer.into(),
             kind,
@@ -107,29 +623,188 @@ impl Identity {
         }
     }
 
-    /// The canonical actor key of this principal.
-    ///
-    /// The first usable of: the `email` claim (unless `email_verified` is
-    /// `false`), the `upn` claim, `preferred_username` when it is an e-mail
-    /// address, and finally the subject. See [`ActorKey`] for the rules.
-    pub fn actor_key(&self) -> ActorKey {
-        let claim = |name: &str| self.claims.get(name).and_then(Value::as_str);
-        let email_ok = self.claims.get("email_verified").and_then(Value::as_bool) != Some(false);
-        let candidates = [
-            claim("email").filter(|_| email_ok),
-            claim("upn"),
-            claim("preferred_username").filter(|p| p.contains('@')),
-            Some(self.subject.as_str()),
+    /// The identity of these fields.
+    pub fn build(self) -> Identity {
+        let lists = [
+            &self.groups,
+            &self.roles,
+            &self.entitlements,
+            &self.auth.methods,
         ];
-        candidates
+        let singles = [
+            self.token_id.as_deref(),
+            self.session_id.as_deref(),
+            self.auth.acr.as_deref(),
+        ];
+        let text_cap = self.subject.len()
+            + self.issuer.len()
+            + singles.iter().flatten().map(|s| s.len()).sum::<usize>()
+            + lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(String::len)
+                .sum::<usize>();
+        let items = lists.iter().map(|l| l.len()).sum();
+        let mut p = Packer::new(text_cap, items, &self.subject, &self.issuer, singles);
+        for list in lists {
+            for s in list {
+                p.item(s);
+            }
+            p.end_list();
+        }
+        p.finish(
+            self.kind,
+            Times {
+                auth_time: self.auth.auth_time,
+                issued_at: self.issued_at,
+                expires_at: self.expires_at,
+            },
+            self.device,
+            ClaimsInit::Map(self.claims),
+        )
+    }
+}
+
+impl From<IdentityBuilder> for Identity {
+    fn from(b: IdentityBuilder) -> Identity {
+        b.build()
+    }
+}
+
+/// The times of an identity.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Times {
+    pub(crate) auth_time: Option<Timestamp>,
+    pub(crate) issued_at: Option<Timestamp>,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+/// How the remaining claims of a packed identity are given.
+pub(crate) enum ClaimsInit {
+    /// As JSON text already written with [`Packer::claims_json`].
+    Text,
+    /// As a map.
+    Map(Map<String, Value>),
+}
+
+/// Writes the strings of an [`Identity`] into its one buffer, in table
+/// order: the singles ([`Packer::new`]), the claims JSON text (optional),
+/// then the items of each list, each list closed by [`Packer::end_list`].
+pub(crate) struct Packer {
+    text: String,
+    ends: Vec<usize>,
+    lists: [usize; 4],
+    closed: usize,
+    present: u8,
+}
+
+impl Packer {
+    /// A packer with room for `text_cap` bytes and `items` list items,
+    /// holding the subject, issuer, and the token id, session id and `acr`
+    /// when present.
+    pub(crate) fn new(
+        text_cap: usize,
+        items: usize,
+        subject: &str,
+        issuer: &str,
+        singles: [Option<&str>; 3],
+    ) -> Packer {
+        let mut p = Packer {
+            text: String::with_capacity(text_cap),
+            ends: Vec::with_capacity(FIXED + items),
+            lists: [FIXED; 4],
+            closed: 0,
+            present: 0,
+        };
+        p.push(subject);
+        p.push(issuer);
+        for (bit, s) in [HAS_TOKEN_ID, HAS_SESSION_ID, HAS_ACR]
             .into_iter()
-            .flatten()
-            .find_map(|c| ActorKey::from_identifier(c).ok())
-            .unwrap_or_else(|| ActorKey::fallback(&self.issuer, &self.subject))
+            .zip(singles)
+        {
+            if let Some(s) = s {
+                p.present |= bit;
+                p.push(s);
+            } else {
+                p.push("");
+            }
+        }
+        p
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    /// Closes the claims text if it was not written.
+    fn claims_done(&mut self) {
+        if self.ends.len() == CLAIMS {
+            self.ends.push(self.text.len());
+        }
+    }
+
+    /// Write the remaining claims as one JSON object text with `write`
+    /// (before any list item).
+    pub(crate) fn claims_json(&mut self, write: impl FnOnce(&mut String)) {
+        if self.ends.len() == CLAIMS {
+            write(&mut self.text);
+            self.ends.push(self.text.len());
+        }
+    }
+
+    /// Add an item to the current list.
+    pub(crate) fn item(&mut self, s: &str) {
+        self.claims_done();
+        self.push(s);
+    }
+
+    /// Close the current list (groups, roles, entitlements, methods).
+    pub(crate) fn end_list(&mut self) {
+        self.claims_done();
+        if let Some(l) = self.lists.get_mut(self.closed) {
+            *l = self.ends.len();
+            self.closed += 1;
+        }
+    }
+
+    /// The identity (lists not closed are closed empty).
+    pub(crate) fn finish(
+        mut self,
+        kind: IdentityKind,
+        times: Times,
+        device: Option<DevicePosture>,
+        claims: ClaimsInit,
+    ) -> Identity {
+        self.claims_done();
+        while self.closed < self.lists.len() {
+            self.end_list();
+        }
+        // No claims (API keys, most hand-made identities) need no map
+        // until one is asked for.
+        let lock = OnceLock::new();
+        if let ClaimsInit::Map(map) = claims {
+            if !map.is_empty() {
+                let _ = lock.set(map);
+            }
+        }
+        Identity {
+            text: self.text,
+            ends: self.ends,
+            lists: self.lists,
+            present: self.present,
+            kind,
+            auth_time: times.auth_time,
+            issued_at: times.issued_at,
+            expires_at: times.expires_at,
+            device,
+            claims: lock,
+        }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -138,10 +813,14 @@ mod tests {
     fn actor_key_prefers_verified_email() {
         let mut id = Identity::new("00u1", "https://idp", IdentityKind::Human);
         assert_eq!(id.actor_key().as_str(), "00u1");
-        id.claims.insert("email".into(), json!("Alice@Example.com"));
+        id.modify(|b| {
+            b.claims.insert("email".into(), json!("Alice@Example.com"));
+        });
         assert_eq!(id.actor_key().as_str(), "alice@example.com");
-        id.claims.insert("email_verified".into(), json!(false));
-        id.claims.insert("upn".into(), json!("ALICE@corp.example"));
+        id.modify(|b| {
+            b.claims.insert("email_verified".into(), json!(false));
+            b.claims.insert("upn".into(), json!("ALICE@corp.example"));
+        });
         assert_eq!(id.actor_key().as_str(), "alice@corp.example");
     }
 
@@ -151,5 +830,86 @@ mod tests {
         let k = id.actor_key();
         assert!(k.as_str().starts_with("sha256:"));
         assert_eq!(k, id.actor_key());
+    }
+
+    fn full() -> IdentityBuilder {
+        let mut b = Identity::builder("00u1", "https://idp", IdentityKind::Human);
+        b.groups = vec!["eng".into(), String::new(), "oncall".into()];
+        b.roles = vec!["admin".into()];
+        b.entitlements = vec!["read".into(), "write".into()];
+        b.auth = AuthContext {
+            auth_time: Some(Timestamp::from_unix_seconds(5)),
+            methods: vec!["pwd".into(), "mfa".into()],
+            acr: Some(String::new()),
+        };
+        b.device = Some(DevicePosture {
+            device_id: "dev-1".into(),
+            ..DevicePosture::default()
+        });
+        b.token_id = Some("t-1".into());
+        b.issued_at = Some(Timestamp::from_unix_seconds(1));
+        b.expires_at = Some(Timestamp::from_unix_seconds(9));
+        b.claims.insert("zeta".into(), json!({"a": [1, 2.5]}));
+        b.claims.insert("alpha".into(), json!("x"));
+        b
+    }
+
+    #[test]
+    fn builder_round_trip_and_accessors() {
+        let b = full();
+        let id = b.clone().build();
+        assert_eq!(id.subject(), "00u1");
+        assert_eq!(id.issuer(), "https://idp");
+        assert_eq!(id.groups(), ["eng", "", "oncall"]);
+        assert_eq!(id.groups().get(2), Some("oncall"));
+        assert_eq!(id.groups().get(3), None);
+        assert_eq!(
+            id.groups().iter().rev().collect::<Vec<_>>(),
+            ["oncall", "", "eng"]
+        );
+        assert_eq!(id.roles(), ["admin"]);
+        assert_eq!(id.entitlements().join(" "), "read write");
+        assert!(id.auth().has_method("MFA"));
+        assert_eq!(id.auth().acr(), Some(""));
+        assert_eq!(id.token_id(), Some("t-1"));
+        assert_eq!(id.session_id(), None);
+        assert_eq!(id.device().unwrap().device_id, "dev-1");
+        assert_eq!(id.claim("alpha"), Some(&json!("x")));
+        assert_eq!(id.to_builder(), b);
+        let empty = Identity::new("s", "i", IdentityKind::Device);
+        assert!(empty.groups().is_empty() && empty.auth().methods().is_empty());
+        assert_eq!(empty.auth().acr(), None);
+        assert!(empty.claims().is_empty());
+    }
+
+    #[test]
+    fn serde_shape_is_the_builders() {
+        let b = full();
+        let id = b.clone().build();
+        let text = serde_json::to_string(&id).unwrap();
+        assert_eq!(text, serde_json::to_string(&b).unwrap());
+        assert!(text.starts_with(r#"{"subject":"00u1","issuer":"https://idp","kind":"human","groups":["eng","","oncall"]"#));
+        let back: Identity = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(format!("{id:?}"), format!("{:?}", back));
+    }
+
+    #[test]
+    fn claims_from_text_parse_on_first_use() {
+        let mut p = Packer::new(16, 1, "s", "i", [None, Some("sid"), None]);
+        p.claims_json(|t| t.push_str(r#"{"aud":"api","n":[1,true]}"#));
+        p.item("g");
+        p.end_list();
+        let id = p.finish(
+            IdentityKind::Human,
+            Times::default(),
+            None,
+            ClaimsInit::Text,
+        );
+        assert_eq!(id.groups(), ["g"]);
+        assert!(id.roles().is_empty());
+        assert_eq!(id.session_id(), Some("sid"));
+        assert_eq!(id.claim("n"), Some(&json!([1, true])));
+        assert_eq!(id.claims().keys().collect::<Vec<_>>(), ["aud", "n"]);
     }
 }

@@ -526,27 +526,17 @@ impl RevocationSet {
     /// Looks up the token id, session id, device id and subject (the subject
     /// itself and its `email`/`upn` claims) in hash maps; allocates nothing.
     pub fn check(&self, identity: &Identity, now: Timestamp) -> Option<RevocationReason> {
-        let iat = identity.issued_at;
+        let iat = identity.issued_at();
         let hit = |tag: u8, key: &str| self.entry(tag, key).is_some_and(|e| e.covers(iat, now));
-        if !self.tokens.is_empty()
-            && identity
-                .token_id
-                .as_deref()
-                .is_some_and(|j| hit(TAG_TOKEN, j))
-        {
+        if !self.tokens.is_empty() && identity.token_id().is_some_and(|j| hit(TAG_TOKEN, j)) {
             return Some(RevocationReason::TokenId);
         }
-        if !self.sessions.is_empty()
-            && identity
-                .session_id
-                .as_deref()
-                .is_some_and(|s| hit(TAG_SESSION, s))
-        {
+        if !self.sessions.is_empty() && identity.session_id().is_some_and(|s| hit(TAG_SESSION, s)) {
             return Some(RevocationReason::Session);
         }
         if !self.devices.is_empty() {
-            let from_posture = identity.device.as_ref().map(|d| d.device_id.as_str());
-            let own = (identity.kind == IdentityKind::Device).then_some(identity.subject.as_str());
+            let from_posture = identity.device().map(|d| d.device_id.as_str());
+            let own = (identity.kind() == IdentityKind::Device).then_some(identity.subject());
             for id in [from_posture, own].into_iter().flatten() {
                 if hit(TAG_DEVICE, id) {
                     return Some(RevocationReason::Device);
@@ -554,11 +544,11 @@ impl RevocationSet {
             }
         }
         if !self.subjects.is_empty() {
-            let subject = identity.subject.as_str();
+            let subject = identity.subject();
             if self.subject_hit(subject, iat, now) {
                 return Some(RevocationReason::Subject);
             }
-            for value in email_and_upn(&identity.claims) {
+            for value in email_and_upn(identity.claims()) {
                 if let Some(v) = value.filter(|v| *v != subject) {
                     if self.subject_hit(v, iat, now) {
                         return Some(RevocationReason::Subject);
@@ -751,10 +741,10 @@ mod tests {
     }
 
     fn token(sub: &str, jti: &str, iat: i64) -> Identity {
-        let mut id = Identity::new(sub, "https://idp", IdentityKind::Human);
+        let mut id = Identity::builder(sub, "https://idp", IdentityKind::Human);
         id.token_id = Some(jti.into());
         id.issued_at = Some(t(iat));
-        id
+        id.build()
     }
 
     #[test]
@@ -780,13 +770,13 @@ mod tests {
         assert_eq!(set.check(&new, t(150)), None);
         // No issue time: fail closed.
         let mut undated = token("alice@example.com", "j", 0);
-        undated.issued_at = None;
+        undated.set_issued_at(None);
         assert_eq!(set.check(&undated, t(150)), Some(RevocationReason::Subject));
         // Matched through the email claim, case-insensitively.
         let mut via_claim = token("00u1", "j", 50);
-        via_claim
-            .claims
-            .insert("email".into(), json!("ALICE@example.COM"));
+        via_claim.modify(|b| {
+            b.claims.insert("email".into(), json!("ALICE@example.COM"));
+        });
         assert_eq!(
             set.check(&via_claim, t(150)),
             Some(RevocationReason::Subject)
@@ -820,19 +810,19 @@ mod tests {
         set.revoke_session("s1", t(500)).unwrap();
         set.revoke_device("dev-1", t(300), t(500)).unwrap();
         let mut id = token("bob", "j", 100);
-        id.session_id = Some("s1".into());
+        id.modify(|b| b.session_id = Some("s1".into()));
         assert_eq!(set.check(&id, t(150)), Some(RevocationReason::Session));
-        id.session_id = Some("s2".into());
+        id.modify(|b| b.session_id = Some("s2".into()));
         assert_eq!(set.check(&id, t(150)), None);
-        id.device = Some(DevicePosture {
+        id.set_device(Some(DevicePosture {
             device_id: "dev-1".into(),
             ..DevicePosture::default()
-        });
+        }));
         assert_eq!(set.check(&id, t(150)), Some(RevocationReason::Device));
         let mut dev = Identity::new("dev-1", "mesh:device", IdentityKind::Device);
-        dev.issued_at = Some(t(301));
+        dev.set_issued_at(Some(t(301)));
         assert_eq!(set.check(&dev, t(350)), None);
-        dev.issued_at = Some(t(299));
+        dev.set_issued_at(Some(t(299)));
         assert_eq!(set.check(&dev, t(350)), Some(RevocationReason::Device));
     }
 
@@ -903,10 +893,12 @@ mod tests {
                 assert_eq!(set.check(&id, t(2)), Some(RevocationReason::TokenId));
             }
             let mut id = token("x", "jti-none", 1);
-            id.claims.insert("email".into(), json!("CAROL@example.com"));
+            id.modify(|b| {
+                b.claims.insert("email".into(), json!("CAROL@example.com"));
+            });
             assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Subject));
             let mut id = token("x", "jti-none", 1);
-            id.session_id = Some("sid-9".into());
+            id.modify(|b| b.session_id = Some("sid-9".into()));
             assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Session));
             let id = Identity::new("dev-9", "https://idp", IdentityKind::Device);
             assert_eq!(set.check(&id, t(2)), Some(RevocationReason::Device));
@@ -979,7 +971,9 @@ mod tests {
             prop_assume!(set.revoke_subject(&name, t(50), exp).is_ok());
             let mut id = token(if as_subject { &other } else { "s-1" }, "j", 1);
             if !as_subject {
-                id.claims.insert("email".into(), json!(other));
+                id.modify(|b| {
+                b.claims.insert("email".into(), json!(other));
+            });
             }
             let same = ActorKey::from_identifier(&other)
                 .is_ok_and(|k| Some(k) == ActorKey::from_identifier(&name).ok());

@@ -10,12 +10,12 @@
 //! rejects with its own precise error. So whenever the scanner accepts, the
 //! general path accepts the same token with the same result.
 
-use serde_json::{Map, Value};
 use std::mem::MaybeUninit;
 
 use super::claims::check_rules;
 use super::jws::Algorithm;
-use super::{AuthContext, ClaimRules, Identity, IdentityError, IdentityKind};
+use super::swar;
+use super::{ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
 use crate::Timestamp;
 
 /// Most top-level claims the scanner handles.
@@ -42,12 +42,12 @@ enum Scalar<'a> {
 }
 
 impl Scalar<'_> {
-    fn to_value(self) -> Value {
+    fn to_value(self) -> serde_json::Value {
         match self {
-            Scalar::Str(s) => Value::String(s.to_owned()),
-            Scalar::Int(i) => Value::from(i),
-            Scalar::Bool(b) => Value::Bool(b),
-            Scalar::Null => Value::Null,
+            Scalar::Str(s) => serde_json::Value::String(s.to_owned()),
+            Scalar::Int(i) => serde_json::Value::from(i),
+            Scalar::Bool(b) => serde_json::Value::Bool(b),
+            Scalar::Null => serde_json::Value::Null,
         }
     }
 }
@@ -66,10 +66,12 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
@@ -77,6 +79,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skip whitespace, then consume `c`.
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         self.ws();
         (self.peek()? == c).then(|| self.pos += 1)
@@ -85,6 +88,7 @@ impl<'a> Cursor<'a> {
     /// A string without escapes or control characters, at `"`. The caller
     /// has checked that the text holds no `\\` at all, so the end of the
     /// string is its first `"` (or a control byte, rejected).
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.ws();
         let body = self.text.as_bytes().get(self.pos..)?.strip_prefix(b"\"")?;
@@ -116,13 +120,14 @@ impl<'a> Cursor<'a> {
 
     /// Ends the string of `len` bytes after the `"` at `pos` (the byte after
     /// it must be the closing `"`).
+    #[inline(always)]
     fn close_string(&mut self, len: usize) -> Option<&'a str> {
         let start = self.pos + 1;
         let end = start + len;
         if *self.text.as_bytes().get(end)? != b'"' {
             return None;
         }
-        let s = self.text.get(start..end)?;
+        let s = slice(self.text, start, end)?;
         self.pos = end + 1;
         Some(s)
     }
@@ -139,15 +144,32 @@ impl<'a> Cursor<'a> {
             self.pos += 1;
         }
         let start = self.pos;
-        let mut v: i64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            v = v * 10 + i64::from(d - b'0');
-            self.pos += 1;
-            if self.pos - start > 18 {
-                return None;
-            }
+        let rest = self.text.as_bytes().get(start..)?;
+        // At most 18 digits are read (a 19th rejects), so the value stays
+        // below 10^18 and wrapping arithmetic never wraps.
+        let mut v: u64 = 0;
+        let mut digits = 0;
+        // Eight digits at a time while they last (NumericDates have ten).
+        while digits <= 10 {
+            let Some(eight) = rest.get(digits..digits + 8).and_then(eight_digits) else {
+                break;
+            };
+            v = v.wrapping_mul(100_000_000).wrapping_add(eight);
+            digits += 8;
         }
-        let digits = self.pos - start;
+        for &b in rest.get(digits..)?.iter().take(19 - digits) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits += 1;
+        }
+        if digits > 18 {
+            return None;
+        }
+        self.pos = start + digits;
+        let v = i64::try_from(v).ok()?;
         let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
         if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
@@ -161,6 +183,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A scalar value (after whitespace).
+    #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         self.ws();
         match self.peek()? {
@@ -174,6 +197,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// After a member or item: `,` (more follow, `true`) or `close`.
+    #[inline(always)]
     fn next_or_close(&mut self, close: u8) -> Option<bool> {
         self.ws();
         let c = self.peek()?;
@@ -190,6 +214,100 @@ impl<'a> Cursor<'a> {
         self.ws();
         (self.pos == self.text.len()).then_some(())
     }
+}
+
+/// The claims an identity keeps from a fast-path token, read back from the
+/// JSON text [`FastClaims::identity`] wrote (members of the shape the scan
+/// accepted); `None` for any other text (the caller then parses it with
+/// `serde_json`, which reads it the same).
+pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
+    if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+        return None;
+    }
+    let mut map = serde_json::Map::new();
+    let mut c = Cursor { text, pos: 0 };
+    c.eat(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.eat(b':')?;
+        c.ws();
+        let value = if c.peek()? == b'[' {
+            c.pos += 1;
+            let mut items = Vec::new();
+            c.ws();
+            if c.peek()? == b']' {
+                c.pos += 1;
+            } else {
+                loop {
+                    items.push(c.scalar()?.to_value());
+                    if !c.next_or_close(b']')? {
+                        break;
+                    }
+                }
+            }
+            Value::Array(items)
+        } else {
+            c.scalar()?.to_value()
+        };
+        if map.insert(key.to_owned(), value).is_some() {
+            return None;
+        }
+        if !c.next_or_close(b'}')? {
+            break;
+        }
+    }
+    c.end()?;
+    Some(map)
+}
+
+/// The value of eight ASCII digits (`chunk` has eight bytes), `None` when
+/// any byte is not a digit.
+#[inline(always)]
+fn eight_digits(chunk: &[u8]) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let w = swar::word(chunk);
+    // Every high nibble is 3, and adding 6 to the low nibble does not
+    // carry into it (no byte carries into the next: each is at most 0x3f).
+    let high = ONES * 0xf0;
+    if w & high != ONES * 0x30 || (w + ONES * 0x06) & high != ONES * 0x30 {
+        return None;
+    }
+    // Bytes 0..=9, the first digit lowest: combine pairs, quads, halves.
+    let x = w - ONES * 0x30;
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    let x = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
+    Some(x)
+}
+
+/// `text[start..end]`, `None` unless both ends are character boundaries
+/// (`str::get` with checks that inline: the scans take many short slices).
+#[inline(always)]
+fn slice(text: &str, start: usize, end: usize) -> Option<&str> {
+    let (head, _) = text.split_at_checked(end)?;
+    let (_, s) = head.split_at_checked(start)?;
+    Some(s)
+}
+
+/// The algorithm named `name` (as `Algorithm::from_str`, by byte patterns).
+fn alg_of(name: &str) -> Option<Algorithm> {
+    use Algorithm as A;
+    Some(match *name.as_bytes() {
+        [b'H', b'S', b'2', b'5', b'6'] => A::HS256,
+        [b'H', b'S', b'3', b'8', b'4'] => A::HS384,
+        [b'H', b'S', b'5', b'1', b'2'] => A::HS512,
+        [b'R', b'S', b'2', b'5', b'6'] => A::RS256,
+        [b'R', b'S', b'3', b'8', b'4'] => A::RS384,
+        [b'R', b'S', b'5', b'1', b'2'] => A::RS512,
+        [b'P', b'S', b'2', b'5', b'6'] => A::PS256,
+        [b'P', b'S', b'3', b'8', b'4'] => A::PS384,
+        [b'P', b'S', b'5', b'1', b'2'] => A::PS512,
+        [b'E', b'S', b'2', b'5', b'6'] => A::ES256,
+        [b'E', b'S', b'3', b'8', b'4'] => A::ES384,
+        [b'E', b'd', b'D', b'S', b'A'] => A::EdDSA,
+        _ => return None,
+    })
 }
 
 /// The header members the fast path uses.
@@ -223,7 +341,7 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
         c.eat(b':')?;
         let v = c.scalar()?;
         match (key, v) {
-            ("alg", Scalar::Str(s)) => alg = Some(s.parse::<Algorithm>().ok()?),
+            ("alg", Scalar::Str(s)) => alg = Some(alg_of(s)?),
             ("kid", Scalar::Str(s)) => kid = Some(s),
             ("typ", Scalar::Str(s)) => typ = Some(s),
             ("cty", Scalar::Str(_)) | ("b64", Scalar::Bool(true)) => {}
@@ -291,8 +409,12 @@ fn slot_of(name: &str) -> Option<Slot> {
 /// document order, and the array items of both.
 pub(crate) struct FastClaims<'a> {
     mapped: [Option<Val<'a>>; SLOTS],
-    others: [(&'a str, Val<'a>); MAX_MEMBERS],
+    /// Name, value and member text (name to value end) of each claim
+    /// not mapped.
+    others: [(&'a str, Val<'a>, &'a str); MAX_MEMBERS],
     n_others: usize,
+    /// Length of the claims text.
+    len: usize,
     items: [Scalar<'a>; MAX_ITEMS],
     n_items: usize,
 }
@@ -329,8 +451,9 @@ impl<'a> FastClaims<'a> {
     pub(crate) fn new() -> FastClaims<'a> {
         FastClaims {
             mapped: [None; SLOTS],
-            others: [("", Val::Scalar(Scalar::Null)); MAX_MEMBERS],
+            others: [("", Val::Scalar(Scalar::Null), ""); MAX_MEMBERS],
             n_others: 0,
+            len: 0,
             items: [Scalar::Null; MAX_ITEMS],
             n_items: 0,
         }
@@ -343,6 +466,7 @@ impl<'a> FastClaims<'a> {
         if memchr::memchr(b'\\', text.as_bytes()).is_some() {
             return None;
         }
+        out.len = text.len();
         let mut c = Cursor { text, pos: 0 };
         c.eat(b'{')?;
         c.ws();
@@ -352,6 +476,8 @@ impl<'a> FastClaims<'a> {
             return Some(());
         }
         loop {
+            c.ws();
+            let member_start = c.pos;
             let key = c.string()?;
             c.eat(b':')?;
             c.ws();
@@ -386,10 +512,11 @@ impl<'a> FastClaims<'a> {
                     *slot = Some(val);
                 }
                 None => {
-                    if out.others().iter().any(|(k, _)| *k == key) {
+                    if out.others().iter().any(|(k, _, _)| *k == key) {
                         return None;
                     }
-                    *out.others.get_mut(out.n_others)? = (key, val);
+                    let member = slice(text, member_start, c.pos)?;
+                    *out.others.get_mut(out.n_others)? = (key, val, member);
                     out.n_others += 1;
                 }
             }
@@ -401,7 +528,7 @@ impl<'a> FastClaims<'a> {
         Some(())
     }
 
-    fn others(&self) -> &[(&'a str, Val<'a>)] {
+    fn others(&self) -> &[(&'a str, Val<'a>, &'a str)] {
         self.others.get(..self.n_others).unwrap_or_default()
     }
 
@@ -412,8 +539,8 @@ impl<'a> FastClaims<'a> {
     fn other(&self, name: &str) -> Option<Val<'a>> {
         self.others()
             .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
+            .find(|(k, _, _)| *k == name)
+            .map(|(_, v, _)| *v)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -514,7 +641,7 @@ impl<'a> FastClaims<'a> {
     fn list_len(&self, slot: Slot, split_spaces: bool) -> usize {
         match self.get(slot) {
             Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
-                s.bytes().filter(|&b| b == b' ').count() + 1
+                memchr::memchr_iter(b' ', s.as_bytes()).count() + 1
             }
             Some(Val::Scalar(Scalar::Str(_))) => 1,
             Some(Val::Array { len, .. }) => len,
@@ -522,7 +649,7 @@ impl<'a> FastClaims<'a> {
         }
     }
 
-    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Vec<String>) {
+    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Packer) {
         match self.get(slot) {
             Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
                 // `split(' ')` without its searcher: the words are short.
@@ -530,21 +657,20 @@ impl<'a> FastClaims<'a> {
                 for (i, b) in s.bytes().enumerate() {
                     if b == b' ' {
                         if i > start {
-                            out.extend(s.get(start..i).map(str::to_owned));
+                            out.item(s.get(start..i).unwrap_or_default());
                         }
                         start = i + 1;
                     }
                 }
                 if start < s.len() {
-                    out.extend(s.get(start..).map(str::to_owned));
+                    out.item(s.get(start..).unwrap_or_default());
                 }
             }
-            Some(Val::Scalar(Scalar::Str(s))) => out.push(s.to_owned()),
+            Some(Val::Scalar(Scalar::Str(s))) => out.item(s),
             Some(Val::Array { start, len }) => {
-                out.reserve(len);
                 for i in self.items(start, len) {
                     if let Scalar::Str(s) = i {
-                        out.push((*s).to_owned());
+                        out.item(s);
                     }
                 }
             }
@@ -552,61 +678,62 @@ impl<'a> FastClaims<'a> {
         }
     }
 
-    fn list(&self, slot: Slot) -> Vec<String> {
-        let mut out = Vec::new();
-        self.push_list(slot, false, &mut out);
-        out
-    }
-
-    fn value(&self, v: Val<'a>) -> Value {
-        match v {
-            Val::Scalar(s) => s.to_value(),
-            Val::Array { start, len } => Value::Array(
-                self.items(start, len)
-                    .iter()
-                    .map(|i| i.to_value())
-                    .collect(),
-            ),
-        }
-    }
-
-    /// The identity of checked claims (as `identity_from_set` builds it).
+    /// The identity of checked claims (as `identity_from_set` builds it):
+    /// its strings are copied into one buffer, and the claims it does not
+    /// map are kept as their verified JSON text (their members as they
+    /// appear in the token).
     pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
-        let mut entitlements = Vec::with_capacity(
-            self.list_len(Slot::Scope, true)
-                + self.list_len(Slot::Scp, true)
-                + self.list_len(Slot::Entitlements, false),
-        );
-        self.push_list(Slot::Scope, true, &mut entitlements);
-        self.push_list(Slot::Scp, true, &mut entitlements);
-        self.push_list(Slot::Entitlements, false, &mut entitlements);
-        let owned = |v: Option<Val<'a>>| match v {
-            Some(Val::Scalar(Scalar::Str(s))) => Some(s.to_owned()),
+        let text = |v: Option<Val<'a>>| match v {
+            Some(Val::Scalar(Scalar::Str(s))) => Some(s),
             _ => None,
         };
-        let mut claims = Map::with_capacity(self.n_others);
-        for (k, v) in self.others() {
-            claims.insert((*k).to_owned(), self.value(*v));
+        let items = self.list_len(Slot::Groups, false)
+            + self.list_len(Slot::Roles, false)
+            + self.list_len(Slot::Scope, true)
+            + self.list_len(Slot::Scp, true)
+            + self.list_len(Slot::Entitlements, false)
+            + self.list_len(Slot::Amr, false);
+        // Every string copied is a distinct part of the claims text, and the
+        // braces and commas added are at most those of the claims object.
+        let mut p = Packer::new(
+            self.len,
+            items,
+            reg.sub.unwrap_or_default(),
+            reg.iss,
+            [
+                reg.jti,
+                text(self.get(Slot::Sid)),
+                text(self.get(Slot::Acr)),
+            ],
+        );
+        if self.n_others > 0 {
+            p.claims_json(|t| {
+                t.push('{');
+                for (i, (_, _, member)) in self.others().iter().enumerate() {
+                    if i > 0 {
+                        t.push(',');
+                    }
+                    t.push_str(member);
+                }
+                t.push('}');
+            });
         }
-        Identity {
-            subject: reg.sub.map(str::to_owned).unwrap_or_default(),
-            issuer: reg.iss.to_owned(),
-            kind,
-            groups: self.list(Slot::Groups),
-            roles: self.list(Slot::Roles),
-            entitlements,
-            auth: AuthContext {
-                auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
-                methods: self.list(Slot::Amr),
-                acr: owned(self.get(Slot::Acr)),
-            },
-            device: None,
-            token_id: reg.jti.map(str::to_owned),
-            session_id: owned(self.get(Slot::Sid)),
+        self.push_list(Slot::Groups, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Roles, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Scope, true, &mut p);
+        self.push_list(Slot::Scp, true, &mut p);
+        self.push_list(Slot::Entitlements, false, &mut p);
+        p.end_list();
+        self.push_list(Slot::Amr, false, &mut p);
+        p.end_list();
+        let times = Times {
+            auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
             issued_at: reg.iat,
             expires_at: reg.exp,
-            claims,
-        }
+        };
+        p.finish(kind, times, None, ClaimsInit::Text)
     }
 }
 
@@ -721,4 +848,78 @@ pub(crate) fn decode_for_test(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let d = decode(input, &mut buf)?;
     out.get_mut(..d.len())?.copy_from_slice(d);
     Some(d.len())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn kept_claims_read_as_serde_json_reads_them() {
+        for text in [
+            r#"{"aud":"api"}"#,
+            r#"{ "aud" : [ "a" , "b" ] ,"n":-12,"t":true,"f":false,"z":null,"e":[],"u":"é ✓"}"#,
+            r#"{"mix":[1,"a",true,null,-3],"big":123456789012345678}"#,
+        ] {
+            let general: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).unwrap();
+            let fast = kept_claims(text).unwrap();
+            assert_eq!(fast, general, "{text}");
+            assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&general).unwrap()
+            );
+        }
+        for other in [
+            "",
+            "{}",
+            r#"{"a":1.5}"#,
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":{"b":1}}"#,
+            r#"{"a":1,"a":2}"#,
+        ] {
+            assert!(kept_claims(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn algorithm_names_match_from_str() {
+        for a in Algorithm::ALL {
+            assert_eq!(alg_of(a.as_str()), Some(a));
+        }
+        for s in ["", "none", "hs256", "HS25", "HS2566", "EDDSA", "ES512"] {
+            assert_eq!(alg_of(s), None);
+            assert!(s.parse::<Algorithm>().is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn eight_digits_reads_exactly_eight_ascii_digits(
+            bytes in proptest::collection::vec(
+                prop_oneof![b'0'..=b'9', Just(b'/'), Just(b':'), any::<u8>()], 8),
+        ) {
+            let naive = bytes.iter().all(u8::is_ascii_digit).then(|| {
+                bytes.iter().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'))
+            });
+            prop_assert_eq!(eight_digits(&bytes), naive);
+        }
+
+        #[test]
+        fn integers_read_as_serde_json_reads_them(n in any::<i64>(), digits in 1..21usize) {
+            let text = n.to_string();
+            let text = text.get(..digits.min(text.len())).unwrap_or("0");
+            let mut c = Cursor { text, pos: 0 };
+            let fast = c.integer().filter(|_| c.pos == text.len());
+            let general = serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v.as_i64());
+            if let Some(v) = fast {
+                prop_assert_eq!(Some(v), general);
+            } else {
+                // Refused: `-`, `-0`, or more than 18 digits.
+                prop_assert!(text == "-" || text == "-0" || text.trim_start_matches('-').len() > 18 || general.is_none(), "{}", text);
+            }
+        }
+    }
 }

@@ -294,7 +294,7 @@ impl JwtSvidProfile {
                 check: format!("header `alg`: `{}` is not allowed", truncate(alg)),
             });
         }
-        if identity.expires_at.is_none() {
+        if identity.expires_at().is_none() {
             return Err(IdentityError::SvidProfile {
                 check: "claim `exp` is required".into(),
             });
@@ -306,7 +306,7 @@ impl JwtSvidProfile {
                 }
                 list.contains(&self.audience)
             }
-            None => match identity.claims.get("aud") {
+            None => match identity.claim("aud") {
                 Some(serde_json::Value::String(a)) => *a == self.audience,
                 Some(serde_json::Value::Array(list)) if !list.is_empty() => list
                     .iter()
@@ -322,7 +322,7 @@ impl JwtSvidProfile {
                 ),
             });
         }
-        let id = SpiffeId::parse(&identity.subject).map_err(|e| IdentityError::SvidProfile {
+        let id = SpiffeId::parse(identity.subject()).map_err(|e| IdentityError::SvidProfile {
             check: format!("claim `sub` is not a spiffe id: {e}"),
         })?;
         if !id.is_member_of(&self.trust_domain) {
@@ -331,7 +331,7 @@ impl JwtSvidProfile {
                 found: id.trust_domain().to_owned(),
             });
         }
-        identity.kind = IdentityKind::Service;
+        identity.set_kind(IdentityKind::Service);
         Ok(id)
     }
 }
@@ -455,11 +455,11 @@ mod tests {
     }
 
     fn svid(sub: &str) -> Identity {
-        let mut id = Identity::new(sub, "spiffe://example.org", IdentityKind::Human);
+        let mut id = Identity::builder(sub, "spiffe://example.org", IdentityKind::Human);
         id.expires_at = Some(Timestamp::from_unix_seconds(2_000_000_000));
         id.claims
             .insert("aud".into(), serde_json::json!(["svc-a", "svc-b"]));
-        id
+        id.build()
     }
 
     #[test]
@@ -468,17 +468,19 @@ mod tests {
         let mut ok = svid("spiffe://example.org/ns/web");
         let sid = p.check(&mut ok, "ES256", None).unwrap();
         assert_eq!(sid.path(), "/ns/web");
-        assert_eq!(ok.kind, IdentityKind::Service);
+        assert_eq!(ok.kind(), IdentityKind::Service);
 
         for alg in ["HS256", "none", "EdDSA", "es256"] {
             let e = p.check(&mut svid("spiffe://example.org/x"), alg, None);
             assert_eq!(e.unwrap_err().kind(), IdentityErrorKind::SvidProfile);
         }
         let mut no_exp = svid("spiffe://example.org/x");
-        no_exp.expires_at = None;
+        no_exp.set_expires_at(None);
         assert!(p.check(&mut no_exp, "RS256", None).is_err());
         let mut no_aud = svid("spiffe://example.org/x");
-        no_aud.claims.remove("aud");
+        no_aud.modify(|b| {
+            b.claims.remove("aud");
+        });
         assert!(p.check(&mut no_aud, "RS256", None).is_err());
         let mut other_aud = svid("spiffe://example.org/x");
         assert!(p

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::entities::{uid_from_json, value_from_json_at, Entities, Entity, Ptr};
 use super::value::{EntityType, EntityUid, Record, Set, Value};
 use super::PolicyError;
-use crate::identity::{AuthContext, Identity, IdentityKind};
+use crate::identity::{AuthContext, Identity, IdentityKind, StrList};
 use crate::Timestamp;
 
 /// An authorization request.
@@ -97,7 +97,7 @@ impl Request {
         let context = ContextExtras::new(identity).apply(context, now);
         Request::assemble(
             Arc::new(entity),
-            Arc::new(identity.auth.clone()),
+            Arc::new(identity.auth().to_context()),
             action,
             resource,
             context,
@@ -252,41 +252,41 @@ impl Default for IdentityMapping {
     }
 }
 
-fn string_set(items: &[String]) -> Value {
-    Value::Set(Set::new(items.iter().map(|s| Value::string(s)).collect()))
+fn string_set(items: StrList<'_>) -> Value {
+    Value::Set(Set::new(items.iter().map(Value::string).collect()))
 }
 
 impl IdentityMapping {
     /// The principal entity for `identity` (ancestors not yet resolved
     /// against a store; see [`Entity::resolve_ancestors`]).
     pub fn principal_entity(&self, identity: &Identity) -> Entity {
-        let ty = match identity.kind {
+        let ty = match identity.kind() {
             IdentityKind::Human => &self.principal_type,
             IdentityKind::Service => &self.service_type,
             IdentityKind::Device => &self.device_type,
         };
-        let uid = EntityUid::new(ty.clone(), &identity.subject);
+        let uid = EntityUid::new(ty.clone(), identity.subject());
         let mut parents: Vec<EntityUid> =
-            Vec::with_capacity(identity.groups.len() + identity.roles.len());
+            Vec::with_capacity(identity.groups().len() + identity.roles().len());
         parents.extend(
             identity
-                .groups
+                .groups()
                 .iter()
                 .map(|g| EntityUid::new(self.group_type.clone(), g)),
         );
         parents.extend(
             identity
-                .roles
+                .roles()
                 .iter()
                 .map(|r| EntityUid::new(self.role_type.clone(), r)),
         );
-        let kind = match identity.kind {
+        let kind = match identity.kind() {
             IdentityKind::Human => "human",
             IdentityKind::Service => "service",
             IdentityKind::Device => "device",
         };
-        let mut claims: Vec<(Arc<str>, Value)> = Vec::with_capacity(identity.claims.len());
-        for (k, v) in &identity.claims {
+        let mut claims: Vec<(Arc<str>, Value)> = Vec::with_capacity(identity.claims().len());
+        for (k, v) in identity.claims() {
             if let Ok(v) = value_from_json_at(v, &Ptr::Root(""), 1, |p, m| PolicyError::Request {
                 field: p.to_string(),
                 message: m,
@@ -306,13 +306,13 @@ impl IdentityMapping {
             ),
             (
                 Arc::from("entitlements"),
-                string_set(&identity.entitlements),
+                string_set(identity.entitlements()),
             ),
-            (Arc::from("groups"), string_set(&identity.groups)),
-            (Arc::from("issuer"), Value::string(&identity.issuer)),
+            (Arc::from("groups"), string_set(identity.groups())),
+            (Arc::from("issuer"), Value::string(identity.issuer())),
             (Arc::from("kind"), Value::string(kind)),
-            (Arc::from("roles"), string_set(&identity.roles)),
-            (Arc::from("subject"), Value::string(&identity.subject)),
+            (Arc::from("roles"), string_set(identity.roles())),
+            (Arc::from("subject"), Value::string(identity.subject())),
         ];
         Entity::new(uid, Record::from_sorted(attrs), parents)
     }
@@ -360,20 +360,20 @@ struct ContextExtras {
 impl ContextExtras {
     fn new(identity: &Identity) -> Self {
         let keys = ContextKeys::new();
-        let a = &identity.auth;
+        let a = identity.auth();
         let mut auth_fixed = Vec::with_capacity(2);
-        if let Some(acr) = &a.acr {
+        if let Some(acr) = a.acr() {
             auth_fixed.push((Arc::from("acr"), Value::string(acr)));
         }
-        auth_fixed.push((Arc::from("methods"), string_set(&a.methods)));
-        let auth_time = a.auth_time.map(Timestamp::unix_millis);
+        auth_fixed.push((Arc::from("methods"), string_set(a.methods())));
+        let auth_time = a.auth_time().map(Timestamp::unix_millis);
         let auth_record = match auth_time {
             None => Some(Value::Record(
                 Record::new(auth_fixed.clone()).unwrap_or_default(),
             )),
             Some(_) => None,
         };
-        let device = identity.device.as_ref().map(|d| {
+        let device = identity.device().map(|d| {
             let mut dev = vec![(Arc::from("device_id"), Value::string(&d.device_id))];
             for (k, v) in &d.attributes {
                 if k == "device_id" {
@@ -450,7 +450,7 @@ impl PreparedPrincipal {
     pub fn new(identity: &Identity, mapping: &IdentityMapping) -> Self {
         PreparedPrincipal {
             entity: mapping.principal_entity(identity),
-            auth: Arc::new(identity.auth.clone()),
+            auth: Arc::new(identity.auth().to_context()),
             extras: ContextExtras::new(identity),
         }
     }

@@ -387,7 +387,7 @@ fn invalid_obligation_annotations_rejected() {
 #[test]
 fn requests_from_identities() {
     let ents = entities();
-    let mut id = Identity::new("carol", "https://idp", IdentityKind::Human);
+    let mut id = Identity::builder("carol", "https://idp", IdentityKind::Human);
     id.groups = vec!["admins".into()];
     id.roles = vec!["auditor".into()];
     id.claims.insert("email".into(), json!("Carol@Example.com"));
@@ -397,6 +397,7 @@ fn requests_from_identities() {
         device_id: "laptop-1".into(),
         attributes: [("managed".to_string(), json!(true))].into_iter().collect(),
     });
+    let id = id.build();
     let now = Timestamp::from_unix_seconds(1_000_000);
     let r = Request::from_identity(
         &id,
@@ -433,7 +434,7 @@ fn requests_from_identities() {
 #[test]
 fn prepared_principals_match_identity_requests() {
     let ents = entities();
-    let mut id = Identity::new("carol", "https://idp", IdentityKind::Human);
+    let mut id = Identity::builder("carol", "https://idp", IdentityKind::Human);
     id.groups = vec!["admins".into()];
     id.auth = auth(&["pwd", "mfa"], Some(2));
     id.auth.acr = Some("gold".into());
@@ -441,6 +442,7 @@ fn prepared_principals_match_identity_requests() {
         device_id: "laptop-1".into(),
         attributes: [("managed".to_string(), json!(true))].into_iter().collect(),
     });
+    let id = id.build();
     let mapping = IdentityMapping::default();
     let prepared = PreparedPrincipal::new(&id, &mapping);
     let resolved = prepared.resolve(&ents);

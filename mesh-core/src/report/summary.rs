@@ -170,7 +170,7 @@ impl DecisionRecord {
         };
         let principal = d
             .identity()
-            .map(|i| i.subject.clone())
+            .map(|i| i.subject().to_owned())
             .or_else(|| d.principal().map(|p| p.to_string()));
         DecisionRecord {
             time,
