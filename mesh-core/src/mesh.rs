@@ -1288,6 +1288,23 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_mapping_is_equal_but_shares_no_type_name() {
+        let mapping = IdentityMapping::default();
+        let lane = lane_mapping(&mapping);
+        assert_eq!(lane, mapping);
+        for (a, b) in [
+            (&lane.principal_type, &mapping.principal_type),
+            (&lane.service_type, &mapping.service_type),
+            (&lane.device_type, &mapping.device_type),
+            (&lane.group_type, &mapping.group_type),
+            (&lane.role_type, &mapping.role_type),
+        ] {
+            assert_eq!(a, b);
+            assert!(!std::ptr::eq(a.as_str(), b.as_str()));
+        }
+    }
+
+    #[test]
     fn activities_from_action_names() {
         assert_eq!(activity_of("read"), 2);
         assert_eq!(activity_of("ListBuckets"), 2);

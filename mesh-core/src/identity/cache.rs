@@ -499,6 +499,18 @@ mod tests {
         Timestamp::from_unix_seconds(s)
     }
 
+    #[test]
+    fn a_thread_keeps_its_lane() {
+        let here = thread_lane();
+        assert!(here < LANES);
+        assert_eq!(thread_lane(), here);
+        let there = std::thread::spawn(|| (thread_lane(), thread_lane()))
+            .join()
+            .unwrap();
+        assert!(there.0 < LANES);
+        assert_eq!(there.0, there.1);
+    }
+
     fn ident(sub: &str, exp: i64) -> Identity {
         let mut id = Identity::new(sub, "https://idp", IdentityKind::Human);
         id.expires_at = Some(t(exp));
