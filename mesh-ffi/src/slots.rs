@@ -115,6 +115,10 @@ pub(crate) struct SlotTable<T> {
 unsafe impl<T: Send + Sync> Sync for SlotTable<T> {}
 
 fn split(index: usize) -> (usize, usize) {
+    // The first segment, where a host with few live decisions stays.
+    if index < FIRST {
+        return (0, index);
+    }
     let i = index + FIRST;
     let k = (usize::BITS - 1 - i.leading_zeros() - FIRST_LOG) as usize;
     (k, i - (FIRST << k))
