@@ -290,8 +290,8 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
 }
 
 /// Writes the decision `decide` makes into `slot`, field by field: the
-/// decision is returned straight into its place (`slot` cannot be reached
-/// from anywhere else while this runs), not built aside and moved.
+/// decision is moved once, into its place (not into a whole
+/// `mesh_decision` built aside and then moved into the slot).
 #[inline(never)]
 fn write_decision(
     slot: &mut MaybeUninit<mesh_decision>,

@@ -258,8 +258,10 @@ impl<T: Slotted> SlotTable<T> {
 
     /// Stores the object `init` writes into its slot (returning it, which
     /// shows it is initialized), with the data `data` computes from it;
-    /// `None` when the table is full (`init` is then not called). Writing
-    /// in place spares a move of the whole object.
+    /// `None` when the table is full (`init` is then not called) or when
+    /// `init` returns another place than the slot (the slot then stays
+    /// free). Writing in place lets a caller build the object field by
+    /// field.
     pub(crate) fn insert_with(
         &self,
         init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T,
@@ -274,6 +276,10 @@ impl<T: Slotted> SlotTable<T> {
         let generation = slot.state.load(Ordering::Acquire) >> GEN_SHIFT;
         // SAFETY: the slot is free and owned by this thread (see above).
         let value = init(unsafe { &mut *slot.value.get() });
+        if !ptr::eq(value, slot.value.get().cast::<T>()) {
+            // `reserved` gives the slot back.
+            return None;
+        }
         let data = (u64::from(data(value)) & DATA_MASK) << DATA_SHIFT;
         std::mem::forget(reserved);
         slot.state
