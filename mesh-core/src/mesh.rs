@@ -41,8 +41,8 @@ use crate::identity::{
     RevocationSet, TokenCache, {thread_lane, LANES},
 };
 use crate::policy::{
-    Entities, Entity, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError, PolicyEvalError,
-    PolicyId, PolicySet, PreparedPrincipal, Record, Request, Span,
+    Entities, Entity, EntityType, EntityUid, EvalError, IdentityMapping, Outcome, PolicyError,
+    PolicyEvalError, PolicyId, PolicySet, PreparedPrincipal, Record, Request, Span,
 };
 use crate::{ActorKey, Timestamp};
 
@@ -1182,7 +1182,22 @@ impl Prepared {
         self.lanes
             .get(thread_lane())
             .unwrap_or(first)
-            .get_or_init(|| Verified::new(self.identity.clone(), mapping))
+            .get_or_init(|| Verified::new(self.identity.clone(), &lane_mapping(mapping)))
+    }
+}
+
+/// `mapping` with entity type names of its own. The principal a lane
+/// prepares takes its type names from it: every decision clones the
+/// principal's reference several times, and a type name shared with other
+/// lanes would make that a reference count all deciding threads write.
+fn lane_mapping(mapping: &IdentityMapping) -> IdentityMapping {
+    let own = |t: &EntityType| EntityType::new(t.as_str());
+    IdentityMapping {
+        principal_type: own(&mapping.principal_type),
+        service_type: own(&mapping.service_type),
+        device_type: own(&mapping.device_type),
+        group_type: own(&mapping.group_type),
+        role_type: own(&mapping.role_type),
     }
 }
 
@@ -1270,6 +1285,23 @@ mod tests {
     fn mesh_is_send_sync() {
         assert_send_sync::<Mesh>();
         assert_send_sync::<AccessDecision>();
+    }
+
+    #[test]
+    fn a_lane_mapping_is_equal_but_shares_no_type_name() {
+        let mapping = IdentityMapping::default();
+        let lane = lane_mapping(&mapping);
+        assert_eq!(lane, mapping);
+        for (a, b) in [
+            (&lane.principal_type, &mapping.principal_type),
+            (&lane.service_type, &mapping.service_type),
+            (&lane.device_type, &mapping.device_type),
+            (&lane.group_type, &mapping.group_type),
+            (&lane.role_type, &mapping.role_type),
+        ] {
+            assert_eq!(a, b);
+            assert!(!std::ptr::eq(a.as_str(), b.as_str()));
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! global epoch that invalidates every thread's entry; a thread drops its
 //! stale entry at its next lookup (or when it exits).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -69,11 +69,15 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0x1000);
 /// Advanced whenever a shared handle is freed.
 static SHARED_EPOCH: AtomicU64 = AtomicU64::new(0);
 
-/// A thread's cached shared handle.
+/// A thread's cached shared handle, with its object's address and type
+/// noted so a lookup reads them without a virtual call.
 struct CacheEntry {
     id: usize,
     epoch: u64,
-    object: Object,
+    ptr: *const (),
+    type_id: TypeId,
+    /// Keeps the object alive while the entry stands.
+    _object: Object,
 }
 
 thread_local! {
@@ -170,11 +174,12 @@ impl<T: Send + Sync + 'static> Drop for Shared<T> {
             // SAFETY: `object` is taken exactly once, here, and never used again.
             Held::Owned(a) => unsafe { ManuallyDrop::take(a) },
         };
-        let object: Object = object;
         let entry = CacheEntry {
             id: self.id,
             epoch: self.epoch,
-            object,
+            ptr: Arc::as_ptr(&object).cast::<()>(),
+            type_id: TypeId::of::<T>(),
+            _object: object,
         };
         // While the entry is lent it stays; during thread teardown the
         // cache may be gone: the new entry is then simply dropped.
@@ -208,7 +213,8 @@ pub(crate) fn shared<T: Send + Sync + 'static>(
             .try_with(|c| {
                 let slot = c.try_borrow().ok()?;
                 let entry = slot.as_ref().filter(|e| e.id == id && e.epoch == epoch)?;
-                Some(entry.object.downcast_ref::<T>().map(|o| o as *const T))
+                // `ptr` is the address of `object`, of type `type_id`.
+                Some((entry.type_id == TypeId::of::<T>()).then(|| entry.ptr.cast::<T>()))
             })
             .ok()
             .flatten();

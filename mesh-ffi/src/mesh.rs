@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 use std::thread::LocalKey;
 
@@ -10,7 +11,9 @@ use mesh_core::{AccessDecision, AccessOutcome, Credential, Mesh};
 use serde_json::Value as Json;
 
 use crate::error::{fail, mesh_result};
-use crate::guard::{bytes_arg, guard, ms, str_arg, Out, MAX_CSTR, PANIC_MESSAGE};
+use crate::guard::{
+    bytes_arg, cstr_bytes, guard, ms, str_arg, utf8_arg, Out, MAX_CSTR, PANIC_MESSAGE,
+};
 use crate::handle;
 use crate::slots::{LocalFree, SlotRef, SlotTable, Slotted};
 use crate::strings::write_string;
@@ -156,11 +159,9 @@ fn parse_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
 fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
     let hit = UIDS
         .try_with(|c| {
-            c.try_borrow().ok().and_then(|c| {
-                c.iter()
-                    .find(|(k, _)| &**k == text)
-                    .map(|(_, uid)| uid.clone())
-            })
+            c.try_borrow()
+                .ok()
+                .and_then(|c| find_uid(&c, text.as_bytes()).cloned())
         })
         .ok()
         .flatten();
@@ -179,11 +180,22 @@ fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
     Ok(uid)
 }
 
+/// The reference cached for `bytes`, if any. A cached key is text that was
+/// checked as UTF-8 and parsed when it was cached, so the same bytes need
+/// neither check again.
+fn find_uid<'c>(cache: &'c [(Box<str>, EntityUid)], bytes: &[u8]) -> Option<&'c EntityUid> {
+    cache
+        .iter()
+        .find(|(k, _)| k.as_bytes() == bytes)
+        .map(|(_, uid)| uid)
+}
+
 /// Runs `f` on the parsed `action` and `resource` arguments. When both
 /// are in the calling thread's cache of recent references they are lent
-/// from it (no clone, one look-up); otherwise they are parsed and cached.
-/// Errors come in argument order either way: `action` (text, then
-/// reference), then `resource`, then whatever `f` reports.
+/// from it (no clone, no UTF-8 check: the bytes are compared with the
+/// cached texts); otherwise they are checked, parsed and cached. Errors
+/// come in argument order either way: `action` (text, then reference),
+/// then `resource`, then whatever `f` reports.
 ///
 /// # Safety
 /// `action` and `resource` as for [`str_arg`].
@@ -193,18 +205,18 @@ unsafe fn with_uids<R>(
     f: impl FnOnce(&EntityUid, &EntityUid) -> Result<R, mesh_result>,
 ) -> Result<R, mesh_result> {
     // SAFETY (all): forwarded from the caller's contract.
-    let action_text = unsafe { str_arg(action, "action", MAX_UID) }?;
+    let action_bytes = unsafe { cstr_bytes(action, "action", MAX_UID) }?;
     let mut f = Some(f);
     let lent = UIDS
         .try_with(|c| {
             let c = c.try_borrow().ok()?;
-            let (_, a) = c.iter().find(|(k, _)| &**k == action_text)?;
+            let a = find_uid(&c, action_bytes)?;
             // `action` is valid: the next error is `resource`'s.
-            let resource_text = match unsafe { str_arg(resource, "resource", MAX_UID) } {
-                Ok(t) => t,
+            let resource_bytes = match unsafe { cstr_bytes(resource, "resource", MAX_UID) } {
+                Ok(b) => b,
                 Err(e) => return Some(Err(e)),
             };
-            let (_, r) = c.iter().find(|(k, _)| &**k == resource_text)?;
+            let r = find_uid(&c, resource_bytes)?;
             f.take().map(|f| f(a, r))
         })
         .ok()
@@ -212,7 +224,7 @@ unsafe fn with_uids<R>(
     if let Some(done) = lent {
         return done;
     }
-    let action = cached_uid(action_text, "action")?;
+    let action = cached_uid(utf8_arg(action_bytes, "action")?, "action")?;
     let resource = cached_uid(
         unsafe { str_arg(resource, "resource", MAX_UID) }?,
         "resource",
@@ -277,6 +289,27 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
     Ok(record)
 }
 
+/// Writes the decision `decide` makes into `slot`, field by field: the
+/// decision is moved once, into its place (not into a whole
+/// `mesh_decision` built aside and then moved into the slot).
+#[inline(never)]
+fn write_decision(
+    slot: &mut MaybeUninit<mesh_decision>,
+    decide: impl FnOnce() -> AccessDecision,
+) -> &mut mesh_decision {
+    let p = slot.as_mut_ptr();
+    // SAFETY: `p` points to writable memory for one `mesh_decision`; each
+    // field is written exactly once, so the whole value is initialized
+    // before it is referenced.
+    unsafe {
+        std::ptr::addr_of_mut!((*p).inner).write(decide());
+        std::ptr::addr_of_mut!((*p).obligation).write(OnceLock::new());
+        std::ptr::addr_of_mut!((*p).policies).write(OnceLock::new());
+        std::ptr::addr_of_mut!((*p).reason).write(OnceLock::new());
+        slot.assume_init_mut()
+    }
+}
+
 /// Registers the decision `decide` makes, built in its slot (its effect
 /// readable without taking a reference).
 fn register_decision(
@@ -284,12 +317,7 @@ fn register_decision(
 ) -> Result<*const mesh_decision, mesh_result> {
     DECISIONS
         .insert_with(
-            || mesh_decision {
-                inner: decide(),
-                obligation: OnceLock::new(),
-                policies: OnceLock::new(),
-                reason: OnceLock::new(),
-            },
+            |slot| write_decision(slot, decide),
             |d| effect_of(&d.inner) as u8,
         )
         .ok_or_else(|| {

@@ -115,6 +115,10 @@ pub(crate) struct SlotTable<T> {
 unsafe impl<T: Send + Sync> Sync for SlotTable<T> {}
 
 fn split(index: usize) -> (usize, usize) {
+    // The first segment, where a host with few live decisions stays.
+    if index < FIRST {
+        return (0, index);
+    }
     let i = index + FIRST;
     let k = (usize::BITS - 1 - i.leading_zeros() - FIRST_LOG) as usize;
     (k, i - (FIRST << k))
@@ -156,9 +160,10 @@ impl<T: Slotted> SlotTable<T> {
 
     /// The slot at `index`, allocating its segment if needed.
     fn grow_to(&self, index: usize) -> Option<&Slot<T>> {
-        let (k, _) = split(index);
+        let (k, offset) = split(index);
         let cell = self.segments.get(k)?;
-        if cell.load(Ordering::Acquire).is_null() {
+        let mut seg = cell.load(Ordering::Acquire);
+        if seg.is_null() {
             let slots: Box<[Slot<T>]> = (0..FIRST << k)
                 .map(|_| Slot {
                     state: AtomicU64::new(0),
@@ -166,16 +171,26 @@ impl<T: Slotted> SlotTable<T> {
                 })
                 .collect();
             let fresh = Box::into_raw(slots).cast::<Slot<T>>();
-            if cell
-                .compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                // SAFETY: `fresh` came from `Box::into_raw` just above and
-                // was not published.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, FIRST << k)) });
-            }
+            seg = match cell.compare_exchange(
+                ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => fresh,
+                Err(theirs) => {
+                    // SAFETY: `fresh` came from `Box::into_raw` just above
+                    // and was not published.
+                    drop(unsafe {
+                        Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, FIRST << k))
+                    });
+                    theirs
+                }
+            };
         }
-        self.slot(index)
+        // SAFETY: a published segment `k` holds `FIRST << k` slots, lives as
+        // long as the table, and `offset < FIRST << k`.
+        Some(unsafe { &*seg.add(offset) })
     }
 
     /// A free slot index, from this thread's list, the table's spares, or
@@ -241,23 +256,30 @@ impl<T: Slotted> SlotTable<T> {
         }
     }
 
-    /// Stores the object `make` returns, built in its slot, with the data
-    /// `data` computes from it; `None` when the table is full (`make` is
-    /// then not called).
+    /// Stores the object `init` writes into its slot (returning it, which
+    /// shows it is initialized), with the data `data` computes from it;
+    /// `None` when the table is full (`init` is then not called) or when
+    /// `init` returns another place than the slot (the slot then stays
+    /// free). Writing in place lets a caller build the object field by
+    /// field.
     pub(crate) fn insert_with(
         &self,
-        make: impl FnOnce() -> T,
+        init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T,
         data: impl FnOnce(&T) -> u8,
     ) -> Option<*const T> {
         let index = self.take_free()?;
-        // Gives the index back if `make` unwinds.
+        // Gives the index back if `init` unwinds (an object it left half
+        // written is never dropped: the slot is not live).
         let reserved = Reserved { table: self, index };
         let slot = self.grow_to(index)?;
         // A free slot has no live bit and no readers: this thread owns it.
         let generation = slot.state.load(Ordering::Acquire) >> GEN_SHIFT;
         // SAFETY: the slot is free and owned by this thread (see above).
-        let value = unsafe { &mut *slot.value.get() };
-        let value = value.write(make());
+        let value = init(unsafe { &mut *slot.value.get() });
+        if !ptr::eq(value, slot.value.get().cast::<T>()) {
+            // `reserved` gives the slot back.
+            return None;
+        }
         let data = (u64::from(data(value)) & DATA_MASK) << DATA_SHIFT;
         std::mem::forget(reserved);
         slot.state
@@ -424,7 +446,7 @@ mod tests {
     }
 
     fn insert(v: u32, data: u8) -> *const Probe {
-        TABLE.insert_with(|| Probe(v), |_| data).unwrap()
+        TABLE.insert_with(|s| s.write(Probe(v)), |_| data).unwrap()
     }
 
     #[test]
@@ -511,7 +533,7 @@ mod tests {
         assert!(!before.is_empty());
         let r = std::panic::catch_unwind(|| {
             #[allow(clippy::panic)]
-            TABLE.insert_with(|| panic!("forced"), |_| 0)
+            TABLE.insert_with(|_| panic!("forced"), |_| 0)
         });
         assert!(r.is_err());
         assert_eq!(FREE.with(|f| f.borrow().free.clone()), before);

@@ -183,11 +183,25 @@ impl Hasher for IdHasher {
 /// The calling thread's lane, in `0..LANES`: thread ids are handed out in
 /// sequence, so threads started one after another take different lanes.
 /// A placement hint only (for striped counters and per-thread copies):
-/// nothing that is decided depends on it.
+/// nothing that is decided depends on it. Kept per thread after the first
+/// call: reading the thread id takes a reference to the thread's handle,
+/// whose count sits in memory allocated next to other threads' handles.
 pub(crate) fn thread_lane() -> usize {
-    let mut h = IdHasher::default();
-    std::thread::current().id().hash(&mut h);
-    (h.finish() % LANES as u64) as usize
+    thread_local! {
+        static LANE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    LANE.try_with(|lane| {
+        let known = lane.get();
+        if known < LANES {
+            return known;
+        }
+        let mut h = IdHasher::default();
+        std::thread::current().id().hash(&mut h);
+        let new = (h.finish() % LANES as u64) as usize;
+        lane.set(new);
+        new
+    })
+    .unwrap_or(0)
 }
 
 impl TokenCache {
@@ -483,6 +497,18 @@ mod tests {
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_unix_seconds(s)
+    }
+
+    #[test]
+    fn a_thread_keeps_its_lane() {
+        let here = thread_lane();
+        assert!(here < LANES);
+        assert_eq!(thread_lane(), here);
+        let there = std::thread::spawn(|| (thread_lane(), thread_lane()))
+            .join()
+            .unwrap();
+        assert!(there.0 < LANES);
+        assert_eq!(there.0, there.1);
     }
 
     fn ident(sub: &str, exp: i64) -> Identity {
