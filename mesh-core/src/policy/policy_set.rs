@@ -16,8 +16,9 @@
 //! itself, `in` through it or an ancestor, `is` through its type). Keys
 //! that different scopes share (a hash collision) are unchecked, and the
 //! policies under them have their scopes checked in full. Each candidate
-//! is first settled from a small per-policy record (scope kinds, memo slot
-//! of shared conditions) before the policy itself is read.
+//! is first settled from a small record kept in the index next to it
+//! (scope kinds, memo slot of shared conditions) before the policy itself
+//! is read.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -44,10 +45,17 @@ struct Slot<V> {
 /// The slots of one level, by key.
 type Slots<V> = KeyMap<u64, Slot<V>>;
 
+/// A policy filed in the index, with what a decision reads of it first.
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    idx: u32,
+    hot: Hot,
+}
+
 #[derive(Default, Debug, Clone)]
 struct RNode {
-    by_key: Slots<Vec<u32>>,
-    any: Vec<u32>,
+    by_key: Slots<Vec<Cand>>,
+    any: Vec<Cand>,
 }
 
 #[derive(Default, Debug, Clone)]
@@ -238,7 +246,7 @@ impl<'a> Keys<'a> {
 type Path = [Option<Via>; 3];
 
 impl Index {
-    fn insert(&mut self, p: &Policy, idx: u32, ids: &KeyMap<u64, u32>) {
+    fn insert(&mut self, p: &Policy, cand: Cand, ids: &KeyMap<u64, u32>) {
         let akeys: Vec<Option<u64>> = match &p.action {
             ActionScope::Any => vec![None],
             ActionScope::Eq(a) => vec![Some(a.key())],
@@ -262,7 +270,7 @@ impl Index {
                 None => &mut rnode.any,
                 Some(k) => slot(&mut rnode.by_key, k, ids),
             };
-            list.push(idx);
+            list.push(cand);
         }
     }
 
@@ -271,16 +279,16 @@ impl Index {
         action: &Keys<'_>,
         principal: &Keys<'_>,
         resource: &Keys<'_>,
-        f: &mut impl FnMut(u32, Path),
+        f: &mut impl FnMut(u32, &Hot, Path),
     ) {
-        let on_p = |pnode: &PNode, va: Option<Via>, f: &mut dyn FnMut(u32, Path)| {
-            let on_r = |rnode: &RNode, vp: Option<Via>, f: &mut dyn FnMut(u32, Path)| {
-                for &i in &rnode.any {
-                    f(i, [va, vp, None]);
+        let on_p = |pnode: &PNode, va: Option<Via>, f: &mut dyn FnMut(u32, &Hot, Path)| {
+            let on_r = |rnode: &RNode, vp: Option<Via>, f: &mut dyn FnMut(u32, &Hot, Path)| {
+                for c in &rnode.any {
+                    f(c.idx, &c.hot, [va, vp, None]);
                 }
                 resource.matches(&rnode.by_key, |list, vr| {
-                    for &i in list {
-                        f(i, [va, vp, Some(vr)]);
+                    for c in list {
+                        f(c.idx, &c.hot, [va, vp, Some(vr)]);
                     }
                 });
             };
@@ -346,9 +354,9 @@ impl Kind {
     }
 }
 
-/// What a decision reads of every candidate policy, packed apart from the
-/// policy itself so that a candidate settled by its scope and the memo
-/// touches one small record.
+/// What a decision reads of every candidate policy, kept in the index next
+/// to the policy's number, so that a candidate settled by its scope and the
+/// memo reads neither the policy nor its annotations.
 #[derive(Clone, Copy, Debug)]
 struct Hot {
     action: Kind,
@@ -415,6 +423,41 @@ impl Hot {
                 && (self.principal != Kind::IsIn || typed(tp, env.principal)?)
                 && (self.resource != Kind::IsIn || typed(tr, env.resource)?),
         )
+    }
+}
+
+/// Records in `anchors` the entities and types `p`'s scopes are filed
+/// under, with `ids` the anchor of each key so far.
+fn add_anchors(anchors: &mut Vec<Anchor>, ids: &mut KeyMap<u64, u32>, p: &Policy) {
+    let mut add = |key: u64, anchor: Anchor| match ids.get(&key) {
+        Some(&id) => {
+            if let Some(a) = anchors.get_mut(id as usize) {
+                a.merge(anchor);
+            }
+        }
+        None => {
+            let id = u32::try_from(anchors.len()).unwrap_or(u32::MAX);
+            ids.insert(key, id);
+            anchors.push(anchor);
+        }
+    };
+    for s in [&p.principal, &p.resource] {
+        match s {
+            EntityScope::Any => {}
+            EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
+                add(e.key(), Anchor::of_entity(e));
+            }
+            EntityScope::Is(t) => add(t.key(), Anchor::Type(t.clone())),
+        }
+    }
+    match &p.action {
+        ActionScope::Any => {}
+        ActionScope::Eq(a) => add(a.key(), Anchor::of_entity(a)),
+        ActionScope::In { actions, .. } => {
+            for a in actions {
+                add(a.key(), Anchor::of_entity(a));
+            }
+        }
     }
 }
 
@@ -499,8 +542,6 @@ pub struct PolicySet {
     /// What the scopes filed under each index key name, so that a request
     /// checks each of its entities once instead of once per policy.
     anchors: Vec<Anchor>,
-    /// Per policy, what every decision reads of it.
-    hot: Vec<Hot>,
     /// The types of the `is T in E` scopes.
     scope_types: Vec<EntityType>,
     mode: ErrorMode,
@@ -528,7 +569,6 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             anchors: Vec::new(),
-            hot: Vec::new(),
             scope_types: Vec::new(),
             mode: ErrorMode::FailClosed,
             determining: Determining::All,
@@ -599,61 +639,31 @@ impl PolicySet {
             }
             p.conditions = conditions;
             let meta = read_meta(&p)?;
-            set.add_anchors(&p, &mut anchor_ids);
-            match p.effect {
-                Effect::Forbid => set.forbids.insert(&p, idx, &anchor_ids),
-                Effect::Permit => set.permits.insert(&p, idx, &anchor_ids),
-            }
             set.meta.push(meta);
             set.policies.push(p);
         }
         assign_memo_slots(&set.policies, &mut set.meta);
         let mut types = KeyMap::default();
-        set.hot = set
-            .policies
-            .iter()
-            .zip(&set.meta)
-            .map(|(p, m)| Hot::new(p, m, &mut types))
-            .collect();
+        let mut anchors = Vec::new();
+        let mut forbids = Index::default();
+        let mut permits = Index::default();
+        for (i, (p, m)) in set.policies.iter().zip(&set.meta).enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            let cand = Cand {
+                idx,
+                hot: Hot::new(p, m, &mut types),
+            };
+            add_anchors(&mut anchors, &mut anchor_ids, p);
+            match p.effect {
+                Effect::Forbid => forbids.insert(p, cand, &anchor_ids),
+                Effect::Permit => permits.insert(p, cand, &anchor_ids),
+            }
+        }
+        (set.anchors, set.forbids, set.permits) = (anchors, forbids, permits);
         let mut types: Vec<(EntityType, u16)> = types.into_iter().collect();
         types.sort_unstable_by_key(|(_, i)| *i);
         set.scope_types = types.into_iter().map(|(t, _)| t).collect();
         Ok(set)
-    }
-
-    /// Records the entities and types `p`'s scopes are filed under, with
-    /// `ids` the anchor of each key so far.
-    fn add_anchors(&mut self, p: &Policy, ids: &mut KeyMap<u64, u32>) {
-        let mut add = |key: u64, anchor: Anchor| match ids.get(&key) {
-            Some(&id) => {
-                if let Some(a) = self.anchors.get_mut(id as usize) {
-                    a.merge(anchor);
-                }
-            }
-            None => {
-                let id = u32::try_from(self.anchors.len()).unwrap_or(u32::MAX);
-                ids.insert(key, id);
-                self.anchors.push(anchor);
-            }
-        };
-        for s in [&p.principal, &p.resource] {
-            match s {
-                EntityScope::Any => {}
-                EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
-                    add(e.key(), Anchor::of_entity(e));
-                }
-                EntityScope::Is(t) => add(t.key(), Anchor::Type(t.clone())),
-            }
-        }
-        match &p.action {
-            ActionScope::Any => {}
-            ActionScope::Eq(a) => add(a.key(), Anchor::of_entity(a)),
-            ActionScope::In { actions, .. } => {
-                for a in actions {
-                    add(a.key(), Anchor::of_entity(a));
-                }
-            }
-        }
     }
 
     /// The same set with another [`ErrorMode`].
@@ -741,9 +751,8 @@ impl PolicySet {
         // Forbids.
         let mut matched = false;
         let mut errored = false;
-        self.forbids.visit(ak, pk, rk, &mut |i, path| {
-            let (Some(p), Some(h)) = (self.policies.get(i as usize), self.hot.get(i as usize))
-            else {
+        self.forbids.visit(ak, pk, rk, &mut |i, h, path| {
+            let Some(p) = self.policies.get(i as usize) else {
                 return;
             };
             if h.multi && out.determining.as_slice().contains(&i) {
@@ -790,12 +799,11 @@ impl PolicySet {
         let mut pending_count = 0u32;
         let first_only = self.determining == Determining::First;
         let mut done = false;
-        self.permits.visit(ak, pk, rk, &mut |i, path| {
+        self.permits.visit(ak, pk, rk, &mut |i, h, path| {
             if done {
                 return;
             }
-            let (Some(p), Some(h)) = (self.policies.get(i as usize), self.hot.get(i as usize))
-            else {
+            let Some(p) = self.policies.get(i as usize) else {
                 return;
             };
             if h.multi && out.determining.as_slice().contains(&i) {
@@ -869,13 +877,13 @@ impl PolicySet {
         (ak, pk, rk): &(Keys<'_>, Keys<'_>, Keys<'_>),
         out: &mut Decision<'p>,
     ) {
-        self.permits.visit(ak, pk, rk, &mut |i, path| {
+        self.permits.visit(ak, pk, rk, &mut |i, h, path| {
             let (Some(p), Some(m)) = (self.policies.get(i as usize), self.meta.get(i as usize))
             else {
                 return;
             };
             let Some(o) = &m.obligation else { return };
-            if out.determining.as_slice().contains(&i) || !self.in_scope(i, p, env, path) {
+            if out.determining.as_slice().contains(&i) || !self.in_scope(h, p, env, path) {
                 return;
             }
             if conditions_hold(p, env) == Ok(true) && !obligation_met(o, request) {
@@ -927,12 +935,10 @@ impl PolicySet {
 }
 
 impl PolicySet {
-    /// Whether policy `i`'s scope holds for a request that reached it by
-    /// `path`.
-    fn in_scope(&self, i: u32, p: &Policy, env: &Env<'_>, path: Path) -> bool {
-        self.hot
-            .get(i as usize)
-            .and_then(|h| h.reached(&self.scope_types, env, path))
+    /// Whether policy `p` (with record `h`)'s scope holds for a request
+    /// that reached it by `path`.
+    fn in_scope(&self, h: &Hot, p: &Policy, env: &Env<'_>, path: Path) -> bool {
+        h.reached(&self.scope_types, env, path)
             .unwrap_or_else(|| scope_matches(p, env))
     }
 }
@@ -1195,11 +1201,11 @@ impl PolicySet {
         let (ak, pk, rk) = self.request_keys(request, &env);
         let (mut visited, mut in_scope) = (0, 0);
         for idx in [&self.forbids, &self.permits] {
-            idx.visit(&ak, &pk, &rk, &mut |i, path| {
+            idx.visit(&ak, &pk, &rk, &mut |i, h, path| {
                 visited += 1;
                 let p = self.policies.get(i as usize);
                 let full = p.is_some_and(|p| scope_matches(p, &env));
-                assert_eq!(p.is_some_and(|p| self.in_scope(i, p, &env, path)), full);
+                assert_eq!(p.is_some_and(|p| self.in_scope(h, p, &env, path)), full);
                 if full {
                     in_scope += 1;
                 }
