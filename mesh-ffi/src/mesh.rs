@@ -99,8 +99,7 @@ const MAX_CACHED_CONTEXT: usize = 4096;
 
 thread_local! {
     static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
-    static FREE_DECISIONS: RefCell<LocalFree<mesh_decision>> =
-        const { RefCell::new(LocalFree::new()) };
+    static FREE_DECISIONS: LocalFree<mesh_decision> = const { LocalFree::new() };
     static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -112,7 +111,7 @@ impl Slotted for mesh_decision {
     fn table() -> &'static SlotTable<Self> {
         &DECISIONS
     }
-    fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>> {
+    fn local() -> &'static LocalKey<LocalFree<Self>> {
         &FREE_DECISIONS
     }
 }
