@@ -55,9 +55,37 @@ pub enum mesh_effect {
 /// Strings it returns stay valid until it is freed.
 pub struct mesh_decision {
     pub(crate) inner: AccessDecision,
-    obligation: OnceLock<Option<CString>>,
-    policies: OnceLock<Vec<CString>>,
-    reason: OnceLock<CString>,
+    /// The strings handed to C, made together on the first request for
+    /// any of them (one flag to set up and to check when the decision is
+    /// freed, instead of one per string).
+    texts: OnceLock<Texts>,
+}
+
+/// A decision's strings as C strings.
+struct Texts {
+    obligation: Option<CString>,
+    policies: Vec<CString>,
+    reason: CString,
+}
+
+impl mesh_decision {
+    fn texts(&self) -> &Texts {
+        self.texts.get_or_init(|| Texts {
+            obligation: match self.inner.outcome() {
+                AccessOutcome::Challenge { obligation, .. } => {
+                    CString::new(obligation.as_str()).ok()
+                }
+                _ => None,
+            },
+            policies: self
+                .inner
+                .policies()
+                .iter()
+                .filter_map(|p| CString::new(p.to_string()).ok())
+                .collect(),
+            reason: CString::new(self.inner.reason()).unwrap_or_default(),
+        })
+    }
 }
 
 /// Parsed entity references kept per thread (action and resource strings
@@ -71,8 +99,7 @@ const MAX_CACHED_CONTEXT: usize = 4096;
 
 thread_local! {
     static CONTEXTS: RefCell<Vec<(Box<str>, Record)>> = const { RefCell::new(Vec::new()) };
-    static FREE_DECISIONS: RefCell<LocalFree<mesh_decision>> =
-        const { RefCell::new(LocalFree::new()) };
+    static FREE_DECISIONS: LocalFree<mesh_decision> = const { LocalFree::new() };
     static UIDS: RefCell<Vec<(Box<str>, EntityUid)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -84,7 +111,7 @@ impl Slotted for mesh_decision {
     fn table() -> &'static SlotTable<Self> {
         &DECISIONS
     }
-    fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>> {
+    fn local() -> &'static LocalKey<LocalFree<Self>> {
         &FREE_DECISIONS
     }
 }
@@ -186,8 +213,39 @@ fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
 fn find_uid<'c>(cache: &'c [(Box<str>, EntityUid)], bytes: &[u8]) -> Option<&'c EntityUid> {
     cache
         .iter()
-        .find(|(k, _)| k.as_bytes() == bytes)
+        .find(|(k, _)| same_bytes(k.as_bytes(), bytes))
         .map(|(_, uid)| uid)
+}
+
+/// Whether `a` and `b` hold the same bytes, compared in line eight bytes
+/// at a time, the last eight first (entity references are short and
+/// differ mostly at their end: a call to `memcmp` would cost more than
+/// the comparison).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let last = |s: &[u8]| {
+        s.get(n.wrapping_sub(8)..)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    match (last(a), last(b)) {
+        (Some(x), Some(y)) => {
+            // The words before the last one (the last one covers the
+            // bytes a partial chunk would hold).
+            let (wa, _) = a.as_chunks::<8>();
+            let (wb, _) = b.as_chunks::<8>();
+            x == y
+                && wa
+                    .iter()
+                    .zip(wb)
+                    .all(|(p, q)| u64::from_ne_bytes(*p) == u64::from_ne_bytes(*q))
+        }
+        _ => a.iter().zip(b).all(|(p, q)| p == q),
+    }
 }
 
 /// Runs `f` on the parsed `action` and `resource` arguments. When both
@@ -303,9 +361,7 @@ fn write_decision(
     // before it is referenced.
     unsafe {
         std::ptr::addr_of_mut!((*p).inner).write(decide());
-        std::ptr::addr_of_mut!((*p).obligation).write(OnceLock::new());
-        std::ptr::addr_of_mut!((*p).policies).write(OnceLock::new());
-        std::ptr::addr_of_mut!((*p).reason).write(OnceLock::new());
+        std::ptr::addr_of_mut!((*p).texts).write(OnceLock::new());
         slot.assume_init_mut()
     }
 }
@@ -563,11 +619,10 @@ pub extern "C" fn mesh_decision_obligation(d: *const mesh_decision) -> *const c_
         let Some(d) = decision(d) else {
             return std::ptr::null();
         };
-        let ob = d.obligation.get_or_init(|| match d.inner.outcome() {
-            AccessOutcome::Challenge { obligation, .. } => CString::new(obligation.as_str()).ok(),
-            _ => None,
-        });
-        ob.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
+        d.texts()
+            .obligation
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr())
     })
     .unwrap_or(std::ptr::null())
 }
@@ -600,14 +655,10 @@ pub extern "C" fn mesh_decision_policy(d: *const mesh_decision, index: usize) ->
         let Some(d) = decision(d) else {
             return std::ptr::null();
         };
-        let ids = d.policies.get_or_init(|| {
-            d.inner
-                .policies()
-                .iter()
-                .filter_map(|p| CString::new(p.to_string()).ok())
-                .collect()
-        });
-        ids.get(index).map_or(std::ptr::null(), |c| c.as_ptr())
+        d.texts()
+            .policies
+            .get(index)
+            .map_or(std::ptr::null(), |c| c.as_ptr())
     })
     .unwrap_or(std::ptr::null())
 }
@@ -622,9 +673,7 @@ pub extern "C" fn mesh_decision_reason(d: *const mesh_decision) -> *const c_char
         let Some(d) = decision(d) else {
             return INVALID.as_ptr().cast();
         };
-        d.reason
-            .get_or_init(|| CString::new(d.inner.reason()).unwrap_or_default())
-            .as_ptr()
+        d.texts().reason.as_ptr()
     })
     .unwrap_or(INVALID.as_ptr().cast())
 }
@@ -857,6 +906,41 @@ mod tests {
             };
             assert_eq!(r, mesh_result::MESH_ERR_NULL_ARGUMENT);
         }
+        assert_eq!(mesh_free(m), mesh_result::MESH_OK);
+    }
+
+    #[test]
+    fn word_comparison_agrees_with_slice_equality() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=base.len() {
+            let a = &base[..n];
+            assert!(same_bytes(a, a));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{n} {i}");
+            }
+            if n > 0 {
+                assert!(!same_bytes(a, &base[..n - 1]));
+                assert!(!same_bytes(&base[1..n], &base[..n - 1]) || n == 1);
+            }
+        }
+    }
+
+    #[test]
+    fn decision_strings_are_made_once() {
+        let m = new_mesh();
+        let (r, d) = authorize(m, c"Action::\"read\"", Some(c"Doc::\"a\""), None);
+        assert_eq!(r, mesh_result::MESH_OK);
+        let reason = mesh_decision_reason(d);
+        assert!(mesh_decision_obligation(d).is_null());
+        assert!(mesh_decision_policy(d, 0).is_null());
+        assert_eq!(
+            mesh_decision_reason(d),
+            reason,
+            "the same string every time"
+        );
+        assert_eq!(mesh_decision_free(d), mesh_result::MESH_OK);
         assert_eq!(mesh_free(m), mesh_result::MESH_OK);
     }
 

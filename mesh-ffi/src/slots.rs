@@ -21,7 +21,7 @@
 //! index has 16 bits and the generation 12, so a slot retires after 4096
 //! uses.
 
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
@@ -59,6 +59,8 @@ const GEN_SHIFT: u32 = 32;
 
 /// Free slots a thread keeps before returning some to the table.
 const LOCAL_FREE: usize = 64;
+/// No slot (indices are below [`MAX_SLOTS`]).
+const NO_SLOT: usize = usize::MAX;
 
 /// One slot: its state word and storage for one object. Slots start on
 /// their own 128-byte boundary (two cache lines, the unit adjacent-line
@@ -75,12 +77,17 @@ pub(crate) trait Slotted: Send + Sync + Sized + 'static {
     /// The table of this type.
     fn table() -> &'static SlotTable<Self>;
     /// Each thread's free slots of this type's table.
-    fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>>;
+    fn local() -> &'static LocalKey<LocalFree<Self>>;
 }
 
 /// A thread's free slots; returned to the table when the thread exits.
+/// One of them is kept apart, in a cell taken first and filled first (a
+/// thread that stores and frees one object per call takes and gives back
+/// the same slot without touching the list).
 pub(crate) struct LocalFree<T: Slotted> {
-    free: Vec<usize>,
+    /// The free slot kept apart, or [`NO_SLOT`].
+    last: Cell<usize>,
+    free: RefCell<Vec<usize>>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -88,15 +95,30 @@ impl<T: Slotted> LocalFree<T> {
     /// An empty list.
     pub(crate) const fn new() -> Self {
         LocalFree {
-            free: Vec::new(),
+            last: Cell::new(NO_SLOT),
+            free: RefCell::new(Vec::new()),
             _type: PhantomData,
         }
+    }
+
+    /// Every free slot held, in the order they are taken.
+    #[cfg(test)]
+    fn held(&self) -> Vec<usize> {
+        let last = self.last.get();
+        let mut all: Vec<usize> = (last != NO_SLOT).then_some(last).into_iter().collect();
+        all.extend(self.free.borrow().iter().rev());
+        all
     }
 }
 
 impl<T: Slotted> Drop for LocalFree<T> {
     fn drop(&mut self) {
-        T::table().give_back(std::mem::take(&mut self.free));
+        let mut free = std::mem::take(self.free.get_mut());
+        let last = self.last.replace(NO_SLOT);
+        if last != NO_SLOT {
+            free.push(last);
+        }
+        T::table().give_back(free);
     }
 }
 
@@ -197,7 +219,10 @@ impl<T: Slotted> SlotTable<T> {
     /// a new slot.
     fn take_free(&self) -> Option<usize> {
         let local = T::local()
-            .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.free.pop()))
+            .try_with(|l| match l.last.replace(NO_SLOT) {
+                NO_SLOT => l.free.try_borrow_mut().ok().and_then(|mut f| f.pop()),
+                last => Some(last),
+            })
             .ok()
             .flatten();
         if local.is_some() {
@@ -211,8 +236,9 @@ impl<T: Slotted> SlotTable<T> {
         if let Some((&first, rest)) = spare.split_first() {
             let kept = T::local()
                 .try_with(|l| {
-                    l.try_borrow_mut()
-                        .map(|mut l| l.free.extend_from_slice(rest))
+                    l.free
+                        .try_borrow_mut()
+                        .map(|mut f| f.extend_from_slice(rest))
                         .is_ok()
                 })
                 .unwrap_or(false);
@@ -238,17 +264,23 @@ impl<T: Slotted> SlotTable<T> {
 
     fn put_free(&self, index: usize) {
         let overflow = T::local()
-            .try_with(|l| match l.try_borrow_mut() {
-                Ok(mut l) => {
-                    l.free.push(index);
-                    if l.free.len() > LOCAL_FREE {
-                        let half = l.free.len() / 2;
-                        Some(l.free.split_off(half))
-                    } else {
-                        None
-                    }
+            .try_with(|l| {
+                if l.last.get() == NO_SLOT {
+                    l.last.set(index);
+                    return None;
                 }
-                Err(_) => Some(vec![index]),
+                match l.free.try_borrow_mut() {
+                    Ok(mut f) => {
+                        f.push(index);
+                        if f.len() > LOCAL_FREE {
+                            let half = f.len() / 2;
+                            Some(f.split_off(half))
+                        } else {
+                            None
+                        }
+                    }
+                    Err(_) => Some(vec![index]),
+                }
             })
             .unwrap_or_else(|_| Some(vec![index]));
         if let Some(extra) = overflow {
@@ -434,13 +466,13 @@ mod tests {
 
     static TABLE: SlotTable<Probe> = SlotTable::new();
     thread_local! {
-        static FREE: RefCell<LocalFree<Probe>> = const { RefCell::new(LocalFree::new()) };
+        static FREE: LocalFree<Probe> = const { LocalFree::new() };
     }
     impl Slotted for Probe {
         fn table() -> &'static SlotTable<Self> {
             &TABLE
         }
-        fn local() -> &'static LocalKey<RefCell<LocalFree<Self>>> {
+        fn local() -> &'static LocalKey<LocalFree<Self>> {
             &FREE
         }
     }
@@ -529,14 +561,41 @@ mod tests {
         // Leave a free slot on this thread's list, so inserts take from it.
         let h = insert(3, 0);
         assert!(TABLE.remove(h));
-        let before = FREE.with(|f| f.borrow().free.clone());
+        let before = FREE.with(LocalFree::held);
         assert!(!before.is_empty());
         let r = std::panic::catch_unwind(|| {
             #[allow(clippy::panic)]
             TABLE.insert_with(|_| panic!("forced"), |_| 0)
         });
         assert!(r.is_err());
-        assert_eq!(FREE.with(|f| f.borrow().free.clone()), before);
+        assert_eq!(FREE.with(LocalFree::held), before);
+    }
+
+    #[test]
+    fn freed_slots_are_kept_by_the_thread_and_taken_again() {
+        // On a fresh thread: its list starts empty.
+        std::thread::spawn(|| {
+            let hs: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
+            let index = |h: *const Probe| decode(h as usize).unwrap().0;
+            let mut slots: Vec<usize> = hs.iter().map(|h| index(*h)).collect();
+            for h in &hs {
+                assert!(TABLE.remove(*h));
+            }
+            let held = FREE.with(LocalFree::held);
+            let mut sorted = held.clone();
+            sorted.sort_unstable();
+            slots.sort_unstable();
+            assert_eq!(sorted, slots, "every freed slot is held once");
+            let again: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
+            let reused: Vec<usize> = again.iter().map(|h| index(*h)).collect();
+            assert_eq!(reused, held, "taken in the order held");
+            assert!(FREE.with(LocalFree::held).is_empty());
+            for h in again {
+                assert!(TABLE.remove(h));
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
