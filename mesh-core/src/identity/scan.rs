@@ -459,6 +459,8 @@ const SID: u32 = word3(b"sid");
 const AMR: u32 = word3(b"amr");
 const ACR: u32 = word3(b"acr");
 const SCP: u32 = word3(b"scp");
+const AUD: u32 = word3(b"aud");
+const NBF: u32 = word3(b"nbf");
 
 /// The slot of a claim name: a length switch, then one word compare per
 /// candidate of that length (no `memcmp` calls).
@@ -496,6 +498,9 @@ pub(crate) struct FastClaims<'a> {
     /// not mapped.
     others: [(&'a str, Val<'a>, &'a str); MAX_MEMBERS],
     n_others: usize,
+    /// The `aud` and `nbf` members among the others (read by every check).
+    aud: Option<Val<'a>>,
+    nbf: Option<Val<'a>>,
     /// Length of the claims text.
     len: usize,
     items: [Scalar<'a>; MAX_ITEMS],
@@ -536,6 +541,8 @@ impl<'a> FastClaims<'a> {
             mapped: [None; SLOTS],
             others: [("", Val::Scalar(Scalar::Null), ""); MAX_MEMBERS],
             n_others: 0,
+            aud: None,
+            nbf: None,
             len: 0,
             items: [Scalar::Null; MAX_ITEMS],
             n_items: 0,
@@ -601,6 +608,13 @@ impl<'a> FastClaims<'a> {
                     let member = slice(text, member_start, c.pos)?;
                     *out.others.get_mut(out.n_others)? = (key, val, member);
                     out.n_others += 1;
+                    if let [x, y, z] = *key.as_bytes() {
+                        match u32::from_le_bytes([x, y, z, 0]) {
+                            AUD => out.aud = Some(val),
+                            NBF => out.nbf = Some(val),
+                            _ => {}
+                        }
+                    }
                 }
             }
             if !c.next_or_close(b'}')? {
@@ -620,6 +634,11 @@ impl<'a> FastClaims<'a> {
     }
 
     fn other(&self, name: &str) -> Option<Val<'a>> {
+        match name {
+            "aud" => return self.aud,
+            "nbf" => return self.nbf,
+            _ => {}
+        }
         self.others()
             .iter()
             .find(|(k, _, _)| *k == name)
@@ -655,7 +674,7 @@ impl<'a> FastClaims<'a> {
         let Some(Val::Scalar(Scalar::Str(iss))) = self.get(Slot::Iss) else {
             return None;
         };
-        match self.other("aud") {
+        match self.aud {
             None | Some(Val::Scalar(Scalar::Str(_))) => {}
             Some(v @ Val::Array { len, .. }) if len > 0 && self.all_str(v) => {}
             Some(_) => return None,
@@ -685,13 +704,13 @@ impl<'a> FastClaims<'a> {
             sub: opt_str(self.get(Slot::Sub))?,
             jti: opt_str(self.get(Slot::Jti))?,
             exp: opt_date(self.get(Slot::Exp))?,
-            nbf: opt_date(self.other("nbf"))?,
+            nbf: opt_date(self.nbf)?,
             iat: opt_date(self.get(Slot::Iat))?,
         })
     }
 
     fn aud(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
-        let (single, items) = match self.other("aud") {
+        let (single, items) = match self.aud {
             Some(Val::Scalar(Scalar::Str(s))) => (Some(s), &[][..]),
             Some(Val::Array { start, len }) => (None, self.items(start, len)),
             _ => (None, &[][..]),
