@@ -73,7 +73,11 @@ impl<'a> Cursor<'a> {
 
     #[inline(always)]
     fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        // Every byte above a space ends the run at once (the common case).
+        while let Some(&b) = self.text.as_bytes().get(self.pos) {
+            if b > b' ' || !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
             self.pos += 1;
         }
     }
@@ -91,6 +95,12 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.ws();
+        self.string_here()
+    }
+
+    /// [`Cursor::string`] with no whitespace before the `"`.
+    #[inline(always)]
+    fn string_here(&mut self) -> Option<&'a str> {
         let body = self.text.as_bytes().get(self.pos..)?.strip_prefix(b"\"")?;
         // Eight bytes at a time: stop at the first `"` or control byte.
         const ONES: u64 = 0x0101_0101_0101_0101;
@@ -186,8 +196,14 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         self.ws();
+        self.scalar_here()
+    }
+
+    /// [`Cursor::scalar`] with no whitespace before it.
+    #[inline(always)]
+    fn scalar_here(&mut self) -> Option<Scalar<'a>> {
         match self.peek()? {
-            b'"' => self.string().map(Scalar::Str),
+            b'"' => self.string_here().map(Scalar::Str),
             b't' => self.literal(b"true").map(|()| Scalar::Bool(true)),
             b'f' => self.literal(b"false").map(|()| Scalar::Bool(false)),
             b'n' => self.literal(b"null").map(|()| Scalar::Null),
@@ -317,7 +333,37 @@ pub(crate) struct FastHeader<'a> {
     pub(crate) typ: Option<&'a str>,
 }
 
-const KEY_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+/// A header member name the fast path tells apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeaderName {
+    Alg,
+    Kid,
+    Typ,
+    Cty,
+    B64,
+    Crit,
+    /// `jku`, `x5u`, `jwk` or `x5c`.
+    KeyRef,
+    Other,
+}
+
+/// The header name of `name`, by byte patterns.
+#[inline(always)]
+fn header_name(name: &str) -> HeaderName {
+    use HeaderName as H;
+    match *name.as_bytes() {
+        [b'a', b'l', b'g'] => H::Alg,
+        [b'k', b'i', b'd'] => H::Kid,
+        [b't', b'y', b'p'] => H::Typ,
+        [b'c', b't', b'y'] => H::Cty,
+        [b'b', b'6', b'4'] => H::B64,
+        [b'c', b'r', b'i', b't'] => H::Crit,
+        [b'j', b'k', b'u'] | [b'x', b'5', b'u'] | [b'j', b'w', b'k'] | [b'x', b'5', b'c'] => {
+            H::KeyRef
+        }
+        _ => H::Other,
+    }
+}
 
 /// Scan a decoded header: an object of string or boolean members with a
 /// supported `alg`, no `crit`, `b64` only `true`, key headers only when
@@ -328,26 +374,43 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
     }
     let mut c = Cursor { text, pos: 0 };
     c.eat(b'{')?;
+    // Names seen: the known ones as bits, the others listed (all compared
+    // by their bytes, as the general path's duplicate check).
+    let mut seen: u8 = 0;
     let mut keys: [&str; MAX_HEADER_MEMBERS] = [""; MAX_HEADER_MEMBERS];
     let mut n = 0;
+    let mut members = 0;
     let (mut alg, mut kid, mut typ) = (None, None, None);
     loop {
         let key = c.string()?;
-        if keys.get(..n)?.contains(&key) {
+        members += 1;
+        if members > MAX_HEADER_MEMBERS {
             return None;
         }
-        *keys.get_mut(n)? = key;
-        n += 1;
+        let name = header_name(key);
+        if name == HeaderName::Other || name == HeaderName::KeyRef {
+            if keys.get(..n)?.contains(&key) {
+                return None;
+            }
+            *keys.get_mut(n)? = key;
+            n += 1;
+        } else {
+            let bit = 1u8 << (name as u8);
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+        }
         c.eat(b':')?;
         let v = c.scalar()?;
-        match (key, v) {
-            ("alg", Scalar::Str(s)) => alg = Some(alg_of(s)?),
-            ("kid", Scalar::Str(s)) => kid = Some(s),
-            ("typ", Scalar::Str(s)) => typ = Some(s),
-            ("cty", Scalar::Str(_)) | ("b64", Scalar::Bool(true)) => {}
-            ("alg" | "kid" | "typ" | "cty" | "b64" | "crit", _) => return None,
-            (k, _) if KEY_HEADERS.contains(&k) && !ignore_key_headers => return None,
-            _ => {}
+        match (name, v) {
+            (HeaderName::Alg, Scalar::Str(s)) => alg = Some(alg_of(s)?),
+            (HeaderName::Kid, Scalar::Str(s)) => kid = Some(s),
+            (HeaderName::Typ, Scalar::Str(s)) => typ = Some(s),
+            (HeaderName::Cty, Scalar::Str(_)) | (HeaderName::B64, Scalar::Bool(true)) => {}
+            (HeaderName::KeyRef, _) if ignore_key_headers => {}
+            (HeaderName::Other, _) => {}
+            _ => return None,
         }
         if !c.next_or_close(b'}')? {
             break;
@@ -381,23 +444,45 @@ enum Slot {
 }
 const SLOTS: usize = 14;
 
-/// The slot of a claim name, by byte patterns (a length switch and byte
-/// compares, no `memcmp` calls).
+/// The little-endian word of a three-byte name.
+const fn word3(name: &[u8; 3]) -> u32 {
+    let [a, b, c] = *name;
+    u32::from_le_bytes([a, b, c, 0])
+}
+
+const ISS: u32 = word3(b"iss");
+const SUB: u32 = word3(b"sub");
+const EXP: u32 = word3(b"exp");
+const IAT: u32 = word3(b"iat");
+const JTI: u32 = word3(b"jti");
+const SID: u32 = word3(b"sid");
+const AMR: u32 = word3(b"amr");
+const ACR: u32 = word3(b"acr");
+const SCP: u32 = word3(b"scp");
+const AUD: u32 = word3(b"aud");
+const NBF: u32 = word3(b"nbf");
+
+/// The slot of a claim name: a length switch, then one word compare per
+/// candidate of that length (no `memcmp` calls).
+#[inline(always)]
 fn slot_of(name: &str) -> Option<Slot> {
     Some(match *name.as_bytes() {
-        [b'i', b's', b's'] => Slot::Iss,
-        [b's', b'u', b'b'] => Slot::Sub,
-        [b'e', b'x', b'p'] => Slot::Exp,
-        [b'i', b'a', b't'] => Slot::Iat,
-        [b'j', b't', b'i'] => Slot::Jti,
-        [b's', b'i', b'd'] => Slot::Sid,
-        [b'a', b'u', b't', b'h', b'_', b't', b'i', b'm', b'e'] => Slot::AuthTime,
-        [b'a', b'm', b'r'] => Slot::Amr,
-        [b'a', b'c', b'r'] => Slot::Acr,
-        [b'g', b'r', b'o', b'u', b'p', b's'] => Slot::Groups,
+        [a, b, c] => match u32::from_le_bytes([a, b, c, 0]) {
+            ISS => Slot::Iss,
+            SUB => Slot::Sub,
+            EXP => Slot::Exp,
+            IAT => Slot::Iat,
+            JTI => Slot::Jti,
+            SID => Slot::Sid,
+            AMR => Slot::Amr,
+            ACR => Slot::Acr,
+            SCP => Slot::Scp,
+            _ => return None,
+        },
         [b'r', b'o', b'l', b'e', b's'] => Slot::Roles,
         [b's', b'c', b'o', b'p', b'e'] => Slot::Scope,
-        [b's', b'c', b'p'] => Slot::Scp,
+        [b'g', b'r', b'o', b'u', b'p', b's'] => Slot::Groups,
+        [b'a', b'u', b't', b'h', b'_', b't', b'i', b'm', b'e'] => Slot::AuthTime,
         [b'e', b'n', b't', b'i', b't', b'l', b'e', b'm', b'e', b'n', b't', b's'] => {
             Slot::Entitlements
         }
@@ -413,6 +498,9 @@ pub(crate) struct FastClaims<'a> {
     /// not mapped.
     others: [(&'a str, Val<'a>, &'a str); MAX_MEMBERS],
     n_others: usize,
+    /// The `aud` and `nbf` members among the others (read by every check).
+    aud: Option<Val<'a>>,
+    nbf: Option<Val<'a>>,
     /// Length of the claims text.
     len: usize,
     items: [Scalar<'a>; MAX_ITEMS],
@@ -453,6 +541,8 @@ impl<'a> FastClaims<'a> {
             mapped: [None; SLOTS],
             others: [("", Val::Scalar(Scalar::Null), ""); MAX_MEMBERS],
             n_others: 0,
+            aud: None,
+            nbf: None,
             len: 0,
             items: [Scalar::Null; MAX_ITEMS],
             n_items: 0,
@@ -478,7 +568,7 @@ impl<'a> FastClaims<'a> {
         loop {
             c.ws();
             let member_start = c.pos;
-            let key = c.string()?;
+            let key = c.string_here()?;
             c.eat(b':')?;
             c.ws();
             let val = if c.peek()? == b'[' {
@@ -501,7 +591,7 @@ impl<'a> FastClaims<'a> {
                     len: out.n_items - start,
                 }
             } else {
-                Val::Scalar(c.scalar()?)
+                Val::Scalar(c.scalar_here()?)
             };
             match slot_of(key) {
                 Some(s) => {
@@ -518,6 +608,13 @@ impl<'a> FastClaims<'a> {
                     let member = slice(text, member_start, c.pos)?;
                     *out.others.get_mut(out.n_others)? = (key, val, member);
                     out.n_others += 1;
+                    if let [x, y, z] = *key.as_bytes() {
+                        match u32::from_le_bytes([x, y, z, 0]) {
+                            AUD => out.aud = Some(val),
+                            NBF => out.nbf = Some(val),
+                            _ => {}
+                        }
+                    }
                 }
             }
             if !c.next_or_close(b'}')? {
@@ -537,6 +634,11 @@ impl<'a> FastClaims<'a> {
     }
 
     fn other(&self, name: &str) -> Option<Val<'a>> {
+        match name {
+            "aud" => return self.aud,
+            "nbf" => return self.nbf,
+            _ => {}
+        }
         self.others()
             .iter()
             .find(|(k, _, _)| *k == name)
@@ -572,7 +674,7 @@ impl<'a> FastClaims<'a> {
         let Some(Val::Scalar(Scalar::Str(iss))) = self.get(Slot::Iss) else {
             return None;
         };
-        match self.other("aud") {
+        match self.aud {
             None | Some(Val::Scalar(Scalar::Str(_))) => {}
             Some(v @ Val::Array { len, .. }) if len > 0 && self.all_str(v) => {}
             Some(_) => return None,
@@ -602,13 +704,13 @@ impl<'a> FastClaims<'a> {
             sub: opt_str(self.get(Slot::Sub))?,
             jti: opt_str(self.get(Slot::Jti))?,
             exp: opt_date(self.get(Slot::Exp))?,
-            nbf: opt_date(self.other("nbf"))?,
+            nbf: opt_date(self.nbf)?,
             iat: opt_date(self.get(Slot::Iat))?,
         })
     }
 
     fn aud(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
-        let (single, items) = match self.other("aud") {
+        let (single, items) = match self.aud {
             Some(Val::Scalar(Scalar::Str(s))) => (Some(s), &[][..]),
             Some(Val::Array { start, len }) => (None, self.items(start, len)),
             _ => (None, &[][..]),
@@ -882,6 +984,75 @@ mod tests {
         ] {
             assert!(kept_claims(other).is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn claim_slots_are_found_by_exact_name() {
+        let names = [
+            "iss",
+            "sub",
+            "exp",
+            "iat",
+            "jti",
+            "sid",
+            "auth_time",
+            "amr",
+            "acr",
+            "groups",
+            "roles",
+            "scope",
+            "scp",
+            "entitlements",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(slot_of(name).map(|s| s as usize), Some(i), "{name}");
+            // One byte changed, added or removed: no slot.
+            let mut changed = name.as_bytes().to_vec();
+            changed[0] ^= 0x20;
+            assert!(slot_of(std::str::from_utf8(&changed).unwrap()).is_none());
+            assert!(slot_of(&format!("{name}x")).is_none());
+            assert!(slot_of(&name[1..]).is_none());
+        }
+        for other in ["", "is", "iss\0", "nbf", "aud", "ISS", "email"] {
+            assert!(slot_of(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn header_names_are_told_apart() {
+        use HeaderName as H;
+        for (name, want) in [
+            ("alg", H::Alg),
+            ("kid", H::Kid),
+            ("typ", H::Typ),
+            ("cty", H::Cty),
+            ("b64", H::B64),
+            ("crit", H::Crit),
+            ("jku", H::KeyRef),
+            ("x5u", H::KeyRef),
+            ("jwk", H::KeyRef),
+            ("x5c", H::KeyRef),
+            ("Alg", H::Other),
+            ("al", H::Other),
+            ("algs", H::Other),
+            ("x5t", H::Other),
+        ] {
+            assert!(header_name(name) == want, "{name}");
+        }
+        let alg = r#""alg":"HS256""#;
+        assert!(scan_header(&format!("{{{alg}}}"), false).is_some());
+        assert!(scan_header(&format!("{{{alg},{alg}}}"), false).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"x":1,"x":2}}"#), false).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"jku":"u"}}"#), false).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"jku":"u"}}"#), true).is_some());
+        assert!(scan_header(&format!(r#"{{{alg},"jku":"u","jku":"u"}}"#), true).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"crit":["b64"]}}"#), false).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"b64":false}}"#), false).is_none());
+        assert!(scan_header(&format!(r#"{{{alg},"kid":1}}"#), false).is_none());
+        let many: String = (0..MAX_HEADER_MEMBERS)
+            .map(|i| format!(r#","k{i}":"v""#))
+            .collect();
+        assert!(scan_header(&format!("{{{alg}{many}}}"), false).is_none());
     }
 
     #[test]
