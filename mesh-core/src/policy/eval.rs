@@ -69,6 +69,18 @@ impl EvalError<'_> {
         }
     }
 
+    /// The same error at another place: `f` maps its span.
+    pub(crate) fn with_span(mut self, f: impl FnOnce(Span) -> Span) -> Self {
+        match &mut self {
+            EvalError::TypeMismatch { span, .. }
+            | EvalError::MissingAttribute { span, .. }
+            | EvalError::UnknownEntity { span }
+            | EvalError::Overflow { span, .. }
+            | EvalError::BadExtensionValue { span, .. } => *span = f(*span),
+        }
+        self
+    }
+
     /// A stable snake_case name for the error kind.
     pub fn kind_str(&self) -> &'static str {
         match self {
@@ -208,13 +220,53 @@ fn owned<'x>(v: Value) -> Cow<'x, Value> {
 }
 
 /// Evaluates a condition to a Bool.
+///
+/// The boolean operators and comparisons are evaluated here directly, with
+/// the same order of evaluation and the same errors as [`eval`], so that
+/// their results are not wrapped into values and unwrapped again; every
+/// other expression goes through [`eval`].
 pub(crate) fn eval_bool<'x, 'p: 'x>(
     e: &'p Expr,
     env: &Env<'x>,
     op: &'static str,
 ) -> Result<bool, EvalError<'p>> {
-    let v = eval(e, env)?;
-    as_bool(&v, op, e.span)
+    match &e.kind {
+        ExprKind::Binary(BinaryOp::And, l, r) => {
+            Ok(eval_bool(l, env, "&&")? && eval_bool(r, env, "&&")?)
+        }
+        ExprKind::Binary(BinaryOp::Or, l, r) => {
+            Ok(eval_bool(l, env, "||")? || eval_bool(r, env, "||")?)
+        }
+        ExprKind::Not(x) => Ok(!eval_bool(x, env, "!")?),
+        ExprKind::Binary(
+            cmp @ (BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq),
+            l,
+            r,
+        ) => {
+            let (lv, rv) = (eval(l, env)?, eval(r, env)?);
+            let name = cmp.as_str();
+            let x = as_long(&lv, name, l.span)?;
+            let y = as_long(&rv, name, r.span)?;
+            Ok(match cmp {
+                BinaryOp::Less => x < y,
+                BinaryOp::LessEq => x <= y,
+                BinaryOp::Greater => x > y,
+                _ => x >= y,
+            })
+        }
+        ExprKind::Binary(BinaryOp::Eq, l, r) => {
+            let (lv, rv) = (eval(l, env)?, eval(r, env)?);
+            Ok(*lv == *rv)
+        }
+        ExprKind::Binary(BinaryOp::NotEq, l, r) => {
+            let (lv, rv) = (eval(l, env)?, eval(r, env)?);
+            Ok(*lv != *rv)
+        }
+        _ => {
+            let v = eval(e, env)?;
+            as_bool(&v, op, e.span)
+        }
+    }
 }
 
 /// Evaluates an expression.

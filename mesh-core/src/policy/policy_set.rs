@@ -470,32 +470,67 @@ const MEMO_SLOTS: usize = 128;
 struct Memo([u8; MEMO_SLOTS]);
 
 impl Memo {
+    /// Whether `p`'s conditions hold. A shared condition is evaluated on
+    /// the copy in the first policy of its slot (`first`, into `policies`;
+    /// the same text),
+    /// so that every decision reads the one copy, which stays in cache,
+    /// instead of each policy's own; only an error is evaluated again on
+    /// `p`'s own copy, to point into its text.
     fn eval<'p>(
         &mut self,
         p: &'p Policy,
         memo: Option<u8>,
+        policies: &'p [Policy],
+        first: &[u32],
         env: &Env<'_>,
     ) -> Result<bool, EvalError<'p>> {
-        let Some(slot) = memo.and_then(|i| self.0.get_mut(usize::from(i))) else {
+        let Some(i) = memo else {
+            return conditions_hold(p, env);
+        };
+        let Some(slot) = self.0.get_mut(usize::from(i)) else {
             return conditions_hold(p, env);
         };
         match *slot {
             1 => Ok(false),
             2 => Ok(true),
             _ => {
-                let r = conditions_hold(p, env);
-                if let Ok(b) = r {
-                    *slot = if b { 2 } else { 1 };
+                let shared = first
+                    .get(usize::from(i))
+                    .and_then(|&j| policies.get(j as usize))
+                    .unwrap_or(p);
+                match conditions_hold(shared, env) {
+                    Ok(b) => {
+                        *slot = if b { 2 } else { 1 };
+                        Ok(b)
+                    }
+                    Err(e) => Err(moved(e, shared, p)),
                 }
-                r
             }
         }
     }
 }
 
+/// Error `e` of `from`'s conditions, placed in `to`'s text instead (the
+/// two have the same condition clauses, maybe at other offsets).
+fn moved<'p>(e: EvalError<'p>, from: &Policy, to: &Policy) -> EvalError<'p> {
+    let span = e.span();
+    let shift = from
+        .conditions
+        .iter()
+        .zip(&to.conditions)
+        .find(|(f, _)| f.span.start <= span.start && span.end <= f.span.end)
+        .map(|(f, t)| i64::from(t.span.start) - i64::from(f.span.start));
+    let at = |x: u32| u32::try_from(i64::from(x) + shift.unwrap_or(0)).unwrap_or(x);
+    e.with_span(|s| super::diagnostic::Span {
+        start: at(s.start),
+        end: at(s.end),
+    })
+}
+
 /// Assigns memo slots to conditions shared by several policies, most
 /// frequent first.
-fn assign_memo_slots(policies: &[Policy], meta: &mut [Meta]) {
+/// Returns the first policy of each slot, by slot.
+fn assign_memo_slots(policies: &[Policy], meta: &mut [Meta]) -> Vec<u32> {
     let mut groups: std::collections::HashMap<String, Vec<usize>> =
         std::collections::HashMap::new();
     for (i, p) in policies.iter().enumerate() {
@@ -522,14 +557,17 @@ fn assign_memo_slots(policies: &[Policy], meta: &mut [Meta]) {
             .cmp(&a.len())
             .then_with(|| a.first().cmp(&b.first()))
     });
+    let mut first = Vec::new();
     for (slot, group) in shared.into_iter().take(MEMO_SLOTS).enumerate() {
         let slot = u8::try_from(slot).ok();
+        first.push(group.first().map_or(u32::MAX, |&i| i as u32));
         for i in group {
             if let Some(m) = meta.get_mut(i) {
                 m.memo = slot;
             }
         }
     }
+    first
 }
 
 /// A compiled, indexed set of policies.
@@ -542,6 +580,9 @@ pub struct PolicySet {
     /// What the scopes filed under each index key name, so that a request
     /// checks each of its entities once instead of once per policy.
     anchors: Vec<Anchor>,
+    /// The first policy of each memo slot, whose copy of the shared
+    /// condition every decision evaluates.
+    memo_first: Vec<u32>,
     /// The types of the `is T in E` scopes.
     scope_types: Vec<EntityType>,
     mode: ErrorMode,
@@ -569,6 +610,7 @@ impl Default for PolicySet {
             forbids: Index::default(),
             permits: Index::default(),
             anchors: Vec::new(),
+            memo_first: Vec::new(),
             scope_types: Vec::new(),
             mode: ErrorMode::FailClosed,
             determining: Determining::All,
@@ -642,7 +684,7 @@ impl PolicySet {
             set.meta.push(meta);
             set.policies.push(p);
         }
-        assign_memo_slots(&set.policies, &mut set.meta);
+        set.memo_first = assign_memo_slots(&set.policies, &mut set.meta);
         let mut types = KeyMap::default();
         let mut anchors = Vec::new();
         let mut forbids = Index::default();
@@ -764,7 +806,7 @@ impl PolicySet {
             {
                 return;
             }
-            match memo.eval(p, h.memo, &env) {
+            match memo.eval(p, h.memo, &self.policies, &self.memo_first, &env) {
                 Ok(true) => {
                     matched = true;
                     out.determining.push(i);
@@ -815,7 +857,7 @@ impl PolicySet {
             {
                 return;
             }
-            match memo.eval(p, h.memo, &env) {
+            match memo.eval(p, h.memo, &self.policies, &self.memo_first, &env) {
                 Ok(true) => match self
                     .meta
                     .get(i as usize)

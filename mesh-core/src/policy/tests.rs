@@ -573,6 +573,31 @@ fn action_groups_and_lists() {
 }
 
 #[test]
+fn shared_condition_errors_point_into_each_policys_own_clause() {
+    // The same clauses, laid out differently: an error in the second
+    // clause must point at that clause in each policy's own text.
+    let set = PolicySet::parse(
+        r#"
+        @id("f") permit(principal, action, resource) when { context.n > 4 } unless { context.nope };
+        @id("g") permit(principal, action, resource)
+            when { context.n > 4 }
+
+                    unless { context.nope };
+        "#,
+        "t",
+    )
+    .unwrap();
+    let d = set.decide(&request("alice"), &entities());
+    let errs: Vec<_> = d.errors().collect();
+    assert_eq!(errs.len(), 2);
+    for (e, id) in errs.iter().zip(["f", "g"]) {
+        assert_eq!(e.policy.as_str(), id);
+        assert_eq!(set.get(id).unwrap().text(e.error.span()), "context.nope");
+    }
+    assert_ne!(errs[0].error.span(), errs[1].error.span());
+}
+
+#[test]
 fn shared_conditions_keep_their_own_results_and_errors() {
     let set = PolicySet::parse(
         r#"
