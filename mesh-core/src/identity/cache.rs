@@ -7,8 +7,8 @@
 //! returned for exactly the token that verified. The lookup key is therefore
 //! only a bucket hash, not a proof: a 64-bit SipHash-1-3, under a secret
 //! random key drawn when the cache is built, of the token's length and of a
-//! sample of its bytes (all of a token of at most 80 bytes, else its first 32
-//! bytes, 16 from its middle and its last 32, where a JWS ends with its
+//! sample of its bytes (all of a token of at most 56 bytes, else its first 32
+//! bytes, 8 from its middle and its last 16, where a JWS ends with its
 //! signature). Tokens that share the sampled bytes share a key: they then
 //! compete for the same two windows (below) and each lookup compares at most
 //! those windows' entries; a collision costs a miss (a full verification),
@@ -55,7 +55,6 @@ use arc_swap::ArcSwapOption;
 use siphasher::sip::SipHasher13;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use super::swar::word;
 use super::{Identity, RevocationReason, RevocationSet};
 use crate::Timestamp;
 
@@ -70,12 +69,14 @@ const WINDOW: usize = 8;
 /// [`thread_lane`]).
 pub(crate) const LANES: usize = 4;
 
-/// Bytes sampled from each end of a token for its key.
-const EDGE: usize = 32;
+/// Bytes sampled from the start of a token for its key.
+const HEAD: usize = 32;
 /// Bytes sampled from the middle of a token for its key.
-const MIDDLE: usize = 16;
+const MIDDLE: usize = 8;
+/// Bytes sampled from the end of a token (a JWS's signature) for its key.
+const TAIL: usize = 16;
 /// Tokens up to this length are hashed whole.
-const SAMPLED: usize = 2 * EDGE + MIDDLE;
+const SAMPLED: usize = HEAD + MIDDLE + TAIL;
 
 /// A token's bucket hash (see the module documentation): its two halves
 /// place its two windows.
@@ -257,32 +258,33 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     }
 
     /// The secret-keyed bucket hash of `token`: of its length and of all
-    /// its bytes (up to 80) or its first 32, middle 16 and last 32 bytes.
+    /// its bytes (up to 56) or its first 32, middle 8 and last 16 bytes.
     fn token_key(&self, token: &str) -> Key {
         let bytes = token.as_bytes();
         let mut buf = [0u8; 8 + SAMPLED];
         let (len, sample) = buf.split_at_mut(8);
         len.copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-        let used = if let Some(dst) = sample.get_mut(..bytes.len()) {
+        if let Some(dst) = sample.get_mut(..bytes.len()) {
             dst.copy_from_slice(bytes);
-            8 + bytes.len()
-        } else {
-            let mid = (bytes.len() - MIDDLE) / 2;
-            let parts = [
-                bytes.get(..EDGE),
-                bytes.get(mid..mid + MIDDLE),
-                bytes.get(bytes.len() - EDGE..),
-            ];
-            let mut at = 0;
-            for part in parts.into_iter().flatten() {
-                if let Some(dst) = sample.get_mut(at..at + part.len()) {
-                    dst.copy_from_slice(part);
-                }
-                at += part.len();
-            }
-            buf.len()
-        };
-        self.hasher.hash(buf.get(..used).unwrap_or_default())
+            return self
+                .hasher
+                .hash(buf.get(..8 + bytes.len()).unwrap_or_default());
+        }
+        // Fixed-size pieces: copied by a few moves, no length checks.
+        let (head, rest) = sample.split_at_mut(HEAD);
+        let (middle, tail) = rest.split_at_mut(MIDDLE);
+        let at = (bytes.len() - MIDDLE) / 2;
+        let pieces = (
+            bytes.first_chunk::<HEAD>(),
+            bytes.get(at..).and_then(<[u8]>::first_chunk::<MIDDLE>),
+            bytes.last_chunk::<TAIL>(),
+        );
+        if let (Some(h), Some(m), Some(t)) = pieces {
+            head.copy_from_slice(h);
+            middle.copy_from_slice(m);
+            tail.copy_from_slice(t);
+        }
+        self.hasher.hash(&buf)
     }
 
     /// The slots of `key`'s two windows, in probe order (a slot appears
@@ -534,19 +536,18 @@ impl<T: AsRef<Identity>> TokenCache<T> {
 }
 
 /// Whether `presented` is exactly the `stored` token: lengths first, then
-/// every byte, eight at a time, in time independent of where they differ.
+/// every byte, sixteen at a time, in time independent of where they differ.
 fn same_token(stored: &[u8], presented: &[u8]) -> bool {
     if stored.len() != presented.len() {
         return false;
     }
-    let mut diff = 0u64;
-    let mut a = stored.chunks_exact(8);
-    let mut b = presented.chunks_exact(8);
-    for (x, y) in (&mut a).zip(&mut b) {
-        diff |= word(x) ^ word(y);
-    }
-    for (x, y) in a.remainder().iter().zip(b.remainder()) {
-        diff |= u64::from(x ^ y);
+    let (a, a_rest) = stored.as_chunks::<16>();
+    let (b, b_rest) = presented.as_chunks::<16>();
+    let mut diff = a.iter().zip(b).fold(0u128, |d, (x, y)| {
+        d | (u128::from_ne_bytes(*x) ^ u128::from_ne_bytes(*y))
+    });
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        diff |= u128::from(x ^ y);
     }
     std::hint::black_box(diff) == 0
 }
@@ -602,7 +603,7 @@ mod tests {
         let cache = TokenCache::new(100, Duration::from_secs(3600));
         let none = RevocationSet::new();
         // Same length and same sampled bytes (the change at 100 lies outside
-        // the first 32, middle 16 and last 32 bytes): same key, two entries.
+        // the first 32, middle 8 and last 16 bytes): same key, two entries.
         let a = format!("eyJhbGciOiJFUzI1NiJ9.{}", "x".repeat(780));
         let mut b = a.clone().into_bytes();
         b[100] = b'y';
