@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::revocation::FastMap;
-use super::swar::{between, word, HIGHS, ONES};
 use super::{ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
 use crate::Timestamp;
 
@@ -223,36 +222,37 @@ fn base32_value(c: u8) -> Option<u8> {
     }
 }
 
-/// Decodes whole 8-character groups into `out` (5 bytes per group), each
-/// group as one word: every byte checked against the alphabet, mapped to
-/// its value and the eight 5-bit values packed, without a table or a branch
-/// per character.
+/// The value of each base32 character, `0xff` for other bytes.
+// Indexes are < 256 in this const context (checked at compile time).
+#[allow(clippy::indexing_slicing)]
+const BASE32_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes whole 8-character groups into `out` (5 bytes per group).
 fn decode_base32(text: &[u8], out: &mut [u8]) -> Option<()> {
     if text.len() * 5 != out.len() * 8 {
         return None;
     }
-    // Bytes outside the alphabet leave their high bit clear in `valid`:
-    // checked once, after the loop.
-    let mut valid = HIGHS;
+    // Invalid characters map to 0xff: checked once, after the loop.
+    let mut bad = 0u8;
     for (group, dst) in text.chunks_exact(8).zip(out.chunks_exact_mut(5)) {
-        let w = word(group);
-        let letters = between(w, b'a' - 1, b'z' + 1);
-        let digits = between(w, b'2' - 1, b'7' + 1);
-        valid &= letters | digits;
-        // Per byte `a`-`z` minus 0x61, `2`-`7` minus 0x18: 0 to 31, no
-        // borrow across bytes (other bytes fail the check above).
-        let sub =
-            (((letters >> 7) * 0xff) & (ONES * 0x61)) | (((digits >> 7) * 0xff) & (ONES * 0x18));
-        // First character in the top byte: it is the most significant.
-        let v = (w - sub).swap_bytes();
-        // Pack 8-bit lanes of 5-bit values into 40 bits: pairs, quads, all.
-        let v = (v & 0x001f_001f_001f_001f) | ((v & 0x1f00_1f00_1f00_1f00) >> 3);
-        let v = (v & 0x0000_03ff_0000_03ff) | ((v & 0x03ff_0000_03ff_0000) >> 6);
-        let v = (v & 0x000f_ffff) | ((v & 0x000f_ffff_0000_0000) >> 12);
-        let [_, _, _, a, b, c, d, e] = v.to_be_bytes();
+        let mut acc: u64 = 0;
+        for c in group {
+            let v = BASE32_VALUES.get(usize::from(*c)).copied().unwrap_or(0xff);
+            bad |= v;
+            acc = (acc << 5) | u64::from(v & 31);
+        }
+        let [_, _, _, a, b, c, d, e] = acc.to_be_bytes();
         dst.copy_from_slice(&[a, b, c, d, e]);
     }
-    (valid == HIGHS).then_some(())
+    (bad < 32).then_some(())
 }
 
 // Indexes are always < 256 / < 8 in this const context (checked at compile time).

@@ -116,7 +116,7 @@ struct ByteClasses {
 /// upper case folded to lower case (the last word zero-padded), so the
 /// folded name is hashed in the same pass.
 fn classify(bytes: &[u8], mut each: impl FnMut(u64)) -> ByteClasses {
-    let (mut upper, mut any, mut odd, mut ats, mut many_ats) = (0u64, 0u64, 0u64, 0u64, false);
+    let (mut upper, mut any, mut odd, mut ats, mut many_ats) = (0u64, 0u64, 0u64, 0u64, 0u64);
     // `real` masks the zero padding of the last word out of `odd`.
     let mut add = |w: u64, real: u64| {
         let a = w & LOW7;
@@ -129,7 +129,10 @@ fn classify(bytes: &[u8], mut each: impl FnMut(u64)) -> ByteClasses {
         let low = (ONES * (0x7f + 0x21) - a) & !w & HIGHS;
         odd |= (low | eq7(a, b'/') | eq7(a, b'\\')) & real;
         let at = eq7(a, b'@');
-        many_ats |= at & at.wrapping_sub(1) != 0 || (ats != 0 && at != 0);
+        // Two `@` in this word, or one here and one in an earlier word
+        // (without branches: `seen` is all ones once an `@` was seen).
+        let seen = 0u64.wrapping_sub(u64::from(ats != 0));
+        many_ats |= (at & at.wrapping_sub(1)) | (at & seen);
         ats |= at;
     };
     let mut chunks = bytes.chunks_exact(8);
@@ -144,7 +147,7 @@ fn classify(bytes: &[u8], mut each: impl FnMut(u64)) -> ByteClasses {
         upper: upper != 0,
         wide: any & HIGHS != 0,
         odd: odd != 0,
-        one_at: ats != 0 && !many_ats,
+        one_at: ats != 0 && many_ats == 0,
     }
 }
 
@@ -423,6 +426,7 @@ impl RevocationSet {
     }
 
     /// Looks `key` up in the map of `tag` behind the filter.
+    #[inline]
     fn entry(&self, tag: u8, key: &str) -> Option<&RevocationEntry> {
         if !self.filter.may_contain(tag, key.as_bytes()) {
             return None;
