@@ -1,7 +1,9 @@
 //! Identity stores: API-key verification among 100k keys, revocation check
 //! with 1M revocations held, verified-token cache hit. Each is measured next
-//! to its floor (the bare primitive it cannot avoid) in the same run; the
-//! cache hit also next to the SHA-256 of the token it used to cost.
+//! to its floor (the bare primitive it cannot avoid) in the same run, and a
+//! ratio table is printed (floor and candidate in alternating batches); the
+//! cache hit also next to the SipHash and SHA-256 of the whole token it used
+//! to cost.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -15,6 +17,9 @@ use mesh_core::{Identity, IdentityKind, Timestamp};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
+
+#[path = "support/ratio.rs"]
+mod ratio;
 
 fn rng_bytes(i: u64) -> [u8; 30] {
     // Deterministic, distinct bytes per key (benchmark only).
@@ -62,6 +67,20 @@ fn api_keys(c: &mut Criterion) {
         b.iter(|| black_box(ring::hmac::sign(&hkey, black_box(&input))))
     });
     g.finish();
+    ratio::report(
+        &ratio::Ratio {
+            name: "api_key_100k/mesh_verify",
+            floor_name: "ring_hmac_sha256",
+            target: "<= 0.5 us",
+        },
+        || {
+            black_box(ring::hmac::sign(&hkey, black_box(&input)));
+        },
+        || {
+            i = (i + 1) % keys.len();
+            black_box(store.verify(black_box(&keys[i]), now).unwrap());
+        },
+    );
 }
 
 fn revocations(c: &mut Criterion) {
@@ -113,6 +132,19 @@ fn revocations(c: &mut Criterion) {
         b.iter(|| black_box(floor.get(black_box(probe))))
     });
     g.finish();
+    ratio::report(
+        &ratio::Ratio {
+            name: "revocation_1m/check_not_revoked",
+            floor_name: "one_hashmap_get",
+            target: "<= 100 ns",
+        },
+        || {
+            black_box(floor.get(black_box(probe)));
+        },
+        || {
+            black_box(set.check(black_box(&ok), now));
+        },
+    );
 }
 
 fn cache(c: &mut Criterion) {
@@ -142,6 +174,15 @@ fn cache(c: &mut Criterion) {
     g.bench_function("floor_siphash13_128_of_token", |b| {
         b.iter(|| black_box(sip.hash(black_box(tokens[7].as_bytes()))))
     });
+    // What a hit cannot avoid: comparing the presented token with the one
+    // cached (bytes at another address).
+    let copies: Vec<String> = tokens.iter().map(|t| t.as_str().to_owned()).collect();
+    g.bench_function("floor_token_compare", |b| {
+        b.iter(|| {
+            i = (i + 1) % tokens.len();
+            black_box(black_box(&tokens[i]) == black_box(&copies[i]))
+        })
+    });
     g.bench_function("floor_sha256_of_token", |b| {
         b.iter(|| {
             black_box(ring::digest::digest(
@@ -151,6 +192,47 @@ fn cache(c: &mut Criterion) {
         })
     });
     g.finish();
+    // The old key alone: SipHash-1-3-128 of the whole token, over the same
+    // cycle of (cold) tokens as the hit.
+    let mut k = 0;
+    let mut l = 0;
+    ratio::report(
+        &ratio::Ratio {
+            name: "token_cache_800b/mesh_hit",
+            floor_name: "old_key_siphash13_128_cycled",
+            target: "< 1x",
+        },
+        || {
+            k = (k + 1) % tokens.len();
+            black_box(sip.hash(black_box(tokens[k].as_bytes())));
+        },
+        || {
+            l = (l + 1) % tokens.len();
+            let r = cache.get_or_verify(black_box(&tokens[l]), now, &revs, |_| {
+                Err::<Identity, ()>(())
+            });
+            black_box(r.unwrap());
+        },
+    );
+    let mut j = 0;
+    ratio::report(
+        &ratio::Ratio {
+            name: "token_cache_800b/mesh_hit",
+            floor_name: "token_compare",
+            target: "<= 300 ns",
+        },
+        || {
+            j = (j + 1) % tokens.len();
+            black_box(black_box(&tokens[j]) == black_box(&copies[j]));
+        },
+        || {
+            i = (i + 1) % tokens.len();
+            let r = cache.get_or_verify(black_box(&tokens[i]), now, &revs, |_| {
+                Err::<Identity, ()>(())
+            });
+            black_box(r.unwrap());
+        },
+    );
 }
 
 criterion_group!(benches, api_keys, revocations, cache);

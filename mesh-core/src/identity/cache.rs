@@ -1,15 +1,22 @@
 //! A bounded cache of verified tokens, so a repeated token costs a lookup
 //! instead of a signature check.
 //!
-//! Entries are keyed by a 128-bit SipHash-1-3 of the token under a secret
-//! random key drawn when the cache is built (the token itself is never
-//! stored). The key never leaves the cache and no hash value is ever
-//! exposed, so a client that wants another token's cached identity must hit
-//! its 128-bit hash blind: with `n` cached entries each forged token succeeds
-//! with probability about `n / 2^128` (below `2^-100` for a million
-//! entries), and accidental collisions among `n` entries have probability
-//! about `n^2 / 2^129`. SipHash is a keyed pseudo-random function designed
-//! for exactly this setting, and costs a fraction of SHA-256 on ~1 KB tokens.
+//! Each entry keeps a copy of its token, and a hit is confirmed by comparing
+//! the presented token with that copy (lengths first, then every byte, in
+//! time independent of where they differ): a cached identity is only ever
+//! returned for exactly the token that verified. The lookup key is therefore
+//! only a bucket hash, not a proof: a 64-bit SipHash-1-3, under a secret
+//! random key drawn when the cache is built, of the token's length and of a
+//! sample of its bytes (all of a token of at most 56 bytes, else its first 32
+//! bytes, 8 from its middle and its last 16, where a JWS ends with its
+//! signature). Tokens that share the sampled bytes share a key: they then
+//! compete for the same two windows (below) and each lookup compares at most
+//! those windows' entries; a collision costs a miss (a full verification),
+//! never a wrong identity. The key never leaves the cache and no hash value
+//! is ever exposed, so outside callers cannot aim tokens at one window. An
+//! entry's memory grows by its token's length (at most the maximum cached
+//! length, 8 KiB by default); the number of entries stays bounded.
+//!
 //! Entries expire at the token's `exp` (or after a maximum time to live,
 //! whichever comes first). Every hit is checked against the caller's
 //! [`RevocationSet`]: a revoked identity is never returned. Tokens longer
@@ -32,7 +39,7 @@
 //! chosen by its thread id; [`TokenCache::stats`] adds the stripes up).
 //! Inserts and removals take one lock, for misses only (which pay a
 //! signature check anyway). Eviction is CLOCK within the two windows: an
-//! inserted entry takes the slot of its own key, else an empty slot while
+//! inserted entry takes the slot of its own token, else an empty slot while
 //! the cache holds fewer than `capacity` entries, else an expired slot,
 //! else the first slot not referenced since the last pass (clearing the
 //! bits of the referenced slots it passes), else the first occupied slot of
@@ -45,7 +52,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use siphasher::sip128::SipHasher13;
+use siphasher::sip::SipHasher13;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::{Identity, RevocationReason, RevocationSet};
@@ -62,11 +69,24 @@ const WINDOW: usize = 8;
 /// [`thread_lane`]).
 pub(crate) const LANES: usize = 4;
 
-type Key = u128;
+/// Bytes sampled from the start of a token for its key.
+const HEAD: usize = 32;
+/// Bytes sampled from the middle of a token for its key.
+const MIDDLE: usize = 8;
+/// Bytes sampled from the end of a token (a JWS's signature) for its key.
+const TAIL: usize = 16;
+/// Tokens up to this length are hashed whole.
+const SAMPLED: usize = HEAD + MIDDLE + TAIL;
+
+/// A token's bucket hash (see the module documentation): its two halves
+/// place its two windows.
+type Key = u64;
 
 /// One cached identity.
 struct Entry<T> {
     key: Key,
+    /// The token that verified; a hit must present exactly these bytes.
+    token: Box<[u8]>,
     identity: Arc<T>,
     expires_at: Timestamp,
     referenced: AtomicBool,
@@ -237,9 +257,34 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         self
     }
 
-    /// The secret-keyed 128-bit hash a token is cached under.
+    /// The secret-keyed bucket hash of `token`: of its length and of all
+    /// its bytes (up to 56) or its first 32, middle 8 and last 16 bytes.
     fn token_key(&self, token: &str) -> Key {
-        self.hasher.hash(token.as_bytes()).as_u128()
+        let bytes = token.as_bytes();
+        let mut buf = [0u8; 8 + SAMPLED];
+        let (len, sample) = buf.split_at_mut(8);
+        len.copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        if let Some(dst) = sample.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            return self
+                .hasher
+                .hash(buf.get(..8 + bytes.len()).unwrap_or_default());
+        }
+        // Fixed-size pieces: copied by a few moves, no length checks.
+        let (head, rest) = sample.split_at_mut(HEAD);
+        let (middle, tail) = rest.split_at_mut(MIDDLE);
+        let at = (bytes.len() - MIDDLE) / 2;
+        let pieces = (
+            bytes.first_chunk::<HEAD>(),
+            bytes.get(at..).and_then(<[u8]>::first_chunk::<MIDDLE>),
+            bytes.last_chunk::<TAIL>(),
+        );
+        if let (Some(h), Some(m), Some(t)) = pieces {
+            head.copy_from_slice(h);
+            middle.copy_from_slice(m);
+            tail.copy_from_slice(t);
+        }
+        self.hasher.hash(&buf)
     }
 
     /// The slots of `key`'s two windows, in probe order (a slot appears
@@ -256,7 +301,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
             let (tail, head) = self.slots.split_at((start % n as u64) as usize);
             head.iter().chain(tail).take(len)
         };
-        run((key >> 64) as u64, first).chain(run(key as u64, second))
+        run(key >> 32, first).chain(run(key & 0xffff_ffff, second))
     }
 
     /// The calling thread's counters.
@@ -311,7 +356,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
             let Some(entry) = guard.as_ref() else {
                 continue;
             };
-            if entry.key != key {
+            if entry.key != key || !same_token(&entry.token, token.as_bytes()) {
                 continue;
             }
             if now >= entry.expires_at {
@@ -337,14 +382,14 @@ impl<T: AsRef<Identity>> TokenCache<T> {
             return Err(CacheError::Revoked(reason));
         }
         let identity = Arc::new(identity);
-        self.insert_key(key, Arc::clone(&identity), now);
+        self.insert_key(key, token, Arc::clone(&identity), now);
         Ok(with(&identity))
     }
 
     /// Caches an identity the host verified itself for `token`.
     pub fn insert(&self, token: &str, identity: T, now: Timestamp) {
         if token.len() <= self.max_token_len {
-            self.insert_key(self.token_key(token), Arc::new(identity), now);
+            self.insert_key(self.token_key(token), token, Arc::new(identity), now);
         }
     }
 
@@ -352,7 +397,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn insert_key(&self, key: Key, identity: Arc<T>, now: Timestamp) {
+    fn insert_key(&self, key: Key, token: &str, identity: Arc<T>, now: Timestamp) {
         let cap = now.saturating_add(self.max_ttl);
         let expires_at = (*identity)
             .as_ref()
@@ -363,6 +408,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         }
         let entry = Arc::new(Entry {
             key,
+            token: token.as_bytes().into(),
             identity,
             expires_at,
             referenced: AtomicBool::new(false),
@@ -373,7 +419,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         let mut expired = None;
         for slot in self.window(key) {
             match slot.load().as_ref() {
-                Some(e) if e.key == key => {
+                Some(e) if e.key == key && same_token(&e.token, token.as_bytes()) => {
                     slot.store(Some(entry));
                     return;
                 }
@@ -411,7 +457,7 @@ impl<T: AsRef<Identity>> TokenCache<T> {
         // the first window.
         let Some(free) = free else { return };
         let n = self.slots.len();
-        let start = ((key >> 64) as u64 % n as u64) as usize;
+        let start = ((key >> 32) % n as u64) as usize;
         let (tail, head) = self.slots.split_at(start);
         let next = head
             .iter()
@@ -442,11 +488,12 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     pub fn invalidate(&self, token: &str) {
         let key = self.token_key(token);
         let mut count = self.lock();
-        // A key has one entry at most (inserts replace it in place).
-        if let Some(slot) = self
-            .window(key)
-            .find(|slot| slot.load().as_ref().is_some_and(|e| e.key == key))
-        {
+        // A token has one entry at most (inserts replace it in place).
+        if let Some(slot) = self.window(key).find(|slot| {
+            slot.load()
+                .as_ref()
+                .is_some_and(|e| e.key == key && same_token(&e.token, token.as_bytes()))
+        }) {
             slot.store(None);
             *count = count.saturating_sub(1);
         }
@@ -488,11 +535,51 @@ impl<T: AsRef<Identity>> TokenCache<T> {
     }
 }
 
+/// Whether `presented` is exactly the `stored` token: lengths first, then
+/// every byte, in time independent of where they differ.
+fn same_token(stored: &[u8], presented: &[u8]) -> bool {
+    if stored.len() != presented.len() {
+        return false;
+    }
+    // Whole 64-byte blocks, then the last 64 bytes (overlapping the blocks:
+    // harmless for an equality test), so no byte-by-byte tail.
+    let (Some(s_last), Some(p_last)) = (
+        stored.last_chunk::<TOKEN_BLOCK>(),
+        presented.last_chunk::<TOKEN_BLOCK>(),
+    ) else {
+        let diff = stored
+            .iter()
+            .zip(presented)
+            .fold(0u8, |d, (x, y)| d | (x ^ y));
+        return std::hint::black_box(diff) == 0;
+    };
+    let mut acc = [0u8; TOKEN_BLOCK];
+    let (s_blocks, _) = stored.as_chunks::<TOKEN_BLOCK>();
+    let (p_blocks, _) = presented.as_chunks::<TOKEN_BLOCK>();
+    for (x, y) in s_blocks.iter().zip(p_blocks) {
+        or_diff(&mut acc, x, y);
+    }
+    or_diff(&mut acc, s_last, p_last);
+    let diff = acc.iter().fold(0u8, |d, a| d | a);
+    std::hint::black_box(diff) == 0
+}
+
+/// Bytes compared per step by [`same_token`] (vector registers' multiple).
+const TOKEN_BLOCK: usize = 64;
+
+/// Accumulates the differing bits of `x` and `y` into `acc`.
+fn or_diff(acc: &mut [u8; TOKEN_BLOCK], x: &[u8; TOKEN_BLOCK], y: &[u8; TOKEN_BLOCK]) {
+    for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+        *a |= x ^ y;
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::identity::IdentityKind;
+    use proptest::prelude::*;
     use std::cell::Cell;
 
     fn t(s: i64) -> Timestamp {
@@ -531,6 +618,83 @@ mod tests {
         );
         // Each cache draws its own secret key.
         assert_ne!(a.token_key(t), b.token_key(t));
+    }
+
+    #[test]
+    fn only_the_exact_token_hits() {
+        let cache = TokenCache::new(100, Duration::from_secs(3600));
+        let none = RevocationSet::new();
+        // Same length and same sampled bytes (the change at 100 lies outside
+        // the first 32, middle 8 and last 16 bytes): same key, two entries.
+        let a = format!("eyJhbGciOiJFUzI1NiJ9.{}", "x".repeat(780));
+        let mut b = a.clone().into_bytes();
+        b[100] = b'y';
+        let b = String::from_utf8(b).unwrap();
+        assert_eq!(cache.token_key(&a), cache.token_key(&b));
+        let fail = |_: &str| Err::<Identity, ()>(());
+        cache.insert(&a, ident("a", 100), t(1));
+        assert_eq!(
+            cache.get_or_verify(&b, t(2), &none, fail).unwrap_err(),
+            CacheError::Verify(())
+        );
+        let ok_b = |_: &str| Ok::<_, ()>(ident("b", 100));
+        assert_eq!(
+            cache
+                .get_or_verify(&b, t(2), &none, ok_b)
+                .unwrap()
+                .subject(),
+            "b"
+        );
+        assert_eq!(cache.len(), 2);
+        for (tok, sub) in [(&a, "a"), (&b, "b")] {
+            let hit = cache.get_or_verify(tok, t(3), &none, fail).unwrap();
+            assert_eq!(hit.subject(), sub);
+        }
+        // Shorter, longer and empty tokens never match.
+        for other in [&a[..a.len() - 1], &format!("{a}x"), ""] {
+            assert!(cache.get_or_verify(other, t(3), &none, fail).is_err());
+        }
+        cache.invalidate(&b);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get_or_verify(&a, t(4), &none, fail).is_ok());
+        assert!(cache.get_or_verify(&b, t(4), &none, fail).is_err());
+    }
+
+    #[test]
+    fn tokens_are_compared_whole() {
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 129, 800, 809] {
+            let a = vec![b'q'; len];
+            assert!(same_token(&a, &a.clone()));
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] = b'r';
+                assert!(!same_token(&a, &b), "{len} {i}");
+            }
+            assert!(!same_token(&a, &[a.as_slice(), b"q"].concat()));
+        }
+    }
+
+    proptest! {
+        /// Any single-byte change of a cached token misses (goes to the
+        /// verifier), wherever it falls, sampled bytes or not.
+        #[test]
+        fn a_changed_token_misses(
+            token in "[A-Za-z0-9_.-]{1,1200}",
+            at in any::<proptest::sample::Index>(),
+            to in b'a'..=b'z',
+        ) {
+            let cache = TokenCache::new(8, Duration::from_secs(3600));
+            let none = RevocationSet::new();
+            cache.insert(&token, ident("s", 100), t(1));
+            let mut changed = token.clone().into_bytes();
+            let i = at.index(changed.len());
+            prop_assume!(changed[i] != to);
+            changed[i] = to;
+            let changed = String::from_utf8(changed).unwrap();
+            let fail = |_: &str| Err::<Identity, ()>(());
+            prop_assert!(cache.get_or_verify(&changed, t(2), &none, fail).is_err());
+            prop_assert!(cache.get_or_verify(&token, t(2), &none, fail).is_ok());
+        }
     }
 
     #[test]

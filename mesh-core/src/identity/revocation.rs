@@ -112,19 +112,27 @@ struct ByteClasses {
     one_at: bool,
 }
 
-/// Classifies `bytes` eight at a time.
-fn classify(bytes: &[u8]) -> ByteClasses {
-    let (mut upper, mut any, mut odd, mut ats, mut many_ats) = (0u64, 0u64, 0u64, 0u64, false);
+/// Classifies `bytes` eight at a time, handing `each` every word with ASCII
+/// upper case folded to lower case (the last word zero-padded), so the
+/// folded name is hashed in the same pass.
+fn classify(bytes: &[u8], mut each: impl FnMut(u64)) -> ByteClasses {
+    let (mut upper, mut any, mut odd, mut ats, mut many_ats) = (0u64, 0u64, 0u64, 0u64, 0u64);
     // `real` masks the zero padding of the last word out of `odd`.
     let mut add = |w: u64, real: u64| {
         let a = w & LOW7;
         any |= w;
-        upper |= between(w, b'@', b'[');
+        let up = between(w, b'@', b'[');
+        upper |= up;
+        // 0x80 >> 2 is 0x20, the case bit.
+        each(w | (up >> 2));
         // Below `!`: `0x7f + 0x21 - a >= 0x80` exactly when `a < 0x21`.
         let low = (ONES * (0x7f + 0x21) - a) & !w & HIGHS;
         odd |= (low | eq7(a, b'/') | eq7(a, b'\\')) & real;
         let at = eq7(a, b'@');
-        many_ats |= at & at.wrapping_sub(1) != 0 || (ats != 0 && at != 0);
+        // Two `@` in this word, or one here and one in an earlier word
+        // (without branches: `seen` is all ones once an `@` was seen).
+        let seen = 0u64.wrapping_sub(u64::from(ats != 0));
+        many_ats |= (at & at.wrapping_sub(1)) | (at & seen);
         ats |= at;
     };
     let mut chunks = bytes.chunks_exact(8);
@@ -139,7 +147,7 @@ fn classify(bytes: &[u8]) -> ByteClasses {
         upper: upper != 0,
         wide: any & HIGHS != 0,
         odd: odd != 0,
-        one_at: ats != 0 && !many_ats,
+        one_at: ats != 0 && many_ats == 0,
     }
 }
 
@@ -319,11 +327,29 @@ impl fmt::Debug for PresenceFilter {
 impl PresenceFilter {
     /// A keyed hash of `(tag, key)`: eight bytes per multiply.
     fn hash(&self, tag: u8, key: &[u8]) -> u64 {
-        let [k0, k1, k2] = self.seeds.0;
+        let mut h = self.hash_start(tag, key.len());
+        for_each_word(key, |w| h = self.hash_word(h, w));
+        self.hash_end(h)
+    }
+
+    /// [`PresenceFilter::hash`] in steps: the start for a key of `len`
+    /// bytes, ...
+    fn hash_start(&self, tag: u8, len: usize) -> u64 {
+        let [k0, k1, _] = self.seeds.0;
         // The length and the tag are mixed in first, so keys that differ
         // only by trailing zero bytes, or only by map, hash apart.
-        let mut h = fold_mul(k0 ^ (key.len() as u64) ^ (u64::from(tag) << 56), k1);
-        for_each_word(key, |w| h = fold_mul(h ^ w, k1));
+        fold_mul(k0 ^ (len as u64) ^ (u64::from(tag) << 56), k1)
+    }
+
+    /// ... each word of the key (the last one zero-padded), ...
+    fn hash_word(&self, h: u64, w: u64) -> u64 {
+        let [_, k1, _] = self.seeds.0;
+        fold_mul(h ^ w, k1)
+    }
+
+    /// ... and the end.
+    fn hash_end(&self, h: u64) -> u64 {
+        let [_, _, k2] = self.seeds.0;
         fold_mul(h, k2)
     }
 
@@ -338,10 +364,13 @@ impl PresenceFilter {
 
     /// `false` only if `(tag, key)` is certainly in no map.
     fn may_contain(&self, tag: u8, key: &[u8]) -> bool {
-        if self.words.is_empty() {
-            return true;
-        }
-        let (i, mask) = self.slot(self.hash(tag, key));
+        self.words.is_empty() || self.may_contain_hash(self.hash(tag, key))
+    }
+
+    /// `false` only if the key of `hash` (its [`PresenceFilter::hash`]) is
+    /// certainly in no map.
+    fn may_contain_hash(&self, hash: u64) -> bool {
+        let (i, mask) = self.slot(hash);
         self.words.get(i).is_none_or(|w| w & mask == mask)
     }
 
@@ -397,6 +426,7 @@ impl RevocationSet {
     }
 
     /// Looks `key` up in the map of `tag` behind the filter.
+    #[inline]
     fn entry(&self, tag: u8, key: &str) -> Option<&RevocationEntry> {
         if !self.filter.may_contain(tag, key.as_bytes()) {
             return None;
@@ -566,12 +596,17 @@ impl RevocationSet {
     fn subject_hit(&self, name: &str, iat: Option<Timestamp>, now: Timestamp) -> bool {
         let hit = |k: &str| self.subjects.get(k).is_some_and(|e| e.covers(iat, now));
         let bytes = name.as_bytes();
+        // The pass that classifies the name also hashes it lower-cased for
+        // the presence filter.
+        let filter = &self.filter;
+        let mut h = filter.hash_start(TAG_SUBJECT, bytes.len());
         let ByteClasses {
             upper,
             wide,
             odd,
             one_at,
-        } = classify(bytes);
+        } = classify(bytes, |w| h = filter.hash_word(h, w));
+        let folded_hash = filter.hash_end(h);
         // `str::trim` on ASCII strips exactly these bytes (`\t` to `\r`, space).
         let untrimmed =
             |b: Option<&u8>| b.is_some_and(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b));
@@ -583,12 +618,16 @@ impl RevocationSet {
             && !name.starts_with("arn:")
             && !name.starts_with("s-1-");
         if plain && !upper {
-            return self.filter.may_contain(TAG_SUBJECT, bytes) && hit(name);
+            // Nothing to fold: the hash is the name's own.
+            return filter.may_contain_hash(folded_hash) && hit(name);
         }
         if plain && one_at && !odd && name.len() <= MAX_FOLD_LEN {
-            // Lower-case into a stack buffer (a small one for the usual
-            // lengths); the filter is probed on the bytes, so a miss costs no
-            // UTF-8 check and no map lookup.
+            // The filter is probed on the folded hash, so a miss costs no
+            // folding, no UTF-8 check and no map lookup; else lower-case
+            // into a stack buffer (a small one for the usual lengths).
+            if !filter.may_contain_hash(folded_hash) {
+                return false;
+            }
             let folded = if name.len() <= SHORT_FOLD_LEN {
                 self.folded_hit(bytes, &mut [0u8; SHORT_FOLD_LEN], iat, now)
             } else {
@@ -615,9 +654,6 @@ impl RevocationSet {
     ) -> Option<bool> {
         let dst = buf.get_mut(..bytes.len())?;
         fold_ascii(bytes, dst);
-        if !self.filter.may_contain(TAG_SUBJECT, dst) {
-            return Some(false);
-        }
         let folded = std::str::from_utf8(dst).ok()?;
         Some(
             self.subjects
@@ -938,7 +974,8 @@ mod tests {
                 class |= c;
                 ats += usize::from(c >> 3);
             }
-            let got = classify(&bytes);
+            let mut words = Vec::new();
+            let got = classify(&bytes, |w| words.push(w));
             prop_assert_eq!(got.wide, class & WIDE != 0);
             if !got.wide {
                 prop_assert_eq!(got.upper, class & UPPER != 0);
@@ -949,7 +986,17 @@ mod tests {
             }
             let mut folded = vec![0u8; bytes.len()];
             fold_ascii(&bytes, &mut folded);
-            prop_assert_eq!(folded, bytes.to_ascii_lowercase());
+            prop_assert_eq!(&folded, &bytes.to_ascii_lowercase());
+            // The words handed out are those of the folded bytes (ASCII
+            // bytes folded; others as they are, zero-padded).
+            let mut expect = Vec::new();
+            for_each_word(&bytes, |w| expect.push(w | (between(w, b'@', b'[') >> 2)));
+            prop_assert_eq!(&words, &expect);
+            if !got.wide {
+                let mut from_folded = Vec::new();
+                for_each_word(&folded, |w| from_folded.push(w));
+                prop_assert_eq!(words, from_folded);
+            }
         }
 
         /// A subject revoked by one spelling matches an `email` claim or
