@@ -443,7 +443,7 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
 }
 
 /// Index of the claims the fast path maps or checks.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy)]
 enum Slot {
     Iss = 0,
     Sub,
@@ -495,7 +495,7 @@ const AUTH_TIM: u64 = word8(b"auth_tim");
 const ENTITLEM: u64 = word8(b"entitlem");
 
 /// What the claims scan does with a member, by its name.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy)]
 enum Name {
     /// A mapped claim.
     Slot(Slot),
@@ -505,46 +505,6 @@ enum Name {
     /// Any other claim: kept as it is.
     Other,
 }
-
-/// The multiplier that sends each three-byte claim name the fast path
-/// knows to its own entry of [`NAMES3`] (by the top four bits of the
-/// product with its word).
-const NAME_MUL: u64 = 0xcd44_7e35_b8b6_d8ff;
-
-/// The entry of a three-byte name's word in [`NAMES3`].
-const fn names3_index(word: u64) -> usize {
-    (word.wrapping_mul(NAME_MUL) >> 60) as usize
-}
-
-/// The three-byte names and what they are, by [`names3_index`]; free
-/// entries hold a word no three-byte name has. (Built at compile time:
-/// an index out of range would fail the build, never a verification.)
-#[allow(clippy::indexing_slicing)]
-const NAMES3: [(u64, Name); 16] = {
-    let names = [
-        (ISS, Name::Slot(Slot::Iss)),
-        (SUB, Name::Slot(Slot::Sub)),
-        (EXP, Name::Slot(Slot::Exp)),
-        (IAT, Name::Slot(Slot::Iat)),
-        (JTI, Name::Slot(Slot::Jti)),
-        (SID, Name::Slot(Slot::Sid)),
-        (AMR, Name::Slot(Slot::Amr)),
-        (ACR, Name::Slot(Slot::Acr)),
-        (SCP, Name::Slot(Slot::Scp)),
-        (AUD, Name::Aud),
-        (NBF, Name::Nbf),
-    ];
-    let mut table = [(u64::MAX, Name::Other); 16];
-    let mut rest: &[(u64, Name)] = &names;
-    while let [(word, name), tail @ ..] = rest {
-        let entry = names3_index(*word);
-        // Two names on one entry would fail the build here.
-        assert!(table[entry].0 == u64::MAX);
-        table[entry] = (*word, *name);
-        rest = tail;
-    }
-    table
-};
 
 /// The word of the first (up to) eight bytes of `key`, the key at
 /// `start` of `b` (one load when eight bytes follow the start).
@@ -567,12 +527,17 @@ fn key_word(b: &[u8], start: usize, key: &[u8]) -> u64 {
 fn name_of(key: &[u8], word: u64) -> Name {
     use Slot as S;
     let slot = match (key.len(), word) {
-        (3, _) => {
-            return match NAMES3.get(names3_index(word)) {
-                Some(&(w, name)) if w == word => name,
-                _ => Name::Other,
-            }
-        }
+        (3, ISS) => S::Iss,
+        (3, SUB) => S::Sub,
+        (3, EXP) => S::Exp,
+        (3, IAT) => S::Iat,
+        (3, JTI) => S::Jti,
+        (3, SID) => S::Sid,
+        (3, AMR) => S::Amr,
+        (3, ACR) => S::Acr,
+        (3, SCP) => S::Scp,
+        (3, AUD) => return Name::Aud,
+        (3, NBF) => return Name::Nbf,
         (5, ROLES) => S::Roles,
         (5, SCOPE) => S::Scope,
         (6, GROUPS) => S::Groups,
@@ -1060,19 +1025,11 @@ impl<'a> FastClaims<'a> {
         if self.n_others > 0 {
             p.claims_json(|t| {
                 t.push('{');
-                let b = self.text.as_bytes();
                 for (i, m) in self.others().iter().enumerate() {
-                    // The comma before a member in the token is copied
-                    // with it.
-                    let comma_before = m.start > 0 && b.get(m.start as usize - 1) == Some(&b',');
-                    if i == 0 {
-                        t.push_str(self.str(m.start, m.end));
-                    } else if comma_before {
-                        t.push_str(self.str(m.start - 1, m.end));
-                    } else {
+                    if i > 0 {
                         t.push(',');
-                        t.push_str(self.str(m.start, m.end));
                     }
+                    t.push_str(self.str(m.start, m.end));
                 }
                 t.push('}');
             });
@@ -1370,16 +1327,6 @@ mod tests {
         let text = br#"{"iss":"x"}"#;
         assert_eq!(key_word(text, 2, b"iss"), key_word(b"iss", 0, b"iss"));
         assert_eq!(key_word(b"auth_time", 0, b"auth_time"), AUTH_TIM);
-        let kind = |k: &str| name_of(k.as_bytes(), key_word(k.as_bytes(), 0, k.as_bytes()));
-        assert_eq!(kind("aud"), Name::Aud);
-        assert_eq!(kind("nbf"), Name::Nbf);
-        for other in ["", "a", "au", "aud\0", "Aud", "nbg", "xyz", "\0\0\0", "ém"] {
-            assert_eq!(kind(other), Name::Other, "{other:?}");
-        }
-        // Every free entry is told from any three-byte word.
-        for (w, name) in NAMES3 {
-            assert!(w == u64::MAX || name != Name::Other);
-        }
     }
 
     proptest! {
