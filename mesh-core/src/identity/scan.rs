@@ -1003,12 +1003,13 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        // The members kept, their commas and braces: at most the claims
-        // text again.
-        let extra = if self.n_others > 0 {
-            self.text.len()
-        } else {
-            0
+        // The members kept, the commas between them and the braces.
+        let extra = match self.others() {
+            [] => 0,
+            kept => {
+                let members: usize = kept.iter().map(|m| (m.end - m.start) as usize).sum();
+                members + kept.len() + 1
+            }
         };
         let mut p = Packer::over(
             self.text,
