@@ -62,39 +62,33 @@ pub struct DevicePosture {
 #[derive(Clone, Copy)]
 pub struct StrList<'a> {
     text: &'a str,
-    /// Offset in `text` of the first item.
-    start: usize,
-    /// End offset in `text` of each item.
-    ends: &'a [usize],
+    /// Start and end offset in `text` of each item.
+    spans: &'a [(usize, usize)],
 }
 
 impl<'a> StrList<'a> {
     /// The number of items.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// The items in order.
     pub fn iter(&self) -> StrIter<'a> {
         StrIter {
             text: self.text,
-            start: self.start,
-            ends: self.ends,
+            spans: self.spans,
         }
     }
 
     /// The item at `index`.
     pub fn get(&self, index: usize) -> Option<&'a str> {
-        let start = match index.checked_sub(1) {
-            None => self.start,
-            Some(i) => *self.ends.get(i)?,
-        };
-        self.text.get(start..*self.ends.get(index)?)
+        let &(start, end) = self.spans.get(index)?;
+        self.text.get(start..end)
     }
 
     /// Whether an item equals `item`.
@@ -170,31 +164,27 @@ impl<'a> IntoIterator for StrList<'a> {
 #[derive(Clone, Debug)]
 pub struct StrIter<'a> {
     text: &'a str,
-    start: usize,
-    ends: &'a [usize],
+    spans: &'a [(usize, usize)],
 }
 
 impl<'a> Iterator for StrIter<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let (&end, rest) = self.ends.split_first()?;
-        let s = self.text.get(self.start..end).unwrap_or_default();
-        self.start = end;
-        self.ends = rest;
-        Some(s)
+        let (&(start, end), rest) = self.spans.split_first()?;
+        self.spans = rest;
+        Some(self.text.get(start..end).unwrap_or_default())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.ends.len(), Some(self.ends.len()))
+        (self.spans.len(), Some(self.spans.len()))
     }
 }
 
 impl DoubleEndedIterator for StrIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let (&end, rest) = self.ends.split_last()?;
-        let start = rest.last().copied().unwrap_or(self.start);
-        self.ends = rest;
+        let (&(start, end), rest) = self.spans.split_last()?;
+        self.spans = rest;
         Some(self.text.get(start..end).unwrap_or_default())
     }
 }
@@ -283,12 +273,13 @@ const HAS_ACR: u8 = 4;
 /// is an object with the fields of [`IdentityBuilder`].
 #[derive(Clone)]
 pub struct Identity {
-    /// Every string back to back: the singles (in table order), then the
-    /// list items.
+    /// The strings: written back to back (the singles in table order,
+    /// then the list items), or parts of a verified claims text copied in
+    /// whole.
     text: String,
-    /// End offset in `text` of each string.
-    ends: Vec<usize>,
-    /// End index in `ends` of each list.
+    /// Start and end offset in `text` of each string, in table order.
+    spans: Vec<(usize, usize)>,
+    /// End index in `spans` of each list.
     lists: [usize; 4],
     /// Which optional strings are present.
     present: u8,
@@ -326,11 +317,7 @@ impl Identity {
     }
 
     fn single(&self, index: usize) -> &str {
-        let start = match index.checked_sub(1) {
-            None => 0,
-            Some(i) => self.ends.get(i).copied().unwrap_or_default(),
-        };
-        let end = self.ends.get(index).copied().unwrap_or_default();
+        let (start, end) = self.spans.get(index).copied().unwrap_or_default();
         self.text.get(start..end).unwrap_or_default()
     }
 
@@ -344,15 +331,9 @@ impl Identity {
             Some(i) => self.lists.get(i).copied().unwrap_or(FIXED),
         };
         let to = self.lists.get(list).copied().unwrap_or(from);
-        let start = from
-            .checked_sub(1)
-            .and_then(|i| self.ends.get(i))
-            .copied()
-            .unwrap_or_default();
         StrList {
             text: &self.text,
-            start,
-            ends: self.ends.get(from..to).unwrap_or_default(),
+            spans: self.spans.get(from..to).unwrap_or_default(),
         }
     }
 
@@ -690,9 +671,11 @@ pub(crate) enum ClaimsInit {
 /// Writes the strings of an [`Identity`] into its one buffer, in table
 /// order: the singles ([`Packer::new`]), the claims JSON text (optional),
 /// then the items of each list, each list closed by [`Packer::end_list`].
+/// A packer made [`Packer::over`] a verified text adds the strings that lie
+/// in it by their place instead of copying them.
 pub(crate) struct Packer {
     text: String,
-    ends: Vec<usize>,
+    spans: Vec<(usize, usize)>,
     lists: [usize; 4],
     closed: usize,
     present: u8,
@@ -709,13 +692,7 @@ impl Packer {
         issuer: &str,
         singles: [Option<&str>; 3],
     ) -> Packer {
-        let mut p = Packer {
-            text: String::with_capacity(text_cap),
-            ends: Vec::with_capacity(FIXED + items),
-            lists: [FIXED; 4],
-            closed: 0,
-            present: 0,
-        };
+        let mut p = Packer::empty(String::with_capacity(text_cap), items);
         p.push(subject);
         p.push(issuer);
         for (bit, s) in [HAS_TOKEN_ID, HAS_SESSION_ID, HAS_ACR]
@@ -732,25 +709,76 @@ impl Packer {
         p
     }
 
+    fn empty(text: String, items: usize) -> Packer {
+        Packer {
+            text,
+            spans: Vec::with_capacity(FIXED + items),
+            lists: [FIXED; 4],
+            closed: 0,
+            present: 0,
+        }
+    }
+
+    /// A packer whose text starts with a copy of `source` (with room for
+    /// `extra` more bytes and `items` list items), and whose singles are
+    /// the parts of it at `subject`, `issuer`, and the token id, session id
+    /// and `acr` when present (start and end offsets; parts out of range
+    /// read as empty).
+    pub(crate) fn over(
+        source: &str,
+        extra: usize,
+        items: usize,
+        subject: (usize, usize),
+        issuer: (usize, usize),
+        singles: [Option<(usize, usize)>; 3],
+    ) -> Packer {
+        let mut text = String::with_capacity(source.len() + extra);
+        text.push_str(source);
+        let mut p = Packer::empty(text, items);
+        p.spans.push(subject);
+        p.spans.push(issuer);
+        for (bit, s) in [HAS_TOKEN_ID, HAS_SESSION_ID, HAS_ACR]
+            .into_iter()
+            .zip(singles)
+        {
+            if let Some(s) = s {
+                p.present |= bit;
+                p.spans.push(s);
+            } else {
+                p.spans.push((0, 0));
+            }
+        }
+        p
+    }
+
     fn push(&mut self, s: &str) {
+        let start = self.text.len();
         self.text.push_str(s);
-        self.ends.push(self.text.len());
+        self.spans.push((start, self.text.len()));
     }
 
     /// Closes the claims text if it was not written.
     fn claims_done(&mut self) {
-        if self.ends.len() == CLAIMS {
-            self.ends.push(self.text.len());
+        if self.spans.len() == CLAIMS {
+            self.spans.push((0, 0));
         }
     }
 
     /// Write the remaining claims as one JSON object text with `write`
     /// (before any list item).
     pub(crate) fn claims_json(&mut self, write: impl FnOnce(&mut String)) {
-        if self.ends.len() == CLAIMS {
+        if self.spans.len() == CLAIMS {
+            let start = self.text.len();
             write(&mut self.text);
-            self.ends.push(self.text.len());
+            self.spans.push((start, self.text.len()));
         }
+    }
+
+    /// Add the part `start..end` of the source text ([`Packer::over`]) as
+    /// an item of the current list.
+    pub(crate) fn part(&mut self, start: usize, end: usize) {
+        self.claims_done();
+        self.spans.push((start, end));
     }
 
     /// Add an item to the current list.
@@ -763,7 +791,7 @@ impl Packer {
     pub(crate) fn end_list(&mut self) {
         self.claims_done();
         if let Some(l) = self.lists.get_mut(self.closed) {
-            *l = self.ends.len();
+            *l = self.spans.len();
             self.closed += 1;
         }
     }
@@ -790,7 +818,7 @@ impl Packer {
         }
         Identity {
             text: self.text,
-            ends: self.ends,
+            spans: self.spans,
             lists: self.lists,
             present: self.present,
             kind,

@@ -52,13 +52,6 @@ impl Scalar<'_> {
     }
 }
 
-/// A member value: a scalar, or a flat array stored in the item buffer.
-#[derive(Clone, Copy, Debug)]
-enum Val<'a> {
-    Scalar(Scalar<'a>),
-    Array { start: usize, len: usize },
-}
-
 /// A byte cursor over UTF-8 validated JSON text.
 struct Cursor<'a> {
     text: &'a str,
@@ -372,8 +365,12 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
     if memchr::memchr(b'\\', text.as_bytes()).is_some() {
         return None;
     }
-    let mut c = Cursor { text, pos: 0 };
-    c.eat(b'{')?;
+    let b = text.as_bytes();
+    let (c, i) = next_byte(b, 0)?;
+    if c != b'{' {
+        return None;
+    }
+    let (mut c, mut i) = next_byte(b, i + 1)?;
     // Names seen: the known ones as bits, the others listed (all compared
     // by their bytes, as the general path's duplicate check).
     let mut seen: u8 = 0;
@@ -382,7 +379,11 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
     let mut members = 0;
     let (mut alg, mut kid, mut typ) = (None, None, None);
     loop {
-        let key = c.string()?;
+        if c != b'"' {
+            return None;
+        }
+        let (ks, ke) = string_at(b, i)?;
+        let key = slice(text, ks, ke)?;
         members += 1;
         if members > MAX_HEADER_MEMBERS {
             return None;
@@ -401,22 +402,39 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
             }
             seen |= bit;
         }
-        c.eat(b':')?;
-        let v = c.scalar()?;
+        let (c2, j) = next_byte(b, ke + 1)?;
+        if c2 != b':' {
+            return None;
+        }
+        let (c2, j) = next_byte(b, j + 1)?;
+        let (v, end) = scalar_at(text, b, j, c2)?;
+        let string = || match v {
+            Val::Str(s, e) => slice(text, s as usize, e as usize),
+            _ => None,
+        };
         match (name, v) {
-            (HeaderName::Alg, Scalar::Str(s)) => alg = Some(alg_of(s)?),
-            (HeaderName::Kid, Scalar::Str(s)) => kid = Some(s),
-            (HeaderName::Typ, Scalar::Str(s)) => typ = Some(s),
-            (HeaderName::Cty, Scalar::Str(_)) | (HeaderName::B64, Scalar::Bool(true)) => {}
+            (HeaderName::Alg, _) => alg = Some(alg_of(string()?)?),
+            (HeaderName::Kid, _) => kid = Some(string()?),
+            (HeaderName::Typ, _) => typ = Some(string()?),
+            (HeaderName::Cty, Val::Str(..)) => {}
+            (HeaderName::B64, _) if b.get(j..end) == Some(b"true") => {}
             (HeaderName::KeyRef, _) if ignore_key_headers => {}
             (HeaderName::Other, _) => {}
             _ => return None,
         }
-        if !c.next_or_close(b'}')? {
-            break;
+        let (c2, j) = next_byte(b, end)?;
+        match c2 {
+            b',' => (c, i) = next_byte(b, j + 1)?,
+            b'}' => {
+                i = j + 1;
+                break;
+            }
+            _ => return None,
         }
     }
-    c.end()?;
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
     Some(FastHeader {
         alg: alg?,
         kid,
@@ -444,107 +462,264 @@ enum Slot {
 }
 const SLOTS: usize = 14;
 
-/// The little-endian word of a three-byte name.
-const fn word3(name: &[u8; 3]) -> u32 {
-    let [a, b, c] = *name;
-    u32::from_le_bytes([a, b, c, 0])
+/// The little-endian word of the first (up to) eight bytes of a name.
+const fn word8(name: &[u8]) -> u64 {
+    let (mut w, mut i, mut rest) = (0u64, 0, name);
+    while let [c, tail @ ..] = rest {
+        if i == 8 {
+            break;
+        }
+        w |= (*c as u64) << (8 * i);
+        rest = tail;
+        i += 1;
+    }
+    w
 }
 
-const ISS: u32 = word3(b"iss");
-const SUB: u32 = word3(b"sub");
-const EXP: u32 = word3(b"exp");
-const IAT: u32 = word3(b"iat");
-const JTI: u32 = word3(b"jti");
-const SID: u32 = word3(b"sid");
-const AMR: u32 = word3(b"amr");
-const ACR: u32 = word3(b"acr");
-const SCP: u32 = word3(b"scp");
-const AUD: u32 = word3(b"aud");
-const NBF: u32 = word3(b"nbf");
+const ISS: u64 = word8(b"iss");
+const SUB: u64 = word8(b"sub");
+const EXP: u64 = word8(b"exp");
+const IAT: u64 = word8(b"iat");
+const JTI: u64 = word8(b"jti");
+const SID: u64 = word8(b"sid");
+const AMR: u64 = word8(b"amr");
+const ACR: u64 = word8(b"acr");
+const SCP: u64 = word8(b"scp");
+const AUD: u64 = word8(b"aud");
+const NBF: u64 = word8(b"nbf");
+const ROLES: u64 = word8(b"roles");
+const SCOPE: u64 = word8(b"scope");
+const GROUPS: u64 = word8(b"groups");
+/// The first eight bytes of `auth_time` and of `entitlements`.
+const AUTH_TIM: u64 = word8(b"auth_tim");
+const ENTITLEM: u64 = word8(b"entitlem");
 
-/// The slot of a claim name: a length switch, then one word compare per
-/// candidate of that length (no `memcmp` calls).
+/// What the claims scan does with a member, by its name.
+#[derive(Clone, Copy)]
+enum Name {
+    /// A mapped claim.
+    Slot(Slot),
+    /// `aud` or `nbf`: kept, and checked by the claim rules.
+    Aud,
+    Nbf,
+    /// Any other claim: kept as it is.
+    Other,
+}
+
+/// The word of the first (up to) eight bytes of `key`, the key at
+/// `start` of `b` (one load when eight bytes follow the start).
+#[inline(always)]
+fn key_word(b: &[u8], start: usize, key: &[u8]) -> u64 {
+    match b.get(start..start + 8) {
+        Some(chunk) if key.len() < 8 => swar::word(chunk) & ((1u64 << (8 * key.len())) - 1),
+        Some(chunk) => swar::word(chunk),
+        None => key
+            .iter()
+            .take(8)
+            .rev()
+            .fold(0, |w, &c| (w << 8) | u64::from(c)),
+    }
+}
+
+/// The name of claim `key` (`word` from [`key_word`]): a switch on the
+/// length and the first word, no `memcmp` calls.
+#[inline(always)]
+fn name_of(key: &[u8], word: u64) -> Name {
+    use Slot as S;
+    let slot = match (key.len(), word) {
+        (3, ISS) => S::Iss,
+        (3, SUB) => S::Sub,
+        (3, EXP) => S::Exp,
+        (3, IAT) => S::Iat,
+        (3, JTI) => S::Jti,
+        (3, SID) => S::Sid,
+        (3, AMR) => S::Amr,
+        (3, ACR) => S::Acr,
+        (3, SCP) => S::Scp,
+        (3, AUD) => return Name::Aud,
+        (3, NBF) => return Name::Nbf,
+        (5, ROLES) => S::Roles,
+        (5, SCOPE) => S::Scope,
+        (6, GROUPS) => S::Groups,
+        (9, AUTH_TIM) if key.get(8) == Some(&b'e') => S::AuthTime,
+        (12, ENTITLEM) if key.get(8..) == Some(b"ents") => S::Entitlements,
+        _ => return Name::Other,
+    };
+    Name::Slot(slot)
+}
+
+/// The slot of a mapped claim name.
+#[cfg(test)]
 #[inline(always)]
 fn slot_of(name: &str) -> Option<Slot> {
-    Some(match *name.as_bytes() {
-        [a, b, c] => match u32::from_le_bytes([a, b, c, 0]) {
-            ISS => Slot::Iss,
-            SUB => Slot::Sub,
-            EXP => Slot::Exp,
-            IAT => Slot::Iat,
-            JTI => Slot::Jti,
-            SID => Slot::Sid,
-            AMR => Slot::Amr,
-            ACR => Slot::Acr,
-            SCP => Slot::Scp,
-            _ => return None,
-        },
-        [b'r', b'o', b'l', b'e', b's'] => Slot::Roles,
-        [b's', b'c', b'o', b'p', b'e'] => Slot::Scope,
-        [b'g', b'r', b'o', b'u', b'p', b's'] => Slot::Groups,
-        [b'a', b'u', b't', b'h', b'_', b't', b'i', b'm', b'e'] => Slot::AuthTime,
-        [b'e', b'n', b't', b'i', b't', b'l', b'e', b'm', b'e', b'n', b't', b's'] => {
-            Slot::Entitlements
+    let key = name.as_bytes();
+    match name_of(key, key_word(key, 0, key)) {
+        Name::Slot(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A claim value, by its place in the claims text.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    /// A string without escapes: its body's start and end.
+    Str(u32, u32),
+    Int(i64),
+    /// `true`, `false` or `null` (never read, only told from the others).
+    Lit,
+    /// A flat array: `len` items from `start` in the item buffer (the
+    /// strings among them; `strs` when every item is one).
+    Array {
+        start: u32,
+        len: u32,
+        strs: bool,
+    },
+}
+
+/// A claim kept as it is: the first word of its name (for the duplicate
+/// check), and its text from the name's `"` to the end of its value.
+#[derive(Clone, Copy)]
+struct Member {
+    word: u64,
+    start: u32,
+    key_end: u32,
+    end: u32,
+}
+
+impl Member {
+    const EMPTY: Member = Member {
+        word: 0,
+        start: 0,
+        key_end: 0,
+        end: 0,
+    };
+
+    fn key<'t>(&self, b: &'t [u8]) -> &'t [u8] {
+        b.get(self.start as usize + 1..self.key_end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Whether `c` may start JSON whitespace (bytes below `!`; the others
+/// among them are refused by whatever reads them next).
+#[inline(always)]
+fn maybe_ws(c: u8) -> bool {
+    c <= b' '
+}
+
+/// The first position from `i` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The next byte from `i` after whitespace, and its position.
+#[inline(always)]
+fn next_byte(b: &[u8], i: usize) -> Option<(u8, usize)> {
+    let c = *b.get(i)?;
+    if maybe_ws(c) {
+        let i = skip_ws(b, i);
+        Some((*b.get(i)?, i))
+    } else {
+        Some((c, i))
+    }
+}
+
+/// The string whose `"` is at `at`, in a text without backslashes: the
+/// start and end of its body (its closing `"` at the end). `None` at a
+/// control byte or at the end of the text.
+#[inline(always)]
+fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    const QUOTES: u64 = swar::ONES * b'"' as u64;
+    let start = at + 1;
+    let mut i = start;
+    // Eight bytes at a time: stop at the first `"` or control byte.
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = swar::word(chunk);
+        let q = w ^ QUOTES;
+        // The lowest flagged byte is exact (borrows only run upwards).
+        let m = (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w)
+            & swar::HIGHS;
+        if m != 0 {
+            let end = i + (m.trailing_zeros() / 8) as usize;
+            return (*b.get(end)? == b'"').then_some((start, end));
         }
-        _ => return None,
-    })
+        i += 8;
+    }
+    let end = i + b.get(i..)?.iter().position(|&c| c == b'"' || c < 0x20)?;
+    (*b.get(end)? == b'"').then_some((start, end))
+}
+
+/// The scalar starting with `c` at `i`, and the position after it.
+#[inline(always)]
+fn scalar_at(text: &str, b: &[u8], i: usize, c: u8) -> Option<(Val, usize)> {
+    let literal = |word: &[u8]| {
+        let end = i + word.len();
+        (b.get(i..end)? == word).then_some((Val::Lit, end))
+    };
+    match c {
+        b'"' => {
+            let (s, e) = string_at(b, i)?;
+            // The text is shorter than `u32::MAX` (checked by the scan).
+            Some((Val::Str(s as u32, e as u32), e + 1))
+        }
+        b't' => literal(b"true"),
+        b'f' => literal(b"false"),
+        b'n' => literal(b"null"),
+        b'-' | b'0'..=b'9' => {
+            let mut c = Cursor { text, pos: i };
+            let v = c.integer()?;
+            Some((Val::Int(v), c.pos))
+        }
+        _ => None,
+    }
 }
 
 /// A scanned claims object: the mapped claims by slot, the others in
-/// document order, and the array items of both.
+/// document order, and the string items of arrays.
 pub(crate) struct FastClaims<'a> {
-    mapped: [Option<Val<'a>>; SLOTS],
-    /// Name, value and member text (name to value end) of each claim
-    /// not mapped.
-    others: [(&'a str, Val<'a>, &'a str); MAX_MEMBERS],
+    text: &'a str,
+    mapped: [Option<Val>; SLOTS],
+    others: [Member; MAX_MEMBERS],
     n_others: usize,
     /// The `aud` and `nbf` members among the others (read by every check).
-    aud: Option<Val<'a>>,
-    nbf: Option<Val<'a>>,
-    /// Length of the claims text.
-    len: usize,
-    items: [Scalar<'a>; MAX_ITEMS],
+    aud: Option<Val>,
+    nbf: Option<Val>,
+    /// The body of each string item (non-strings are left empty).
+    items: [(u32, u32); MAX_ITEMS],
     n_items: usize,
 }
 
 /// Typed registered claims, borrowed.
 pub(crate) struct FastRegistered<'a> {
     pub(crate) iss: &'a str,
-    sub: Option<&'a str>,
-    jti: Option<&'a str>,
     exp: Option<Timestamp>,
     nbf: Option<Timestamp>,
     iat: Option<Timestamp>,
 }
 
-fn opt_str(v: Option<Val<'_>>) -> Option<Option<&str>> {
+fn opt_date(v: Option<Val>) -> Option<Option<Timestamp>> {
     match v {
         None => Some(None),
-        Some(Val::Scalar(Scalar::Str(s))) => Some(Some(s)),
-        Some(_) => None,
-    }
-}
-
-fn opt_date(v: Option<Val<'_>>) -> Option<Option<Timestamp>> {
-    match v {
-        None => Some(None),
-        Some(Val::Scalar(Scalar::Int(i))) => Some(Some(Timestamp::from_unix_seconds(i))),
+        Some(Val::Int(i)) => Some(Some(Timestamp::from_unix_seconds(i))),
         Some(_) => None,
     }
 }
 
 impl<'a> FastClaims<'a> {
-    /// An empty scan result, to be filled in place by [`FastClaims::scan`]
-    /// (it is a few KiB: moving it costs more than filling it).
+    /// An empty scan result, to be filled in place by [`FastClaims::scan`].
     pub(crate) fn new() -> FastClaims<'a> {
         FastClaims {
+            text: "",
             mapped: [None; SLOTS],
-            others: [("", Val::Scalar(Scalar::Null), ""); MAX_MEMBERS],
+            others: [Member::EMPTY; MAX_MEMBERS],
             n_others: 0,
             aud: None,
             nbf: None,
-            len: 0,
-            items: [Scalar::Null; MAX_ITEMS],
+            items: [(0, 0); MAX_ITEMS],
             n_items: 0,
         }
     }
@@ -552,131 +727,179 @@ impl<'a> FastClaims<'a> {
     /// Scan the claims object `text` into `self` (which must be fresh).
     pub(crate) fn scan(&mut self, text: &'a str) -> Option<()> {
         let out = self;
-        // No escapes (nor stray backslashes): strings end at their first `"`.
-        if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+        let b = text.as_bytes();
+        // No escapes (nor stray backslashes): strings end at their first
+        // `"`. Positions are kept as `u32`.
+        if memchr::memchr(b'\\', b).is_some() || u32::try_from(b.len()).is_err() {
             return None;
         }
-        out.len = text.len();
-        let mut c = Cursor { text, pos: 0 };
-        c.eat(b'{')?;
-        c.ws();
-        if c.peek()? == b'}' {
-            c.pos += 1;
-            c.end()?;
-            return Some(());
+        out.text = text;
+        let (c, i) = next_byte(b, 0)?;
+        if c != b'{' {
+            return None;
+        }
+        let (c, mut i) = next_byte(b, i + 1)?;
+        if c == b'}' {
+            return (skip_ws(b, i + 1) == b.len()).then_some(());
         }
         loop {
-            c.ws();
-            let member_start = c.pos;
-            let key = c.string_here()?;
-            c.eat(b':')?;
-            c.ws();
-            let val = if c.peek()? == b'[' {
-                c.pos += 1;
-                let start = out.n_items;
-                c.ws();
-                if c.peek()? == b']' {
-                    c.pos += 1;
-                } else {
-                    loop {
-                        *out.items.get_mut(out.n_items)? = c.scalar()?;
-                        out.n_items += 1;
-                        if !c.next_or_close(b']')? {
-                            break;
-                        }
-                    }
-                }
-                Val::Array {
-                    start,
-                    len: out.n_items - start,
-                }
+            // At the member's first byte (whitespace skipped).
+            let member_start = i;
+            if *b.get(i)? != b'"' {
+                return None;
+            }
+            let (ks, ke) = string_at(b, i)?;
+            let (c, j) = next_byte(b, ke + 1)?;
+            if c != b':' {
+                return None;
+            }
+            let (c, j) = next_byte(b, j + 1)?;
+            let (val, j) = if c == b'[' {
+                out.array(text, b, j + 1)?
             } else {
-                Val::Scalar(c.scalar_here()?)
+                scalar_at(text, b, j, c)?
             };
-            match slot_of(key) {
-                Some(s) => {
+            i = j;
+            let key = b.get(ks..ke)?;
+            let word = key_word(b, ks, key);
+            match name_of(key, word) {
+                Name::Slot(s) => {
                     let slot = out.mapped.get_mut(s as usize)?;
                     if slot.is_some() {
                         return None;
                     }
                     *slot = Some(val);
                 }
-                None => {
-                    if out.others().iter().any(|(k, _, _)| *k == key) {
+                name => {
+                    let len = key.len();
+                    let dup = out.others().iter().any(|m| {
+                        m.word == word
+                            && (m.key_end - m.start) as usize == len + 1
+                            && (len <= 8 || m.key(b) == key)
+                    });
+                    if dup {
                         return None;
                     }
-                    let member = slice(text, member_start, c.pos)?;
-                    *out.others.get_mut(out.n_others)? = (key, val, member);
+                    *out.others.get_mut(out.n_others)? = Member {
+                        word,
+                        start: member_start as u32,
+                        key_end: ke as u32,
+                        end: i as u32,
+                    };
                     out.n_others += 1;
-                    if let [x, y, z] = *key.as_bytes() {
-                        match u32::from_le_bytes([x, y, z, 0]) {
-                            AUD => out.aud = Some(val),
-                            NBF => out.nbf = Some(val),
-                            _ => {}
-                        }
+                    match name {
+                        Name::Aud => out.aud = Some(val),
+                        Name::Nbf => out.nbf = Some(val),
+                        _ => {}
                     }
                 }
             }
-            if !c.next_or_close(b'}')? {
-                break;
+            let (c, j) = next_byte(b, i)?;
+            match c {
+                b',' => {
+                    i = j + 1;
+                    if maybe_ws(*b.get(i)?) {
+                        i = skip_ws(b, i);
+                    }
+                }
+                b'}' => return (skip_ws(b, j + 1) == b.len()).then_some(()),
+                _ => return None,
             }
         }
-        c.end()?;
-        Some(())
     }
 
-    fn others(&self) -> &[(&'a str, Val<'a>, &'a str)] {
+    /// A flat array whose items start at `i` (after the `[`): its value
+    /// and the position after its `]`.
+    #[inline(always)]
+    fn array(&mut self, text: &str, b: &[u8], i: usize) -> Option<(Val, usize)> {
+        let start = self.n_items;
+        let mut strs = true;
+        let (mut c, mut i) = next_byte(b, i)?;
+        if c != b']' {
+            loop {
+                let (v, j) = scalar_at(text, b, i, c)?;
+                *self.items.get_mut(self.n_items)? = match v {
+                    Val::Str(s, e) => (s, e),
+                    _ => {
+                        strs = false;
+                        (0, 0)
+                    }
+                };
+                self.n_items += 1;
+                let (d, j) = next_byte(b, j)?;
+                match d {
+                    b',' => (c, i) = next_byte(b, j + 1)?,
+                    b']' => {
+                        i = j;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        // At most `MAX_ITEMS` items.
+        let array = Val::Array {
+            start: start as u32,
+            len: (self.n_items - start) as u32,
+            strs,
+        };
+        Some((array, i + 1))
+    }
+
+    fn others(&self) -> &[Member] {
         self.others.get(..self.n_others).unwrap_or_default()
     }
 
-    fn get(&self, s: Slot) -> Option<Val<'a>> {
+    fn get(&self, s: Slot) -> Option<Val> {
         self.mapped.get(s as usize).copied().flatten()
     }
 
-    fn other(&self, name: &str) -> Option<Val<'a>> {
-        match name {
-            "aud" => return self.aud,
-            "nbf" => return self.nbf,
-            _ => {}
-        }
-        self.others()
-            .iter()
-            .find(|(k, _, _)| *k == name)
-            .map(|(_, v, _)| *v)
+    /// The text `start..end` (string bodies lie between `"` bytes, so
+    /// always on character boundaries).
+    #[inline(always)]
+    fn str(&self, start: u32, end: u32) -> &'a str {
+        slice(self.text, start as usize, end as usize).unwrap_or_default()
     }
 
     fn has(&self, name: &str) -> bool {
-        match slot_of(name) {
-            Some(s) => self.get(s).is_some(),
-            None => self.other(name).is_some(),
+        let key = name.as_bytes();
+        let word = key_word(key, 0, key);
+        match name_of(key, word) {
+            Name::Slot(s) => self.get(s).is_some(),
+            Name::Aud => self.aud.is_some(),
+            Name::Nbf => self.nbf.is_some(),
+            Name::Other => {
+                let b = self.text.as_bytes();
+                self.others()
+                    .iter()
+                    .any(|m| m.word == word && m.key(b) == key)
+            }
         }
     }
 
-    fn items(&self, start: usize, len: usize) -> &[Scalar<'a>] {
-        self.items.get(start..start + len).unwrap_or_default()
+    fn items(&self, start: u32, len: u32) -> &[(u32, u32)] {
+        self.items
+            .get(start as usize..start as usize + len as usize)
+            .unwrap_or_default()
     }
 
-    /// The strings of a string-or-array claim, `None` for another type.
-    fn all_str(&self, v: Val<'a>) -> bool {
-        match v {
-            Val::Scalar(Scalar::Str(_)) => true,
-            Val::Array { start, len } => self
-                .items(start, len)
-                .iter()
-                .all(|i| matches!(i, Scalar::Str(_))),
-            Val::Scalar(_) => false,
-        }
+    /// A string, or an array of strings.
+    fn all_str(v: Val) -> bool {
+        matches!(v, Val::Str(..) | Val::Array { strs: true, .. })
     }
 
     /// Type-check the registered claims and every mapped claim; `None` when
     /// any has a type the general path would reject (it then reports it).
     pub(crate) fn registered(&self) -> Option<FastRegistered<'a>> {
-        let Some(Val::Scalar(Scalar::Str(iss))) = self.get(Slot::Iss) else {
+        let Some(Val::Str(s, e)) = self.get(Slot::Iss) else {
             return None;
         };
+        let iss = self.str(s, e);
         match self.aud {
-            None | Some(Val::Scalar(Scalar::Str(_))) => {}
-            Some(v @ Val::Array { len, .. }) if len > 0 && self.all_str(v) => {}
+            None | Some(Val::Str(..)) => {}
+            Some(Val::Array {
+                len, strs: true, ..
+            }) if len > 0 => {}
             Some(_) => return None,
         }
         let lists = [
@@ -687,22 +910,22 @@ impl<'a> FastClaims<'a> {
             Slot::Entitlements,
         ];
         for s in lists {
-            if self.get(s).is_some_and(|v| !self.all_str(v)) {
+            if self.get(s).is_some_and(|v| !Self::all_str(v)) {
                 return None;
             }
         }
         match self.get(Slot::Amr) {
-            None => {}
-            Some(v @ Val::Array { .. }) if self.all_str(v) => {}
+            None | Some(Val::Array { strs: true, .. }) => {}
             Some(_) => return None,
         }
-        opt_str(self.get(Slot::Acr))?;
-        opt_str(self.get(Slot::Sid))?;
+        for s in [Slot::Sub, Slot::Jti, Slot::Sid, Slot::Acr] {
+            if !matches!(self.get(s), None | Some(Val::Str(..))) {
+                return None;
+            }
+        }
         opt_date(self.get(Slot::AuthTime))?;
         Some(FastRegistered {
             iss,
-            sub: opt_str(self.get(Slot::Sub))?,
-            jti: opt_str(self.get(Slot::Jti))?,
             exp: opt_date(self.get(Slot::Exp))?,
             nbf: opt_date(self.nbf)?,
             iat: opt_date(self.get(Slot::Iat))?,
@@ -711,16 +934,13 @@ impl<'a> FastClaims<'a> {
 
     fn aud(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
         let (single, items) = match self.aud {
-            Some(Val::Scalar(Scalar::Str(s))) => (Some(s), &[][..]),
-            Some(Val::Array { start, len }) => (None, self.items(start, len)),
+            Some(Val::Str(s, e)) => (Some(self.str(s, e)), &[][..]),
+            Some(Val::Array { start, len, .. }) => (None, self.items(start, len)),
             _ => (None, &[][..]),
         };
         single
             .into_iter()
-            .chain(items.iter().filter_map(|i| match i {
-                Scalar::Str(s) => Some(*s),
-                _ => None,
-            }))
+            .chain(items.iter().map(|&(s, e)| self.str(s, e)))
     }
 
     /// Presence, audience and time rules.
@@ -742,38 +962,26 @@ impl<'a> FastClaims<'a> {
     /// Most strings [`FastClaims::push_list`] adds for `slot`.
     fn list_len(&self, slot: Slot, split_spaces: bool) -> usize {
         match self.get(slot) {
-            Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
-                memchr::memchr_iter(b' ', s.as_bytes()).count() + 1
+            Some(Val::Str(s, e)) if split_spaces => {
+                memchr::memchr_iter(b' ', self.str(s, e).as_bytes()).count() + 1
             }
-            Some(Val::Scalar(Scalar::Str(_))) => 1,
-            Some(Val::Array { len, .. }) => len,
+            Some(Val::Str(..)) => 1,
+            Some(Val::Array { len, .. }) => len as usize,
             _ => 0,
         }
     }
 
+    /// Add the strings of `slot` to the current list of `out` (a packer
+    /// over the claims text: by their place).
     fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Packer) {
         match self.get(slot) {
-            Some(Val::Scalar(Scalar::Str(s))) if split_spaces => {
-                // `split(' ')` without its searcher: the words are short.
-                let mut start = 0;
-                for (i, b) in s.bytes().enumerate() {
-                    if b == b' ' {
-                        if i > start {
-                            out.item(s.get(start..i).unwrap_or_default());
-                        }
-                        start = i + 1;
-                    }
-                }
-                if start < s.len() {
-                    out.item(s.get(start..).unwrap_or_default());
-                }
+            Some(Val::Str(s, e)) if split_spaces => {
+                push_words(self.str(s, e), s as usize, out);
             }
-            Some(Val::Scalar(Scalar::Str(s))) => out.item(s),
-            Some(Val::Array { start, len }) => {
-                for i in self.items(start, len) {
-                    if let Scalar::Str(s) = i {
-                        out.item(s);
-                    }
+            Some(Val::Str(s, e)) => out.part(s as usize, e as usize),
+            Some(Val::Array { start, len, .. }) => {
+                for &(s, e) in self.items(start, len) {
+                    out.part(s as usize, e as usize);
                 }
             }
             _ => {}
@@ -781,12 +989,12 @@ impl<'a> FastClaims<'a> {
     }
 
     /// The identity of checked claims (as `identity_from_set` builds it):
-    /// its strings are copied into one buffer, and the claims it does not
-    /// map are kept as their verified JSON text (their members as they
-    /// appear in the token).
+    /// its text is a copy of the claims text, its strings are parts of it,
+    /// and the claims it does not map are kept as their verified JSON text
+    /// (their members as they appear in the token).
     pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
-        let text = |v: Option<Val<'a>>| match v {
-            Some(Val::Scalar(Scalar::Str(s))) => Some(s),
+        let span = |v: Option<Val>| match v {
+            Some(Val::Str(s, e)) => Some((s as usize, e as usize)),
             _ => None,
         };
         let items = self.list_len(Slot::Groups, false)
@@ -795,27 +1003,34 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        // Every string copied is a distinct part of the claims text, and the
-        // braces and commas added are at most those of the claims object.
-        let mut p = Packer::new(
-            self.len,
+        // The members kept, the commas between them and the braces.
+        let extra = match self.others() {
+            [] => 0,
+            kept => {
+                let members: usize = kept.iter().map(|m| (m.end - m.start) as usize).sum();
+                members + kept.len() + 1
+            }
+        };
+        let mut p = Packer::over(
+            self.text,
+            extra,
             items,
-            reg.sub.unwrap_or_default(),
-            reg.iss,
+            span(self.get(Slot::Sub)).unwrap_or_default(),
+            span(self.get(Slot::Iss)).unwrap_or_default(),
             [
-                reg.jti,
-                text(self.get(Slot::Sid)),
-                text(self.get(Slot::Acr)),
+                span(self.get(Slot::Jti)),
+                span(self.get(Slot::Sid)),
+                span(self.get(Slot::Acr)),
             ],
         );
         if self.n_others > 0 {
             p.claims_json(|t| {
                 t.push('{');
-                for (i, (_, _, member)) in self.others().iter().enumerate() {
+                for (i, m) in self.others().iter().enumerate() {
                     if i > 0 {
                         t.push(',');
                     }
-                    t.push_str(member);
+                    t.push_str(self.str(m.start, m.end));
                 }
                 t.push('}');
             });
@@ -836,6 +1051,31 @@ impl<'a> FastClaims<'a> {
             expires_at: reg.exp,
         };
         p.finish(kind, times, None, ClaimsInit::Text)
+    }
+}
+
+/// Add the words of `s` (split at each space, empty words dropped, as
+/// `split(' ')` and a filter) to `out` as parts of its source, `s` being
+/// at `offset` in it; the spaces are found eight bytes at a time.
+fn push_words(s: &str, offset: usize, out: &mut Packer) {
+    let b = s.as_bytes();
+    let mut word_start = 0;
+    let mut base = 0;
+    swar::for_each_word(b, |w| {
+        // Bytes equal to a space (the padding bytes are zero).
+        let mut m = swar::eq7(w & swar::LOW7, b' ') & !w;
+        while m != 0 {
+            let at = base + (m.trailing_zeros() / 8) as usize;
+            if at > word_start {
+                out.part(offset + word_start, offset + at);
+            }
+            word_start = at + 1;
+            m &= m - 1;
+        }
+        base += 8;
+    });
+    if word_start < b.len() {
+        out.part(offset + word_start, offset + b.len());
     }
 }
 
@@ -1052,7 +1292,51 @@ mod tests {
         }
     }
 
+    /// The words [`push_words`] adds, read back from an identity.
+    fn words(s: &str) -> Vec<String> {
+        let mut p = Packer::over(s, 0, 0, (0, 0), (0, 0), [None; 3]);
+        p.end_list();
+        p.end_list();
+        push_words(s, 0, &mut p);
+        let id = p.finish(
+            IdentityKind::Human,
+            Times::default(),
+            None,
+            ClaimsInit::Text,
+        );
+        id.entitlements().to_vec()
+    }
+
+    #[test]
+    fn claim_names_tell_long_names_apart() {
+        let name = |k: &str| match name_of(k.as_bytes(), key_word(k.as_bytes(), 0, k.as_bytes())) {
+            Name::Slot(s) => Some(s as usize),
+            _ => None,
+        };
+        assert_eq!(name("auth_time"), Some(Slot::AuthTime as usize));
+        assert_eq!(name("entitlements"), Some(Slot::Entitlements as usize));
+        for other in [
+            "auth_timE",
+            "auth_tim",
+            "auth_times",
+            "entitlement",
+            "entitlemenTs",
+        ] {
+            assert_eq!(name(other), None, "{other}");
+        }
+        // The key word reads the same whether or not eight bytes follow.
+        let text = br#"{"iss":"x"}"#;
+        assert_eq!(key_word(text, 2, b"iss"), key_word(b"iss", 0, b"iss"));
+        assert_eq!(key_word(b"auth_time", 0, b"auth_time"), AUTH_TIM);
+    }
+
     proptest! {
+        #[test]
+        fn words_split_as_split_does(s in "[a b\u{e9}\u{2713}]{0,40}") {
+            let want: Vec<String> = s.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
+            prop_assert_eq!(words(&s), want);
+        }
+
         #[test]
         fn eight_digits_reads_exactly_eight_ascii_digits(
             bytes in proptest::collection::vec(
