@@ -91,7 +91,9 @@ pub(crate) trait Slotted: Send + Sync + Sized + 'static {
     const KEEP: bool = false;
 }
 
-/// A thread's free slots; returned to the table when the thread exits.
+/// A thread's free slots; returned to the table when the thread exits
+/// (the objects kept in them dropped first, so a slot another thread takes
+/// from the table holds nothing this thread allocated).
 /// One of them is kept apart, in a cell taken first and filled first (a
 /// thread that stores and frees one object per call takes and gives back
 /// the same slot without touching the list).
@@ -129,7 +131,13 @@ impl<T: Slotted> Drop for LocalFree<T> {
         if last != NO_SLOT {
             free.push(last);
         }
-        T::table().give_back(free);
+        let table = T::table();
+        if T::KEEP {
+            for &index in &free {
+                table.drop_kept(index);
+            }
+        }
+        table.give_back(free);
     }
 }
 
@@ -264,6 +272,21 @@ impl<T: Slotted> SlotTable<T> {
             return None;
         }
         Some(index)
+    }
+
+    /// Drops the object kept in the free slot `index`, if any; the slot
+    /// must be on the calling thread's list (so no other thread uses it).
+    fn drop_kept(&self, index: usize) {
+        let Some(slot) = self.slot(index) else {
+            return;
+        };
+        let state = slot.state.load(Ordering::Acquire);
+        if state & (KEPT | LIVE) == KEPT {
+            // SAFETY: a free slot on this thread's list is this thread's
+            // alone, and `KEPT` marks an initialized object.
+            unsafe { (*slot.value.get()).assume_init_drop() };
+            slot.state.store(state & !KEPT, Ordering::Release);
+        }
     }
 
     fn give_back(&self, free: Vec<usize>) {
@@ -598,23 +621,29 @@ mod tests {
 
     #[test]
     fn freed_slots_are_kept_by_the_thread_and_taken_again() {
-        // On a fresh thread: its list starts empty.
+        // On a fresh thread: its list starts empty (its first insert may
+        // fill it with spare slots other tests' threads gave back).
         std::thread::spawn(|| {
             let hs: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
             let index = |h: *const Probe| decode(h as usize).unwrap().0;
-            let mut slots: Vec<usize> = hs.iter().map(|h| index(*h)).collect();
+            let slots: Vec<usize> = hs.iter().map(|h| index(*h)).collect();
             for h in &hs {
                 assert!(TABLE.remove(*h));
             }
             let held = FREE.with(LocalFree::held);
-            let mut sorted = held.clone();
+            for s in &slots {
+                let times = held.iter().filter(|h| *h == s).count();
+                assert_eq!(times, 1, "every freed slot is held once");
+            }
+            let mut first: Vec<usize> = held[..3].to_vec();
+            first.sort_unstable();
+            let mut sorted = slots.clone();
             sorted.sort_unstable();
-            slots.sort_unstable();
-            assert_eq!(sorted, slots, "every freed slot is held once");
+            assert_eq!(first, sorted, "the freed slots come first");
             let again: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
             let reused: Vec<usize> = again.iter().map(|h| index(*h)).collect();
-            assert_eq!(reused, held, "taken in the order held");
-            assert!(FREE.with(LocalFree::held).is_empty());
+            assert_eq!(reused, held[..3], "taken in the order held");
+            assert_eq!(FREE.with(LocalFree::held), held[3..]);
             for h in again {
                 assert!(TABLE.remove(h));
             }
@@ -669,7 +698,7 @@ mod tests {
 
     #[test]
     fn kept_objects_are_overwritten_in_place_and_never_read_through_old_handles() {
-        std::thread::spawn(|| {
+        let drops = std::thread::spawn(|| {
             let drops = KEPT_DROPS.load(Ordering::SeqCst);
             let (a, kept) = insert_reused(1);
             assert!(!kept, "a new slot holds nothing");
@@ -705,9 +734,20 @@ mod tests {
             assert!(kept);
             assert_eq!(REUSED.get(d).map(|r| r.0.clone()), Some(vec![1, 2, 3, 4]));
             assert!(REUSED.remove(d));
+            assert_eq!(KEPT_DROPS.load(Ordering::SeqCst), drops);
+            drops
         })
         .join()
         .unwrap();
+        // The thread's free slots went back to the table with their
+        // objects dropped.
+        assert_eq!(KEPT_DROPS.load(Ordering::SeqCst), drops + 1);
+        let spare = REUSED.spare.lock().unwrap().clone();
+        assert!(!spare.is_empty());
+        for index in spare {
+            let state = REUSED.slot(index).unwrap().state.load(Ordering::Acquire);
+            assert_eq!(state & (KEPT | LIVE), 0);
+        }
     }
 
     #[test]
