@@ -17,8 +17,8 @@
 //! generation no longer matches, its live bit is clear, or its low bits are
 //! not this table's tag) and never dereferenced; a handle is never reused
 //! (a slot whose generation would wrap is retired); an object freed while
-//! another thread reads it is dropped by the last reader; a handle may be
-//! freed from any thread.
+//! another thread reads it is dropped (or kept) by the last reader; a
+//! handle may be freed from any thread.
 //!
 //! On 64-bit targets a handle holds the generation in bits 32..64, the slot
 //! index in bits 4..32 and [`TAG`] in bits 0..4 (registry ids have 0 or 8
@@ -405,8 +405,9 @@ impl<T: Slotted> SlotTable<T> {
         }
     }
 
-    /// Frees the object behind `handle` (dropped now, or by the last call
-    /// still reading it). `false` when the handle is not live.
+    /// Frees the object behind `handle` (dropped, or kept for
+    /// [`Slotted::KEEP`], now or by the last call still reading it).
+    /// `false` when the handle is not live.
     pub(crate) fn remove(&self, handle: *const T) -> bool {
         let Some((index, _)) = decode(handle as usize) else {
             return false;
