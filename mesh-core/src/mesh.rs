@@ -744,27 +744,83 @@ impl Mesh {
         });
         match decided {
             Ok(d) => d,
-            Err(f) => {
-                let (reason, credential_error, revocation) = match f {
-                    VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
-                    VerifyFailure::Revoked(r) => ("revoked", None, Some(r)),
-                };
-                AccessDecision {
-                    outcome: AccessOutcome::Deny,
-                    reason,
-                    policies: Vec::new(),
-                    errors: DecisionErrors::default(),
-                    advice: Vec::new(),
-                    credential_error,
-                    revocation,
-                    revision: self.content.revision(),
-                    identity: None,
-                    principal: None,
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    time: now,
+            Err(f) => self.refused(f, action, resource, now),
+        }
+    }
+
+    /// [`Mesh::authorize`] writing the decision into `out` (whatever
+    /// decision it held is replaced): the lists of determining policies
+    /// and advice keep their allocations, and the decision is built in
+    /// place rather than moved. A host that keeps a decision per request
+    /// slot (such as the C binding) reuses it call after call.
+    pub fn authorize_into(
+        &self,
+        credential: Credential<'_>,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+        out: &mut AccessDecision,
+    ) {
+        let decided = self.with_verified(credential, now, |v| {
+            let snap = self.content.load();
+            match v {
+                Verification::Cached(v) => {
+                    let principal = v.principal_for(&snap);
+                    let request = v.principal.request(
+                        principal,
+                        action.clone(),
+                        resource.clone(),
+                        context,
+                        now,
+                    );
+                    decide_into(&snap, &request, now, Some(Arc::clone(&v.identity)), out);
+                }
+                Verification::Identity(identity) => {
+                    let request = Request::from_identity(
+                        &identity,
+                        &self.mapping,
+                        action.clone(),
+                        resource.clone(),
+                        context,
+                        &snap.value().entities,
+                        now,
+                    );
+                    decide_into(&snap, &request, now, Some(identity), out);
                 }
             }
+        });
+        if let Err(f) = decided {
+            *out = self.refused(f, action, resource, now);
+        }
+    }
+
+    /// The Deny for a credential that was rejected or revoked.
+    fn refused(
+        &self,
+        f: VerifyFailure,
+        action: &EntityUid,
+        resource: &EntityUid,
+        now: Timestamp,
+    ) -> AccessDecision {
+        let (reason, credential_error, revocation) = match f {
+            VerifyFailure::Rejected(e) => ("credential_rejected", Some(e), None),
+            VerifyFailure::Revoked(r) => ("revoked", None, Some(r)),
+        };
+        AccessDecision {
+            outcome: AccessOutcome::Deny,
+            reason,
+            policies: Vec::new(),
+            errors: DecisionErrors::default(),
+            advice: Vec::new(),
+            credential_error,
+            revocation,
+            revision: self.content.revision(),
+            identity: None,
+            principal: None,
+            action: action.clone(),
+            resource: resource.clone(),
+            time: now,
         }
     }
 
@@ -1236,20 +1292,63 @@ impl std::fmt::Display for VerifyFailure {
     }
 }
 
-fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {
-    let c = snap.value();
-    let d = c.policies.decide(request, &c.entities);
-    let ids = c.lane_ids(thread_lane());
-    let outcome = match d.outcome() {
+/// The outcome of a policy decision as an [`AccessOutcome`].
+fn access_outcome(d: &crate::policy::Decision<'_>) -> AccessOutcome {
+    match d.outcome() {
         Outcome::Allow => AccessOutcome::Allow,
         Outcome::Deny => AccessOutcome::Deny,
         Outcome::Challenge { obligation } => AccessOutcome::Challenge {
             obligation: obligation.name().to_owned(),
             max_auth_age: obligation.max_age(),
         },
-    };
+    }
+}
+
+/// [`decide_with`] into an existing decision, field by field (its lists
+/// keep their allocations); `identity` is the decision's identity.
+fn decide_into(
+    snap: &Active<PolicyContent>,
+    request: &Request,
+    now: Timestamp,
+    identity: Option<Arc<Identity>>,
+    out: &mut AccessDecision,
+) {
+    let c = snap.value();
+    let d = c.policies.decide(request, &c.entities);
+    let ids = c.lane_ids(thread_lane());
+    out.outcome = access_outcome(&d);
+    out.reason = d.reason().as_str();
+    out.policies.clear();
+    out.policies.extend(
+        d.determining
+            .as_slice()
+            .iter()
+            .filter_map(|&i| ids.get(i as usize).cloned()),
+    );
+    out.errors = DecisionErrors::new(
+        d.errors
+            .as_slice()
+            .iter()
+            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
+    );
+    out.advice.clear();
+    out.advice.extend(d.advice().map(str::to_owned));
+    out.credential_error = None;
+    out.revocation = None;
+    out.revision = snap.revision();
+    out.identity = identity;
+    out.principal = Some(request.principal().clone());
+    out.action.clone_from(request.action());
+    out.resource.clone_from(request.resource());
+    out.time = now;
+}
+
+fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {
+    let c = snap.value();
+    let d = c.policies.decide(request, &c.entities);
+    let ids = c.lane_ids(thread_lane());
     AccessDecision {
-        outcome,
+        outcome: access_outcome(&d),
         reason: d.reason().as_str(),
         policies: d
             .determining

@@ -551,3 +551,69 @@ permit(principal, action, resource) when { context.level > 3 };"#;
     assert!(d.explain().contains("error in policy `needs-level`"));
     assert_eq!(d.to_json()["errors"][0], d.errors()[0].as_str());
 }
+
+#[test]
+fn authorize_into_gives_what_authorize_gives_whatever_it_held() {
+    let idp = TestKey::new(Algorithm::ES256, "k1");
+    let policies = format!(
+        "{POLICIES}\n@id(\"levelled\")\n@advice(\"raise your level\")\n\
+         permit(principal, action == Action::\"write\", resource) when {{ context.level > 2 }};"
+    );
+    let alice = token(&idp, "alice", &["staff"], &["pwd"]);
+    let bob = token(&idp, "bob", &["finance"], &["pwd"]);
+    let requests = [
+        (alice.as_str(), r#"Action::"read""#, r#"Doc::"q3""#),
+        (bob.as_str(), r#"Action::"approve""#, r#"Invoice::"7""#),
+        (alice.as_str(), r#"Action::"read""#, r#"Doc::"secret""#),
+        ("not-a-token", r#"Action::"read""#, r#"Doc::"q3""#),
+        (alice.as_str(), r#"Action::"write""#, r#"Doc::"q3""#),
+        (bob.as_str(), r#"Action::"approve""#, r#"Invoice::"7""#),
+        (alice.as_str(), r#"Action::"read""#, r#"Doc::"q3""#),
+    ];
+    // Without and with the token cache (a verified identity, or a cached one).
+    for cache in [
+        json!({"capacity": 0}),
+        json!({"capacity": 16, "max_ttl_seconds": 600}),
+    ] {
+        let cfg = json!({
+            "issuers": [{
+                "issuer": "https://idp", "audiences": ["api"], "algorithms": ["ES256"],
+                "jwks": jwks_doc(&[&idp]),
+            }],
+            "policies": [{"name": "main.cedar", "text": policies}],
+            "cache": cache,
+        });
+        let m = Mesh::from_json(&cfg.to_string()).unwrap();
+        let mut out = m.authorize(
+            Credential::detect("not-a-token"),
+            &uid(r#"Action::"x""#),
+            &uid(r#"Doc::"y""#),
+            Record::default(),
+            Timestamp::from_unix_seconds(0),
+        );
+        for (cred, action, resource) in requests {
+            let (action, resource) = (uid(action), uid(resource));
+            let want = m.authorize(
+                Credential::detect(cred),
+                &action,
+                &resource,
+                Record::default(),
+                now(),
+            );
+            m.authorize_into(
+                Credential::detect(cred),
+                &action,
+                &resource,
+                Record::default(),
+                now(),
+                &mut out,
+            );
+            assert_eq!(out.to_json(), want.to_json(), "{cred} {action} {resource}");
+            assert_eq!(out.audit_event(), want.audit_event());
+            assert_eq!(out.errors(), want.errors());
+            assert_eq!(out.advice(), want.advice());
+            assert_eq!(out.identity().is_some(), want.identity().is_some());
+            assert_eq!(out.credential_error(), want.credential_error());
+        }
+    }
+}

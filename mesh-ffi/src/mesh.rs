@@ -114,6 +114,9 @@ impl Slotted for mesh_decision {
     fn local() -> &'static LocalKey<LocalFree<Self>> {
         &FREE_DECISIONS
     }
+    /// A freed decision stays in its slot: the next decision made into that
+    /// slot overwrites it (`Mesh::authorize_into`), reusing its lists.
+    const KEEP: bool = true;
 }
 
 fn effect_of(d: &AccessDecision) -> mesh_effect {
@@ -350,6 +353,7 @@ fn parse_context(text: Option<&str>) -> Result<Record, mesh_result> {
 /// Writes the decision `decide` makes into `slot`, field by field: the
 /// decision is moved once, into its place (not into a whole
 /// `mesh_decision` built aside and then moved into the slot).
+#[cold]
 #[inline(never)]
 fn write_decision(
     slot: &mut MaybeUninit<mesh_decision>,
@@ -366,14 +370,29 @@ fn write_decision(
     }
 }
 
-/// Registers the decision `decide` makes, built in its slot (its effect
-/// readable without taking a reference).
+/// Registers a decision made in its slot (its effect readable without
+/// taking a reference): `decide_into` overwrites the decision a freed
+/// handle left there (nothing moved, its lists reused); a slot that never
+/// held one gets the decision `decide` makes.
 fn register_decision(
     decide: impl FnOnce() -> AccessDecision,
+    decide_into: impl FnOnce(&mut AccessDecision),
 ) -> Result<*const mesh_decision, mesh_result> {
     DECISIONS
         .insert_with(
-            |slot| write_decision(slot, decide),
+            |slot, kept| {
+                if kept {
+                    // SAFETY: a kept slot holds an initialized decision
+                    // (see `SlotTable::insert_with`).
+                    let d = unsafe { slot.assume_init_mut() };
+                    // The strings made for the previous decision go.
+                    drop(d.texts.take());
+                    decide_into(&mut d.inner);
+                    d
+                } else {
+                    write_decision(slot, decide)
+                }
+            },
             |d| effect_of(&d.inner) as u8,
         )
         .ok_or_else(|| {
@@ -529,10 +548,20 @@ pub unsafe extern "C" fn mesh_authorize(
                     parse_context(Some(str_arg(context_json, "context_json", MAX_CSTR)?))?
                 };
                 let out = Out::required(out_decision, "out_decision")?;
-                let h = register_decision(|| {
-                    m.inner
-                        .authorize(detect(cred), action, resource, context, ms(now_ms))
-                })?;
+                let now = ms(now_ms);
+                // One of the two runs; both take the context.
+                let context = std::cell::Cell::new(Some(context));
+                let take = || context.take().unwrap_or_default();
+                let h = register_decision(
+                    || {
+                        m.inner
+                            .authorize(detect(cred), action, resource, take(), now)
+                    },
+                    |d| {
+                        m.inner
+                            .authorize_into(detect(cred), action, resource, take(), now, d)
+                    },
+                )?;
                 Ok((out, h))
             })
         }?;

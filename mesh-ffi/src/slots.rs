@@ -7,13 +7,18 @@
 //! allocate nothing once the table has grown to the peak number of live
 //! objects: each thread keeps a short list of free slots.
 //!
+//! A type may ask for its objects to be kept ([`Slotted::KEEP`]): freeing
+//! then leaves the object in its slot, marked kept, and the next insert
+//! into that slot overwrites it in place (reusing what it allocated)
+//! instead of building a new one; it is dropped only if its slot retires.
+//!
 //! The guarantees of [`crate::handle`] hold: a freed, never-created or
 //! wrongly-typed handle, or a second free, is detected (the handle's
 //! generation no longer matches, its live bit is clear, or its low bits are
 //! not this table's tag) and never dereferenced; a handle is never reused
 //! (a slot whose generation would wrap is retired); an object freed while
-//! another thread reads it is dropped by the last reader; a handle may be
-//! freed from any thread.
+//! another thread reads it is dropped (or kept) by the last reader; a
+//! handle may be freed from any thread.
 //!
 //! On 64-bit targets a handle holds the generation in bits 32..64, the slot
 //! index in bits 4..32 and [`TAG`] in bits 0..4 (registry ids have 0 or 8
@@ -49,10 +54,12 @@ const FIRST_LOG: u32 = FIRST.trailing_zeros();
 /// Segments needed for `MAX_SLOTS` slots.
 const SEGMENTS: usize = (INDEX_BITS - FIRST_LOG) as usize + 1;
 
-/// State word: live bit, caller data, reader count, generation.
+/// State word: live bit, caller data, kept bit, reader count, generation.
 const LIVE: u64 = 1;
 const DATA_SHIFT: u32 = 1;
 const DATA_MASK: u64 = 0b111;
+/// A free slot still holds its last object ([`Slotted::KEEP`]).
+const KEPT: u64 = 1 << 4;
 const READER: u64 = 1 << 8;
 const READERS: u64 = ((1 << 24) - 1) << 8;
 const GEN_SHIFT: u32 = 32;
@@ -78,9 +85,15 @@ pub(crate) trait Slotted: Send + Sync + Sized + 'static {
     fn table() -> &'static SlotTable<Self>;
     /// Each thread's free slots of this type's table.
     fn local() -> &'static LocalKey<LocalFree<Self>>;
+    /// Whether a freed object stays in its slot, to be overwritten by the
+    /// next insert there (see [`SlotTable::insert_with`]), instead of being
+    /// dropped.
+    const KEEP: bool = false;
 }
 
-/// A thread's free slots; returned to the table when the thread exits.
+/// A thread's free slots; returned to the table when the thread exits
+/// (the objects kept in them dropped first, so a slot another thread takes
+/// from the table holds nothing this thread allocated).
 /// One of them is kept apart, in a cell taken first and filled first (a
 /// thread that stores and frees one object per call takes and gives back
 /// the same slot without touching the list).
@@ -118,7 +131,13 @@ impl<T: Slotted> Drop for LocalFree<T> {
         if last != NO_SLOT {
             free.push(last);
         }
-        T::table().give_back(free);
+        let table = T::table();
+        if T::KEEP {
+            for &index in &free {
+                table.drop_kept(index);
+            }
+        }
+        table.give_back(free);
     }
 }
 
@@ -255,6 +274,21 @@ impl<T: Slotted> SlotTable<T> {
         Some(index)
     }
 
+    /// Drops the object kept in the free slot `index`, if any; the slot
+    /// must be on the calling thread's list (so no other thread uses it).
+    fn drop_kept(&self, index: usize) {
+        let Some(slot) = self.slot(index) else {
+            return;
+        };
+        let state = slot.state.load(Ordering::Acquire);
+        if state & (KEPT | LIVE) == KEPT {
+            // SAFETY: a free slot on this thread's list is this thread's
+            // alone, and `KEPT` marks an initialized object.
+            unsafe { (*slot.value.get()).assume_init_drop() };
+            slot.state.store(state & !KEPT, Ordering::Release);
+        }
+    }
+
     fn give_back(&self, free: Vec<usize>) {
         if !free.is_empty() {
             let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
@@ -293,10 +327,13 @@ impl<T: Slotted> SlotTable<T> {
     /// `None` when the table is full (`init` is then not called) or when
     /// `init` returns another place than the slot (the slot then stays
     /// free). Writing in place lets a caller build the object field by
-    /// field.
+    /// field. `init` is told whether the slot holds a kept object
+    /// ([`Slotted::KEEP`]): it may then overwrite that object through
+    /// `assume_init_mut`, and must leave a valid object in the slot even if
+    /// it unwinds (as any code given a `&mut T` does).
     pub(crate) fn insert_with(
         &self,
-        init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T,
+        init: impl FnOnce(&mut MaybeUninit<T>, bool) -> &mut T,
         data: impl FnOnce(&T) -> u8,
     ) -> Option<*const T> {
         let index = self.take_free()?;
@@ -305,15 +342,19 @@ impl<T: Slotted> SlotTable<T> {
         let reserved = Reserved { table: self, index };
         let slot = self.grow_to(index)?;
         // A free slot has no live bit and no readers: this thread owns it.
-        let generation = slot.state.load(Ordering::Acquire) >> GEN_SHIFT;
-        // SAFETY: the slot is free and owned by this thread (see above).
-        let value = init(unsafe { &mut *slot.value.get() });
+        let state = slot.state.load(Ordering::Acquire);
+        let generation = state >> GEN_SHIFT;
+        // SAFETY: the slot is free and owned by this thread (see above);
+        // `KEPT` is set only while it holds an initialized object.
+        let value = init(unsafe { &mut *slot.value.get() }, state & KEPT != 0);
         if !ptr::eq(value, slot.value.get().cast::<T>()) {
             // `reserved` gives the slot back.
             return None;
         }
         let data = (u64::from(data(value)) & DATA_MASK) << DATA_SHIFT;
         std::mem::forget(reserved);
+        // The kept bit is clear while the slot is live (set again when a
+        // kept object is freed).
         slot.state
             .store((generation << GEN_SHIFT) | data | LIVE, Ordering::Release);
         Some(encode(index, generation) as *const T)
@@ -364,8 +405,9 @@ impl<T: Slotted> SlotTable<T> {
         }
     }
 
-    /// Frees the object behind `handle` (dropped now, or by the last call
-    /// still reading it). `false` when the handle is not live.
+    /// Frees the object behind `handle` (dropped, or kept for
+    /// [`Slotted::KEEP`], now or by the last call still reading it).
+    /// `false` when the handle is not live.
     pub(crate) fn remove(&self, handle: *const T) -> bool {
         let Some((index, _)) = decode(handle as usize) else {
             return false;
@@ -395,17 +437,22 @@ impl<T: Slotted> SlotTable<T> {
         true
     }
 
-    /// Drops the object of a slot that is no longer live and has no
-    /// readers, advances its generation and frees it (or retires it when
-    /// the generation would wrap, so no handle is ever reused).
+    /// Drops (or, for [`Slotted::KEEP`], keeps) the object of a slot that
+    /// is no longer live and has no readers, advances its generation and
+    /// frees it (or retires it when the generation would wrap, so no handle
+    /// is ever reused; a retired slot's object is always dropped).
     fn finalize(&self, slot: &Slot<T>, index: usize, state: u64) {
-        // SAFETY: the live bit is clear and no reader remains, so no new
-        // reader or free can reach the object: this thread alone drops it.
-        unsafe { (*slot.value.get()).assume_init_drop() };
         let generation = state >> GEN_SHIFT;
+        let keep = T::KEEP && generation < MAX_GEN;
+        if !keep {
+            // SAFETY: the live bit is clear and no reader remains, so no new
+            // reader or free can reach the object: this thread alone drops it.
+            unsafe { (*slot.value.get()).assume_init_drop() };
+        }
         if generation < MAX_GEN {
+            let kept = if keep { KEPT } else { 0 };
             slot.state
-                .store((generation + 1) << GEN_SHIFT, Ordering::Release);
+                .store(((generation + 1) << GEN_SHIFT) | kept, Ordering::Release);
             self.put_free(index);
         }
     }
@@ -478,7 +525,9 @@ mod tests {
     }
 
     fn insert(v: u32, data: u8) -> *const Probe {
-        TABLE.insert_with(|s| s.write(Probe(v)), |_| data).unwrap()
+        TABLE
+            .insert_with(|s, _| s.write(Probe(v)), |_| data)
+            .unwrap()
     }
 
     #[test]
@@ -565,7 +614,7 @@ mod tests {
         assert!(!before.is_empty());
         let r = std::panic::catch_unwind(|| {
             #[allow(clippy::panic)]
-            TABLE.insert_with(|_| panic!("forced"), |_| 0)
+            TABLE.insert_with(|_, _| panic!("forced"), |_| 0)
         });
         assert!(r.is_err());
         assert_eq!(FREE.with(LocalFree::held), before);
@@ -573,29 +622,133 @@ mod tests {
 
     #[test]
     fn freed_slots_are_kept_by_the_thread_and_taken_again() {
-        // On a fresh thread: its list starts empty.
+        // On a fresh thread: its list starts empty (its first insert may
+        // fill it with spare slots other tests' threads gave back).
         std::thread::spawn(|| {
             let hs: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
             let index = |h: *const Probe| decode(h as usize).unwrap().0;
-            let mut slots: Vec<usize> = hs.iter().map(|h| index(*h)).collect();
+            let slots: Vec<usize> = hs.iter().map(|h| index(*h)).collect();
             for h in &hs {
                 assert!(TABLE.remove(*h));
             }
             let held = FREE.with(LocalFree::held);
-            let mut sorted = held.clone();
+            for s in &slots {
+                let times = held.iter().filter(|h| *h == s).count();
+                assert_eq!(times, 1, "every freed slot is held once");
+            }
+            let mut first: Vec<usize> = held[..3].to_vec();
+            first.sort_unstable();
+            let mut sorted = slots.clone();
             sorted.sort_unstable();
-            slots.sort_unstable();
-            assert_eq!(sorted, slots, "every freed slot is held once");
+            assert_eq!(first, sorted, "the freed slots come first");
             let again: Vec<*const Probe> = (0..3).map(|i| insert(i, 0)).collect();
             let reused: Vec<usize> = again.iter().map(|h| index(*h)).collect();
-            assert_eq!(reused, held, "taken in the order held");
-            assert!(FREE.with(LocalFree::held).is_empty());
+            assert_eq!(reused, held[..3], "taken in the order held");
+            assert_eq!(FREE.with(LocalFree::held), held[3..]);
             for h in again {
                 assert!(TABLE.remove(h));
             }
         })
         .join()
         .unwrap();
+    }
+
+    /// An object kept in its slot when freed.
+    struct Reused(Vec<u32>);
+    static KEPT_DROPS: AtomicUsize = AtomicUsize::new(0);
+    impl Drop for Reused {
+        fn drop(&mut self) {
+            KEPT_DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    static REUSED: SlotTable<Reused> = SlotTable::new();
+    thread_local! {
+        static REUSED_FREE: LocalFree<Reused> = const { LocalFree::new() };
+    }
+    impl Slotted for Reused {
+        fn table() -> &'static SlotTable<Self> {
+            &REUSED
+        }
+        fn local() -> &'static LocalKey<LocalFree<Self>> {
+            &REUSED_FREE
+        }
+        const KEEP: bool = true;
+    }
+
+    /// Inserts `v`: a kept object gets `v` pushed onto what it held.
+    fn insert_reused(v: u32) -> (*const Reused, bool) {
+        let mut was_kept = false;
+        let h = REUSED
+            .insert_with(
+                |slot, kept| {
+                    was_kept = kept;
+                    if kept {
+                        // SAFETY: a kept slot holds an initialized object.
+                        let r = unsafe { slot.assume_init_mut() };
+                        r.0.push(v);
+                        r
+                    } else {
+                        slot.write(Reused(vec![v]))
+                    }
+                },
+                |_| 1,
+            )
+            .unwrap();
+        (h, was_kept)
+    }
+
+    #[test]
+    fn kept_objects_are_overwritten_in_place_and_never_read_through_old_handles() {
+        let drops = std::thread::spawn(|| {
+            let drops = KEPT_DROPS.load(Ordering::SeqCst);
+            let (a, kept) = insert_reused(1);
+            assert!(!kept, "a new slot holds nothing");
+            assert!(REUSED.remove(a));
+            assert_eq!(
+                KEPT_DROPS.load(Ordering::SeqCst),
+                drops,
+                "kept, not dropped"
+            );
+            assert!(REUSED.get(a).is_none());
+            assert!(!REUSED.remove(a), "second free");
+            let (b, kept) = insert_reused(2);
+            assert!(kept, "the freed slot is taken again with its object");
+            assert_ne!(a, b);
+            assert_eq!(REUSED.get(b).map(|r| r.0.clone()), Some(vec![1, 2]));
+            assert!(REUSED.get(a).is_none());
+            // Freed while read: the reader still sees it; the slot is kept.
+            let r = REUSED.get(b).unwrap();
+            assert!(REUSED.remove(b));
+            assert_eq!(r.0, [1, 2]);
+            drop(r);
+            assert_eq!(KEPT_DROPS.load(Ordering::SeqCst), drops);
+            let (c, kept) = insert_reused(3);
+            assert!(kept);
+            // An insert that unwinds leaves the kept object in place.
+            assert!(REUSED.remove(c));
+            let r = std::panic::catch_unwind(|| {
+                #[allow(clippy::panic)]
+                REUSED.insert_with(|_, _| panic!("forced"), |_| 0)
+            });
+            assert!(r.is_err());
+            let (d, kept) = insert_reused(4);
+            assert!(kept);
+            assert_eq!(REUSED.get(d).map(|r| r.0.clone()), Some(vec![1, 2, 3, 4]));
+            assert!(REUSED.remove(d));
+            assert_eq!(KEPT_DROPS.load(Ordering::SeqCst), drops);
+            drops
+        })
+        .join()
+        .unwrap();
+        // The thread's free slots went back to the table with their
+        // objects dropped.
+        assert_eq!(KEPT_DROPS.load(Ordering::SeqCst), drops + 1);
+        let spare = REUSED.spare.lock().unwrap().clone();
+        assert!(!spare.is_empty());
+        for index in spare {
+            let state = REUSED.slot(index).unwrap().state.load(Ordering::Acquire);
+            assert_eq!(state & (KEPT | LIVE), 0);
+        }
     }
 
     #[test]
