@@ -244,15 +244,7 @@ pub(crate) fn eval_bool<'x, 'p: 'x>(
             r,
         ) => {
             let (lv, rv) = (eval(l, env)?, eval(r, env)?);
-            let name = cmp.as_str();
-            let x = as_long(&lv, name, l.span)?;
-            let y = as_long(&rv, name, r.span)?;
-            Ok(match cmp {
-                BinaryOp::Less => x < y,
-                BinaryOp::LessEq => x <= y,
-                BinaryOp::Greater => x > y,
-                _ => x >= y,
-            })
+            order(*cmp, &lv, &rv, l, r)
         }
         ExprKind::Binary(BinaryOp::Eq, l, r) => {
             let (lv, rv) = (eval(l, env)?, eval(r, env)?);
@@ -412,6 +404,26 @@ fn in_op<'p>(
     }
 }
 
+/// `lv op rv` for an order comparison (`<`, `<=`, `>`, `>=`) of Longs;
+/// `l` and `r` locate a type error.
+fn order<'p>(
+    op: BinaryOp,
+    lv: &Value,
+    rv: &Value,
+    l: &Expr,
+    r: &Expr,
+) -> Result<bool, EvalError<'p>> {
+    let name = op.as_str();
+    let x = as_long(lv, name, l.span)?;
+    let y = as_long(rv, name, r.span)?;
+    Ok(match op {
+        BinaryOp::Less => x < y,
+        BinaryOp::LessEq => x <= y,
+        BinaryOp::Greater => x > y,
+        _ => x >= y,
+    })
+}
+
 fn binary<'x, 'p: 'x>(
     op: BinaryOp,
     l: &'p Expr,
@@ -441,14 +453,7 @@ fn binary<'x, 'p: 'x>(
                 BinaryOp::Eq => b(*lv == *rv),
                 BinaryOp::NotEq => b(*lv != *rv),
                 BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq => {
-                    let x = as_long(&lv, name, l.span)?;
-                    let y = as_long(&rv, name, r.span)?;
-                    b(match op {
-                        BinaryOp::Less => x < y,
-                        BinaryOp::LessEq => x <= y,
-                        BinaryOp::Greater => x > y,
-                        _ => x >= y,
-                    })
+                    b(order(op, &lv, &rv, l, r)?)
                 }
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
                     let x = as_long(&lv, name, l.span)?;
