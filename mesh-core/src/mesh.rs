@@ -766,26 +766,12 @@ impl Mesh {
             let snap = self.content.load();
             match v {
                 Verification::Cached(v) => {
-                    let principal = v.principal_for(&snap);
-                    let request = v.principal.request(
-                        principal,
-                        action.clone(),
-                        resource.clone(),
-                        context,
-                        now,
-                    );
+                    let request = v.request(&snap, action, resource, context, now);
                     decide_into(&snap, &request, now, Some(Arc::clone(&v.identity)), out);
                 }
                 Verification::Identity(identity) => {
-                    let request = Request::from_identity(
-                        &identity,
-                        &self.mapping,
-                        action.clone(),
-                        resource.clone(),
-                        context,
-                        &snap.value().entities,
-                        now,
-                    );
+                    let request =
+                        self.identity_request(&identity, &snap, action, resource, context, now);
                     decide_into(&snap, &request, now, Some(identity), out);
                 }
             }
@@ -835,19 +821,31 @@ impl Mesh {
         now: Timestamp,
     ) -> AccessDecision {
         let snap = self.content.load();
-        let c = snap.value();
-        let request = Request::from_identity(
-            &identity,
+        let request = self.identity_request(&identity, &snap, action, resource, context, now);
+        let mut d = decide_with(&snap, &request, now);
+        d.identity = Some(identity);
+        d
+    }
+
+    /// The request of `identity` (converted with the mesh's mapping).
+    fn identity_request(
+        &self,
+        identity: &Identity,
+        snap: &Active<PolicyContent>,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> Request {
+        Request::from_identity(
+            identity,
             &self.mapping,
             action.clone(),
             resource.clone(),
             context,
-            &c.entities,
+            &snap.value().entities,
             now,
-        );
-        let mut d = decide_with(&snap, &request, now);
-        d.identity = Some(identity);
-        d
+        )
     }
 
     /// Decides for a cached verification: the principal was converted when
@@ -861,10 +859,7 @@ impl Mesh {
         now: Timestamp,
     ) -> AccessDecision {
         let snap = self.content.load();
-        let principal = v.principal_for(&snap);
-        let request =
-            v.principal
-                .request(principal, action.clone(), resource.clone(), context, now);
+        let request = v.request(&snap, action, resource, context, now);
         let mut d = decide_with(&snap, &request, now);
         d.identity = Some(Arc::clone(&v.identity));
         d
@@ -1192,6 +1187,21 @@ impl Verified {
 
     /// The principal resolved against `snap`'s entities (revisions only
     /// grow within a mesh, so the revision names the store).
+    /// The request of this verification's principal, resolved against
+    /// `snap`.
+    fn request(
+        &self,
+        snap: &Active<PolicyContent>,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Record,
+        now: Timestamp,
+    ) -> Request {
+        let principal = self.principal_for(snap);
+        self.principal
+            .request(principal, action.clone(), resource.clone(), context, now)
+    }
+
     fn principal_for(&self, snap: &Active<PolicyContent>) -> Arc<Entity> {
         let revision = snap.revision();
         if let Some(r) = self.resolved.load().as_deref() {
@@ -1304,6 +1314,28 @@ fn access_outcome(d: &crate::policy::Decision<'_>) -> AccessOutcome {
     }
 }
 
+/// The ids (from `ids`, the lane's copies) of a decision's determining
+/// policies.
+fn determining_ids<'a>(
+    d: &'a crate::policy::Decision<'_>,
+    ids: &'a [PolicyId],
+) -> impl Iterator<Item = PolicyId> + 'a {
+    d.determining
+        .as_slice()
+        .iter()
+        .filter_map(|&i| ids.get(i as usize).cloned())
+}
+
+/// A decision's evaluation errors, by policy id (from `ids`).
+fn decision_errors(d: &crate::policy::Decision<'_>, ids: &[PolicyId]) -> DecisionErrors {
+    DecisionErrors::new(
+        d.errors
+            .as_slice()
+            .iter()
+            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
+    )
+}
+
 /// [`decide_with`] into an existing decision, field by field (its lists
 /// keep their allocations); `identity` is the decision's identity.
 fn decide_into(
@@ -1319,18 +1351,8 @@ fn decide_into(
     out.outcome = access_outcome(&d);
     out.reason = d.reason().as_str();
     out.policies.clear();
-    out.policies.extend(
-        d.determining
-            .as_slice()
-            .iter()
-            .filter_map(|&i| ids.get(i as usize).cloned()),
-    );
-    out.errors = DecisionErrors::new(
-        d.errors
-            .as_slice()
-            .iter()
-            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
-    );
+    out.policies.extend(determining_ids(&d, ids));
+    out.errors = decision_errors(&d, ids);
     out.advice.clear();
     out.advice.extend(d.advice().map(str::to_owned));
     out.credential_error = None;
@@ -1350,18 +1372,8 @@ fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) 
     AccessDecision {
         outcome: access_outcome(&d),
         reason: d.reason().as_str(),
-        policies: d
-            .determining
-            .as_slice()
-            .iter()
-            .filter_map(|&i| ids.get(i as usize).cloned())
-            .collect(),
-        errors: DecisionErrors::new(
-            d.errors
-                .as_slice()
-                .iter()
-                .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
-        ),
+        policies: determining_ids(&d, ids).collect(),
+        errors: decision_errors(&d, ids),
         advice: d.advice().map(str::to_owned).collect(),
         credential_error: None,
         revocation: None,
