@@ -1,6 +1,8 @@
 //! Runs one phase of policy work on a workload directory, for instruction
 //! counting under callgrind:
-//! `policy_profile DIR entities|parse|validate|compile|decide [ROUNDS]`.
+//! `policy_profile DIR entities|parse|validate|compile|decide|time [ROUNDS]`.
+//! `time` times each decision alone and prints percentiles (ns) over all
+//! decisions and separately for those a forbid denied and the others.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -63,6 +65,47 @@ fn main() {
                 }
             }
             eprintln!("decided {} requests x {rounds}", reqs.len());
+        }
+        "time" => {
+            let set = PolicySet::parse(&policies, "policies.cedar").unwrap();
+            let ents = Entities::from_json_str(&entities).unwrap();
+            let reqs: Vec<Request> = requests
+                .lines()
+                .map(|l| Request::from_json(&serde_json::from_str(l).unwrap()).unwrap())
+                .collect();
+            let mut all = Vec::new();
+            let mut by = [Vec::new(), Vec::new()];
+            for _ in 0..rounds {
+                for r in &reqs {
+                    let t = std::time::Instant::now();
+                    let d = set.decide(black_box(r), &ents);
+                    black_box(d.outcome());
+                    let e = t.elapsed().as_nanos() as u64;
+                    all.push(e);
+                    let f = matches!(
+                        d.reason(),
+                        mesh_core::policy::Reason::ForbidMatched
+                            | mesh_core::policy::Reason::ForbidErrored
+                    );
+                    by[usize::from(f)].push(e);
+                }
+            }
+            let pct = |v: &mut Vec<u64>, p: f64| {
+                v.sort_unstable();
+                v.get(((v.len() as f64) * p) as usize).copied().unwrap_or(0)
+            };
+            let (mut a, [mut pp, mut ff]) = (all, by);
+            println!(
+                "all p50 {} p90 {} | forbid-denied n={} p50 {} p90 {} | others n={} p50 {} p90 {}",
+                pct(&mut a, 0.5),
+                pct(&mut a, 0.9),
+                ff.len(),
+                pct(&mut ff, 0.5),
+                pct(&mut ff, 0.9),
+                pp.len(),
+                pct(&mut pp, 0.5),
+                pct(&mut pp, 0.9)
+            );
         }
         _ => panic!("unknown phase `{phase}`"),
     }

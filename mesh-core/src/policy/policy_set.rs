@@ -11,7 +11,9 @@
 //!
 //! Index keys are 64-bit hashes, so a key found in the index is checked
 //! once per decision against the one entity (or type) the scopes filed
-//! under it name, its anchor; a policy reached through checked keys then
+//! under it name, its anchor, when a candidate is first found under it
+//! (a slot that leads to no candidate costs no entity comparison); a
+//! policy reached through checked keys then
 //! only needs the kind of its scope matched (`==` through the entity
 //! itself, `in` through it or an ancestor, `is` through its type). Keys
 //! that different scopes share (a hash collision) are unchecked, and the
@@ -212,9 +214,10 @@ impl<'a> Keys<'a> {
     }
 
     /// Calls `f` with the value of every key of `map` that is one of these
-    /// keys and reaches it, and how: probes the map for each key, or, for a
-    /// map smaller than the key list, scans the map.
-    fn matches<'m, V>(&self, map: &'m Slots<V>, mut f: impl FnMut(&'m V, Via)) {
+    /// keys, and a [`Reach`] that tells (checked when first asked) how the
+    /// key reaches it: probes the map for each key, or, for a map smaller
+    /// than the key list, scans the map.
+    fn matches<'m, 's, V>(&'s self, map: &'m Slots<V>, mut f: impl FnMut(&'m V, Reach<'s, 'a>)) {
         if map.is_empty() {
             return;
         }
@@ -223,22 +226,67 @@ impl<'a> Keys<'a> {
             for (k, v) in map {
                 for i in 0..n {
                     if self.key_at(i) == Some(*k) {
-                        if let Some(via) = self.reach(i, v.anchor) {
-                            f(&v.node, via);
-                        }
+                        f(
+                            &v.node,
+                            Reach {
+                                keys: self,
+                                i,
+                                anchor: v.anchor,
+                            },
+                        );
                     }
                 }
             }
         } else {
             for i in 0..n {
                 if let Some(v) = self.key_at(i).and_then(|k| map.get(&k)) {
-                    if let Some(via) = self.reach(i, v.anchor) {
-                        f(&v.node, via);
-                    }
+                    f(
+                        &v.node,
+                        Reach {
+                            keys: self,
+                            i,
+                            anchor: v.anchor,
+                        },
+                    );
                 }
             }
         }
     }
+}
+
+/// A request key found in an index slot, not yet checked against the
+/// slot's anchor: the check (remembered for the decision) is made only
+/// once a candidate is found under the slot, so slots that lead nowhere
+/// cost no entity comparison.
+#[derive(Clone, Copy)]
+struct Reach<'s, 'a> {
+    keys: &'s Keys<'a>,
+    i: usize,
+    anchor: u32,
+}
+
+impl Reach<'_, '_> {
+    /// How the key reaches its slot (`None`: it does not).
+    #[inline]
+    fn via(self) -> Option<Via> {
+        self.keys.reach(self.i, self.anchor)
+    }
+}
+
+/// How each level above a leaf was reached, not yet checked: `None`
+/// through the level's open-scope slot.
+#[inline]
+fn resolve(levels: [Option<Reach<'_, '_>>; 2]) -> Option<[Option<Via>; 2]> {
+    let [a, p] = levels;
+    let va = match a {
+        None => None,
+        Some(r) => Some(r.via()?),
+    };
+    let vp = match p {
+        None => None,
+        Some(r) => Some(r.via()?),
+    };
+    Some([va, vp])
 }
 
 /// How a candidate policy was reached at each level (action, principal,
@@ -281,22 +329,34 @@ impl Index {
         resource: &Keys<'_>,
         f: &mut impl FnMut(u32, &Hot, Path),
     ) {
-        let on_p = |pnode: &PNode, va: Option<Via>, f: &mut dyn FnMut(u32, &Hot, Path)| {
-            let on_r = |rnode: &RNode, vp: Option<Via>, f: &mut dyn FnMut(u32, &Hot, Path)| {
-                for c in &rnode.any {
-                    f(c.idx, &c.hot, [va, vp, None]);
-                }
-                resource.matches(&rnode.by_key, |list, vr| {
-                    for c in list {
-                        f(c.idx, &c.hot, [va, vp, Some(vr)]);
+        let on_p = |pnode: &PNode,
+                    la: Option<Reach<'_, '_>>,
+                    f: &mut dyn FnMut(u32, &Hot, Path)| {
+            let on_r =
+                |rnode: &RNode, lp: Option<Reach<'_, '_>>, f: &mut dyn FnMut(u32, &Hot, Path)| {
+                    let any = &rnode.any;
+                    if !any.is_empty() {
+                        let Some([va, vp]) = resolve([la, lp]) else {
+                            return;
+                        };
+                        for c in any {
+                            f(c.idx, &c.hot, [va, vp, None]);
+                        }
                     }
-                });
-            };
+                    resource.matches(&rnode.by_key, |list, lr| {
+                        let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
+                            return;
+                        };
+                        for c in list {
+                            f(c.idx, &c.hot, [va, vp, Some(vr)]);
+                        }
+                    });
+                };
             on_r(&pnode.any, None, f);
-            principal.matches(&pnode.by_key, |r, vp| on_r(r, Some(vp), f));
+            principal.matches(&pnode.by_key, |r, lp| on_r(r, Some(lp), f));
         };
         on_p(&self.any, None, f);
-        action.matches(&self.by_action, |p, va| on_p(p, Some(va), f));
+        action.matches(&self.by_action, |p, la| on_p(p, Some(la), f));
     }
 }
 
