@@ -58,6 +58,14 @@ struct Cand {
 struct RNode {
     by_key: Slots<Vec<Cand>>,
     any: Vec<Cand>,
+    /// [`bloom_bit`] of every key of `by_key`, so that a request none of
+    /// whose resource keys can be there skips the map.
+    bloom: u64,
+}
+
+/// A key's bit in a 64-bit filter of a set of keys.
+fn bloom_bit(k: u64) -> u64 {
+    1 << (k >> 58)
 }
 
 #[derive(Default, Debug, Clone)]
@@ -150,6 +158,8 @@ struct Keys<'a> {
     ancestors: &'a [EntityUid],
     anchors: &'a [Anchor],
     seen: [Cell<Seen>; MAX_KEYS],
+    /// [`bloom_bit`] of every key (all bits set until computed).
+    bloom: u64,
 }
 
 impl<'a> Keys<'a> {
@@ -159,7 +169,18 @@ impl<'a> Keys<'a> {
             ancestors: entity.map_or(&[][..], Entity::ancestors),
             anchors,
             seen: [const { Cell::new(Seen::Unknown) }; MAX_KEYS],
+            bloom: u64::MAX,
         }
+    }
+
+    /// The same keys with their filter ([`Keys::bloom`]) computed: for
+    /// the resource side, whose filter is tested at every resource map.
+    fn with_bloom(mut self) -> Self {
+        self.bloom = self.ancestors.iter().fold(
+            bloom_bit(self.uid.key()) | bloom_bit(self.uid.entity_type().key()),
+            |b, a| b | bloom_bit(a.key()),
+        );
+        self
     }
 
     fn len(&self) -> usize {
@@ -316,7 +337,10 @@ impl Index {
             };
             let list = match scope_key(&p.resource) {
                 None => &mut rnode.any,
-                Some(k) => slot(&mut rnode.by_key, k, ids),
+                Some(k) => {
+                    rnode.bloom |= bloom_bit(k);
+                    slot(&mut rnode.by_key, k, ids)
+                }
             };
             list.push(cand);
         }
@@ -342,6 +366,9 @@ impl Index {
                         for c in any {
                             f(c.idx, &c.hot, [va, vp, None]);
                         }
+                    }
+                    if rnode.bloom & resource.bloom == 0 {
+                        return;
                     }
                     resource.matches(&rnode.by_key, |list, lr| {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
@@ -1031,7 +1058,7 @@ impl PolicySet {
         (
             Keys::new(&self.anchors, request.action(), env.action_entity),
             Keys::new(&self.anchors, request.principal(), env.principal_entity),
-            Keys::new(&self.anchors, request.resource(), env.resource_entity),
+            Keys::new(&self.anchors, request.resource(), env.resource_entity).with_bloom(),
         )
     }
 }
