@@ -781,6 +781,13 @@ impl Packer {
         self.spans.push((start, end));
     }
 
+    /// Add the parts `spans` of the source text ([`Packer::over`]) as items
+    /// of the current list, in one go.
+    pub(crate) fn parts(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
+        self.claims_done();
+        self.spans.extend(spans);
+    }
+
     /// Add an item to the current list.
     pub(crate) fn item(&mut self, s: &str) {
         self.claims_done();
