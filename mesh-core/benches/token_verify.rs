@@ -530,7 +530,7 @@ criterion_group! {
     // Short criterion rounds keep the whole bench under a minute; flags
     // given after `--` still override them.
     config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_secs(1))
+        .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
     targets = bench
 }

@@ -188,9 +188,10 @@ impl<'a> Cursor<'a> {
 }
 
 /// The claims an identity keeps from a fast-path token, read back from the
-/// JSON text [`FastClaims::identity`] wrote (members of the shape the scan
-/// accepted); `None` for any other text (the caller then parses it with
-/// `serde_json`, which reads it the same).
+/// claims text [`FastClaims::identity`] kept (members of the shape the scan
+/// accepted), every claim but the mapped ones; `None` for any other text
+/// (the caller then parses it with `serde_json`, which reads it the same,
+/// and drops the mapped claims).
 pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     use serde_json::Value;
     if memchr::memchr(b'\\', text.as_bytes()).is_some() {
@@ -201,6 +202,9 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
     c.eat(b'{')?;
     loop {
         let key = c.string()?;
+        let kb = key.as_bytes();
+        // Mapped claims are read past, not kept.
+        let keep = !matches!(name_of(kb, key_word(kb, 0, kb)), Name::Slot(_));
         c.eat(b':')?;
         c.ws();
         let value = if c.peek()? == b'[' {
@@ -211,7 +215,10 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
                 c.pos += 1;
             } else {
                 loop {
-                    items.push(c.scalar()?.to_value());
+                    let item = c.scalar()?;
+                    if keep {
+                        items.push(item.to_value());
+                    }
                     if !c.next_or_close(b']')? {
                         break;
                     }
@@ -219,9 +226,14 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
             }
             Value::Array(items)
         } else {
-            c.scalar()?.to_value()
+            let item = c.scalar()?;
+            if keep {
+                item.to_value()
+            } else {
+                Value::Null
+            }
         };
-        if map.insert(key.to_owned(), value).is_some() {
+        if keep && map.insert(key.to_owned(), value).is_some() {
             return None;
         }
         if !c.next_or_close(b'}')? {
@@ -626,14 +638,14 @@ enum Val {
     },
 }
 
-/// A claim kept as it is: the first word of its name (for the duplicate
-/// check), and its text from the name's `"` to the end of its value.
+/// A claim that is not mapped (kept in the claims text): the first word of
+/// its name and its name's place, from its `"` to its end (for the
+/// duplicate check).
 #[derive(Clone, Copy)]
 struct Member {
     word: u64,
     start: u32,
     key_end: u32,
-    end: u32,
 }
 
 impl Member {
@@ -641,7 +653,6 @@ impl Member {
         word: 0,
         start: 0,
         key_end: 0,
-        end: 0,
     };
 
     fn key<'t>(&self, b: &'t [u8]) -> &'t [u8] {
@@ -703,13 +714,17 @@ fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     (*b.get(end)? == b'"').then_some((start, end))
 }
 
+/// The literal `word` at `i` of `b`, and the position after it.
+#[inline(always)]
+fn literal_at(b: &[u8], i: usize, word: &[u8]) -> Option<(Val, usize)> {
+    let end = i + word.len();
+    (b.get(i..end)? == word).then_some((Val::Lit, end))
+}
+
 /// The scalar starting with `c` at `i`, and the position after it.
 #[inline(always)]
 fn scalar_at(b: &[u8], i: usize, c: u8) -> Option<(Val, usize)> {
-    let literal = |word: &[u8]| {
-        let end = i + word.len();
-        (b.get(i..end)? == word).then_some((Val::Lit, end))
-    };
+    let literal = |word: &[u8]| literal_at(b, i, word);
     match c {
         b'"' => {
             let (s, e) = string_at(b, i)?;
@@ -833,7 +848,6 @@ impl<'a> FastClaims<'a> {
                         word,
                         start: member_start as u32,
                         key_end: ke as u32,
-                        end: i as u32,
                     };
                     out.n_others += 1;
                     match name {
@@ -1052,17 +1066,9 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        // The members kept, the commas between them and the braces.
-        let extra = match self.others() {
-            [] => 0,
-            kept => {
-                let members: usize = kept.iter().map(|m| (m.end - m.start) as usize).sum();
-                members + kept.len() + 1
-            }
-        };
         let mut p = Packer::over(
             self.text,
-            extra,
+            0,
             items,
             span(self.get(Slot::Sub)).unwrap_or_default(),
             span(self.get(Slot::Iss)).unwrap_or_default(),
@@ -1073,16 +1079,9 @@ impl<'a> FastClaims<'a> {
             ],
         );
         if self.n_others > 0 {
-            p.claims_json(|t| {
-                t.push('{');
-                for (i, m) in self.others().iter().enumerate() {
-                    if i > 0 {
-                        t.push(',');
-                    }
-                    t.push_str(self.str(m.start, m.end));
-                }
-                t.push('}');
-            });
+            // The claims text itself: read back, its mapped claims are
+            // skipped, leaving exactly the others.
+            p.claims_part(0, self.text.len());
         }
         self.push_list(Slot::Groups, false, &mut p);
         p.end_list();
@@ -1263,6 +1262,13 @@ mod tests {
                 serde_json::to_string(&general).unwrap()
             );
         }
+        // The mapped claims are read past.
+        let text = r#"{"iss":"i","aud":"a","groups":["g",1],"scope":"s t","n":2,"exp":9}"#;
+        let mut general: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        general.retain(|k, _| !crate::identity::MAPPED_CLAIMS.contains(&k.as_str()));
+        assert_eq!(kept_claims(text).unwrap(), general);
+        assert_eq!(general.len(), 2);
         for other in [
             "",
             "{}",
