@@ -696,21 +696,24 @@ fn next_byte(b: &[u8], i: usize) -> Option<(u8, usize)> {
 fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     const QUOTES: u64 = swar::ONES * b'"' as u64;
     let start = at + 1;
-    let mut i = start;
-    // Eight bytes at a time: stop at the first `"` or control byte.
-    while let Some(chunk) = b.get(i..i + 8) {
+    let body = b.get(start..)?;
+    // Eight bytes at a time: stop at the first `"` or control byte (the
+    // chunk count, not a position, is carried, so no bound or overflow
+    // test but the iterator's one per step).
+    let mut chunks = body.chunks_exact(8);
+    for (k, chunk) in (&mut chunks).enumerate() {
         let w = swar::word(chunk);
         let q = w ^ QUOTES;
         // The lowest flagged byte is exact (borrows only run upwards).
         let m = (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w)
             & swar::HIGHS;
         if m != 0 {
-            let end = i + (m.trailing_zeros() / 8) as usize;
+            let end = start + k * 8 + (m.trailing_zeros() / 8) as usize;
             return (*b.get(end)? == b'"').then_some((start, end));
         }
-        i += 8;
     }
-    let end = i + b.get(i..)?.iter().position(|&c| c == b'"' || c < 0x20)?;
+    let tail = chunks.remainder();
+    let end = b.len() - tail.len() + tail.iter().position(|&c| c == b'"' || c < 0x20)?;
     (*b.get(end)? == b'"').then_some((start, end))
 }
 
@@ -1437,6 +1440,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn strings_end_at_their_first_quote_or_control_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), any::<u8>()], 0..40),
+            lead in 0..9usize,
+        ) {
+            let mut text = vec![b' '; lead];
+            text.push(b'"');
+            text.extend(&bytes);
+            let naive = bytes
+                .iter()
+                .position(|&c| c == b'"' || c < 0x20)
+                .filter(|&p| bytes[p] == b'"')
+                .map(|p| (lead + 1, lead + 1 + p));
+            prop_assert_eq!(string_at(&text, lead), naive);
+        }
+
         #[test]
         fn common_headers_read_as_member_by_member(
             picks in proptest::collection::vec(0..HEADER_MEMBERS.len(), 0..5),
