@@ -696,24 +696,21 @@ fn next_byte(b: &[u8], i: usize) -> Option<(u8, usize)> {
 fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     const QUOTES: u64 = swar::ONES * b'"' as u64;
     let start = at + 1;
-    let body = b.get(start..)?;
-    // Eight bytes at a time: stop at the first `"` or control byte (the
-    // chunk count, not a position, is carried, so no bound or overflow
-    // test but the iterator's one per step).
-    let mut chunks = body.chunks_exact(8);
-    for (k, chunk) in (&mut chunks).enumerate() {
+    let mut i = start;
+    // Eight bytes at a time: stop at the first `"` or control byte.
+    while let Some(chunk) = b.get(i..i + 8) {
         let w = swar::word(chunk);
         let q = w ^ QUOTES;
         // The lowest flagged byte is exact (borrows only run upwards).
         let m = (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w)
             & swar::HIGHS;
         if m != 0 {
-            let end = start + k * 8 + (m.trailing_zeros() / 8) as usize;
+            let end = i + (m.trailing_zeros() / 8) as usize;
             return (*b.get(end)? == b'"').then_some((start, end));
         }
+        i += 8;
     }
-    let tail = chunks.remainder();
-    let end = b.len() - tail.len() + tail.iter().position(|&c| c == b'"' || c < 0x20)?;
+    let end = i + b.get(i..)?.iter().position(|&c| c == b'"' || c < 0x20)?;
     (*b.get(end)? == b'"').then_some((start, end))
 }
 
