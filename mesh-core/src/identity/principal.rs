@@ -248,7 +248,8 @@ const ISSUER: usize = 1;
 const TOKEN_ID: usize = 2;
 const SESSION_ID: usize = 3;
 const ACR: usize = 4;
-/// The remaining claims as JSON text (empty when given as a map).
+/// The claims object text of a token (its mapped claims are skipped when
+/// it is read; empty when the claims are given as a map).
 const CLAIMS: usize = 5;
 /// The first list item.
 const FIXED: usize = 6;
@@ -401,14 +402,16 @@ impl Identity {
         self.expires_at
     }
 
-    /// The remaining claims, as verified (read from their verified JSON text
-    /// on first use).
+    /// The remaining claims, as verified (read from the token's verified
+    /// claims text on first use, the mapped claims skipped).
     pub fn claims(&self) -> &Map<String, Value> {
         self.claims.get_or_init(|| match self.single(CLAIMS) {
             "" => Map::new(),
-            text => super::scan::kept_claims(text)
-                .or_else(|| serde_json::from_str(text).ok())
-                .unwrap_or_default(),
+            text => super::scan::kept_claims(text).unwrap_or_else(|| {
+                let mut map: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
+                map.retain(|name, _| !super::MAPPED_CLAIMS.contains(&name.as_str()));
+                map
+            }),
         })
     }
 
@@ -662,7 +665,7 @@ pub(crate) struct Times {
 
 /// How the remaining claims of a packed identity are given.
 pub(crate) enum ClaimsInit {
-    /// As JSON text already written with [`Packer::claims_json`].
+    /// As a claims text given with [`Packer::claims_part`] (or none).
     Text,
     /// As a map.
     Map(Map<String, Value>),
@@ -764,13 +767,12 @@ impl Packer {
         }
     }
 
-    /// Write the remaining claims as one JSON object text with `write`
-    /// (before any list item).
-    pub(crate) fn claims_json(&mut self, write: impl FnOnce(&mut String)) {
+    /// Take the part `start..end` of the source text ([`Packer::over`]),
+    /// a verified claims object, as the claims (before any list item); the
+    /// identity reads its members other than [`super::MAPPED_CLAIMS`].
+    pub(crate) fn claims_part(&mut self, start: usize, end: usize) {
         if self.spans.len() == CLAIMS {
-            let start = self.text.len();
-            write(&mut self.text);
-            self.spans.push((start, self.text.len()));
+            self.spans.push((start, end));
         }
     }
 
@@ -779,6 +781,13 @@ impl Packer {
     pub(crate) fn part(&mut self, start: usize, end: usize) {
         self.claims_done();
         self.spans.push((start, end));
+    }
+
+    /// Add the parts `spans` of the source text ([`Packer::over`]) as items
+    /// of the current list, in one go.
+    pub(crate) fn parts(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
+        self.claims_done();
+        self.spans.extend(spans);
     }
 
     /// Add an item to the current list.
@@ -924,9 +933,14 @@ mod tests {
 
     #[test]
     fn claims_from_text_parse_on_first_use() {
-        let mut p = Packer::new(16, 1, "s", "i", [None, Some("sid"), None]);
-        p.claims_json(|t| t.push_str(r#"{"aud":"api","n":[1,true]}"#));
-        p.item("g");
+        let text = r#"{"sub":"s","aud":"api","iss":"i","n":[1,true],"sid":"sid","groups":["g"]}"#;
+        let at = |s: &str| {
+            let start = text.find(&format!(r#""{s}""#)).unwrap() + 1;
+            (start, start + s.len())
+        };
+        let mut p = Packer::over(text, 0, 1, at("s"), at("i"), [None, Some(at("sid")), None]);
+        p.claims_part(0, text.len());
+        p.part(at("g").0, at("g").1);
         p.end_list();
         let id = p.finish(
             IdentityKind::Human,
@@ -936,8 +950,11 @@ mod tests {
         );
         assert_eq!(id.groups(), ["g"]);
         assert!(id.roles().is_empty());
+        assert_eq!(id.subject(), "s");
+        assert_eq!(id.issuer(), "i");
         assert_eq!(id.session_id(), Some("sid"));
         assert_eq!(id.claim("n"), Some(&json!([1, true])));
+        // The mapped claims of the text are not among the claims.
         assert_eq!(id.claims().keys().collect::<Vec<_>>(), ["aud", "n"]);
     }
 }

@@ -142,47 +142,9 @@ impl<'a> Cursor<'a> {
 
     /// An integer of at most 18 digits (no fraction, no exponent, not `-0`).
     fn integer(&mut self) -> Option<i64> {
-        let neg = self.peek()? == b'-';
-        if neg {
-            self.pos += 1;
-        }
-        let start = self.pos;
-        let rest = self.text.as_bytes().get(start..)?;
-        // At most 18 digits are read (a 19th rejects), so the value stays
-        // below 10^18 and wrapping arithmetic never wraps.
-        let mut v: u64 = 0;
-        let mut digits = 0;
-        // Eight digits at a time while they last (NumericDates have ten).
-        while digits <= 10 {
-            let Some(eight) = rest.get(digits..digits + 8).and_then(eight_digits) else {
-                break;
-            };
-            v = v.wrapping_mul(100_000_000).wrapping_add(eight);
-            digits += 8;
-        }
-        for &b in rest.get(digits..)?.iter().take(19 - digits) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-            digits += 1;
-        }
-        if digits > 18 {
-            return None;
-        }
-        self.pos = start + digits;
-        let v = i64::try_from(v).ok()?;
-        let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
-        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        if neg {
-            // `-0` is a float for serde_json: leave it to the general path.
-            (v != 0).then_some(-v)
-        } else {
-            Some(v)
-        }
+        let (v, end) = int_at(self.text.as_bytes(), self.pos)?;
+        self.pos = end;
+        Some(v)
     }
 
     /// A scalar value (after whitespace).
@@ -226,9 +188,10 @@ impl<'a> Cursor<'a> {
 }
 
 /// The claims an identity keeps from a fast-path token, read back from the
-/// JSON text [`FastClaims::identity`] wrote (members of the shape the scan
-/// accepted); `None` for any other text (the caller then parses it with
-/// `serde_json`, which reads it the same).
+/// claims text [`FastClaims::identity`] kept (members of the shape the scan
+/// accepted), every claim but the mapped ones; `None` for any other text
+/// (the caller then parses it with `serde_json`, which reads it the same,
+/// and drops the mapped claims).
 pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     use serde_json::Value;
     if memchr::memchr(b'\\', text.as_bytes()).is_some() {
@@ -239,6 +202,9 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
     c.eat(b'{')?;
     loop {
         let key = c.string()?;
+        let kb = key.as_bytes();
+        // Mapped claims are read past, not kept.
+        let keep = !matches!(name_of(kb, key_word(kb, 0, kb)), Name::Slot(_));
         c.eat(b':')?;
         c.ws();
         let value = if c.peek()? == b'[' {
@@ -249,7 +215,10 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
                 c.pos += 1;
             } else {
                 loop {
-                    items.push(c.scalar()?.to_value());
+                    let item = c.scalar()?;
+                    if keep {
+                        items.push(item.to_value());
+                    }
                     if !c.next_or_close(b']')? {
                         break;
                     }
@@ -257,9 +226,14 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
             }
             Value::Array(items)
         } else {
-            c.scalar()?.to_value()
+            let item = c.scalar()?;
+            if keep {
+                item.to_value()
+            } else {
+                Value::Null
+            }
         };
-        if map.insert(key.to_owned(), value).is_some() {
+        if keep && map.insert(key.to_owned(), value).is_some() {
             return None;
         }
         if !c.next_or_close(b'}')? {
@@ -268,6 +242,45 @@ pub(crate) fn kept_claims(text: &str) -> Option<serde_json::Map<String, serde_js
     }
     c.end()?;
     Some(map)
+}
+
+/// The integer at `i` of `b` (at most 18 digits, no fraction, no exponent,
+/// not `-0`) and the position after it.
+#[inline(always)]
+fn int_at(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let neg = *b.get(i)? == b'-';
+    let start = i + usize::from(neg);
+    let rest = b.get(start..)?;
+    // Eight digits in one step when there are (NumericDates have ten),
+    // then one at a time. At most 18 digits are read (a 19th rejects), so
+    // the value stays below 10^18 and wrapping arithmetic never wraps.
+    let (mut v, mut digits) = match rest.get(..8).and_then(eight_digits) {
+        Some(eight) => (eight, 8),
+        None => (0, 0),
+    };
+    while let Some(&c) = rest.get(digits) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if digits == 18 {
+            return None;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        digits += 1;
+    }
+    let leading_zero = digits > 1 && rest.first() == Some(&b'0');
+    if digits == 0 || leading_zero || matches!(rest.get(digits), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let v = i64::try_from(v).ok()?;
+    let end = start + digits;
+    if neg {
+        // `-0` is a float for serde_json: leave it to the general path.
+        (v != 0).then_some((-v, end))
+    } else {
+        Some((v, end))
+    }
 }
 
 /// The value of eight ASCII digits (`chunk` has eight bytes), `None` when
@@ -320,6 +333,7 @@ fn alg_of(name: &str) -> Option<Algorithm> {
 }
 
 /// The header members the fast path uses.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct FastHeader<'a> {
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<&'a str>,
@@ -358,6 +372,49 @@ fn header_name(name: &str) -> HeaderName {
     }
 }
 
+/// `"alg":"`, `"kid":"` and `"typ":"`: the low seven bytes of a word.
+const MEMBER_ALG: u64 = word8(b"\"alg\":\"");
+const MEMBER_KID: u64 = word8(b"\"kid\":\"");
+const MEMBER_TYP: u64 = word8(b"\"typ\":\"");
+const SEVEN_BYTES: u64 = (1 << 56) - 1;
+
+/// The common header shapes, by fixed byte patterns: an object of string
+/// members `alg`, `kid` and `typ` only (in any order, each at most once,
+/// `alg` present), no whitespace, in a text without backslashes. `None`
+/// for anything else: [`scan_header`] then reads it member by member (it
+/// accepts every header this accepts, with the same result).
+#[inline(always)]
+fn common_header(text: &str) -> Option<FastHeader<'_>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut alg, mut kid, mut typ) = (None, None, None);
+    let mut i = 1;
+    loop {
+        // The name, the colon and the value's `"` in one word.
+        let member = swar::word(b.get(i..i + 8)?) & SEVEN_BYTES;
+        let (s, e) = string_at(b, i + 6)?;
+        let value = slice(text, s, e)?;
+        match member {
+            MEMBER_ALG if alg.is_none() => alg = Some(alg_of(value)?),
+            MEMBER_KID if kid.is_none() => kid = Some(value),
+            MEMBER_TYP if typ.is_none() => typ = Some(value),
+            _ => return None,
+        }
+        match *b.get(e + 1)? {
+            b',' => i = e + 2,
+            b'}' if e + 2 == b.len() => break,
+            _ => return None,
+        }
+    }
+    Some(FastHeader {
+        alg: alg?,
+        kid,
+        typ,
+    })
+}
+
 /// Scan a decoded header: an object of string or boolean members with a
 /// supported `alg`, no `crit`, `b64` only `true`, key headers only when
 /// `ignore_key_headers`.
@@ -365,6 +422,11 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
     if memchr::memchr(b'\\', text.as_bytes()).is_some() {
         return None;
     }
+    common_header(text).or_else(|| header_members(text, ignore_key_headers))
+}
+
+/// [`scan_header`] member by member, in a text without backslashes.
+fn header_members(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
     let b = text.as_bytes();
     let (c, i) = next_byte(b, 0)?;
     if c != b'{' {
@@ -407,7 +469,7 @@ fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
             return None;
         }
         let (c2, j) = next_byte(b, j + 1)?;
-        let (v, end) = scalar_at(text, b, j, c2)?;
+        let (v, end) = scalar_at(b, j, c2)?;
         let string = || match v {
             Val::Str(s, e) => slice(text, s as usize, e as usize),
             _ => None,
@@ -576,14 +638,14 @@ enum Val {
     },
 }
 
-/// A claim kept as it is: the first word of its name (for the duplicate
-/// check), and its text from the name's `"` to the end of its value.
+/// A claim that is not mapped (kept in the claims text): the first word of
+/// its name and its name's place, from its `"` to its end (for the
+/// duplicate check).
 #[derive(Clone, Copy)]
 struct Member {
     word: u64,
     start: u32,
     key_end: u32,
-    end: u32,
 }
 
 impl Member {
@@ -591,7 +653,6 @@ impl Member {
         word: 0,
         start: 0,
         key_end: 0,
-        end: 0,
     };
 
     fn key<'t>(&self, b: &'t [u8]) -> &'t [u8] {
@@ -653,13 +714,17 @@ fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     (*b.get(end)? == b'"').then_some((start, end))
 }
 
+/// The literal `word` at `i` of `b`, and the position after it.
+#[inline(always)]
+fn literal_at(b: &[u8], i: usize, word: &[u8]) -> Option<(Val, usize)> {
+    let end = i + word.len();
+    (b.get(i..end)? == word).then_some((Val::Lit, end))
+}
+
 /// The scalar starting with `c` at `i`, and the position after it.
 #[inline(always)]
-fn scalar_at(text: &str, b: &[u8], i: usize, c: u8) -> Option<(Val, usize)> {
-    let literal = |word: &[u8]| {
-        let end = i + word.len();
-        (b.get(i..end)? == word).then_some((Val::Lit, end))
-    };
+fn scalar_at(b: &[u8], i: usize, c: u8) -> Option<(Val, usize)> {
+    let literal = |word: &[u8]| literal_at(b, i, word);
     match c {
         b'"' => {
             let (s, e) = string_at(b, i)?;
@@ -670,9 +735,8 @@ fn scalar_at(text: &str, b: &[u8], i: usize, c: u8) -> Option<(Val, usize)> {
         b'f' => literal(b"false"),
         b'n' => literal(b"null"),
         b'-' | b'0'..=b'9' => {
-            let mut c = Cursor { text, pos: i };
-            let v = c.integer()?;
-            Some((Val::Int(v), c.pos))
+            let (v, end) = int_at(b, i)?;
+            Some((Val::Int(v), end))
         }
         _ => None,
     }
@@ -755,9 +819,9 @@ impl<'a> FastClaims<'a> {
             }
             let (c, j) = next_byte(b, j + 1)?;
             let (val, j) = if c == b'[' {
-                out.array(text, b, j + 1)?
+                out.array(b, j + 1)?
             } else {
-                scalar_at(text, b, j, c)?
+                scalar_at(b, j, c)?
             };
             i = j;
             let key = b.get(ks..ke)?;
@@ -784,7 +848,6 @@ impl<'a> FastClaims<'a> {
                         word,
                         start: member_start as u32,
                         key_end: ke as u32,
-                        end: i as u32,
                     };
                     out.n_others += 1;
                     match name {
@@ -811,13 +874,13 @@ impl<'a> FastClaims<'a> {
     /// A flat array whose items start at `i` (after the `[`): its value
     /// and the position after its `]`.
     #[inline(always)]
-    fn array(&mut self, text: &str, b: &[u8], i: usize) -> Option<(Val, usize)> {
+    fn array(&mut self, b: &[u8], i: usize) -> Option<(Val, usize)> {
         let start = self.n_items;
         let mut strs = true;
         let (mut c, mut i) = next_byte(b, i)?;
         if c != b']' {
             loop {
-                let (v, j) = scalar_at(text, b, i, c)?;
+                let (v, j) = scalar_at(b, i, c)?;
                 *self.items.get_mut(self.n_items)? = match v {
                     Val::Str(s, e) => (s, e),
                     _ => {
@@ -979,11 +1042,11 @@ impl<'a> FastClaims<'a> {
                 push_words(self.str(s, e), s as usize, out);
             }
             Some(Val::Str(s, e)) => out.part(s as usize, e as usize),
-            Some(Val::Array { start, len, .. }) => {
-                for &(s, e) in self.items(start, len) {
-                    out.part(s as usize, e as usize);
-                }
-            }
+            Some(Val::Array { start, len, .. }) => out.parts(
+                self.items(start, len)
+                    .iter()
+                    .map(|&(s, e)| (s as usize, e as usize)),
+            ),
             _ => {}
         }
     }
@@ -1003,17 +1066,9 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        // The members kept, the commas between them and the braces.
-        let extra = match self.others() {
-            [] => 0,
-            kept => {
-                let members: usize = kept.iter().map(|m| (m.end - m.start) as usize).sum();
-                members + kept.len() + 1
-            }
-        };
         let mut p = Packer::over(
             self.text,
-            extra,
+            0,
             items,
             span(self.get(Slot::Sub)).unwrap_or_default(),
             span(self.get(Slot::Iss)).unwrap_or_default(),
@@ -1024,16 +1079,9 @@ impl<'a> FastClaims<'a> {
             ],
         );
         if self.n_others > 0 {
-            p.claims_json(|t| {
-                t.push('{');
-                for (i, m) in self.others().iter().enumerate() {
-                    if i > 0 {
-                        t.push(',');
-                    }
-                    t.push_str(self.str(m.start, m.end));
-                }
-                t.push('}');
-            });
+            // The claims text itself: read back, its mapped claims are
+            // skipped, leaving exactly the others.
+            p.claims_part(0, self.text.len());
         }
         self.push_list(Slot::Groups, false, &mut p);
         p.end_list();
@@ -1214,6 +1262,13 @@ mod tests {
                 serde_json::to_string(&general).unwrap()
             );
         }
+        // The mapped claims are read past.
+        let text = r#"{"iss":"i","aud":"a","groups":["g",1],"scope":"s t","n":2,"exp":9}"#;
+        let mut general: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        general.retain(|k, _| !crate::identity::MAPPED_CLAIMS.contains(&k.as_str()));
+        assert_eq!(kept_claims(text).unwrap(), general);
+        assert_eq!(general.len(), 2);
         for other in [
             "",
             "{}",
@@ -1281,6 +1336,57 @@ mod tests {
         assert!(scan_header(&format!("{{{alg}{many}}}"), false).is_none());
     }
 
+    /// Header members, good and bad, for the common-shape matcher.
+    const HEADER_MEMBERS: &[&str] = &[
+        r#""alg":"HS256""#,
+        r#""alg":"ES256""#,
+        r#""alg":"none""#,
+        r#""alg":"HS2566""#,
+        r#""kid":"k1""#,
+        r#""kid":"é ✓""#,
+        r#""kid":"""#,
+        r#""typ":"JWT""#,
+        r#""typ":1"#,
+        r#""typ":true"#,
+        r#""cty":"x""#,
+        r#""jku":"u""#,
+        r#""x":"y""#,
+        r#" "kid" : "k" "#,
+        "\"kid\":\"a\u{1}b\"",
+        r#""kid":"a"#,
+    ];
+
+    #[test]
+    fn common_headers_are_matched_by_pattern() {
+        for text in [
+            r#"{"alg":"HS256","kid":"hs-2025-01","typ":"JWT"}"#,
+            r#"{"typ":"JWT","alg":"RS256","kid":"k"}"#,
+            r#"{"alg":"EdDSA"}"#,
+            r#"{"kid":"","alg":"ES256"}"#,
+        ] {
+            let fast = common_header(text);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, header_members(text, false), "{text}");
+        }
+        for text in [
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"kid":"k","typ":"JWT"}"#,
+            r#"{"alg":"HS256" }"#,
+            r#"{"alg":"HS256"} "#,
+            r#"{"alg":"HS256"}}"#,
+            r#"{"alg":"HS256",}"#,
+            r#"{"alg":"HS256","cty":"x"}"#,
+            r#"{"alg":"HS256","kid":"k","kid":"k"}"#,
+            r#"{"alg":"HS256","typ":"a"b"}"#,
+            r#"{"alg":"HS256"#,
+            "{\"alg\":\"HS256\",\"kid\":\"\t\"}",
+            "",
+            "{}",
+        ] {
+            assert!(common_header(text).is_none(), "{text}");
+        }
+    }
+
     #[test]
     fn algorithm_names_match_from_str() {
         for a in Algorithm::ALL {
@@ -1331,6 +1437,35 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn strings_end_at_their_first_quote_or_control_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), any::<u8>()], 0..40),
+            lead in 0..9usize,
+        ) {
+            let mut text = vec![b' '; lead];
+            text.push(b'"');
+            text.extend(&bytes);
+            let naive = bytes
+                .iter()
+                .position(|&c| c == b'"' || c < 0x20)
+                .filter(|&p| bytes[p] == b'"')
+                .map(|p| (lead + 1, lead + 1 + p));
+            prop_assert_eq!(string_at(&text, lead), naive);
+        }
+
+        #[test]
+        fn common_headers_read_as_member_by_member(
+            picks in proptest::collection::vec(0..HEADER_MEMBERS.len(), 0..5),
+            tail in prop_oneof![Just(""), Just(" "), Just("}"), Just(","), Just("x")],
+        ) {
+            let members: Vec<&str> = picks.iter().map(|&i| HEADER_MEMBERS[i]).collect();
+            let text = format!("{{{}}}{tail}", members.join(","));
+            if let Some(fast) = common_header(&text) {
+                prop_assert_eq!(Some(fast), header_members(&text, false), "{}", text);
+            }
+        }
+
         #[test]
         fn words_split_as_split_does(s in "[a b\u{e9}\u{2713}]{0,40}") {
             let want: Vec<String> = s.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
