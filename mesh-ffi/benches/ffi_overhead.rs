@@ -15,17 +15,26 @@
 //!   after the first call);
 //! - `c/mesh_authorize_ctx_varying`: a different context text on every call
 //!   (the request id changes), so the JSON is parsed each time;
-//! - then a fixed number of decisions on 1 and on 2 threads sharing one
-//!   `mesh_t` (and one `Mesh` in Rust), printing the throughput ratios
-//!   (rounds of 1 and 2 threads alternate; each keeps its best round).
+//! - then scaling: two threads, spawned once, sharing one `mesh_t` (and one
+//!   `Mesh` in Rust) are released by a barrier for each run of a fixed
+//!   number of decisions, on one thread then on both; C, Rust and a floor
+//!   of independent work take turns within each of 9 rounds, and each
+//!   path's 2-over-1 throughput ratio is printed as the median of the
+//!   rounds with its min and max.
 //!
 //! Differences and ratios are printed from measurements taken in the same
 //! run; the no-context difference is also measured in alternating batches
 //! of Rust and C calls (best batch of each), which holds up better on a
-//! loaded machine (`MESH_SCALING_DECISIONS` sets the decisions per thread). For
-//! instruction counts, `MESH_FFI_PATH=c` or `rust` (and optionally
-//! `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or `=varying`) runs one path
-//! only, under `valgrind --tool=callgrind`.
+//! loaded machine (`MESH_SCALING_DECISIONS` sets the decisions per thread
+//! and run, 50,000 by default). For instruction counts, `MESH_FFI_PATH=c`
+//! or `rust` (and optionally `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or
+//! `=varying`) runs one path only, under `valgrind --tool=callgrind`;
+//! (C total - Rust total) / calls, with two call counts to take the setup
+//! out, is the per-call overhead. `MESH_FFI_THREADS=2` runs that path on
+//! two threads (each with its own request parts, as in the scaling lines,
+//! both alive from the first call to the last): under `valgrind
+//! --tool=lackey --trace-mem=yes --trace-sched=yes` it shows which cache
+//! lines both threads write.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
