@@ -767,12 +767,12 @@ impl Mesh {
             match v {
                 Verification::Cached(v) => {
                     let request = v.request(&snap, action, resource, context, now);
-                    decide_into(&snap, &request, now, Some(Arc::clone(&v.identity)), out);
+                    decide_into(&snap, &request, now, &v.identity, out);
                 }
                 Verification::Identity(identity) => {
                     let request =
                         self.identity_request(&identity, &snap, action, resource, context, now);
-                    decide_into(&snap, &request, now, Some(identity), out);
+                    decide_into(&snap, &request, now, &identity, out);
                 }
             }
         });
@@ -1338,11 +1338,16 @@ fn decision_errors(d: &crate::policy::Decision<'_>, ids: &[PolicyId]) -> Decisio
 
 /// [`decide_with`] into an existing decision, field by field (its lists
 /// keep their allocations); `identity` is the decision's identity.
+///
+/// The identity, principal, action and resource the decision already holds
+/// stay when they are the very values of the new request (the usual case
+/// when a host thread's decision is made again and again from its cached
+/// references): no reference count is then written for them.
 fn decide_into(
     snap: &Active<PolicyContent>,
     request: &Request,
     now: Timestamp,
-    identity: Option<Arc<Identity>>,
+    identity: &Arc<Identity>,
     out: &mut AccessDecision,
 ) {
     let c = snap.value();
@@ -1358,11 +1363,33 @@ fn decide_into(
     out.credential_error = None;
     out.revocation = None;
     out.revision = snap.revision();
-    out.identity = identity;
-    out.principal = Some(request.principal().clone());
-    out.action.clone_from(request.action());
-    out.resource.clone_from(request.resource());
+    if !out
+        .identity
+        .as_ref()
+        .is_some_and(|i| Arc::ptr_eq(i, identity))
+    {
+        out.identity = Some(Arc::clone(identity));
+    }
+    if !out
+        .principal
+        .as_ref()
+        .is_some_and(|p| same_uid(p, request.principal()))
+    {
+        out.principal = Some(request.principal().clone());
+    }
+    if !same_uid(&out.action, request.action()) {
+        out.action.clone_from(request.action());
+    }
+    if !same_uid(&out.resource, request.resource()) {
+        out.resource.clone_from(request.resource());
+    }
     out.time = now;
+}
+
+/// Whether `a` and `b` hold the same shared strings (clones of one
+/// reference, so equal): two pointer comparisons, no string compared.
+fn same_uid(a: &EntityUid, b: &EntityUid) -> bool {
+    std::ptr::eq(a.id(), b.id()) && std::ptr::eq(a.entity_type().as_str(), b.entity_type().as_str())
 }
 
 fn decide_with(snap: &Active<PolicyContent>, request: &Request, now: Timestamp) -> AccessDecision {

@@ -615,5 +615,41 @@ fn authorize_into_gives_what_authorize_gives_whatever_it_held() {
             assert_eq!(out.identity().is_some(), want.identity().is_some());
             assert_eq!(out.credential_error(), want.credential_error());
         }
+        // The same references again and again (the decision keeps the
+        // values it holds), then other ones, then the first ones again.
+        let (read, q3) = (uid(r#"Action::"read""#), uid(r#"Doc::"q3""#));
+        let (approve, inv) = (uid(r#"Action::"approve""#), uid(r#"Invoice::"7""#));
+        for (cred, action, resource) in [
+            (alice.as_str(), &read, &q3),
+            (alice.as_str(), &read, &q3),
+            (bob.as_str(), &read, &q3),
+            (bob.as_str(), &approve, &inv),
+            (bob.as_str(), &approve, &q3),
+            (alice.as_str(), &read, &q3),
+        ] {
+            let want = m.authorize(
+                Credential::detect(cred),
+                action,
+                resource,
+                Record::default(),
+                now(),
+            );
+            m.authorize_into(
+                Credential::detect(cred),
+                action,
+                resource,
+                Record::default(),
+                now(),
+                &mut out,
+            );
+            assert_eq!(out.to_json(), want.to_json(), "{cred} {action} {resource}");
+            assert_eq!(out.principal(), want.principal());
+            assert_eq!(out.action(), action);
+            assert_eq!(out.resource(), resource);
+            assert_eq!(
+                out.identity().map(|i| i.subject().to_owned()),
+                want.identity().map(|i| i.subject().to_owned())
+            );
+        }
     }
 }

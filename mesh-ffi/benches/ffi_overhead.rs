@@ -15,17 +15,26 @@
 //!   after the first call);
 //! - `c/mesh_authorize_ctx_varying`: a different context text on every call
 //!   (the request id changes), so the JSON is parsed each time;
-//! - then a fixed number of decisions on 1 and on 2 threads sharing one
-//!   `mesh_t` (and one `Mesh` in Rust), printing the throughput ratios
-//!   (rounds of 1 and 2 threads alternate; each keeps its best round).
+//! - then scaling: two threads, spawned once, sharing one `mesh_t` (and one
+//!   `Mesh` in Rust) are released by a barrier for each run of a fixed
+//!   number of decisions, on one thread then on both; C, Rust and a floor
+//!   of independent work take turns within each of 9 rounds, and each
+//!   path's 2-over-1 throughput ratio is printed as the median of the
+//!   rounds with its min and max.
 //!
 //! Differences and ratios are printed from measurements taken in the same
 //! run; the no-context difference is also measured in alternating batches
 //! of Rust and C calls (best batch of each), which holds up better on a
-//! loaded machine (`MESH_SCALING_DECISIONS` sets the decisions per thread). For
-//! instruction counts, `MESH_FFI_PATH=c` or `rust` (and optionally
-//! `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or `=varying`) runs one path
-//! only, under `valgrind --tool=callgrind`.
+//! loaded machine (`MESH_SCALING_DECISIONS` sets the decisions per thread
+//! and run, 50,000 by default). For instruction counts, `MESH_FFI_PATH=c`
+//! or `rust` (and optionally `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or
+//! `=varying`) runs one path only, under `valgrind --tool=callgrind`;
+//! (C total - Rust total) / calls, with two call counts to take the setup
+//! out, is the per-call overhead. `MESH_FFI_THREADS=2` runs that path on
+//! two threads (each with its own request parts, as in the scaling lines,
+//! both alive from the first call to the last): under `valgrind
+//! --tool=lackey --trace-mem=yes --trace-sched=yes` it shows which cache
+//! lines both threads write.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -174,6 +183,15 @@ thread_local! {
     static PARTS: std::cell::OnceCell<Parts> = const { std::cell::OnceCell::new() };
 }
 
+/// One Rust-side call with the calling thread's own request parts (the
+/// Rust side of the scaling lines).
+fn rust_parts_call(m: &Mesh, s: &Setup) -> bool {
+    PARTS.with(|p| {
+        let p = p.get_or_init(|| parts(s));
+        rust_call_with(m, s, &p.action, &p.resource, Some(&p.context))
+    })
+}
+
 /// One C-side hot call: authorize, read the effect, free the decision.
 fn c_call(f: AuthorizeFn, m: *const mesh_t, s: &Setup, ctx: bool) -> bool {
     let context = if ctx {
@@ -253,40 +271,145 @@ fn interleaved(
     (best_a, best_b)
 }
 
-/// Seconds for `threads` threads to make `per_thread` decisions each.
-fn timed(threads: usize, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) -> f64 {
-    let start = Instant::now();
-    std::thread::scope(|sc| {
-        for _ in 0..threads {
-            sc.spawn(|| {
-                for _ in 0..per_thread {
-                    black_box(call());
-                }
-            });
-        }
-    });
-    start.elapsed().as_secs_f64()
+/// What one worker of [`Workers`] is told to run: the call, how many
+/// times, and on how many workers.
+struct Job<'a> {
+    call: &'a (dyn Fn() -> bool + Sync),
+    calls: usize,
+    /// The workers that run: `first` and the `threads - 1` after it.
+    first: usize,
+    threads: usize,
 }
 
-/// Rounds of the 1-thread and 2-thread runs, alternated; each side keeps
-/// its best round, so a burst of load from elsewhere on the machine during
-/// one round does not decide the ratio.
-const SCALING_ROUNDS: usize = 5;
+/// Two threads spawned once and kept for every scaling round: each round
+/// releases them by a barrier, so no round pays for (or is skewed by)
+/// starting threads, and the same two threads (with their thread-local
+/// caches) serve every round of every path.
+struct Workers<'a> {
+    job: std::sync::Mutex<Option<Job<'a>>>,
+    start: std::sync::Barrier,
+    done: std::sync::Barrier,
+    /// Each worker's start and end of its part of the current job.
+    spans: [std::sync::Mutex<Option<(Instant, Instant)>>; 2],
+}
 
-fn scaling(name: &str, per_thread: usize, call: &(dyn Fn() -> bool + Sync)) {
-    timed(2, per_thread / 10, call); // warm every thread's caches
-    let (mut one, mut two) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..SCALING_ROUNDS {
-        one = one.min(timed(1, per_thread, call));
-        two = two.min(timed(2, per_thread, call));
+impl<'a> Workers<'a> {
+    fn new() -> Self {
+        Workers {
+            job: std::sync::Mutex::new(None),
+            start: std::sync::Barrier::new(3),
+            done: std::sync::Barrier::new(3),
+            spans: [std::sync::Mutex::new(None), std::sync::Mutex::new(None)],
+        }
     }
-    let (r1, r2) = (per_thread as f64 / one, 2.0 * per_thread as f64 / two);
-    println!(
-        "scaling/{name:<6} 1 thread {:>9.0} decisions/s, 2 threads {:>9.0} decisions/s: ratio {:.2} (target >= 1.8; best of {SCALING_ROUNDS} alternated rounds)",
-        r1,
-        r2,
-        r2 / r1
-    );
+
+    /// Worker `index`'s loop: wait for a job, run its share, report; a
+    /// `None` job ends it.
+    fn serve(&self, index: usize) {
+        loop {
+            self.start.wait();
+            let (call, calls, active) = match &*self.job.lock().unwrap() {
+                Some(j) => (j.call, j.calls, (index + 2 - j.first) % 2 < j.threads),
+                None => return,
+            };
+            if active {
+                let t = Instant::now();
+                for _ in 0..calls {
+                    black_box(call());
+                }
+                *self.spans[index].lock().unwrap() = Some((t, Instant::now()));
+            }
+            self.done.wait();
+        }
+    }
+
+    /// Seconds from the first worker's start to the last one's end for
+    /// `threads` workers from `first` on making `calls` calls each.
+    fn run(
+        &self,
+        first: usize,
+        threads: usize,
+        calls: usize,
+        call: &'a (dyn Fn() -> bool + Sync),
+    ) -> f64 {
+        *self.job.lock().unwrap() = Some(Job {
+            call,
+            calls,
+            first,
+            threads,
+        });
+        for s in &self.spans {
+            *s.lock().unwrap() = None;
+        }
+        self.start.wait();
+        self.done.wait();
+        let spans: Vec<(Instant, Instant)> = self
+            .spans
+            .iter()
+            .filter_map(|s| *s.lock().unwrap())
+            .collect();
+        let first = spans.iter().map(|s| s.0).min().unwrap();
+        let last = spans.iter().map(|s| s.1).max().unwrap();
+        (last - first).as_secs_f64()
+    }
+
+    fn stop(&self) {
+        *self.job.lock().unwrap() = None;
+        self.start.wait();
+    }
+}
+
+/// Scaling rounds: each round times every path on one worker, then on two
+/// (the same two threads throughout, see [`Workers`]); the paths take
+/// turns within a round, so a burst of load from elsewhere on the machine
+/// falls on all of them alike. The median ratio is the figure; min and
+/// max show the spread.
+const SCALING_ROUNDS: usize = 9;
+
+/// 2-thread over 1-thread throughput ratio of each path, per round.
+fn scaling(paths: &[(&str, &(dyn Fn() -> bool + Sync))], per_thread: usize) {
+    let workers = Workers::new();
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    let mut rates: Vec<Vec<(f64, f64)>> = vec![Vec::new(); paths.len()];
+    std::thread::scope(|sc| {
+        for index in 0..2 {
+            let w = &workers;
+            sc.spawn(move || w.serve(index));
+        }
+        // Warm both threads' caches on every path.
+        for (_, call) in paths {
+            workers.run(0, 2, per_thread / 10, *call);
+        }
+        for round in 0..SCALING_ROUNDS {
+            for (i, (_, call)) in paths.iter().enumerate() {
+                // The single worker alternates between the two threads.
+                let one = per_thread as f64 / workers.run(round % 2, 1, per_thread, *call);
+                let two = 2.0 * per_thread as f64 / workers.run(0, 2, per_thread, *call);
+                ratios[i].push(two / one);
+                rates[i].push((one, two));
+            }
+        }
+        workers.stop();
+    });
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, (name, _)) in paths.iter().enumerate() {
+        let mut one: Vec<f64> = rates[i].iter().map(|r| r.0).collect();
+        let mut two: Vec<f64> = rates[i].iter().map(|r| r.1).collect();
+        let r = &mut ratios[i];
+        let (min, max) = (
+            r.iter().copied().fold(f64::INFINITY, f64::min),
+            r.iter().copied().fold(0.0, f64::max),
+        );
+        println!(
+            "scaling/{name:<6} ratio {:.2} median (min {min:.2}, max {max:.2}) of {SCALING_ROUNDS} rounds (target >= 1.8); 1 thread {:>9.0}/s, 2 threads {:>9.0}/s (medians)",
+            median(r),
+            median(&mut one),
+            median(&mut two),
+        );
+    }
 }
 
 fn main() {
@@ -318,18 +441,44 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000);
+        let threads: usize = std::env::var("MESH_FFI_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         let mode = std::env::var("MESH_FFI_CONTEXT").unwrap_or_default();
         let ctx = !mode.is_empty();
         // `varying`: a new context text per call, built before timing starts.
         let texts: Vec<CString> = (0..if mode == "varying" { n } else { 0 })
             .map(|i| varying_context(&s, i as u64))
             .collect();
-        for i in 0..n {
-            black_box(match (path.as_str(), texts.get(i)) {
-                ("c", Some(t)) => c_call_with(f, handle, &s, t.as_ptr()),
-                ("c", None) => c_call(f, handle, &s, ctx),
-                _ => rust_call(&rust, &s, ctx),
+        let h = handle as usize;
+        let run = || {
+            let handle = h as *const mesh_t;
+            for i in 0..n {
+                black_box(match (path.as_str(), texts.get(i)) {
+                    ("c", Some(t)) => c_call_with(f, handle, &s, t.as_ptr()),
+                    ("c", None) => c_call(f, handle, &s, ctx),
+                    ("rust", _) if threads > 1 => rust_parts_call(&rust, &s),
+                    _ => rust_call(&rust, &s, ctx),
+                });
+            }
+        };
+        if threads > 1 {
+            // As in the scaling lines: the threads' own request parts. All
+            // threads live through all calls (barriers at both ends), so
+            // none of them takes over memory another one freed on exit.
+            let both_ends = std::sync::Barrier::new(threads);
+            std::thread::scope(|sc| {
+                for _ in 0..threads {
+                    sc.spawn(|| {
+                        both_ends.wait();
+                        run();
+                        both_ends.wait();
+                    });
+                }
             });
+        } else {
+            run();
         }
         println!("{path}: {n} calls");
         assert_eq!(mesh_free(handle), mesh_result::MESH_OK);
@@ -385,21 +534,18 @@ fn main() {
     let per_thread = std::env::var("MESH_SCALING_DECISIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    scaling("c", per_thread, &|| c_call(f, h as *const mesh_t, &s, true));
-    scaling("rust", per_thread, &|| {
-        PARTS.with(|p| {
-            let p = p.get_or_init(|| parts(&s));
-            rust_call_with(&rust, &s, &p.action, &p.resource, Some(&p.context))
-        })
-    });
+        .unwrap_or(50_000);
+    let c_path = || c_call(f, h as *const mesh_t, &s, true);
+    let rust_path = || rust_parts_call(&rust, &s);
     // The machine's own parallelism in the same run: independent work that
     // shares nothing (one SHA-256 of 1 KiB per call, about a decision's
     // time), so the ratios above can be read against what 2 threads get here.
     let block = [0x5au8; 1024];
-    scaling("floor", per_thread, &|| {
-        ring::digest::digest(&ring::digest::SHA256, black_box(&block)).as_ref()[0] == 0
-    });
+    let floor = || ring::digest::digest(&ring::digest::SHA256, black_box(&block)).as_ref()[0] == 0;
+    scaling(
+        &[("c", &c_path), ("rust", &rust_path), ("floor", &floor)],
+        per_thread,
+    );
 
     assert_eq!(mesh_free(handle), mesh_result::MESH_OK);
     c.final_summary();
