@@ -54,10 +54,12 @@ struct Cand {
     hot: Hot,
 }
 
+/// The resource level of the index, with leaves of type `L`: the
+/// candidates filed under each resource key, and under none.
 #[derive(Default, Debug, Clone)]
-struct RNode {
-    by_key: Slots<Vec<Cand>>,
-    any: Vec<Cand>,
+struct RNode<L> {
+    by_key: Slots<L>,
+    any: L,
     /// [`bloom_bit`] of every key of `by_key`, so that a request none of
     /// whose resource keys can be there skips the map.
     bloom: u64,
@@ -68,16 +70,35 @@ fn bloom_bit(k: u64) -> u64 {
     1 << (k >> 58)
 }
 
+/// The principal level of the index.
 #[derive(Default, Debug, Clone)]
-struct PNode {
-    by_key: Slots<RNode>,
-    any: RNode,
+struct PNode<L> {
+    by_key: Slots<RNode<L>>,
+    any: RNode<L>,
 }
 
+/// The action level of the index: built with a list per leaf, then frozen
+/// into [`Run`]s of one array.
+#[derive(Default, Debug, Clone)]
+struct Tree<L> {
+    by_action: Slots<PNode<L>>,
+    any: PNode<L>,
+}
+
+/// The candidates of one leaf: a run of [`Index::cands`]. Small, so that
+/// the index's hash tables stay small and mostly in cache.
+#[derive(Default, Debug, Clone, Copy)]
+struct Run {
+    start: u32,
+    len: u32,
+}
+
+/// A three-level index of policies (action → principal → resource), its
+/// leaves runs of one array of candidates.
 #[derive(Default, Debug, Clone)]
 struct Index {
-    by_action: Slots<PNode>,
-    any: PNode,
+    tree: Tree<Run>,
+    cands: Vec<Cand>,
 }
 
 /// The slot of `map` for key `k`, created empty with `k`'s anchor.
@@ -314,7 +335,7 @@ fn resolve(levels: [Option<Reach<'_, '_>>; 2]) -> Option<[Option<Via>; 2]> {
 /// resource): `None` through the level's open-scope slot.
 type Path = [Option<Via>; 3];
 
-impl Index {
+impl Tree<Vec<Cand>> {
     fn insert(&mut self, p: &Policy, cand: Cand, ids: &KeyMap<u64, u32>) {
         let akeys: Vec<Option<u64>> = match &p.action {
             ActionScope::Any => vec![None],
@@ -346,6 +367,84 @@ impl Index {
         }
     }
 
+    /// The index with every leaf's candidates moved into one array, those
+    /// of one resource map next to each other. `None` past 2^32 entries.
+    fn freeze(self) -> Option<Index> {
+        fn run(cands: &mut Vec<Cand>, list: Vec<Cand>) -> Option<Run> {
+            let start = u32::try_from(cands.len()).ok()?;
+            let len = u32::try_from(list.len()).ok()?;
+            cands.extend(list);
+            u32::try_from(cands.len()).ok()?;
+            Some(Run { start, len })
+        }
+        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>) -> Option<RNode<Run>> {
+            let mut by_key = Slots::default();
+            by_key.reserve(r.by_key.len());
+            for (k, s) in r.by_key {
+                let node = run(cands, s.node)?;
+                by_key.insert(
+                    k,
+                    Slot {
+                        anchor: s.anchor,
+                        node,
+                    },
+                );
+            }
+            Some(RNode {
+                by_key,
+                any: run(cands, r.any)?,
+                bloom: r.bloom,
+            })
+        }
+        fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>) -> Option<PNode<Run>> {
+            let mut by_key = Slots::default();
+            by_key.reserve(p.by_key.len());
+            for (k, s) in p.by_key {
+                let node = rnode(cands, s.node)?;
+                by_key.insert(
+                    k,
+                    Slot {
+                        anchor: s.anchor,
+                        node,
+                    },
+                );
+            }
+            Some(PNode {
+                by_key,
+                any: rnode(cands, p.any)?,
+            })
+        }
+        let mut cands = Vec::new();
+        let mut by_action = Slots::default();
+        by_action.reserve(self.by_action.len());
+        for (k, s) in self.by_action {
+            let node = pnode(&mut cands, s.node)?;
+            by_action.insert(
+                k,
+                Slot {
+                    anchor: s.anchor,
+                    node,
+                },
+            );
+        }
+        let any = pnode(&mut cands, self.any)?;
+        cands.shrink_to_fit();
+        Some(Index {
+            tree: Tree { by_action, any },
+            cands,
+        })
+    }
+}
+
+impl Index {
+    /// The candidates of a leaf.
+    fn run(&self, r: Run) -> &[Cand] {
+        let start = r.start as usize;
+        self.cands
+            .get(start..start.saturating_add(r.len as usize))
+            .unwrap_or(&[])
+    }
+
     fn visit(
         &self,
         action: &Keys<'_>,
@@ -353,12 +452,12 @@ impl Index {
         resource: &Keys<'_>,
         f: &mut impl FnMut(u32, &Hot, Path),
     ) {
-        let on_p = |pnode: &PNode,
-                    la: Option<Reach<'_, '_>>,
-                    f: &mut dyn FnMut(u32, &Hot, Path)| {
-            let on_r =
-                |rnode: &RNode, lp: Option<Reach<'_, '_>>, f: &mut dyn FnMut(u32, &Hot, Path)| {
-                    let any = &rnode.any;
+        let on_p =
+            |pnode: &PNode<Run>, la: Option<Reach<'_, '_>>, f: &mut dyn FnMut(u32, &Hot, Path)| {
+                let on_r = |rnode: &RNode<Run>,
+                            lp: Option<Reach<'_, '_>>,
+                            f: &mut dyn FnMut(u32, &Hot, Path)| {
+                    let any = self.run(rnode.any);
                     if !any.is_empty() {
                         let Some([va, vp]) = resolve([la, lp]) else {
                             return;
@@ -370,20 +469,20 @@ impl Index {
                     if rnode.bloom & resource.bloom == 0 {
                         return;
                     }
-                    resource.matches(&rnode.by_key, |list, lr| {
+                    resource.matches(&rnode.by_key, |&list, lr| {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
                             return;
                         };
-                        for c in list {
+                        for c in self.run(list) {
                             f(c.idx, &c.hot, [va, vp, Some(vr)]);
                         }
                     });
                 };
-            on_r(&pnode.any, None, f);
-            principal.matches(&pnode.by_key, |r, lp| on_r(r, Some(lp), f));
-        };
-        on_p(&self.any, None, f);
-        action.matches(&self.by_action, |p, la| on_p(p, Some(la), f));
+                on_r(&pnode.any, None, f);
+                principal.matches(&pnode.by_key, |r, lp| on_r(r, Some(lp), f));
+            };
+        on_p(&self.tree.any, None, f);
+        action.matches(&self.tree.by_action, |p, la| on_p(p, Some(la), f));
     }
 }
 
@@ -774,8 +873,8 @@ impl PolicySet {
         set.memo_first = assign_memo_slots(&set.policies, &mut set.meta);
         let mut types = KeyMap::default();
         let mut anchors = Vec::new();
-        let mut forbids = Index::default();
-        let mut permits = Index::default();
+        let mut forbids = Tree::default();
+        let mut permits = Tree::default();
         for (i, (p, m)) in set.policies.iter().zip(&set.meta).enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let cand = Cand {
@@ -788,6 +887,17 @@ impl PolicySet {
                 Effect::Permit => permits.insert(p, cand, &anchor_ids),
             }
         }
+        let (Some(forbids), Some(permits)) = (forbids.freeze(), permits.freeze()) else {
+            return Err(PolicyError::Source(Box::new(
+                super::diagnostic::Diagnostic::new(
+                    DiagnosticKind::Limit,
+                    "more than 2^32 index entries (policies times the actions each lists)",
+                    "",
+                    "",
+                    Default::default(),
+                ),
+            )));
+        };
         (set.anchors, set.forbids, set.permits) = (anchors, forbids, permits);
         let mut types: Vec<(EntityType, u16)> = types.into_iter().collect();
         types.sort_unstable_by_key(|(_, i)| *i);
