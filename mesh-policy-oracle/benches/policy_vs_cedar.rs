@@ -10,7 +10,9 @@
 //! `../shared/bench/` (and `../../shared/bench/`) relative to the repository
 //! root; without it (or without `python3`) the benchmark says so and skips.
 //! Cedar is slow at large N, so it decides a time-bounded sample of the
-//! requests (the table says how many).
+//! requests (the table says how many). A last phase decides the requests of
+//! all sizes in turns and reports each size's p50 against the smallest's,
+//! so that the scaling ratio does not depend on when load hit the host.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mesh_core::policy::{parse_policies, validate, PolicySet, Schema};
+use mesh_core::policy::{parse_policies, validate, PolicySet, Request, Schema};
 use mesh_policy_oracle::{mesh_ids, CedarEngine, MeshEngine};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
@@ -133,7 +135,10 @@ struct Row {
     cedar: Duration,
 }
 
-fn run(n: usize, files: &Files, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+/// A size's mesh engine and requests, kept for the scaling phase.
+type Kept = (usize, MeshEngine, Vec<Request>);
+
+fn run(n: usize, files: &Files, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Kept {
     let reps = if n >= 10_000 { 3 } else { 5 };
     // Load.
     let mesh_compile = median_time(reps, || {
@@ -245,6 +250,56 @@ fn run(n: usize, files: &Files, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         mesh_reqs.len(),
         ctimes.len()
     ));
+    (n, mesh, mesh_reqs)
+}
+
+/// Rounds of the scaling phase.
+const SCALING_ROUNDS: usize = 11;
+
+/// Scaling: every size decides all its requests (each timed alone) in
+/// turn, round after round, so that a burst of load on the host falls on
+/// every size alike. Prints each size's p50 and p99 over all rounds, and
+/// the median over rounds of its p50 over the smallest size's p50 in the
+/// same round.
+fn scaling(kept: &[Kept]) {
+    let mut all: Vec<Vec<Duration>> = kept.iter().map(|_| Vec::new()).collect();
+    let mut ratios: Vec<Vec<f64>> = kept.iter().map(|_| Vec::new()).collect();
+    for _ in 0..SCALING_ROUNDS {
+        let mut p50s = Vec::new();
+        for ((_, mesh, reqs), all) in kept.iter().zip(&mut all) {
+            let mut t: Vec<Duration> = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                let t0 = Instant::now();
+                let d = mesh.policies.decide(r, &mesh.entities);
+                black_box(d.outcome());
+                t.push(t0.elapsed());
+            }
+            all.extend_from_slice(&t);
+            t.sort();
+            p50s.push(percentile(&t, 0.5).as_nanos() as f64);
+        }
+        let base = p50s.first().copied().unwrap_or(1.0).max(1.0);
+        for (r, p) in ratios.iter_mut().zip(&p50s) {
+            r.push(p / base);
+        }
+    }
+    println!();
+    println!(
+        "scaling (each size decides all its requests in turn, {SCALING_ROUNDS} rounds; target: p50 at 10,000 within 2x of p50 at 100)"
+    );
+    for (((n, _, _), t), r) in kept.iter().zip(&mut all).zip(&mut ratios) {
+        t.sort();
+        r.sort_by(f64::total_cmp);
+        println!(
+            "| {n} | p50 {} | p99 {} | p50 / p50 at {}: median of rounds {:.2} (min {:.2}, max {:.2}) |",
+            fmt(percentile(t, 0.5)),
+            fmt(percentile(t, 0.99)),
+            kept[0].0,
+            r[r.len() / 2],
+            r[0],
+            r[r.len() - 1]
+        );
+    }
 }
 
 fn main() {
@@ -263,6 +318,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    let mut kept = Vec::new();
     for n in SIZES {
         let files = match generate(&script, n) {
             Ok(f) => f,
@@ -271,7 +327,7 @@ fn main() {
                 return;
             }
         };
-        run(n, &files, &mut rows, &mut notes);
+        kept.push(run(n, &files, &mut rows, &mut notes));
     }
     println!();
     println!("| policies | metric | mesh | cedar | cedar/mesh |");
@@ -290,4 +346,5 @@ fn main() {
     for n in notes {
         println!("{n}");
     }
+    scaling(&kept);
 }
