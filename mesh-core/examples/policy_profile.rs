@@ -15,6 +15,17 @@ use std::path::Path;
 
 use mesh_core::policy::{parse_policies, validate, Decision, Entities, PolicySet, Request, Schema};
 
+/// The compiled policies, the entities and the requests of a workload.
+fn load(policies: &str, entities: &str, requests: &str) -> (PolicySet, Entities, Vec<Request>) {
+    let set = PolicySet::parse(policies, "policies.cedar").unwrap();
+    let ents = Entities::from_json_str(entities).unwrap();
+    let reqs = requests
+        .lines()
+        .map(|l| Request::from_json(&serde_json::from_str(l).unwrap()).unwrap())
+        .collect();
+    (set, ents, reqs)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(&args[1]);
@@ -51,12 +62,7 @@ fn main() {
             }
         }
         "decide" => {
-            let set = PolicySet::parse(&policies, "policies.cedar").unwrap();
-            let ents = Entities::from_json_str(&entities).unwrap();
-            let reqs: Vec<Request> = requests
-                .lines()
-                .map(|l| Request::from_json(&serde_json::from_str(l).unwrap()).unwrap())
-                .collect();
+            let (set, ents, reqs) = load(&policies, &entities, &requests);
             let mut d = Decision::new(&set);
             for _ in 0..rounds {
                 for r in &reqs {
@@ -67,12 +73,7 @@ fn main() {
             eprintln!("decided {} requests x {rounds}", reqs.len());
         }
         "time" => {
-            let set = PolicySet::parse(&policies, "policies.cedar").unwrap();
-            let ents = Entities::from_json_str(&entities).unwrap();
-            let reqs: Vec<Request> = requests
-                .lines()
-                .map(|l| Request::from_json(&serde_json::from_str(l).unwrap()).unwrap())
-                .collect();
+            let (set, ents, reqs) = load(&policies, &entities, &requests);
             let mut all = Vec::new();
             let mut by = [Vec::new(), Vec::new()];
             for _ in 0..rounds {

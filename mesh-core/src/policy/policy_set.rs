@@ -377,12 +377,13 @@ impl Tree<Vec<Cand>> {
             u32::try_from(cands.len()).ok()?;
             Some(Run { start, len })
         }
-        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>) -> Option<RNode<Run>> {
-            let mut by_key = Slots::default();
-            by_key.reserve(r.by_key.len());
-            for (k, s) in r.by_key {
-                let node = run(cands, s.node)?;
-                by_key.insert(
+        /// `map` with every slot's node converted by `f`.
+        fn slots<A, B>(map: Slots<A>, mut f: impl FnMut(A) -> Option<B>) -> Option<Slots<B>> {
+            let mut out = Slots::default();
+            out.reserve(map.len());
+            for (k, s) in map {
+                let node = f(s.node)?;
+                out.insert(
                     k,
                     Slot {
                         anchor: s.anchor,
@@ -390,43 +391,23 @@ impl Tree<Vec<Cand>> {
                     },
                 );
             }
+            Some(out)
+        }
+        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>) -> Option<RNode<Run>> {
             Some(RNode {
-                by_key,
+                by_key: slots(r.by_key, |list| run(cands, list))?,
                 any: run(cands, r.any)?,
                 bloom: r.bloom,
             })
         }
         fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>) -> Option<PNode<Run>> {
-            let mut by_key = Slots::default();
-            by_key.reserve(p.by_key.len());
-            for (k, s) in p.by_key {
-                let node = rnode(cands, s.node)?;
-                by_key.insert(
-                    k,
-                    Slot {
-                        anchor: s.anchor,
-                        node,
-                    },
-                );
-            }
             Some(PNode {
-                by_key,
+                by_key: slots(p.by_key, |r| rnode(cands, r))?,
                 any: rnode(cands, p.any)?,
             })
         }
         let mut cands = Vec::new();
-        let mut by_action = Slots::default();
-        by_action.reserve(self.by_action.len());
-        for (k, s) in self.by_action {
-            let node = pnode(&mut cands, s.node)?;
-            by_action.insert(
-                k,
-                Slot {
-                    anchor: s.anchor,
-                    node,
-                },
-            );
-        }
+        let by_action = slots(self.by_action, |p| pnode(&mut cands, p))?;
         let any = pnode(&mut cands, self.any)?;
         cands.shrink_to_fit();
         Some(Index {
