@@ -3,6 +3,10 @@
 //! `policy_profile DIR entities|parse|validate|compile|decide|time [ROUNDS]`.
 //! `time` times each decision alone and prints percentiles (ns) over all
 //! decisions and separately for those a forbid denied and the others.
+//! `decide-split` decides like `decide`, but through `forbid_denied` for
+//! the requests a forbid denies and `others` for the rest, so that
+//! `--toggle-collect` on one of them counts that class alone, in the cache
+//! state the mixed sequence leaves.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -72,6 +76,29 @@ fn main() {
             }
             eprintln!("decided {} requests x {rounds}", reqs.len());
         }
+        "decide-split" => {
+            let (set, ents, reqs) = load(&policies, &entities, &requests);
+            let mut d = Decision::new(&set);
+            let class: Vec<bool> = reqs
+                .iter()
+                .map(|r| forbid_denied_reason(&set.decide(r, &ents)))
+                .collect();
+            for _ in 0..rounds {
+                for (r, &f) in reqs.iter().zip(&class) {
+                    if f {
+                        forbid_denied(&set, black_box(r), &ents, &mut d);
+                    } else {
+                        others(&set, black_box(r), &ents, &mut d);
+                    }
+                    black_box(d.outcome());
+                }
+            }
+            let n = class.iter().filter(|f| **f).count();
+            eprintln!(
+                "decided {} requests x {rounds} ({n} forbid-denied)",
+                reqs.len()
+            );
+        }
         "time" => {
             let (set, ents, reqs) = load(&policies, &entities, &requests);
             let mut all = Vec::new();
@@ -83,11 +110,7 @@ fn main() {
                     black_box(d.outcome());
                     let e = t.elapsed().as_nanos() as u64;
                     all.push(e);
-                    let f = matches!(
-                        d.reason(),
-                        mesh_core::policy::Reason::ForbidMatched
-                            | mesh_core::policy::Reason::ForbidErrored
-                    );
+                    let f = forbid_denied_reason(&d);
                     by[usize::from(f)].push(e);
                 }
             }
@@ -110,4 +133,26 @@ fn main() {
         }
         _ => panic!("unknown phase `{phase}`"),
     }
+}
+
+/// Whether a forbid decided `d`.
+fn forbid_denied_reason(d: &Decision<'_>) -> bool {
+    matches!(
+        d.reason(),
+        mesh_core::policy::Reason::ForbidMatched | mesh_core::policy::Reason::ForbidErrored
+    )
+}
+
+/// A decision a forbid denies (its own symbol for `--toggle-collect`).
+#[inline(never)]
+fn forbid_denied<'p>(set: &'p PolicySet, r: &Request, ents: &Entities, d: &mut Decision<'p>) {
+    black_box(1u8);
+    set.decide_into(r, ents, d);
+}
+
+/// Any other decision (its own symbol for `--toggle-collect`).
+#[inline(never)]
+fn others<'p>(set: &'p PolicySet, r: &Request, ents: &Entities, d: &mut Decision<'p>) {
+    black_box(2u8);
+    set.decide_into(r, ents, d);
 }
