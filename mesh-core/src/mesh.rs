@@ -1096,44 +1096,88 @@ enum OwnedEvalError {
     Other(EvalError<'static>),
 }
 
+impl OwnedEvalError {
+    fn new(error: EvalError<'_>) -> Self {
+        match error {
+            EvalError::MissingAttribute { attr, span } => OwnedEvalError::MissingAttribute {
+                attr: attr.into(),
+                span,
+            },
+            EvalError::TypeMismatch {
+                op,
+                expected,
+                found,
+                span,
+            } => OwnedEvalError::Other(EvalError::TypeMismatch {
+                op,
+                expected,
+                found,
+                span,
+            }),
+            EvalError::UnknownEntity { span } => {
+                OwnedEvalError::Other(EvalError::UnknownEntity { span })
+            }
+            EvalError::Overflow { op, span } => {
+                OwnedEvalError::Other(EvalError::Overflow { op, span })
+            }
+            EvalError::BadExtensionValue { func, span } => {
+                OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
+            }
+        }
+    }
+
+    /// Whether this is `error` (what [`OwnedEvalError::new`] would make of it).
+    fn is(&self, error: &EvalError<'_>) -> bool {
+        match (self, error) {
+            (
+                OwnedEvalError::MissingAttribute { attr, span },
+                EvalError::MissingAttribute { attr: a, span: s },
+            ) => **attr == **a && span == s,
+            (OwnedEvalError::MissingAttribute { .. }, _) => false,
+            (OwnedEvalError::Other(e), error) => e == error,
+        }
+    }
+}
+
 impl DecisionErrors {
     fn new<'p>(errors: impl Iterator<Item = (PolicyId, EvalError<'p>)>) -> Self {
-        let raw = errors
-            .map(|(policy, error)| {
-                let owned = match error {
-                    EvalError::MissingAttribute { attr, span } => {
-                        OwnedEvalError::MissingAttribute {
-                            attr: attr.into(),
-                            span,
-                        }
-                    }
-                    EvalError::TypeMismatch {
-                        op,
-                        expected,
-                        found,
-                        span,
-                    } => OwnedEvalError::Other(EvalError::TypeMismatch {
-                        op,
-                        expected,
-                        found,
-                        span,
-                    }),
-                    EvalError::UnknownEntity { span } => {
-                        OwnedEvalError::Other(EvalError::UnknownEntity { span })
-                    }
-                    EvalError::Overflow { op, span } => {
-                        OwnedEvalError::Other(EvalError::Overflow { op, span })
-                    }
-                    EvalError::BadExtensionValue { func, span } => {
-                        OwnedEvalError::Other(EvalError::BadExtensionValue { func, span })
-                    }
-                };
-                (policy, owned)
-            })
-            .collect();
         DecisionErrors {
-            raw,
+            raw: errors
+                .map(|(policy, error)| (policy, OwnedEvalError::new(error)))
+                .collect(),
             text: OnceLock::new(),
+        }
+    }
+
+    /// Makes these the errors `errors` lists, in place: an entry equal to
+    /// the one already at its position is kept (no allocation), the list
+    /// keeps its allocation, and the rendered text is dropped only if an
+    /// entry changed. A decision made again for the same request (a host
+    /// reusing its decision, see [`Mesh::authorize_into`]) usually meets
+    /// the same errors.
+    fn refill<'p>(&mut self, errors: impl Iterator<Item = (&'p PolicyId, EvalError<'p>)>) {
+        let mut changed = false;
+        let mut n = 0;
+        for (policy, error) in errors {
+            match self.raw.get_mut(n) {
+                Some((p, e)) if p == policy && e.is(&error) => {}
+                Some(entry) => {
+                    *entry = (policy.clone(), OwnedEvalError::new(error));
+                    changed = true;
+                }
+                None => {
+                    self.raw.push((policy.clone(), OwnedEvalError::new(error)));
+                    changed = true;
+                }
+            }
+            n += 1;
+        }
+        if n != self.raw.len() {
+            self.raw.truncate(n);
+            changed = true;
+        }
+        if changed {
+            self.text.take();
         }
     }
 
@@ -1357,7 +1401,12 @@ fn decide_into(
     out.reason = d.reason().as_str();
     out.policies.clear();
     out.policies.extend(determining_ids(&d, ids));
-    out.errors = decision_errors(&d, ids);
+    out.errors.refill(
+        d.errors
+            .as_slice()
+            .iter()
+            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id, e))),
+    );
     out.advice.clear();
     out.advice.extend(d.advice().map(str::to_owned));
     out.credential_error = None;
@@ -1464,5 +1513,41 @@ mod tests {
             format!("{:?}", Credential::detect("secret")),
             "Credential::Bearer(redacted)"
         );
+    }
+
+    #[test]
+    fn refilled_errors_match_new_ones_and_keep_what_is_unchanged() {
+        let p0 = PolicyId::new("policy0");
+        let p1 = PolicyId::new("policy1");
+        let missing = |attr| EvalError::MissingAttribute {
+            attr,
+            span: Span::new(3, 9),
+        };
+        let overflow = EvalError::Overflow {
+            op: "+",
+            span: Span::new(1, 2),
+        };
+        let first = [(&p0, missing("dept")), (&p1, overflow)];
+        let mut errors = DecisionErrors::new(first.iter().map(|(p, e)| ((*p).clone(), *e)));
+        let rendered = errors.rendered().to_vec();
+        let text_at = errors.rendered().as_ptr();
+        // The same errors: nothing is rebuilt, the text stays.
+        errors.refill(first.iter().map(|(p, e)| (*p, *e)));
+        assert_eq!(errors.rendered().as_ptr(), text_at);
+        assert_eq!(errors.rendered(), rendered);
+        // Each kind of change gives what `new` gives for the same list.
+        let cases: [Vec<(&PolicyId, EvalError<'_>)>; 5] = [
+            vec![(&p0, missing("team")), (&p1, overflow)],
+            vec![(&p1, missing("dept")), (&p1, overflow)],
+            vec![(&p0, missing("dept"))],
+            vec![(&p0, missing("dept")), (&p1, overflow), (&p0, overflow)],
+            vec![],
+        ];
+        for case in cases {
+            errors.refill(case.iter().map(|(p, e)| (*p, *e)));
+            let fresh = DecisionErrors::new(case.iter().map(|(p, e)| ((*p).clone(), *e)));
+            assert_eq!(errors.rendered(), fresh.rendered());
+            assert_eq!(errors.raw.len(), case.len());
+        }
     }
 }

@@ -5,10 +5,15 @@
 //! over Rust, and 2 threads on one shared `mesh_t` give ≥ 1.8× the
 //! throughput of one.
 //!
-//! - `rust/authorize_cached` vs `c/mesh_authorize`: no context, identical
-//!   work on both sides, so the difference is the boundary alone (argument
-//!   checks, handle lookup, entity-reference parsing, decision handle,
-//!   `mesh_decision_effect`, `mesh_decision_free`);
+//! - `rust/authorize_cached` vs `c/mesh_authorize`: no context, the same
+//!   decision on both sides; the C side adds the boundary (argument checks,
+//!   handle lookup, entity-reference parsing, decision handle,
+//!   `mesh_decision_effect`, `mesh_decision_free`) and saves what reusing
+//!   its decision slot saves (`Mesh::authorize_into` overwrites the freed
+//!   decision: its lists keep their allocations and unchanged evaluation
+//!   errors are kept, where `Mesh::authorize` builds a new decision that
+//!   the caller drops). The boundary alone is the C path's instructions in
+//!   libmesh's own code plus `strnlen` (under callgrind);
 //! - `rust/authorize_cached_ctx` vs `c/mesh_authorize_ctx`: the workload's
 //!   request context, a `Record` clone in Rust and the same JSON text on
 //!   every call through C (served from libmesh's per-thread context cache
