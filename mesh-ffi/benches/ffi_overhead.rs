@@ -13,7 +13,9 @@
 //!   decision: its lists keep their allocations and unchanged evaluation
 //!   errors are kept, where `Mesh::authorize` builds a new decision that
 //!   the caller drops). The boundary alone is the C path's instructions in
-//!   libmesh's own code plus `strnlen` (under callgrind);
+//!   libmesh's own code plus `strnlen` (under callgrind), and in time the
+//!   alternating batches against `Mesh::authorize_into` reusing one
+//!   decision (printed as "the boundary alone");
 //! - `rust/authorize_cached_ctx` vs `c/mesh_authorize_ctx`: the workload's
 //!   request context, a `Record` clone in Rust and the same JSON text on
 //!   every call through C (served from libmesh's per-thread context cache
@@ -519,6 +521,31 @@ fn main() {
         || rust_call(&rust, &s, false),
         || c_call(f, h as *const mesh_t, &s, false),
     );
+    // The strictest comparison: Rust reusing one decision as the C side
+    // reuses its decision slot, so the difference is the boundary alone.
+    let mut reused = rust.authorize(
+        Credential::Bearer(s.token_str.as_str()),
+        &s.action,
+        &s.resource,
+        Record::default(),
+        now(),
+    );
+    let (rr, cr) = interleaved(
+        200,
+        200,
+        || {
+            rust.authorize_into(
+                Credential::Bearer(black_box(s.token_str.as_str())),
+                &s.action,
+                &s.resource,
+                Record::default(),
+                now(),
+                &mut reused,
+            );
+            reused.is_allowed()
+        },
+        || c_call(f, h as *const mesh_t, &s, false),
+    );
     println!(
         "ffi overhead (no context):   C {cc:.0} ns - Rust {r:.0} ns = {:+.0} ns per call (target <= 100 ns)",
         cc - r
@@ -526,6 +553,10 @@ fn main() {
     println!(
         "ffi overhead (no context, alternating batches, best of 200): C {ci:.0} ns - Rust {ri:.0} ns = {:+.0} ns per call",
         ci - ri
+    );
+    println!(
+        "ffi overhead (no context, alternating batches, best of 200, Rust reusing its decision through `authorize_into`): C {cr:.0} ns - Rust {rr:.0} ns = {:+.0} ns per call (the boundary alone)",
+        cr - rr
     );
     println!(
         "ffi overhead (JSON context): C {cx:.0} ns - Rust {rx:.0} ns = {:+.0} ns per call (same context text: cached)",
