@@ -380,9 +380,9 @@ const SEVEN_BYTES: u64 = (1 << 56) - 1;
 
 /// The common header shapes, by fixed byte patterns: an object of string
 /// members `alg`, `kid` and `typ` only (in any order, each at most once,
-/// `alg` present), no whitespace, in a text without backslashes. `None`
-/// for anything else: [`scan_header`] then reads it member by member (it
-/// accepts every header this accepts, with the same result).
+/// `alg` present), no whitespace, no backslash. `None` for anything else:
+/// [`scan_header`] then reads it member by member (it accepts every header
+/// this accepts, with the same result).
 #[inline(always)]
 fn common_header(text: &str) -> Option<FastHeader<'_>> {
     let b = text.as_bytes();
@@ -394,7 +394,7 @@ fn common_header(text: &str) -> Option<FastHeader<'_>> {
     loop {
         // The name, the colon and the value's `"` in one word.
         let member = swar::word(b.get(i..i + 8)?) & SEVEN_BYTES;
-        let (s, e) = string_at(b, i + 6)?;
+        let (s, e) = plain_string_at(b, i + 6)?;
         let value = slice(text, s, e)?;
         match member {
             MEMBER_ALG if alg.is_none() => alg = Some(alg_of(value)?),
@@ -419,10 +419,33 @@ fn common_header(text: &str) -> Option<FastHeader<'_>> {
 /// supported `alg`, no `crit`, `b64` only `true`, key headers only when
 /// `ignore_key_headers`.
 fn scan_header(text: &str, ignore_key_headers: bool) -> Option<FastHeader<'_>> {
-    if memchr::memchr(b'\\', text.as_bytes()).is_some() {
-        return None;
+    // The common shape finds any backslash itself (in its values: its
+    // other bytes are fixed patterns).
+    common_header(text).or_else(|| {
+        if has_backslash(text.as_bytes()) {
+            return None;
+        }
+        header_members(text, ignore_key_headers)
+    })
+}
+
+/// Whether `b` holds a `\`, eight bytes at a time (for short texts such
+/// as a header, where a `memchr` call costs more than the search).
+fn has_backslash(b: &[u8]) -> bool {
+    let mut found = 0;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        found |= backslash_mask(swar::word(chunk));
     }
-    common_header(text).or_else(|| header_members(text, ignore_key_headers))
+    // The padding bytes are zero, never a backslash.
+    found |= backslash_mask(swar::tail_word(b));
+    found != 0
+}
+
+/// The high bit of each byte of `w` that is a `\`.
+#[inline(always)]
+fn backslash_mask(w: u64) -> u64 {
+    swar::eq7(w & swar::LOW7, b'\\') & !w
 }
 
 /// [`scan_header`] member by member, in a text without backslashes.
@@ -694,24 +717,86 @@ fn next_byte(b: &[u8], i: usize) -> Option<(u8, usize)> {
 /// control byte or at the end of the text.
 #[inline(always)]
 fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
-    const QUOTES: u64 = swar::ONES * b'"' as u64;
     let start = at + 1;
-    let mut i = start;
-    // Eight bytes at a time: stop at the first `"` or control byte.
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = swar::word(chunk);
-        let q = w ^ QUOTES;
-        // The lowest flagged byte is exact (borrows only run upwards).
-        let m = (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w)
-            & swar::HIGHS;
+    let body = b.get(start..)?;
+    // Eight bytes at a time: stop at the first `"` or control byte. The
+    // rest of the body shrinks by whole words (one length test a step).
+    let mut rest = body;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*chunk);
+        let m = stop_mask(w);
         if m != 0 {
-            let end = i + (m.trailing_zeros() / 8) as usize;
-            return (*b.get(end)? == b'"').then_some((start, end));
+            let n = m.trailing_zeros() / 8;
+            let end = start + (body.len() - rest.len()) + n as usize;
+            return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
         }
-        i += 8;
+        rest = tail;
     }
-    let end = i + b.get(i..)?.iter().position(|&c| c == b'"' || c < 0x20)?;
-    (*b.get(end)? == b'"').then_some((start, end))
+    let n = rest.iter().position(|&c| c == b'"' || c < 0x20)?;
+    let end = start + (body.len() - rest.len()) + n;
+    (rest.get(n) == Some(&b'"')).then_some((start, end))
+}
+
+/// The string whose `"` is at `at` (as [`string_at`]), `None` also when a
+/// backslash comes before its closing `"` (for texts not searched for
+/// backslashes first).
+#[inline(always)]
+fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let start = at + 1;
+    let body = b.get(start..)?;
+    let mut rest = body;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*chunk);
+        let m = stop_mask(w) | backslash_mask(w);
+        if m != 0 {
+            let n = m.trailing_zeros() / 8;
+            let end = start + (body.len() - rest.len()) + n as usize;
+            return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
+        }
+        rest = tail;
+    }
+    let n = rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    let end = start + (body.len() - rest.len()) + n;
+    (rest.get(n) == Some(&b'"')).then_some((start, end))
+}
+
+/// The member name whose `"` is at `at`, in a text without backslashes:
+/// its body's start and end (as [`string_at`]), its [`key_word`], and
+/// whether a `:` follows the closing `"` at once (`false` may also mean
+/// not seen). A name shorter than eight bytes (most claim names) is read
+/// from the one word after the `"`: its end, its key word and (below seven
+/// bytes) the `:` all come from that load.
+#[inline(always)]
+fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
+    let start = at + 1;
+    if let Some(chunk) = b.get(start..start + 8) {
+        let w = swar::word(chunk);
+        let m = stop_mask(w);
+        if m != 0 {
+            // The first `"` or control byte, at byte `n` of `w`.
+            let n = m.trailing_zeros() / 8;
+            if (w >> (8 * n)) as u8 != b'"' {
+                return None;
+            }
+            let word = w & ((1u64 << (8 * n)) - 1);
+            let colon = n < 7 && (w >> (8 * (n + 1))) as u8 == b':';
+            return Some((start, start + n as usize, word, colon));
+        }
+    }
+    let (s, e) = string_at(b, at)?;
+    Some((s, e, key_word(b, s, b.get(s..e)?), false))
+}
+
+/// The high bit of each byte of `w` that is a `"` or a control byte
+/// (below 0x20); the lowest flagged byte is exact (borrows only run
+/// upwards), the ones above it may not be.
+#[inline(always)]
+fn stop_mask(w: u64) -> u64 {
+    const QUOTES: u64 = swar::ONES * b'"' as u64;
+    let q = w ^ QUOTES;
+    (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w) & swar::HIGHS
 }
 
 /// The literal `word` at `i` of `b`, and the position after it.
@@ -812,12 +897,17 @@ impl<'a> FastClaims<'a> {
             if *b.get(i)? != b'"' {
                 return None;
             }
-            let (ks, ke) = string_at(b, i)?;
-            let (c, j) = next_byte(b, ke + 1)?;
-            if c != b':' {
-                return None;
-            }
-            let (c, j) = next_byte(b, j + 1)?;
+            let (ks, ke, word, colon) = key_at(b, i)?;
+            let j = if colon {
+                ke + 2
+            } else {
+                let (c, j) = next_byte(b, ke + 1)?;
+                if c != b':' {
+                    return None;
+                }
+                j + 1
+            };
+            let (c, j) = next_byte(b, j)?;
             let (val, j) = if c == b'[' {
                 out.array(b, j + 1)?
             } else {
@@ -825,7 +915,6 @@ impl<'a> FastClaims<'a> {
             };
             i = j;
             let key = b.get(ks..ke)?;
-            let word = key_word(b, ks, key);
             match name_of(key, word) {
                 Name::Slot(s) => {
                     let slot = out.mapped.get_mut(s as usize)?;
@@ -1023,11 +1112,10 @@ impl<'a> FastClaims<'a> {
     }
 
     /// Most strings [`FastClaims::push_list`] adds for `slot`.
+    #[inline(always)]
     fn list_len(&self, slot: Slot, split_spaces: bool) -> usize {
         match self.get(slot) {
-            Some(Val::Str(s, e)) if split_spaces => {
-                memchr::memchr_iter(b' ', self.str(s, e).as_bytes()).count() + 1
-            }
+            Some(Val::Str(s, e)) if split_spaces => count_spaces(self.str(s, e).as_bytes()) + 1,
             Some(Val::Str(..)) => 1,
             Some(Val::Array { len, .. }) => len as usize,
             _ => 0,
@@ -1109,22 +1197,59 @@ fn push_words(s: &str, offset: usize, out: &mut Packer) {
     let b = s.as_bytes();
     let mut word_start = 0;
     let mut base = 0;
-    swar::for_each_word(b, |w| {
-        // Bytes equal to a space (the padding bytes are zero).
-        let mut m = swar::eq7(w & swar::LOW7, b' ') & !w;
-        while m != 0 {
-            let at = base + (m.trailing_zeros() / 8) as usize;
-            if at > word_start {
-                out.part(offset + word_start, offset + at);
-            }
-            word_start = at + 1;
-            m &= m - 1;
-        }
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let spaces = space_mask(swar::word(chunk));
+        push_words_of(spaces, base, offset, &mut word_start, out);
         base += 8;
-    });
+    }
+    if !chunks.remainder().is_empty() {
+        // The padding bytes are zero, never spaces.
+        let spaces = space_mask(swar::tail_word(b));
+        push_words_of(spaces, base, offset, &mut word_start, out);
+    }
     if word_start < b.len() {
         out.part(offset + word_start, offset + b.len());
     }
+}
+
+/// The high bit of each byte of `w` that is a space.
+#[inline(always)]
+fn space_mask(w: u64) -> u64 {
+    swar::eq7(w & swar::LOW7, b' ') & !w
+}
+
+/// The words that end at the spaces flagged in `spaces` (the word of `s`
+/// at `base`), as [`push_words`] adds them.
+#[inline(always)]
+fn push_words_of(
+    mut spaces: u64,
+    base: usize,
+    offset: usize,
+    word_start: &mut usize,
+    out: &mut Packer,
+) {
+    while spaces != 0 {
+        let at = base + (spaces.trailing_zeros() / 8) as usize;
+        if at > *word_start {
+            out.part(offset + *word_start, offset + at);
+        }
+        *word_start = at + 1;
+        spaces &= spaces - 1;
+    }
+}
+
+/// The number of spaces in `b`, eight bytes at a time.
+fn count_spaces(b: &[u8]) -> usize {
+    let mut n = 0;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        n += space_mask(swar::word(chunk)).count_ones() as usize;
+    }
+    if !chunks.remainder().is_empty() {
+        n += space_mask(swar::tail_word(b)).count_ones() as usize;
+    }
+    n
 }
 
 /// A compact JWS split at its dots, its header scanned.
@@ -1354,6 +1479,9 @@ mod tests {
         r#" "kid" : "k" "#,
         "\"kid\":\"a\u{1}b\"",
         r#""kid":"a"#,
+        r#""kid":"a\"b""#,
+        r#""kid":"k\u0031""#,
+        r#""typ":"\\""#,
     ];
 
     #[test]
@@ -1380,6 +1508,9 @@ mod tests {
             r#"{"alg":"HS256","typ":"a"b"}"#,
             r#"{"alg":"HS256"#,
             "{\"alg\":\"HS256\",\"kid\":\"\t\"}",
+            r#"{"alg":"HS256","kid":"a\"b"}"#,
+            r#"{"alg":"HS256","kid":"a\u0062"}"#,
+            r#"{"alg":"HS256","kid":"0123456789\\"}"#,
             "",
             "{}",
         ] {
@@ -1461,6 +1592,9 @@ mod tests {
         ) {
             let members: Vec<&str> = picks.iter().map(|&i| HEADER_MEMBERS[i]).collect();
             let text = format!("{{{}}}{tail}", members.join(","));
+            if text.contains('\\') {
+                prop_assert!(common_header(&text).is_none(), "{}", text);
+            }
             if let Some(fast) = common_header(&text) {
                 prop_assert_eq!(Some(fast), header_members(&text, false), "{}", text);
             }
@@ -1470,6 +1604,36 @@ mod tests {
         fn words_split_as_split_does(s in "[a b\u{e9}\u{2713}]{0,40}") {
             let want: Vec<String> = s.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
             prop_assert_eq!(words(&s), want);
+            prop_assert_eq!(count_spaces(s.as_bytes()), s.matches(' ').count());
+        }
+
+        #[test]
+        fn backslashes_are_found_anywhere(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'\\'), Just(0xdc), Just(b'a'), any::<u8>()], 0..40),
+        ) {
+            prop_assert_eq!(has_backslash(&bytes), bytes.contains(&b'\\'));
+        }
+
+        #[test]
+        fn member_names_read_as_strings_do(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b':'), Just(b'a'), Just(0x1f), Just(0xc3), any::<u8>()], 0..24),
+            lead in 0..3usize,
+        ) {
+            let mut text = vec![b' '; lead];
+            text.push(b'"');
+            text.extend(&bytes);
+            let want = string_at(&text, lead).map(|(s, e)| {
+                let key = &text[s..e];
+                (s, e, key_word(&text, s, key))
+            });
+            let got = key_at(&text, lead);
+            prop_assert_eq!(got.map(|(s, e, w, _)| (s, e, w)), want);
+            // A `:` said to follow the name does follow it.
+            if let Some((_, e, _, colon)) = got {
+                prop_assert!(!colon || text.get(e + 1) == Some(&b':'), "{:?}", text);
+            }
         }
 
         #[test]
