@@ -697,11 +697,13 @@ fn public_id_bytes(key_id: &str) -> Option<[u8; ID_BYTES]> {
     Some(id)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+/// Whether two digests are equal, in time independent of where they differ:
+/// every word is compared, the differences gathered before the one test.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
     std::hint::black_box(diff) == 0
 }
 
@@ -754,6 +756,19 @@ mod tests {
         spec.entitlements.push("invoices:read".into());
         let key = store.issue(rng, spec).unwrap();
         (store, key)
+    }
+
+    #[test]
+    fn digest_compare_sees_every_byte() {
+        let a: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert!(constant_time_eq(&a, &a.clone()));
+        for i in 0..32 {
+            for bit in [0x01, 0x80] {
+                let mut b = a;
+                b[i] ^= bit;
+                assert!(!constant_time_eq(&a, &b), "byte {i}");
+            }
+        }
     }
 
     #[test]
