@@ -171,9 +171,13 @@ fn fold_ascii(src: &[u8], dst: &mut [u8]) {
 /// prefixes after which its actor key is not the name itself or its lower
 /// case.
 fn special_prefix(name: &[u8]) -> bool {
-    // The first eight bytes (zero-padded), ASCII lower-cased.
     let head = name.get(..8).map_or_else(|| tail_word(name), word);
-    let head = head | (between(head, b'@', b'[') >> 2);
+    special_head(head | (between(head, b'@', b'[') >> 2))
+}
+
+/// [`special_prefix`] of a name whose first eight bytes (zero-padded),
+/// ASCII lower-cased, are `head`.
+fn special_head(head: u64) -> bool {
     (head & 0x00ff_ffff_ffff_ffff) == word_of(b"mailto:\0")
         || (head & 0xffff_ffff) == word_of(b"arn:\0\0\0\0")
         || (head & 0xffff_ffff) == word_of(b"s-1-\0\0\0\0")
@@ -190,6 +194,7 @@ const SCAN_CLAIMS: usize = 16;
 /// The `email` and `upn` claims, when strings. A token's few remaining
 /// claims are scanned (two string compares each), cheaper than hashing both
 /// names with the map's SipHash.
+#[inline]
 fn email_and_upn(claims: &serde_json::Map<String, Value>) -> [Option<&str>; 2] {
     if claims.len() > SCAN_CLAIMS {
         return ["email", "upn"].map(|n| claims.get(n).and_then(Value::as_str));
@@ -636,16 +641,23 @@ impl RevocationSet {
         let mut raw = filter.hash_start(TAG_SUBJECT, bytes.len());
         let mut folded = raw;
         let (mut upper, mut any) = (0u64, 0u64);
+        // The first folded word, for the prefixes.
+        let (mut head, mut words) = (0u64, 0usize);
         for_each_word(bytes, |w| {
             let up = between(w, b'@', b'[');
             upper |= up;
             any |= w;
             raw = filter.hash_word(raw, w);
             // 0x80 >> 2 is 0x20, the case bit.
-            folded = filter.hash_word(folded, w | (up >> 2));
+            let lower = w | (up >> 2);
+            folded = filter.hash_word(folded, lower);
+            if words == 0 {
+                head = lower;
+            }
+            words += 1;
         });
         let padded = |b: u8| b == b' ' || (b'\t'..=b'\r').contains(&b);
-        if any & HIGHS != 0 || padded(first) || padded(last) || special_prefix(bytes) {
+        if any & HIGHS != 0 || padded(first) || padded(last) || special_head(head) {
             return true;
         }
         filter.may_contain_hash(filter.hash_end(folded))
