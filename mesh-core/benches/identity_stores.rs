@@ -116,9 +116,43 @@ fn revocations(c: &mut Criterion) {
     assert!(set.check(&ok, now).is_none());
     assert!(set.check(&revoked, now).is_some());
 
+    // 1,024 distinct unrevoked identities in turn: their filter words are
+    // not in cache, as for the traffic of many users.
+    let many: Vec<Identity> = (0..1024u64)
+        .map(|i| {
+            let mut id = Identity::builder(
+                format!("00u{i}xyz"),
+                "https://idp.example.com",
+                IdentityKind::Human,
+            );
+            id.token_id = Some(format!("{i:08x}-0000-4c3b-9f0d-1b2c3d4e5f60"));
+            id.session_id = Some(format!("sid-ok-{i}"));
+            id.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
+            id.device = Some(DevicePosture {
+                device_id: format!("dev-ok-{i}"),
+                ..DevicePosture::default()
+            });
+            id.claims.insert(
+                "email".into(),
+                serde_json::json!(format!("Bob{i}@Example.com")),
+            );
+            id.build()
+        })
+        .collect();
+    for id in &many {
+        assert!(set.check(id, now).is_none());
+    }
+
     let mut g = c.benchmark_group("revocation_1m");
     g.bench_function("mesh_check_not_revoked", |b| {
         b.iter(|| black_box(set.check(black_box(&ok), now)))
+    });
+    let mut m = 0;
+    g.bench_function("mesh_check_not_revoked_1024_users", |b| {
+        b.iter(|| {
+            m = (m + 1) % many.len();
+            black_box(set.check(black_box(&many[m]), now))
+        })
     });
     g.bench_function("mesh_check_revoked_jti", |b| {
         b.iter(|| black_box(set.check(black_box(&revoked), now)))
@@ -143,6 +177,27 @@ fn revocations(c: &mut Criterion) {
         },
         || {
             black_box(set.check(black_box(&ok), now));
+        },
+    );
+    // The same over the 1,024 users, against the map lookup of as many
+    // absent token ids (each a cache miss too).
+    let absent: Vec<String> = (0..1024u64)
+        .map(|i| format!("{i:08x}-0000-4c3b-9f0d-1b2c3d4e5f60"))
+        .collect();
+    let (mut fi, mut ci) = (0, 0);
+    ratio::report(
+        &ratio::Ratio {
+            name: "revocation_1m/check_not_revoked_1024_users",
+            floor_name: "one_hashmap_get_1024_keys",
+            target: "<= 100 ns",
+        },
+        || {
+            fi = (fi + 1) % absent.len();
+            black_box(floor.get(black_box(&absent[fi])));
+        },
+        || {
+            ci = (ci + 1) % many.len();
+            black_box(set.check(black_box(&many[ci]), now));
         },
     );
 }

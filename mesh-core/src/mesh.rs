@@ -697,7 +697,7 @@ impl Mesh {
                 ),
             },
             Credential::ApiKey(key) => match &self.api_keys {
-                Some(store) => Arc::new(store.verify(key, now).map_err(VerifyFailure::Rejected)?),
+                Some(store) => store.verify(key, now).map_err(VerifyFailure::Rejected)?,
                 None => {
                     return Err(VerifyFailure::Rejected(IdentityError::ApiKeyUnknown {
                         key_id: "(no api keys configured)".into(),

@@ -9,6 +9,7 @@ use mesh_core::identity::{
     IdentityErrorKind, RevocationReason, RevocationSet, SpiffeId, TokenCache,
 };
 use mesh_core::{IdentityKind, Timestamp};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn t(s: i64) -> Timestamp {
@@ -41,7 +42,7 @@ fn api_key_grant_cache_and_revocation() {
     let cache = TokenCache::new(100, Duration::from_secs(300));
     let local = RevocationSet::new();
     let verify = |k: &str| {
-        let mut id = store.verify(k, t(10))?;
+        let mut id = Arc::unwrap_or_clone(store.verify(k, t(10))?);
         grants.apply(&mut id, t(10));
         id.set_issued_at(Some(t(5)));
         Ok::<_, IdentityError>(id)

@@ -30,8 +30,10 @@
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 use super::revocation::FastMap;
+use super::swar::{between, word, HIGHS, ONES};
 use super::{ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
 use crate::Timestamp;
 
@@ -172,18 +174,18 @@ fn parse_key(text: &str) -> Result<ParsedKey<'_>, IdentityError> {
     }
     let id_text = b.get(PREFIX.len()..sep1).unwrap_or_default();
     let secret_text = b.get(sep1 + 1..sep2).unwrap_or_default();
-    let check_text = b.get(sep2 + 1..).unwrap_or_default();
     let mut id = [0u8; ID_BYTES];
     decode_base32(id_text, &mut id)
         .ok_or_else(|| malformed("id (characters 6-21) is not base32"))?;
     let mut secret = [0u8; SECRET_BYTES];
     decode_base32(secret_text, &mut secret)
         .ok_or_else(|| malformed("secret (characters 23-54) is not base32"))?;
-    let mut check: u64 = 0;
-    for c in check_text {
-        let v = base32_value(*c)
-            .ok_or_else(|| malformed("checksum (characters 56-62) is not base32"))?;
-        check = (check << 5) | u64::from(v);
+    // The seven check characters are read as one group: the eight bytes
+    // ending with them, the separator before them standing for a zero.
+    let check_word = b.get(sep2..).map_or(0, word);
+    let (check, bad) = decode_group((check_word & !0xff) | u64::from(b'a'));
+    if bad {
+        return Err(malformed("checksum (characters 56-62) is not base32"));
     }
     let public_id = text.get(..sep1).unwrap_or_default();
     if check > u64::from(u32::MAX) || check != u64::from(crc32(b.get(..sep2).unwrap_or_default())) {
@@ -214,6 +216,7 @@ fn encode_base32(bytes: &[u8], out: &mut String) {
     }
 }
 
+#[cfg(test)]
 fn base32_value(c: u8) -> Option<u8> {
     match c {
         b'a'..=b'z' => Some(c - b'a'),
@@ -222,37 +225,43 @@ fn base32_value(c: u8) -> Option<u8> {
     }
 }
 
-/// The value of each base32 character, `0xff` for other bytes.
-// Indexes are < 256 in this const context (checked at compile time).
-#[allow(clippy::indexing_slicing)]
-const BASE32_VALUES: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 32 {
-        t[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
+/// Decodes one group of eight base32 characters, given as a little-endian
+/// word (the first character in the low byte), eight at a time: its 40 bits,
+/// and whether some byte is outside the alphabet (then the bits are
+/// meaningless).
+fn decode_group(w: u64) -> (u64, bool) {
+    let letters = between(w, b'a' - 1, b'z' + 1);
+    let digits = between(w, b'2' - 1, b'7' + 1);
+    let bad = (letters | digits) != HIGHS;
+    // Letters are `c - 'a'`, digits `c - '2' + 26`: digits are first moved
+    // up by 0x49 (to 0x7b..=0x80, still one byte), then every byte is at
+    // least `a` and the subtraction borrows across no byte (for valid
+    // bytes; invalid ones are reported).
+    let v = w
+        .wrapping_add((digits >> 7).wrapping_mul(0x49))
+        .wrapping_sub(ONES * u64::from(b'a'))
+        & (ONES * 31);
+    // Join neighbours: 5-bit values into 10-bit pairs, 20-bit quads, then
+    // the 40-bit group (the first character the most significant).
+    let pairs = ((v & 0x00ff_00ff_00ff_00ff) << 5) | ((v >> 8) & 0x00ff_00ff_00ff_00ff);
+    let quads = ((pairs & 0x0000_ffff_0000_ffff) << 10) | ((pairs >> 16) & 0x0000_ffff_0000_ffff);
+    (((quads & 0xffff_ffff) << 20) | (quads >> 32), bad)
+}
 
 /// Decodes whole 8-character groups into `out` (5 bytes per group).
 fn decode_base32(text: &[u8], out: &mut [u8]) -> Option<()> {
     if text.len() * 5 != out.len() * 8 {
         return None;
     }
-    // Invalid characters map to 0xff: checked once, after the loop.
-    let mut bad = 0u8;
+    // Invalid characters are checked once, after the loop.
+    let mut bad = false;
     for (group, dst) in text.chunks_exact(8).zip(out.chunks_exact_mut(5)) {
-        let mut acc: u64 = 0;
-        for c in group {
-            let v = BASE32_VALUES.get(usize::from(*c)).copied().unwrap_or(0xff);
-            bad |= v;
-            acc = (acc << 5) | u64::from(v & 31);
-        }
-        let [_, _, _, a, b, c, d, e] = acc.to_be_bytes();
+        let (bits, group_bad) = decode_group(word(group));
+        bad |= group_bad;
+        let [_, _, _, a, b, c, d, e] = bits.to_be_bytes();
         dst.copy_from_slice(&[a, b, c, d, e]);
     }
-    (bad < 32).then_some(())
+    (!bad).then_some(())
 }
 
 // Indexes are always < 256 / < 8 in this const context (checked at compile time).
@@ -403,13 +412,13 @@ struct StoredKey {
     record: ApiKeyRecord,
     digest: [u8; 32],
     /// The identity the key authenticates, built once: a verification
-    /// hands out a copy (two buffer copies) instead of rebuilding it.
-    identity: Identity,
+    /// hands out a shared reference to it.
+    identity: Arc<Identity>,
 }
 
 impl StoredKey {
     fn new(record: ApiKeyRecord, digest: [u8; 32]) -> StoredKey {
-        let identity = key_identity(&record);
+        let identity = Arc::new(key_identity(&record));
         StoredKey {
             record,
             digest,
@@ -557,10 +566,12 @@ impl ApiKeyStore {
     /// The identity has issuer [`API_KEY_ISSUER`], the record's subject,
     /// kind, roles and entitlements, `token_id` = the public id (so the key
     /// can be revoked by token id in a [`super::RevocationSet`]), the key's
-    /// expiry and authentication method `api_key`.
-    pub fn verify(&self, presented: &str, now: Timestamp) -> Result<Identity, IdentityError> {
+    /// expiry and authentication method `api_key`. It is shared with the
+    /// store (built once per key), so a verification allocates nothing;
+    /// [`Arc::unwrap_or_clone`] gives a copy to modify.
+    pub fn verify(&self, presented: &str, now: Timestamp) -> Result<Arc<Identity>, IdentityError> {
         self.verify_stored(presented, now)
-            .map(|k| k.identity.clone())
+            .map(|k| Arc::clone(&k.identity))
     }
 
     /// Like [`ApiKeyStore::verify`], but returns the stored record instead
@@ -686,11 +697,13 @@ fn public_id_bytes(key_id: &str) -> Option<[u8; ID_BYTES]> {
     Some(id)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+/// Whether two digests are equal, in time independent of where they differ:
+/// every word is compared, the differences gathered before the one test.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
     std::hint::black_box(diff) == 0
 }
 
@@ -743,6 +756,19 @@ mod tests {
         spec.entitlements.push("invoices:read".into());
         let key = store.issue(rng, spec).unwrap();
         (store, key)
+    }
+
+    #[test]
+    fn digest_compare_sees_every_byte() {
+        let a: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert!(constant_time_eq(&a, &a.clone()));
+        for i in 0..32 {
+            for bit in [0x01, 0x80] {
+                let mut b = a;
+                b[i] ^= bit;
+                assert!(!constant_time_eq(&a, &b), "byte {i}");
+            }
+        }
     }
 
     #[test]

@@ -167,12 +167,34 @@ fn fold_ascii(src: &[u8], dst: &mut [u8]) {
     }
 }
 
+/// Whether `name` starts with `mailto:`, `arn:` or `s-1-` in any case: the
+/// prefixes after which its actor key is not the name itself or its lower
+/// case.
+fn special_prefix(name: &[u8]) -> bool {
+    let head = name.get(..8).map_or_else(|| tail_word(name), word);
+    special_head(head | (between(head, b'@', b'[') >> 2))
+}
+
+/// [`special_prefix`] of a name whose first eight bytes (zero-padded),
+/// ASCII lower-cased, are `head`.
+fn special_head(head: u64) -> bool {
+    (head & 0x00ff_ffff_ffff_ffff) == word_of(b"mailto:\0")
+        || (head & 0xffff_ffff) == word_of(b"arn:\0\0\0\0")
+        || (head & 0xffff_ffff) == word_of(b"s-1-\0\0\0\0")
+}
+
+/// Eight bytes as a little-endian word.
+const fn word_of(bytes: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(*bytes)
+}
+
 /// Claim maps up to this size are searched by a scan, not by hashing.
 const SCAN_CLAIMS: usize = 16;
 
 /// The `email` and `upn` claims, when strings. A token's few remaining
 /// claims are scanned (two string compares each), cheaper than hashing both
 /// names with the map's SipHash.
+#[inline]
 fn email_and_upn(claims: &serde_json::Map<String, Value>) -> [Option<&str>; 2] {
     if claims.len() > SCAN_CLAIMS {
         return ["email", "upn"].map(|n| claims.get(n).and_then(Value::as_str));
@@ -554,8 +576,96 @@ impl RevocationSet {
     /// Whether `identity` is revoked at `now`, and why.
     ///
     /// Looks up the token id, session id, device id and subject (the subject
-    /// itself and its `email`/`upn` claims) in hash maps; allocates nothing.
+    /// itself and its `email`/`upn` claims); allocates nothing. The usual
+    /// identity, revoked by none of them, is cleared by the presence filter
+    /// alone: every key hashed once, the probes independent of each other.
     pub fn check(&self, identity: &Identity, now: Timestamp) -> Option<RevocationReason> {
+        if self.filter_clears(identity) {
+            return None;
+        }
+        self.check_maps(identity, now)
+    }
+
+    /// `true` when the presence filter proves that no map holds a key of
+    /// `identity` (so it is not revoked); `false` when it cannot (no
+    /// filter, a probe answering "maybe", a subject whose canonical form is
+    /// neither itself nor its ASCII lower case).
+    ///
+    /// The probes' answers are combined without branching on them, so their
+    /// reads of the filter (one word each, in memory far apart when the set
+    /// is large) are all under way at once.
+    fn filter_clears(&self, identity: &Identity) -> bool {
+        let filter = &self.filter;
+        if filter.words.is_empty() {
+            return false;
+        }
+        let probe = |tag: u8, key: Option<&str>| {
+            key.is_some_and(|k| filter.may_contain_hash(filter.hash(tag, k.as_bytes())))
+        };
+        let mut maybe = false;
+        if !self.tokens.is_empty() {
+            maybe |= probe(TAG_TOKEN, identity.token_id());
+        }
+        if !self.sessions.is_empty() {
+            maybe |= probe(TAG_SESSION, identity.session_id());
+        }
+        if !self.devices.is_empty() {
+            maybe |= probe(TAG_DEVICE, identity.device().map(|d| d.device_id.as_str()));
+            let own = (identity.kind() == IdentityKind::Device).then_some(identity.subject());
+            maybe |= probe(TAG_DEVICE, own);
+        }
+        if !self.subjects.is_empty() {
+            let subject = identity.subject();
+            maybe |= self.subject_maybe(subject);
+            for value in email_and_upn(identity.claims()) {
+                maybe |= value.is_some_and(|v| v != subject && self.subject_maybe(v));
+            }
+        }
+        !maybe
+    }
+
+    /// `false` only if `name`, canonicalized as an [`ActorKey`], is
+    /// certainly not a revoked subject by the presence filter.
+    ///
+    /// For a name that is ASCII, not padded with white space and without a
+    /// `mailto:`, `arn:` or SID (`s-1-`) prefix (in any case), the canonical
+    /// form is the name itself or its ASCII lower case (e-mail and down-level
+    /// names); both are hashed in one pass and probed. Other names answer
+    /// "maybe" and are canonicalized by the map lookup.
+    fn subject_maybe(&self, name: &str) -> bool {
+        let filter = &self.filter;
+        let bytes = name.as_bytes();
+        let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+            return true;
+        };
+        let mut raw = filter.hash_start(TAG_SUBJECT, bytes.len());
+        let mut folded = raw;
+        let (mut upper, mut any) = (0u64, 0u64);
+        // The first folded word, for the prefixes.
+        let (mut head, mut words) = (0u64, 0usize);
+        for_each_word(bytes, |w| {
+            let up = between(w, b'@', b'[');
+            upper |= up;
+            any |= w;
+            raw = filter.hash_word(raw, w);
+            // 0x80 >> 2 is 0x20, the case bit.
+            let lower = w | (up >> 2);
+            folded = filter.hash_word(folded, lower);
+            if words == 0 {
+                head = lower;
+            }
+            words += 1;
+        });
+        let padded = |b: u8| b == b' ' || (b'\t'..=b'\r').contains(&b);
+        if any & HIGHS != 0 || padded(first) || padded(last) || special_head(head) {
+            return true;
+        }
+        filter.may_contain_hash(filter.hash_end(folded))
+            | (upper != 0 && filter.may_contain_hash(filter.hash_end(raw)))
+    }
+
+    /// [`RevocationSet::check`] by the maps (each behind the filter).
+    fn check_maps(&self, identity: &Identity, now: Timestamp) -> Option<RevocationReason> {
         let iat = identity.issued_at();
         let hit = |tag: u8, key: &str| self.entry(tag, key).is_some_and(|e| e.covers(iat, now));
         if !self.tokens.is_empty() && identity.token_id().is_some_and(|j| hit(TAG_TOKEN, j)) {
@@ -614,9 +724,7 @@ impl RevocationSet {
             && !wide
             && !untrimmed(bytes.first())
             && !untrimmed(bytes.last())
-            && !name.starts_with("mailto:")
-            && !name.starts_with("arn:")
-            && !name.starts_with("s-1-");
+            && !special_prefix(bytes);
         if plain && !upper {
             // Nothing to fold: the hash is the name's own.
             return filter.may_contain_hash(folded_hash) && hit(name);
@@ -1026,6 +1134,132 @@ mod tests {
                 .is_ok_and(|k| Some(k) == ActorKey::from_identifier(&name).ok());
             let hit = set.check(&id, t(2)) == Some(RevocationReason::Subject);
             prop_assert_eq!(hit, same);
+        }
+    }
+
+    #[test]
+    fn filter_shortcut_sends_every_other_spelling_to_the_maps() {
+        // (revoked spelling, presented spelling, same actor key?)
+        let cases = [
+            ("S-1-5-21-7", "s-1-5-21-7", true),
+            ("bob@x.com", "arn:aws:sts::1:assumed-role/R/Bob@X.com", true),
+            ("ARN:x", "ARN:x", true),
+            ("alice@example.com", "mailto:Alice@Example.com", true),
+            ("alice@example.com", "MAILTO:alice@example.com", true),
+            ("alice@example.com", "  alice@example.com ", true),
+            ("alice@example.com", "\talice@example.com", true),
+            ("alice@example.com", "alice@example.com\n", true),
+            ("émile@example.com", "ÉMILE@example.com", true),
+            ("Alice@Example.com", "ALICE@EXAMPLE.COM", true),
+            ("CORP\\Carol", "corp\\CAROL", true),
+            ("00uAbC", "00uAbC", true),
+            ("00uAbC", "00uabc", false),
+            ("00uabc", "00uAbC", false),
+            ("spiffe://td/Svc", "spiffe://td/Svc", true),
+        ];
+        for (revoked, presented, same) in cases {
+            let mut set = RevocationSet::new();
+            set.revoke_subject(revoked, t(50), t(10_000)).unwrap();
+            let want = same.then_some(RevocationReason::Subject);
+            let as_subject = token(presented, "j", 1);
+            assert_eq!(
+                set.check(&as_subject, t(2)),
+                want,
+                "{revoked:?} / {presented:?}"
+            );
+            let mut as_email = token("s-x", "j", 1);
+            as_email.modify(|b| {
+                b.claims.insert("email".into(), json!(presented));
+            });
+            assert_eq!(
+                set.check(&as_email, t(2)),
+                want,
+                "{revoked:?} / {presented:?}"
+            );
+            let mut as_upn = token("s-x", "j", 1);
+            as_upn.modify(|b| {
+                b.claims.insert("upn".into(), json!(presented));
+            });
+            assert_eq!(
+                set.check(&as_upn, t(2)),
+                want,
+                "{revoked:?} / {presented:?}"
+            );
+        }
+    }
+
+    /// Names whose canonical forms differ in every way the filter's
+    /// shortcut must recognize: case, e-mail or not, padding, prefixes,
+    /// non-ASCII, down-level, control bytes.
+    fn arb_name() -> impl Strategy<Value = String> {
+        let prefix = proptest::sample::select(vec![
+            "",
+            "",
+            "",
+            " ",
+            "mailto:",
+            "MailTo:",
+            "arn:",
+            "ARN:",
+            "s-1-",
+            "S-1-",
+            "spiffe://",
+            "\t",
+        ]);
+        let body = prop_oneof![
+            "[aAbB@.\\\\/:1é\u{1}-]{1,10}",
+            "[0-9-]{1,6}",
+            "[a-cA-C]{1,4}@[a-bA-B]{1,3}"
+        ];
+        (prefix, body, proptest::bool::ANY)
+            .prop_map(|(p, body, pad)| format!("{p}{body}{}", if pad { " " } else { "" }))
+    }
+
+    proptest! {
+        /// Whatever the keys, the filter's shortcut agrees with the maps:
+        /// it never clears an identity that the maps find revoked.
+        #[test]
+        fn filter_shortcut_agrees_with_the_maps(
+            revoked in proptest::collection::vec((0u8..4, arb_name()), 0..8),
+            subject in arb_name(),
+            email in proptest::option::of(arb_name()),
+            upn in proptest::option::of(arb_name()),
+            others in proptest::collection::vec(arb_name(), 3..=3),
+            device_kind in any::<bool>(),
+            pick in proptest::collection::vec(any::<proptest::sample::Index>(), 5..=5),
+        ) {
+            let mut set = RevocationSet::new();
+            let exp = t(10_000);
+            for (kind, key) in &revoked {
+                let _ = match kind {
+                    0 => set.revoke_token(key, exp),
+                    1 => set.revoke_subject(key, t(50), exp),
+                    2 => set.revoke_session(key, exp),
+                    _ => set.revoke_device(key, t(50), exp),
+                };
+            }
+            // Keys drawn from the revoked ones (so hits are common) or not.
+            let keys: Vec<String> = revoked.iter().map(|(_, k)| k.clone()).chain(others).collect();
+            let key = |i: usize| pick[i].get(&keys).clone();
+            let kind = if device_kind { IdentityKind::Device } else { IdentityKind::Human };
+            let subject = if pick[4].index(3) == 0 { key(4) } else { subject };
+            let mut b = Identity::builder(&subject, "https://idp", kind);
+            b.token_id = Some(key(0));
+            b.session_id = Some(key(1));
+            b.issued_at = Some(t(1));
+            b.device = Some(DevicePosture { device_id: key(2), ..DevicePosture::default() });
+            if let Some(e) = email {
+                b.claims.insert("email".into(), json!(if pick[3].index(2) == 0 { key(3).to_uppercase() } else { e }));
+            }
+            if let Some(u) = upn {
+                b.claims.insert("upn".into(), json!(u));
+            }
+            let id = b.build();
+            let by_maps = set.check_maps(&id, t(2));
+            prop_assert_eq!(set.check(&id, t(2)), by_maps);
+            if set.filter_clears(&id) {
+                prop_assert_eq!(by_maps, None);
+            }
         }
     }
 
