@@ -717,24 +717,7 @@ fn next_byte(b: &[u8], i: usize) -> Option<(u8, usize)> {
 /// control byte or at the end of the text.
 #[inline(always)]
 fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
-    let start = at + 1;
-    let body = b.get(start..)?;
-    // Eight bytes at a time: stop at the first `"` or control byte. The
-    // rest of the body shrinks by whole words (one length test a step).
-    let mut rest = body;
-    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-        let w = u64::from_le_bytes(*chunk);
-        let m = stop_mask(w);
-        if m != 0 {
-            let n = m.trailing_zeros() / 8;
-            let end = start + (body.len() - rest.len()) + n as usize;
-            return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
-        }
-        rest = tail;
-    }
-    let n = rest.iter().position(|&c| c == b'"' || c < 0x20)?;
-    let end = start + (body.len() - rest.len()) + n;
-    (rest.get(n) == Some(&b'"')).then_some((start, end))
+    string_until::<false>(b, at)
 }
 
 /// The string whose `"` is at `at` (as [`string_at`]), `None` also when a
@@ -742,12 +725,26 @@ fn string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
 /// backslashes first).
 #[inline(always)]
 fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    string_until::<true>(b, at)
+}
+
+/// The body of the string whose `"` is at `at`, stopping at the first `"`
+/// or control byte, and at a backslash when `BACKSLASH`: `Some` only when
+/// that stop is the closing `"`.
+#[inline(always)]
+fn string_until<const BACKSLASH: bool>(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let start = at + 1;
     let body = b.get(start..)?;
+    // Eight bytes at a time: stop at the first stop byte. The rest of the
+    // body shrinks by whole words (one length test a step).
     let mut rest = body;
     while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
         let w = u64::from_le_bytes(*chunk);
-        let m = stop_mask(w) | backslash_mask(w);
+        let m = if BACKSLASH {
+            stop_mask(w) | backslash_mask(w)
+        } else {
+            stop_mask(w)
+        };
         if m != 0 {
             let n = m.trailing_zeros() / 8;
             let end = start + (body.len() - rest.len()) + n as usize;
@@ -757,7 +754,7 @@ fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     }
     let n = rest
         .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        .position(|&c| c == b'"' || (BACKSLASH && c == b'\\') || c < 0x20)?;
     let end = start + (body.len() - rest.len()) + n;
     (rest.get(n) == Some(&b'"')).then_some((start, end))
 }
