@@ -12,7 +12,7 @@
 )]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mesh_core::identity::{ApiKeySpec, ApiKeyStore, DevicePosture, RevocationSet, TokenCache};
+use mesh_core::identity::{ApiKeySpec, ApiKeyStore, RevocationSet, TokenCache};
 use mesh_core::{Identity, IdentityKind, Timestamp};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -20,6 +20,10 @@ use std::time::Duration;
 
 #[path = "support/ratio.rs"]
 mod ratio;
+#[path = "support/revocation_fixture.rs"]
+mod revocation_fixture;
+
+use revocation_fixture::{checked_identity, revocation_set, unrevoked_identity};
 
 fn rng_bytes(i: u64) -> [u8; 30] {
     // Deterministic, distinct bytes per key (benchmark only).
@@ -84,32 +88,11 @@ fn api_keys(c: &mut Criterion) {
 }
 
 fn revocations(c: &mut Criterion) {
-    let mut set = RevocationSet::new();
-    set.reserve_tokens(1_000_000);
     let exp = Timestamp::from_unix_seconds(2_000_000_000);
-    for i in 0..970_000u64 {
-        set.revoke_token(&format!("{i:08x}-5a1e-4c3b-9f0d-1b2c3d4e5f60"), exp)
-            .unwrap();
-    }
-    for i in 0..10_000u64 {
-        let before = Timestamp::from_unix_seconds(1_600_000_000);
-        set.revoke_subject(&format!("user{i}@example.com"), before, exp)
-            .unwrap();
-        set.revoke_session(&format!("sid-{i}"), exp).unwrap();
-        set.revoke_device(&format!("dev-{i}"), before, exp).unwrap();
-    }
+    let set = revocation_set(970_000, 10_000, exp);
     assert_eq!(set.len(), 1_000_000);
     let now = Timestamp::from_unix_seconds(1_700_000_000);
-    let mut ok = Identity::builder("00u9xyz", "https://idp.example.com", IdentityKind::Human);
-    ok.token_id = Some("ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
-    ok.session_id = Some("sid-not-revoked".into());
-    ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
-    ok.device = Some(DevicePosture {
-        device_id: "dev-ok".into(),
-        ..DevicePosture::default()
-    });
-    ok.claims
-        .insert("email".into(), serde_json::json!("Bob@Example.com"));
+    let ok = checked_identity();
     let mut revoked = ok.clone();
     revoked.token_id = Some("0000abcd-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
     let (ok, revoked) = (ok.build(), revoked.build());
@@ -118,27 +101,7 @@ fn revocations(c: &mut Criterion) {
 
     // 1,024 distinct unrevoked identities in turn: their filter words are
     // not in cache, as for the traffic of many users.
-    let many: Vec<Identity> = (0..1024u64)
-        .map(|i| {
-            let mut id = Identity::builder(
-                format!("00u{i}xyz"),
-                "https://idp.example.com",
-                IdentityKind::Human,
-            );
-            id.token_id = Some(format!("{i:08x}-0000-4c3b-9f0d-1b2c3d4e5f60"));
-            id.session_id = Some(format!("sid-ok-{i}"));
-            id.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
-            id.device = Some(DevicePosture {
-                device_id: format!("dev-ok-{i}"),
-                ..DevicePosture::default()
-            });
-            id.claims.insert(
-                "email".into(),
-                serde_json::json!(format!("Bob{i}@Example.com")),
-            );
-            id.build()
-        })
-        .collect();
+    let many: Vec<Identity> = (0..1024u64).map(unrevoked_identity).collect();
     for id in &many {
         assert!(set.check(id, now).is_none());
     }

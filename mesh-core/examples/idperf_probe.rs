@@ -11,12 +11,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../benches/support/revocation_fixture.rs"]
+mod revocation_fixture;
 
 use mesh_core::identity::{
-    Algorithm, ApiKeySpec, ApiKeyStore, DevicePosture, IssuerConfig, IssuerRegistry, KeySet,
-    RevocationSet, TokenCache,
+    Algorithm, ApiKeySpec, ApiKeyStore, IssuerConfig, IssuerRegistry, KeySet, RevocationSet,
+    TokenCache,
 };
 use mesh_core::{Identity, IdentityKind, Timestamp};
+use revocation_fixture::{checked_identity, revocation_set, unrevoked_identity};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -43,28 +46,6 @@ fn probe_revocation_cycled(set: &RevocationSet, ids: &[Identity], now: Timestamp
     for i in 0..ITERS {
         black_box(set.check(black_box(&ids[i % ids.len()]), now));
     }
-}
-
-/// The identity checked against the revocation sets: not revoked, with a
-/// token id, session, device and an `email` claim.
-fn unrevoked_identity(i: u64) -> Identity {
-    let mut ok = Identity::builder(
-        format!("00u{i}xyz"),
-        "https://idp.example.com",
-        IdentityKind::Human,
-    );
-    ok.token_id = Some(format!("{i:08x}-0000-4c3b-9f0d-1b2c3d4e5f60"));
-    ok.session_id = Some(format!("sid-ok-{i}"));
-    ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
-    ok.device = Some(DevicePosture {
-        device_id: format!("dev-ok-{i}"),
-        ..DevicePosture::default()
-    });
-    ok.claims.insert(
-        "email".into(),
-        serde_json::json!(format!("Bob{i}@Example.com")),
-    );
-    ok.build()
 }
 
 #[inline(never)]
@@ -174,48 +155,15 @@ fn main() {
         probe_cache_hit(&cache, &tokens, &revs, now);
     }
     if what.is_empty() || what == "revocation" {
-        let mut set = RevocationSet::new();
-        for i in 0..97_000u64 {
-            set.revoke_token(&format!("{i:08x}-5a1e-4c3b-9f0d-1b2c3d4e5f60"), exp)
-                .unwrap();
-        }
-        for i in 0..1_000u64 {
-            let before = Timestamp::from_unix_seconds(1_600_000_000);
-            set.revoke_subject(&format!("user{i}@example.com"), before, exp)
-                .unwrap();
-            set.revoke_session(&format!("sid-{i}"), exp).unwrap();
-            set.revoke_device(&format!("dev-{i}"), before, exp).unwrap();
-        }
-        let mut ok = Identity::builder("00u9xyz", "https://idp.example.com", IdentityKind::Human);
-        ok.token_id = Some("ffffffff-5a1e-4c3b-9f0d-1b2c3d4e5f60".into());
-        ok.session_id = Some("sid-not-revoked".into());
-        ok.issued_at = Some(Timestamp::from_unix_seconds(1_699_999_000));
-        ok.device = Some(DevicePosture {
-            device_id: "dev-ok".into(),
-            ..DevicePosture::default()
-        });
-        ok.claims
-            .insert("email".into(), serde_json::json!("Bob@Example.com"));
-        let ok = ok.build();
+        let set = revocation_set(97_000, 1_000, exp);
+        let ok = checked_identity().build();
         assert!(set.check(&ok, now).is_none());
         probe_revocation_check(&set, &ok, now);
     }
     if what == "revocation-1m" {
         // The bench's set: 1M entries, and 1,024 distinct unrevoked
         // identities in turn (their filter words are not in cache).
-        let mut set = RevocationSet::new();
-        set.reserve_tokens(1_000_000);
-        for i in 0..970_000u64 {
-            set.revoke_token(&format!("{i:08x}-5a1e-4c3b-9f0d-1b2c3d4e5f60"), exp)
-                .unwrap();
-        }
-        for i in 0..10_000u64 {
-            let before = Timestamp::from_unix_seconds(1_600_000_000);
-            set.revoke_subject(&format!("user{i}@example.com"), before, exp)
-                .unwrap();
-            set.revoke_session(&format!("sid-{i}"), exp).unwrap();
-            set.revoke_device(&format!("dev-{i}"), before, exp).unwrap();
-        }
+        let set = revocation_set(970_000, 10_000, exp);
         let ids: Vec<Identity> = (0..1024).map(unrevoked_identity).collect();
         for id in &ids {
             assert!(set.check(id, now).is_none());
