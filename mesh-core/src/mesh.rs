@@ -1372,12 +1372,19 @@ fn determining_ids<'a>(
 
 /// A decision's evaluation errors, by policy id (from `ids`).
 fn decision_errors(d: &crate::policy::Decision<'_>, ids: &[PolicyId]) -> DecisionErrors {
-    DecisionErrors::new(
-        d.errors
-            .as_slice()
-            .iter()
-            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id.clone(), e))),
-    )
+    DecisionErrors::new(lane_errors(d, ids).map(|(id, e)| (id.clone(), e)))
+}
+
+/// The evaluation errors of `d`, each with its policy's id from `ids` (the
+/// calling lane's copies).
+fn lane_errors<'a, 'p>(
+    d: &'a crate::policy::Decision<'p>,
+    ids: &'a [PolicyId],
+) -> impl Iterator<Item = (&'a PolicyId, EvalError<'p>)> + 'a {
+    d.errors
+        .as_slice()
+        .iter()
+        .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id, e)))
 }
 
 /// [`decide_with`] into an existing decision, field by field (its lists
@@ -1401,12 +1408,7 @@ fn decide_into(
     out.reason = d.reason().as_str();
     out.policies.clear();
     out.policies.extend(determining_ids(&d, ids));
-    out.errors.refill(
-        d.errors
-            .as_slice()
-            .iter()
-            .filter_map(|&(i, e)| ids.get(i as usize).map(|id| (id, e))),
-    );
+    out.errors.refill(lane_errors(&d, ids));
     out.advice.clear();
     out.advice.extend(d.advice().map(str::to_owned));
     out.credential_error = None;
