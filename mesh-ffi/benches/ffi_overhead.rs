@@ -37,7 +37,9 @@
 //! or `rust` (and optionally `MESH_FFI_CALLS`, `MESH_FFI_CONTEXT=1` or
 //! `=varying`) runs one path only, under `valgrind --tool=callgrind`;
 //! (C total - Rust total) / calls, with two call counts to take the setup
-//! out, is the per-call overhead. `MESH_FFI_THREADS=2` runs that path on
+//! out, is the per-call overhead (`MESH_FFI_PATH=rust_into`: Rust reusing
+//! one decision through `authorize_into`, for the boundary alone).
+//! `MESH_FFI_THREADS=2` runs that path on
 //! two threads (each with its own request parts, as in the scaling lines,
 //! both alive from the first call to the last): under `valgrind
 //! --tool=lackey --trace-mem=yes --trace-sched=yes` it shows which cache
@@ -65,7 +67,7 @@ use mesh::{
 };
 use mesh_core::identity::Algorithm;
 use mesh_core::policy::{EntityUid, Record, Request};
-use mesh_core::{Credential, Mesh, Timestamp};
+use mesh_core::{AccessDecision, Credential, Mesh, Timestamp};
 use serde_json::json;
 
 type AuthorizeFn = unsafe extern "C" fn(
@@ -156,6 +158,26 @@ fn rust_call_with(
         now(),
     )
     .is_allowed()
+}
+
+/// One Rust-side call writing into a decision kept between calls (the
+/// first call makes it), as the C side writes into its decision slot.
+fn rust_into_call(m: &Mesh, s: &Setup, ctx: bool, reused: &mut Option<AccessDecision>) -> bool {
+    let token = Credential::Bearer(black_box(s.token_str.as_str()));
+    let context = if ctx {
+        s.context.clone()
+    } else {
+        Record::default()
+    };
+    match reused {
+        Some(d) => {
+            m.authorize_into(token, &s.action, &s.resource, context, now(), d);
+            d.is_allowed()
+        }
+        None => reused
+            .insert(m.authorize(token, &s.action, &s.resource, context, now()))
+            .is_allowed(),
+    }
 }
 
 /// A thread's own action, resource and context, parsed from the same text
@@ -461,10 +483,13 @@ fn main() {
         let h = handle as usize;
         let run = || {
             let handle = h as *const mesh_t;
+            // `rust_into`: one decision reused, as the C side reuses its slot.
+            let mut reused = None;
             for i in 0..n {
                 black_box(match (path.as_str(), texts.get(i)) {
                     ("c", Some(t)) => c_call_with(f, handle, &s, t.as_ptr()),
                     ("c", None) => c_call(f, handle, &s, ctx),
+                    ("rust_into", _) => rust_into_call(&rust, &s, ctx, &mut reused),
                     ("rust", _) if threads > 1 => rust_parts_call(&rust, &s),
                     _ => rust_call(&rust, &s, ctx),
                 });
