@@ -18,6 +18,7 @@ pub(crate) const PANIC_MESSAGE: &str =
 
 /// Runs `f` at the ABI boundary: clears the last error, catches any panic
 /// (reported as `MESH_ERR_PANIC`, never unwinding into C).
+#[inline(always)]
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result {
     clear();
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -31,6 +32,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mesh_result>) -> mesh_result 
 /// time), 128 bytes per step; otherwise the high bits of 64 bytes are
 /// gathered per step (the compiler turns a step into a few vector ORs and
 /// one test).
+#[inline(always)]
 fn is_ascii(bytes: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if bytes.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
@@ -102,6 +104,7 @@ fn is_ascii_words(bytes: &[u8]) -> bool {
 
 /// `bytes` as text: ASCII (credentials, entity references, most JSON) is
 /// accepted after one vector pass, anything else is fully validated.
+#[inline(always)]
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     if is_ascii(bytes) {
         // SAFETY: ASCII is valid UTF-8.
@@ -119,6 +122,7 @@ pub(crate) const MAX_CSTR: usize = 16 << 20;
 /// # Safety
 /// `ptr` must be NULL or point to a NUL-terminated string that stays valid
 /// for the duration of the call.
+#[inline(always)]
 pub(crate) unsafe fn str_arg<'a>(
     ptr: *const c_char,
     name: &str,
@@ -135,6 +139,7 @@ pub(crate) unsafe fn str_arg<'a>(
 ///
 /// # Safety
 /// As [`str_arg`].
+#[inline(always)]
 pub(crate) unsafe fn cstr_bytes<'a>(
     ptr: *const c_char,
     name: &str,
@@ -154,6 +159,7 @@ pub(crate) unsafe fn cstr_bytes<'a>(
 }
 
 /// The bytes of argument `name` (from [`cstr_bytes`]) as text.
+#[inline(always)]
 pub(crate) fn utf8_arg<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, mesh_result> {
     utf8(bytes).map_err(|e| arg_error(ArgError::Utf8(e.valid_up_to()), name, 0))
 }

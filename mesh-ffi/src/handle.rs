@@ -165,80 +165,115 @@ impl<T: Send + Sync + 'static> Deref for Shared<T> {
 }
 
 impl<T: Send + Sync + 'static> Drop for Shared<T> {
+    #[inline(always)]
     fn drop(&mut self) {
-        let object = match &mut self.held {
+        match &mut self.held {
             Held::Lent(_) => {
                 let _ = CACHE_LENT.try_with(|l| l.set(false));
-                return;
             }
-            // SAFETY: `object` is taken exactly once, here, and never used again.
-            Held::Owned(a) => unsafe { ManuallyDrop::take(a) },
-        };
-        let entry = CacheEntry {
-            id: self.id,
-            epoch: self.epoch,
-            ptr: Arc::as_ptr(&object).cast::<()>(),
-            type_id: TypeId::of::<T>(),
-            _object: object,
-        };
-        // While the entry is lent it stays; during thread teardown the
-        // cache may be gone: the new entry is then simply dropped.
-        if CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
-            return;
+            Held::Owned(a) => {
+                // SAFETY: `object` is taken exactly once, here, and never used again.
+                let object = unsafe { ManuallyDrop::take(a) };
+                keep_in_cache(self.id, self.epoch, object);
+            }
         }
-        let _ = CACHE.try_with(|c| {
-            if let Ok(mut slot) = c.try_borrow_mut() {
-                let old = slot.replace(entry);
-                drop(slot);
-                drop(old);
-            }
-        });
     }
+}
+
+/// Makes `object` (looked up in the table for handle `id` at `epoch`) the
+/// calling thread's cache entry, unless the entry is lent.
+#[cold]
+#[inline(never)]
+fn keep_in_cache<T: Send + Sync + 'static>(id: usize, epoch: u64, object: Arc<T>) {
+    let entry = CacheEntry {
+        id,
+        epoch,
+        ptr: Arc::as_ptr(&object).cast::<()>(),
+        type_id: TypeId::of::<T>(),
+        _object: object,
+    };
+    // While the entry is lent it stays; during thread teardown the
+    // cache may be gone: the new entry is then simply dropped.
+    if CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+        return;
+    }
+    let _ = CACHE.try_with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            let old = slot.replace(entry);
+            drop(slot);
+            drop(old);
+        }
+    });
 }
 
 /// The live object behind a handle registered with [`register_shared`],
 /// lent by the calling thread's cache when it is current (no lock, no
 /// shared counter, nothing moved), else from the table.
+#[inline(always)]
 pub(crate) fn shared<T: Send + Sync + 'static>(
     handle: *const T,
     name: &str,
+) -> Result<Shared<T>, mesh_result> {
+    let id = handle as usize;
+    let epoch = SHARED_EPOCH.load(Ordering::Acquire);
+    if !handle.is_null() && !CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
+        let cached = CACHE
+            .try_with(|c| {
+                let slot = c.try_borrow().ok()?;
+                let entry = slot.as_ref()?;
+                (entry.id == id && entry.epoch == epoch && entry.type_id == TypeId::of::<T>())
+                    .then_some(entry.ptr.cast::<T>())
+            })
+            .ok()
+            .flatten();
+        if let Some(p) = cached {
+            let _ = CACHE_LENT.try_with(|l| l.set(true));
+            return Ok(Shared {
+                id,
+                epoch,
+                held: Held::Lent(p),
+            });
+        }
+    }
+    shared_slow(handle, name, epoch)
+}
+
+/// [`shared`] when the calling thread's cache does not hold `handle` (or
+/// is lent, or `handle` is NULL).
+#[cold]
+#[inline(never)]
+fn shared_slow<T: Send + Sync + 'static>(
+    handle: *const T,
+    name: &str,
+    epoch: u64,
 ) -> Result<Shared<T>, mesh_result> {
     if handle.is_null() {
         return Err(null(name));
     }
     let id = handle as usize;
-    let epoch = SHARED_EPOCH.load(Ordering::Acquire);
     if !CACHE_LENT.try_with(Cell::get).unwrap_or(true) {
-        let cached = CACHE
+        let current = CACHE
             .try_with(|c| {
                 let slot = c.try_borrow().ok()?;
                 let entry = slot.as_ref().filter(|e| e.id == id && e.epoch == epoch)?;
-                // `ptr` is the address of `object`, of type `type_id`.
-                Some((entry.type_id == TypeId::of::<T>()).then(|| entry.ptr.cast::<T>()))
+                Some(entry.type_id == TypeId::of::<T>())
             })
             .ok()
             .flatten();
-        if cached.is_none() {
-            // A different or stale entry: dropped now (the object is freed
-            // if it was released meanwhile); this call's object takes its
-            // place when the call ends.
-            let old = CACHE
-                .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
-                .ok()
-                .flatten();
-            drop(old);
-        }
-        match cached {
-            Some(Some(p)) => {
-                let _ = CACHE_LENT.try_with(|l| l.set(true));
-                return Ok(Shared {
-                    id,
-                    epoch,
-                    held: Held::Lent(p),
-                });
+        match current {
+            // The thread's current entry, of another type.
+            Some(false) => return Err(invalid(name)),
+            Some(true) => {}
+            None => {
+                // A different or stale entry: dropped now (the object is
+                // freed if it was released meanwhile); this call's object
+                // takes its place when the call ends.
+                let old = CACHE
+                    .try_with(|c| c.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+                    .ok()
+                    .flatten();
+                drop(old);
             }
-            Some(None) => return Err(invalid(name)),
-            None => {}
         }
     }
     Ok(Shared {

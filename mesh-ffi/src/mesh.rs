@@ -119,6 +119,7 @@ impl Slotted for mesh_decision {
     const KEEP: bool = true;
 }
 
+#[inline(always)]
 fn effect_of(d: &AccessDecision) -> mesh_effect {
     match d.outcome() {
         AccessOutcome::Allow => mesh_effect::MESH_EFFECT_ALLOW,
@@ -163,6 +164,7 @@ pub(crate) fn mesh_arg(mesh: *const mesh_t) -> Result<handle::Shared<mesh_t>, me
 /// starts with an ASCII letter or digit other than `B`, `b` and `m` and ends
 /// with one has no surrounding space, no `Bearer ` and no `mesh_` prefix,
 /// so it is a bearer token as it stands.
+#[inline(always)]
 fn detect(text: &str) -> Credential<'_> {
     match (text.as_bytes().first(), text.as_bytes().last()) {
         (Some(first), Some(last))
@@ -213,6 +215,7 @@ fn cached_uid(text: &str, name: &str) -> Result<EntityUid, mesh_result> {
 /// The reference cached for `bytes`, if any. A cached key is text that was
 /// checked as UTF-8 and parsed when it was cached, so the same bytes need
 /// neither check again.
+#[inline(always)]
 fn find_uid<'c>(cache: &'c [(Box<str>, EntityUid)], bytes: &[u8]) -> Option<&'c EntityUid> {
     cache
         .iter()
@@ -260,6 +263,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 ///
 /// # Safety
 /// `action` and `resource` as for [`str_arg`].
+#[inline(always)]
 unsafe fn with_uids<R>(
     action: *const c_char,
     resource: *const c_char,
@@ -370,23 +374,35 @@ fn write_decision(
     }
 }
 
+/// Drops the C strings made for a decision (kept out of line: most
+/// decisions are read through their effect alone).
+#[cold]
+#[inline(never)]
+fn clear_texts(texts: &mut OnceLock<Texts>) {
+    drop(texts.take());
+}
+
 /// Registers a decision made in its slot (its effect readable without
 /// taking a reference): `decide_into` overwrites the decision a freed
 /// handle left there (nothing moved, its lists reused); a slot that never
 /// held one gets the decision `decide` makes.
+#[inline(always)]
 fn register_decision(
     decide: impl FnOnce() -> AccessDecision,
     decide_into: impl FnOnce(&mut AccessDecision),
 ) -> Result<*const mesh_decision, mesh_result> {
     DECISIONS
         .insert_with(
+            #[inline(always)]
             |slot, kept| {
                 if kept {
                     // SAFETY: a kept slot holds an initialized decision
                     // (see `SlotTable::insert_with`).
                     let d = unsafe { slot.assume_init_mut() };
                     // The strings made for the previous decision go.
-                    drop(d.texts.take());
+                    if d.texts.get().is_some() {
+                        clear_texts(&mut d.texts);
+                    }
                     decide_into(&mut d.inner);
                     d
                 } else {
@@ -536,38 +552,42 @@ pub unsafe extern "C" fn mesh_authorize(
     now_ms: i64,
     out_decision: *mut *const mesh_decision,
 ) -> mesh_result {
-    guard(|| {
+    guard(move || {
         let m = mesh_arg(mesh)?;
         // SAFETY (all four): forwarded from the caller's contract.
         let cred = unsafe { str_arg(credential, "credential", MAX_CREDENTIAL) }?;
-        let h = unsafe {
-            with_uids(action, resource, |action, resource| {
-                let context = if context_json.is_null() {
-                    Record::default()
-                } else {
-                    parse_context(Some(str_arg(context_json, "context_json", MAX_CSTR)?))?
-                };
-                let out = Out::required(out_decision, "out_decision")?;
-                let now = ms(now_ms);
-                // One of the two runs; both take the context.
-                let context = std::cell::Cell::new(Some(context));
-                let take = || context.take().unwrap_or_default();
-                let h = register_decision(
-                    || {
-                        m.inner
-                            .authorize(detect(cred), action, resource, take(), now)
-                    },
-                    |d| {
-                        m.inner
-                            .authorize_into(detect(cred), action, resource, take(), now, d)
-                    },
-                )?;
-                Ok((out, h))
-            })
-        }?;
-        // SAFETY: checked non-NULL above.
-        unsafe { h.0.write(h.1) };
-        Ok(())
+        unsafe {
+            with_uids(
+                action,
+                resource,
+                #[inline(always)]
+                |action, resource| {
+                    let context = if context_json.is_null() {
+                        Record::default()
+                    } else {
+                        parse_context(Some(str_arg(context_json, "context_json", MAX_CSTR)?))?
+                    };
+                    let out = Out::required(out_decision, "out_decision")?;
+                    let now = ms(now_ms);
+                    // One of the two runs; both take the context.
+                    let context = std::cell::Cell::new(Some(context));
+                    let take = || context.take().unwrap_or_default();
+                    let h = register_decision(
+                        || {
+                            m.inner
+                                .authorize(detect(cred), action, resource, take(), now)
+                        },
+                        |d| {
+                            m.inner
+                                .authorize_into(detect(cred), action, resource, take(), now, d)
+                        },
+                    )?;
+                    // SAFETY: checked non-NULL above.
+                    out.write(h);
+                    Ok(())
+                },
+            )
+        }
     })
 }
 

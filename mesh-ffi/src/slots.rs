@@ -79,6 +79,16 @@ struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+impl<T> Slot<T> {
+    /// A slot that never held an object (generation 0, free).
+    const fn empty() -> Slot<T> {
+        Slot {
+            state: AtomicU64::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
 /// A type stored in a slot table: names its table and its threads' free lists.
 pub(crate) trait Slotted: Send + Sync + Sized + 'static {
     /// The table of this type.
@@ -143,6 +153,10 @@ impl<T: Slotted> Drop for LocalFree<T> {
 
 /// A table of slots holding objects of type `T`.
 pub(crate) struct SlotTable<T> {
+    /// Segment 0, held in the table itself: its slots are found without
+    /// loading or checking a segment pointer.
+    first: [Slot<T>; FIRST],
+    /// Segments 1 and up (entry 0 is unused), allocated on first use.
     segments: [AtomicPtr<Slot<T>>; SEGMENTS],
     /// Slots handed out so far (free or not).
     next: AtomicUsize,
@@ -181,6 +195,7 @@ impl<T: Slotted> SlotTable<T> {
     /// An empty table.
     pub(crate) const fn new() -> Self {
         SlotTable {
+            first: [const { Slot::empty() }; FIRST],
             segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
             next: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
@@ -188,7 +203,11 @@ impl<T: Slotted> SlotTable<T> {
     }
 
     /// The slot at `index`, if its segment exists.
+    #[inline(always)]
     fn slot(&self, index: usize) -> Option<&Slot<T>> {
+        if let Some(slot) = self.first.get(index) {
+            return Some(slot);
+        }
         let (k, offset) = split(index);
         let seg = self.segments.get(k)?.load(Ordering::Acquire);
         if seg.is_null() {
@@ -200,17 +219,23 @@ impl<T: Slotted> SlotTable<T> {
     }
 
     /// The slot at `index`, allocating its segment if needed.
+    #[inline(always)]
     fn grow_to(&self, index: usize) -> Option<&Slot<T>> {
+        match self.first.get(index) {
+            Some(slot) => Some(slot),
+            None => self.grow_segment(index),
+        }
+    }
+
+    /// [`SlotTable::grow_to`] beyond the first segment.
+    #[cold]
+    #[inline(never)]
+    fn grow_segment(&self, index: usize) -> Option<&Slot<T>> {
         let (k, offset) = split(index);
         let cell = self.segments.get(k)?;
         let mut seg = cell.load(Ordering::Acquire);
         if seg.is_null() {
-            let slots: Box<[Slot<T>]> = (0..FIRST << k)
-                .map(|_| Slot {
-                    state: AtomicU64::new(0),
-                    value: UnsafeCell::new(MaybeUninit::uninit()),
-                })
-                .collect();
+            let slots: Box<[Slot<T>]> = (0..FIRST << k).map(|_| Slot::empty()).collect();
             let fresh = Box::into_raw(slots).cast::<Slot<T>>();
             seg = match cell.compare_exchange(
                 ptr::null_mut(),
@@ -234,14 +259,22 @@ impl<T: Slotted> SlotTable<T> {
         Some(unsafe { &*seg.add(offset) })
     }
 
-    /// A free slot index, from this thread's list, the table's spares, or
-    /// a new slot.
+    /// A free slot index: the one this thread kept apart, else (out of
+    /// line) from its list, the table's spares, or a new slot.
+    #[inline(always)]
     fn take_free(&self) -> Option<usize> {
+        match T::local().try_with(|l| l.last.replace(NO_SLOT)) {
+            Ok(last) if last != NO_SLOT => Some(last),
+            _ => self.take_free_slow(),
+        }
+    }
+
+    /// [`SlotTable::take_free`] when no slot was kept apart.
+    #[cold]
+    #[inline(never)]
+    fn take_free_slow(&self) -> Option<usize> {
         let local = T::local()
-            .try_with(|l| match l.last.replace(NO_SLOT) {
-                NO_SLOT => l.free.try_borrow_mut().ok().and_then(|mut f| f.pop()),
-                last => Some(last),
-            })
+            .try_with(|l| l.free.try_borrow_mut().ok().and_then(|mut f| f.pop()))
             .ok()
             .flatten();
         if local.is_some() {
@@ -296,25 +329,40 @@ impl<T: Slotted> SlotTable<T> {
         }
     }
 
+    /// Gives slot `index` back to this thread: kept apart when no slot is,
+    /// else (out of line) put on its list.
+    #[inline(always)]
     fn put_free(&self, index: usize) {
-        let overflow = T::local()
+        let kept = T::local()
             .try_with(|l| {
-                if l.last.get() == NO_SLOT {
+                let free = l.last.get() == NO_SLOT;
+                if free {
                     l.last.set(index);
-                    return None;
                 }
-                match l.free.try_borrow_mut() {
-                    Ok(mut f) => {
-                        f.push(index);
-                        if f.len() > LOCAL_FREE {
-                            let half = f.len() / 2;
-                            Some(f.split_off(half))
-                        } else {
-                            None
-                        }
+                free
+            })
+            .unwrap_or(false);
+        if !kept {
+            self.put_free_slow(index);
+        }
+    }
+
+    /// [`SlotTable::put_free`] when a slot is already kept apart.
+    #[cold]
+    #[inline(never)]
+    fn put_free_slow(&self, index: usize) {
+        let overflow = T::local()
+            .try_with(|l| match l.free.try_borrow_mut() {
+                Ok(mut f) => {
+                    f.push(index);
+                    if f.len() > LOCAL_FREE {
+                        let half = f.len() / 2;
+                        Some(f.split_off(half))
+                    } else {
+                        None
                     }
-                    Err(_) => Some(vec![index]),
                 }
+                Err(_) => Some(vec![index]),
             })
             .unwrap_or_else(|_| Some(vec![index]));
         if let Some(extra) = overflow {
@@ -331,6 +379,7 @@ impl<T: Slotted> SlotTable<T> {
     /// ([`Slotted::KEEP`]): it may then overwrite that object through
     /// `assume_init_mut`, and must leave a valid object in the slot even if
     /// it unwinds (as any code given a `&mut T` does).
+    #[inline(always)]
     pub(crate) fn insert_with(
         &self,
         init: impl FnOnce(&mut MaybeUninit<T>, bool) -> &mut T,
@@ -408,6 +457,7 @@ impl<T: Slotted> SlotTable<T> {
     /// Frees the object behind `handle` (dropped, or kept for
     /// [`Slotted::KEEP`], now or by the last call still reading it).
     /// `false` when the handle is not live.
+    #[inline(always)]
     pub(crate) fn remove(&self, handle: *const T) -> bool {
         let Some((index, _)) = decode(handle as usize) else {
             return false;
