@@ -22,8 +22,8 @@ use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::mem::ManuallyDrop;
 use std::ops::Deref;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
@@ -74,7 +74,7 @@ static SHARED_EPOCH: AtomicU64 = AtomicU64::new(0);
 struct CacheEntry {
     id: usize,
     epoch: u64,
-    ptr: *const (),
+    ptr: NonNull<()>,
     type_id: TypeId,
     /// Keeps the object alive while the entry stands.
     _object: Object,
@@ -134,61 +134,58 @@ pub(crate) fn null(name: &str) -> mesh_result {
     )
 }
 
-/// How a [`Shared`] holds its object.
-enum Held<T> {
-    /// Lent by the calling thread's cache entry, which stays in place (and
-    /// keeps the object alive) while `CACHE_LENT` is set.
-    Lent(*const T),
-    /// Looked up in the table; becomes the thread's cache entry when dropped.
-    Owned(ManuallyDrop<Arc<T>>),
+/// An object looked up in the table (not lent by the thread's cache): it
+/// becomes the thread's cache entry when its [`Shared`] is dropped.
+struct Owned<T> {
+    object: Arc<T>,
+    id: usize,
+    epoch: u64,
 }
 
 /// A shared handle in use by the calling thread (and only by it: the
-/// raw pointer keeps it on this thread).
+/// raw pointer keeps it on this thread). Two words, so it travels in
+/// registers: the object's address, and what owns it when the thread's
+/// cache does not (boxed: that happens once per thread and handle).
 pub(crate) struct Shared<T: Send + Sync + 'static> {
-    id: usize,
-    epoch: u64,
-    held: Held<T>,
+    ptr: NonNull<T>,
+    /// `None`: lent by the calling thread's cache entry, which stays in
+    /// place (and keeps the object alive) while `CACHE_LENT` is set.
+    owned: Option<Box<Owned<T>>>,
 }
 
 impl<T: Send + Sync + 'static> Deref for Shared<T> {
     type Target = T;
+    #[inline(always)]
     fn deref(&self) -> &T {
-        match &self.held {
-            // SAFETY: the cache entry owning the object is neither replaced
-            // nor removed while it is lent (`CACHE_LENT`), and this value
-            // never leaves the thread.
-            Held::Lent(p) => unsafe { &**p },
-            Held::Owned(a) => a,
-        }
+        // SAFETY: `ptr` is the object of `owned`, or of the cache entry,
+        // which is neither replaced nor removed while it is lent
+        // (`CACHE_LENT`); this value never leaves the thread.
+        unsafe { self.ptr.as_ref() }
     }
 }
 
 impl<T: Send + Sync + 'static> Drop for Shared<T> {
     #[inline(always)]
     fn drop(&mut self) {
-        match &mut self.held {
-            Held::Lent(_) => {
+        match self.owned.take() {
+            None => {
                 let _ = CACHE_LENT.try_with(|l| l.set(false));
             }
-            Held::Owned(a) => {
-                // SAFETY: `object` is taken exactly once, here, and never used again.
-                let object = unsafe { ManuallyDrop::take(a) };
-                keep_in_cache(self.id, self.epoch, object);
-            }
+            Some(owned) => keep_in_cache(*owned),
         }
     }
 }
 
-/// Makes `object` (looked up in the table for handle `id` at `epoch`) the
-/// calling thread's cache entry, unless the entry is lent.
+/// Makes an object looked up in the table the calling thread's cache
+/// entry, unless the entry is lent.
 #[cold]
 #[inline(never)]
-fn keep_in_cache<T: Send + Sync + 'static>(id: usize, epoch: u64, object: Arc<T>) {
+fn keep_in_cache<T: Send + Sync + 'static>(owned: Owned<T>) {
+    let Owned { object, id, epoch } = owned;
     let entry = CacheEntry {
         id,
         epoch,
-        ptr: Arc::as_ptr(&object).cast::<()>(),
+        ptr: NonNull::from(&*object).cast::<()>(),
         type_id: TypeId::of::<T>(),
         _object: object,
     };
@@ -226,13 +223,9 @@ pub(crate) fn shared<T: Send + Sync + 'static>(
             })
             .ok()
             .flatten();
-        if let Some(p) = cached {
+        if let Some(ptr) = cached {
             let _ = CACHE_LENT.try_with(|l| l.set(true));
-            return Ok(Shared {
-                id,
-                epoch,
-                held: Held::Lent(p),
-            });
+            return Ok(Shared { ptr, owned: None });
         }
     }
     shared_slow(handle, name, epoch)
@@ -276,10 +269,10 @@ fn shared_slow<T: Send + Sync + 'static>(
             }
         }
     }
+    let object = lookup::<T>(id, name)?;
     Ok(Shared {
-        id,
-        epoch,
-        held: Held::Owned(ManuallyDrop::new(lookup::<T>(id, name)?)),
+        ptr: NonNull::from(&*object),
+        owned: Some(Box::new(Owned { object, id, epoch })),
     })
 }
 
@@ -387,10 +380,10 @@ mod tests {
         let b = register_shared(String::from("b"));
         drop(shared(a, "a"));
         let first = shared(a, "a").unwrap();
-        assert!(matches!(first.held, Held::Lent(_)));
+        assert!(first.owned.is_none(), "lent by the cache");
         let second = shared(b, "b").unwrap();
         let third = shared(a, "a").unwrap();
-        assert!(matches!(third.held, Held::Owned(_)));
+        assert!(third.owned.is_some(), "looked up in the table");
         assert_eq!(
             (first.as_str(), second.as_str(), third.as_str()),
             ("a", "b", "a")

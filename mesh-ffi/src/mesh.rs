@@ -160,17 +160,35 @@ pub(crate) fn mesh_arg(mesh: *const mesh_t) -> Result<handle::Shared<mesh_t>, me
     handle::shared(mesh, "mesh")
 }
 
+/// Per byte value: bit 0 when a bare bearer token may start with it (an
+/// ASCII letter or digit other than `B`, `b` and `m`), bit 1 when it may
+/// end with it (an ASCII letter or digit).
+const TOKEN_EDGES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < t.len() {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() {
+            t[i] = if matches!(b, b'B' | b'b' | b'm') {
+                2
+            } else {
+                3
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
 /// `Credential::detect` without its scans in the common case: a text that
 /// starts with an ASCII letter or digit other than `B`, `b` and `m` and ends
 /// with one has no surrounding space, no `Bearer ` and no `mesh_` prefix,
-/// so it is a bearer token as it stands.
+/// so it is a bearer token as it stands (two table look-ups).
 #[inline(always)]
 fn detect(text: &str) -> Credential<'_> {
     match (text.as_bytes().first(), text.as_bytes().last()) {
-        (Some(first), Some(last))
-            if first.is_ascii_alphanumeric()
-                && !matches!(first, b'B' | b'b' | b'm')
-                && last.is_ascii_alphanumeric() =>
+        (Some(&first), Some(&last))
+            if TOKEN_EDGES[usize::from(first)] & (TOKEN_EDGES[usize::from(last)] >> 1) & 1 != 0 =>
         {
             Credential::Bearer(text)
         }
@@ -646,17 +664,20 @@ fn decision(d: *const mesh_decision) -> Option<SlotRef<mesh_decision>> {
     DECISIONS.get(d)
 }
 
+/// Effects by the data kept in a decision's slot (`effect_of` as a number).
+const EFFECTS: [mesh_effect; 8] = {
+    use mesh_effect::{MESH_EFFECT_ALLOW as A, MESH_EFFECT_CHALLENGE as C, MESH_EFFECT_DENY as D};
+    [D, A, C, D, D, D, D, D]
+};
+
 /// The decision's effect. An invalid handle reads as `MESH_EFFECT_DENY`.
 #[no_mangle]
 pub extern "C" fn mesh_decision_effect(d: *const mesh_decision) -> mesh_effect {
     // The effect is kept in the slot's state word: one atomic load, no
     // reference taken, nothing that can panic.
     match DECISIONS.data(d) {
-        Some(x) if x == mesh_effect::MESH_EFFECT_ALLOW as u8 => mesh_effect::MESH_EFFECT_ALLOW,
-        Some(x) if x == mesh_effect::MESH_EFFECT_CHALLENGE as u8 => {
-            mesh_effect::MESH_EFFECT_CHALLENGE
-        }
-        _ => mesh_effect::MESH_EFFECT_DENY,
+        Some(x) => EFFECTS[usize::from(x & 7)],
+        None => mesh_effect::MESH_EFFECT_DENY,
     }
 }
 
@@ -997,6 +1018,31 @@ mod tests {
         match c {
             Credential::Bearer(t) => ("bearer", t),
             Credential::ApiKey(t) => ("api_key", t),
+        }
+    }
+
+    #[test]
+    fn effects_are_read_back_from_their_numbers() {
+        for e in [
+            mesh_effect::MESH_EFFECT_DENY,
+            mesh_effect::MESH_EFFECT_ALLOW,
+            mesh_effect::MESH_EFFECT_CHALLENGE,
+        ] {
+            assert_eq!(EFFECTS[e as usize], e);
+        }
+    }
+
+    #[test]
+    fn fast_detection_agrees_with_the_core_for_every_ascii_edge() {
+        for first in 0..0x80u8 {
+            for last in 0..0x80u8 {
+                let text = format!("{}eyJ.e30.x{}", first as char, last as char);
+                assert_eq!(
+                    kind(detect(&text)),
+                    kind(Credential::detect(&text)),
+                    "{text:?}"
+                );
+            }
         }
     }
 
