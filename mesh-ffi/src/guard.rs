@@ -262,18 +262,26 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     }
 }
 
+/// `MESH_ERR_NULL_ARGUMENT` for out-parameter `name` (out of line).
+#[cold]
+#[inline(never)]
+fn null_out(name: &str) -> mesh_result {
+    fail(
+        mesh_result::MESH_ERR_NULL_ARGUMENT,
+        format!("out-parameter `{name}` is NULL"),
+    )
+}
+
 /// An out-parameter checked at the start of a call and written once, at
 /// the end, only on success.
 pub(crate) struct Out<T>(*mut T);
 
 impl<T> Out<T> {
     /// A required out-parameter: NULL is `MESH_ERR_NULL_ARGUMENT`.
+    #[inline(always)]
     pub(crate) fn required(ptr: *mut T, name: &str) -> Result<Out<T>, mesh_result> {
         if ptr.is_null() {
-            Err(fail(
-                mesh_result::MESH_ERR_NULL_ARGUMENT,
-                format!("out-parameter `{name}` is NULL"),
-            ))
+            Err(null_out(name))
         } else {
             Ok(Out(ptr))
         }

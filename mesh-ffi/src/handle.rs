@@ -127,6 +127,8 @@ fn lookup<T: Send + Sync + 'static>(id: usize, name: &str) -> Result<Arc<T>, mes
 }
 
 /// `MESH_ERR_NULL_ARGUMENT` for handle argument `name`.
+#[cold]
+#[inline(never)]
 pub(crate) fn null(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_NULL_ARGUMENT,
@@ -321,6 +323,8 @@ pub(crate) fn release<T: Send + Sync + 'static>(
 }
 
 /// `MESH_ERR_INVALID_HANDLE` for handle argument `name`.
+#[cold]
+#[inline(never)]
 pub(crate) fn invalid(name: &str) -> mesh_result {
     fail(
         mesh_result::MESH_ERR_INVALID_HANDLE,
