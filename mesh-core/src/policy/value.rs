@@ -272,10 +272,31 @@ impl fmt::Debug for Set {
 }
 
 /// A record: attribute names to values (kept sorted by name).
+///
+/// The empty record holds no allocation (`None`), so that making and
+/// cloning one, as every request without a context does, touches no
+/// reference count shared between threads (an empty `Arc<[T]>` shares one
+/// process-wide count). A present `Arc` is never empty, so the derived
+/// comparisons and hash agree with the attributes'.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Record(Arc<[(Arc<str>, Value)]>);
+pub struct Record(Option<Arc<[Attr]>>);
+
+/// One attribute of a [`Record`]: its name and value.
+type Attr = (Arc<str>, Value);
 
 impl Record {
+    /// A record of `attrs`, sorted by name and without repeats (the
+    /// caller's promise).
+    fn of_sorted(attrs: Vec<(Arc<str>, Value)>) -> Self {
+        Record((!attrs.is_empty()).then(|| Arc::from(attrs)))
+    }
+
+    /// The attribute pairs, sorted by name.
+    #[inline]
+    fn attrs(&self) -> &[(Arc<str>, Value)] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
     /// A record (e.g. a request context) from JSON text in Cedar's value
     /// format, parsed without building a JSON document first. `None` when
     /// this fast path does not take the text (invalid JSON, duplicate keys,
@@ -298,14 +319,14 @@ impl Record {
                 }
             }
         }
-        Ok(Record(Arc::from(attrs)))
+        Ok(Record::of_sorted(attrs))
     }
 
     /// A record from attribute pairs expected sorted by name and without
     /// repeats: one check instead of a sort (otherwise as [`Record::new`]).
     pub(crate) fn from_sorted(attrs: Vec<(Arc<str>, Value)>) -> Self {
         if attrs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
-            return Record(Arc::from(attrs));
+            return Record::of_sorted(attrs);
         }
         Record::new(attrs).unwrap_or_default()
     }
@@ -313,8 +334,8 @@ impl Record {
     /// This record plus `extra` fields, given sorted by name and absent
     /// from this record (the caller checks). One pass, no sort.
     pub(crate) fn merged(&self, extra: impl Iterator<Item = (Arc<str>, Value)>) -> Self {
-        let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(self.0.len() + 2);
-        let mut mine = self.0.iter().peekable();
+        let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(self.attrs().len() + 2);
+        let mut mine = self.attrs().iter().peekable();
         for (k, v) in extra {
             while let Some(f) = mine.next_if(|(n, _)| **n < *k) {
                 out.push(f.clone());
@@ -323,37 +344,38 @@ impl Record {
         }
         out.extend(mine.cloned());
         debug_assert!(out.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
-        Record(Arc::from(out))
+        Record::of_sorted(out)
     }
 
     /// The value of attribute `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if self.0.len() <= 8 {
+        let attrs = self.attrs();
+        if attrs.len() <= 8 {
             // Small records (the usual case): a linear scan that compares
             // lengths first beats a binary search of string comparisons.
-            return self.0.iter().find(|(k, _)| str_eq(k, name)).map(|(_, v)| v);
+            return attrs.iter().find(|(k, _)| str_eq(k, name)).map(|(_, v)| v);
         }
-        self.0
+        attrs
             .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
-            .and_then(|i| self.0.get(i))
+            .and_then(|i| attrs.get(i))
             .map(|(_, v)| v)
     }
 
     /// The attributes, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (&**k, v))
+        self.attrs().iter().map(|(k, v)| (&**k, v))
     }
 
     /// Number of attributes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.attrs().len()
     }
 
     /// Whether the record has no attributes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 }
 
@@ -456,6 +478,32 @@ impl From<EntityUid> for Value {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_records_hold_no_allocation_and_compare_as_empty() {
+        use std::hash::{BuildHasher, RandomState};
+        let built = [
+            Record::default(),
+            Record::new(Vec::new()).unwrap(),
+            Record::from_sorted(Vec::new()),
+            Record::default().merged(std::iter::empty()),
+        ];
+        let hasher = RandomState::new();
+        for r in &built {
+            assert!(r.0.is_none(), "an empty record allocates nothing");
+            assert!(r.is_empty() && r.iter().next().is_none());
+            assert_eq!(r.len(), 0);
+            assert_eq!(r.get("a"), None);
+            assert_eq!(r, &Record::default());
+            assert_eq!(hasher.hash_one(r), hasher.hash_one(Record::default()));
+        }
+        let one = Record::new(vec![(Arc::from("a"), Value::Long(1))]).unwrap();
+        assert!(one.0.is_some() && !one.is_empty());
+        assert_eq!(one.get("a"), Some(&Value::Long(1)));
+        assert!(Record::default() < one, "the empty record sorts first");
+        let grown = Record::default().merged(std::iter::once((Arc::from("a"), Value::Long(1))));
+        assert_eq!(grown, one);
+    }
 
     #[test]
     fn sets_are_unordered_and_deduplicated() {
