@@ -160,7 +160,7 @@ pub fn verify_jws(
     }
     let key = keys.select(jws.header.kid.as_deref(), alg)?;
     let sig = jws.signature()?;
-    key.verify(alg, jws.signing_input(), &sig)?;
+    key.verify_checked(alg, jws.signing_input(), &sig)?;
     let payload = jws.payload()?;
     Ok(VerifiedJws {
         header: jws.header,
@@ -306,7 +306,7 @@ impl IssuerRegistry {
         let mut sig_buf = scan::sig_buf();
         let sig = jws.signature(&mut sig_buf)?;
         Some(
-            key.verify(alg, jws.signing_input, sig)
+            key.verify_checked(alg, jws.signing_input, sig)
                 .and_then(|()| claims.check(&reg, &cfg.rules, now))
                 .map(|()| claims.identity(&reg, cfg.kind)),
         )
@@ -362,7 +362,7 @@ impl IssuerRegistry {
         }
         let key = cfg.keys.select(jws.header.kid.as_deref(), alg)?;
         let sig = jws.signature()?;
-        key.verify(alg, jws.signing_input(), &sig)?;
+        key.verify_checked(alg, jws.signing_input(), &sig)?;
         reg.check_in(&claims, &cfg.rules, now)?;
         let kept = keep_claims.then(|| reg.clone());
         let identity = identity_from_set(reg, claims, cfg.kind)?;
