@@ -87,8 +87,63 @@ fn probe_token_verify_alg(reg: &IssuerRegistry, token: &str, now: Timestamp) {
     }
 }
 
-/// Iterations of the slower public-key modes (`token-rs256`, ...): compare
-/// `IssuerRegistry::verify` with `VerifyingKey::verify` inclusive.
+/// The raw ring verification of the same signature (the bench's floor).
+#[inline(never)]
+fn probe_token_floor_alg(key: &PublicKey, input: &[u8], sig: &[u8]) {
+    for _ in 0..ALG_ITERS {
+        assert!(key.verify(black_box(input), sig));
+    }
+}
+
+/// A public key as the bench's floor holds it, verified with raw ring.
+enum PublicKey {
+    Rsa(Vec<u8>, Vec<u8>),
+    Ec(Vec<u8>),
+    Ed(Vec<u8>),
+}
+
+impl PublicKey {
+    fn of(key: &common::TestKey) -> PublicKey {
+        let d = |m: &str| {
+            base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                key.jwk[m].as_str().unwrap(),
+            )
+            .unwrap()
+        };
+        match key.alg {
+            Algorithm::RS256 => PublicKey::Rsa(d("n"), d("e")),
+            Algorithm::ES256 => {
+                let mut point = vec![4u8];
+                point.extend(d("x"));
+                point.extend(d("y"));
+                PublicKey::Ec(point)
+            }
+            _ => PublicKey::Ed(d("x")),
+        }
+    }
+
+    fn verify(&self, input: &[u8], sig: &[u8]) -> bool {
+        use ring::signature as rsig;
+        match self {
+            PublicKey::Rsa(n, e) => rsig::RsaPublicKeyComponents { n, e }
+                .verify(&rsig::RSA_PKCS1_2048_8192_SHA256, input, sig)
+                .is_ok(),
+            PublicKey::Ec(point) => {
+                rsig::UnparsedPublicKey::new(&rsig::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(input, sig)
+                    .is_ok()
+            }
+            PublicKey::Ed(public) => rsig::UnparsedPublicKey::new(&rsig::ED25519, public)
+                .verify(input, sig)
+                .is_ok(),
+        }
+    }
+}
+
+/// Iterations of the slower public-key modes (`token-rs256`, ...): each
+/// runs `probe_token_verify_alg` (mesh) and `probe_token_floor_alg` (raw
+/// ring on the same signature); their difference is mesh's overhead.
 const ALG_ITERS: usize = 200;
 
 /// An HS256 token like the `token_verify` bench's (~800 bytes).
@@ -98,6 +153,12 @@ fn token_fixture(now_s: i64) -> (IssuerRegistry, String) {
 
 /// The same claims signed with `alg`.
 fn token_fixture_alg(now_s: i64, alg: Algorithm) -> (IssuerRegistry, String) {
+    let (reg, token, _) = token_fixture_key(now_s, alg);
+    (reg, token)
+}
+
+/// [`token_fixture_alg`] and the signing key.
+fn token_fixture_key(now_s: i64, alg: Algorithm) -> (IssuerRegistry, String, common::TestKey) {
     let iss = "https://hs.idp.example.com";
     let hs = common::TestKey::new(alg, "hs-2025-01");
     let mut reg = IssuerRegistry::new();
@@ -115,7 +176,8 @@ fn token_fixture_alg(now_s: i64, alg: Algorithm) -> (IssuerRegistry, String) {
         "amr": ["pwd", "mfa", "hwk"], "acr": "urn:example:acr:phishing-resistant",
         "auth_time": now_s - 60, "tenant": "7f3c2a", "department": "R&D"
     });
-    (reg, hs.sign(&claims))
+    let token = hs.sign(&claims);
+    (reg, token, hs)
 }
 
 fn main() {
@@ -137,8 +199,13 @@ fn main() {
         ("token-eddsa", Algorithm::EdDSA),
     ] {
         if what == mode {
-            let (reg, token) = token_fixture_alg(now.unix_seconds(), alg);
+            let (reg, token, key) = token_fixture_key(now.unix_seconds(), alg);
             probe_token_verify_alg(&reg, &token, now);
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let sig =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig)
+                    .unwrap();
+            probe_token_floor_alg(&PublicKey::of(&key), input.as_bytes(), &sig);
         }
     }
     if what.is_empty() || what == "cache" {

@@ -27,6 +27,9 @@ pub struct IssuerConfig {
     rules: ClaimRules,
     typ: Option<String>,
     kind: IdentityKind,
+    /// `rules.required` as the fast path checks it (set when added to a
+    /// registry; `None` there looks the names up one by one).
+    required: Option<scan::Required>,
 }
 
 impl IssuerConfig {
@@ -44,6 +47,7 @@ impl IssuerConfig {
             rules: ClaimRules::default(),
             typ: None,
             kind: IdentityKind::Human,
+            required: None,
         }
     }
 
@@ -160,7 +164,7 @@ pub fn verify_jws(
     }
     let key = keys.select(jws.header.kid.as_deref(), alg)?;
     let sig = jws.signature()?;
-    key.verify(alg, jws.signing_input(), &sig)?;
+    key.verify_checked(alg, jws.signing_input(), &sig)?;
     let payload = jws.payload()?;
     Ok(VerifiedJws {
         header: jws.header,
@@ -228,8 +232,9 @@ impl IssuerRegistry {
     }
 
     /// Trust an issuer (replacing any issuer of the same name).
-    pub fn add(&mut self, config: IssuerConfig) -> Result<(), IdentityError> {
+    pub fn add(&mut self, mut config: IssuerConfig) -> Result<(), IdentityError> {
         config.validate()?;
+        config.required = scan::Required::of(&config.rules.required);
         if self.issuers.len() >= MAX_ISSUERS && !self.issuers.contains_key(&config.issuer) {
             return Err(IdentityError::TooLarge {
                 part: "issuer registry",
@@ -306,8 +311,8 @@ impl IssuerRegistry {
         let mut sig_buf = scan::sig_buf();
         let sig = jws.signature(&mut sig_buf)?;
         Some(
-            key.verify(alg, jws.signing_input, sig)
-                .and_then(|()| claims.check(&reg, &cfg.rules, now))
+            key.verify_checked(alg, jws.signing_input, sig)
+                .and_then(|()| claims.check(&reg, &cfg.rules, cfg.required, now))
                 .map(|()| claims.identity(&reg, cfg.kind)),
         )
     }
@@ -362,7 +367,7 @@ impl IssuerRegistry {
         }
         let key = cfg.keys.select(jws.header.kid.as_deref(), alg)?;
         let sig = jws.signature()?;
-        key.verify(alg, jws.signing_input(), &sig)?;
+        key.verify_checked(alg, jws.signing_input(), &sig)?;
         reg.check_in(&claims, &cfg.rules, now)?;
         let kept = keep_claims.then(|| reg.clone());
         let identity = identity_from_set(reg, claims, cfg.kind)?;
@@ -413,7 +418,7 @@ mod tests {
 
 /// The fast path answers exactly as the general path whenever it answers.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod fast_path {
     use super::*;
     use base64::Engine;
@@ -583,6 +588,32 @@ mod fast_path {
         let forged = sign(HEADERS[0], &typical(), true);
         let e = reg.verify_fast(&forged, now).unwrap().unwrap_err();
         assert_eq!(e.kind(), crate::identity::IdentityErrorKind::BadSignature);
+    }
+
+    #[test]
+    fn required_claims_are_checked_by_slot_or_by_name() {
+        let now = Timestamp::from_unix_seconds(NOW);
+        let token = sign(HEADERS[0], &typical(), false);
+        for (required, missing) in [
+            (&["exp", "iss", "aud", "sub"][..], None),
+            (&["aud", "nbf", "auth_time", "scp", "amr"][..], None),
+            (&["sub", "jti", "email"][..], None),
+            (&["exp", "entitlements", "tenant"][..], Some("entitlements")),
+            (&["exp", "tenant", "entitlements"][..], Some("tenant")),
+            (&["iss", "nbf", "nope"][..], Some("nope")),
+        ] {
+            let mut reg = registry();
+            let cfg = reg.issuer("https://i").unwrap().clone();
+            reg.add(cfg.required_claims(required.iter().copied()))
+                .unwrap();
+            let fast = reg.verify_fast(&token, now).unwrap();
+            assert_eq!(fast, reg.verify_general(&token, now), "{required:?}");
+            match (fast, missing) {
+                (Ok(_), None) => {}
+                (Err(IdentityError::MissingClaim { claim }), Some(m)) => assert_eq!(claim, m),
+                (other, _) => panic!("{required:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

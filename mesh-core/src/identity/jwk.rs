@@ -473,6 +473,17 @@ impl VerifyingKey {
     /// Verify `signature` over `message` with `alg`.
     pub fn verify(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> Result<(), IdentityError> {
         self.check_alg(alg)?;
+        self.verify_checked(alg, message, sig)
+    }
+
+    /// [`VerifyingKey::verify`] for a key already found fit for `alg`
+    /// ([`KeySet::select`] checks it): the signature only.
+    pub(crate) fn verify_checked(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), IdentityError> {
         let res = match &self.material {
             Material::Hmac { keys, .. } => {
                 let (i, _, _) = hmac_alg(alg).ok_or(IdentityError::BadSignature)?;

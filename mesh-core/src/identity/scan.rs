@@ -644,6 +644,35 @@ fn slot_of(name: &str) -> Option<Slot> {
     }
 }
 
+/// The bit of `aud` in a [`Required`] (the slots' bits come first).
+const AUD_BIT: usize = SLOTS;
+/// The bit of `nbf` in a [`Required`].
+const NBF_BIT: usize = SLOTS + 1;
+
+/// Required claim names as the scan finds them: one bit per mapped claim
+/// (by slot), then `aud` and `nbf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Required(u16);
+
+impl Required {
+    /// The bits of `names`; `None` when one is none of those claims (its
+    /// presence is then looked up by name).
+    pub(crate) fn of(names: &[String]) -> Option<Required> {
+        let mut bits = 0u16;
+        for name in names {
+            let key = name.as_bytes();
+            let bit = match name_of(key, key_word(key, 0, key)) {
+                Name::Slot(s) => s as usize,
+                Name::Aud => AUD_BIT,
+                Name::Nbf => NBF_BIT,
+                Name::Other => return None,
+            };
+            bits |= 1 << bit;
+        }
+        Some(Required(bits))
+    }
+}
+
 /// A claim value, by its place in the claims text.
 #[derive(Clone, Copy, Debug)]
 enum Val {
@@ -1092,15 +1121,38 @@ impl<'a> FastClaims<'a> {
             .chain(items.iter().map(|&(s, e)| self.str(s, e)))
     }
 
-    /// Presence, audience and time rules.
+    /// Whether every claim of `required` is present.
+    fn has_all(&self, required: Required) -> bool {
+        let mut bits = required.0;
+        while bits != 0 {
+            let bit = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let present = match bit {
+                AUD_BIT => self.aud.is_some(),
+                NBF_BIT => self.nbf.is_some(),
+                slot => self.mapped.get(slot).is_some_and(Option::is_some),
+            };
+            if !present {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Presence, audience and time rules; `required` is the scan's form of
+    /// `rules.required` when it has one ([`Required::of`]).
     pub(crate) fn check(
         &self,
         reg: &FastRegistered<'a>,
         rules: &ClaimRules,
+        required: Option<Required>,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
+        // All present: no name is looked up. Otherwise the names are, in
+        // order, for the error naming the first one missing.
+        let all_present = required.is_some_and(|r| self.has_all(r));
         check_rules(
-            |name| self.has(name),
+            |name| all_present || self.has(name),
             self.aud(),
             [reg.exp, reg.nbf, reg.iat],
             rules,
@@ -1419,6 +1471,27 @@ mod tests {
         for other in ["", "is", "iss\0", "nbf", "aud", "ISS", "email"] {
             assert!(slot_of(other).is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn required_claims_have_bits_when_the_scan_tells_them_apart() {
+        let of = |names: &[&str]| {
+            Required::of(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map(|r| r.0)
+        };
+        assert_eq!(of(&[]), Some(0));
+        assert_eq!(
+            of(&["exp", "iss", "aud", "sub"]),
+            Some(
+                1 << Slot::Exp as u16
+                    | 1 << Slot::Iss as u16
+                    | 1 << AUD_BIT
+                    | 1 << Slot::Sub as u16
+            )
+        );
+        assert_eq!(of(&["nbf", "nbf"]), Some(1 << NBF_BIT));
+        assert_eq!(of(&["entitlements"]), Some(1 << Slot::Entitlements as u16));
+        assert_eq!(of(&["exp", "email"]), None);
+        assert_eq!(of(&["Exp"]), None);
     }
 
     #[test]
