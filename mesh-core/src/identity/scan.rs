@@ -648,6 +648,8 @@ fn slot_of(name: &str) -> Option<Slot> {
 const AUD_BIT: usize = SLOTS;
 /// The bit of `nbf` in a [`Required`].
 const NBF_BIT: usize = SLOTS + 1;
+// Every bit of a [`Required`] fits its `u16`.
+const _: () = assert!(NBF_BIT < u16::BITS as usize);
 
 /// Required claim names as the scan finds them: one bit per mapped claim
 /// (by slot), then `aud` and `nbf`.
