@@ -209,6 +209,8 @@ type IssuerMap = HashMap<String, IssuerConfig, BuildHasherDefault<IssuerHasher>>
 pub struct IssuerRegistry {
     issuers: IssuerMap,
     options: JwsOptions,
+    /// The likely headers of the issuers' tokens, already scanned.
+    known: scan::KnownHeaders,
 }
 
 impl IssuerRegistry {
@@ -223,6 +225,7 @@ impl IssuerRegistry {
         IssuerRegistry {
             issuers: IssuerMap::default(),
             options,
+            known: scan::KnownHeaders::default(),
         }
     }
 
@@ -242,6 +245,7 @@ impl IssuerRegistry {
                 max: MAX_ISSUERS,
             });
         }
+        learn_headers(&mut self.known, &self.options, &config);
         self.issuers.insert(config.issuer.clone(), config);
         Ok(())
     }
@@ -251,6 +255,7 @@ impl IssuerRegistry {
         match self.issuers.get_mut(issuer) {
             Some(c) => {
                 c.keys = keys;
+                learn_headers(&mut self.known, &self.options, c);
                 Ok(())
             }
             None => Err(IdentityError::UnknownIssuer { iss: clip(issuer) }),
@@ -290,6 +295,7 @@ impl IssuerRegistry {
             token,
             o.max_header_len,
             o.ignore_key_headers,
+            &self.known,
             &mut header_buf,
         )?;
         let (mut stack, mut heap) = (scan::payload_buf(), Vec::new());
@@ -373,6 +379,16 @@ impl IssuerRegistry {
         let identity = identity_from_set(reg, claims, cfg.kind)?;
         Ok((jws.header, kept, identity))
     }
+}
+
+/// Add the headers `config`'s tokens most likely carry to `known`
+/// (entries are never wrong, only unused: a header stays known after its
+/// key is gone, and its tokens are then rejected by `kid`).
+fn learn_headers(known: &mut scan::KnownHeaders, options: &JwsOptions, config: &IssuerConfig) {
+    let kids = config.keys.keys().iter().filter_map(|k| k.kid());
+    let mut typs = vec!["JWT"];
+    typs.extend(config.typ.as_deref().filter(|t| *t != "JWT"));
+    known.add(&config.algorithms, kids, &typs, options.ignore_key_headers);
 }
 
 fn typ_matches(want: &str, found: Option<&str>) -> bool {
@@ -588,6 +604,46 @@ mod fast_path {
         let forged = sign(HEADERS[0], &typical(), true);
         let e = reg.verify_fast(&forged, now).unwrap().unwrap_err();
         assert_eq!(e.kind(), crate::identity::IdentityErrorKind::BadSignature);
+    }
+
+    #[test]
+    fn known_headers_give_the_answer_of_the_scan() {
+        let mut reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        let headers = [
+            r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+            r#"{"typ":"JWT","alg":"HS256","kid":"k1"}"#,
+            r#"{"kid":"k1","alg":"HS256"}"#,
+            r#"{"alg":"HS256"}"#,
+        ];
+        let b64 = |h: &str| super::super::jws::B64.encode(h).into_bytes();
+        for h in headers {
+            assert!(reg.known.get_for_test(&b64(h)).is_some(), "{h}");
+            let token = sign(h, &typical(), false);
+            let fast = reg.verify_fast(&token, now).unwrap();
+            assert!(fast.is_ok(), "{h}");
+            assert_eq!(fast, reg.verify_general(&token, now), "{h}");
+        }
+        // Other headers are scanned as before.
+        let spaced = r#"{"alg":"HS256", "kid":"k1"}"#;
+        assert!(reg.known.get_for_test(&b64(spaced)).is_none());
+        let token = sign(spaced, &typical(), false);
+        assert!(reg.verify_fast(&token, now).unwrap().is_ok());
+        // A header of a rotated-out key stays known, and its tokens are
+        // rejected by `kid` as the general path rejects them.
+        let jwk = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"k2","alg":"HS256","k":"{}"}}]}}"#,
+            super::super::jws::B64.encode(SECRET)
+        );
+        reg.set_keys("https://i", KeySet::from_jwks(jwk.as_bytes()).unwrap())
+            .unwrap();
+        let new = r#"{"alg":"HS256","kid":"k2","typ":"JWT"}"#;
+        assert!(reg.known.get_for_test(&b64(new)).is_some());
+        assert!(reg.verify(&sign(new, &typical(), false), now).is_ok());
+        let old = sign(headers[0], &typical(), false);
+        assert!(reg.known.get_for_test(&b64(headers[0])).is_some());
+        let e = reg.verify(&old, now).unwrap_err();
+        assert_eq!(Err(e), reg.verify_general(&old, now));
     }
 
     #[test]

@@ -1295,12 +1295,20 @@ fn count_spaces(b: &[u8]) -> usize {
     let mut n = 0;
     let mut chunks = b.chunks_exact(8);
     for chunk in &mut chunks {
-        n += space_mask(swar::word(chunk)).count_ones() as usize;
+        n += flagged_bytes(space_mask(swar::word(chunk)));
     }
     if !chunks.remainder().is_empty() {
-        n += space_mask(swar::tail_word(b)).count_ones() as usize;
+        n += flagged_bytes(space_mask(swar::tail_word(b)));
     }
     n
+}
+
+/// The number of bytes of `m` flagged by their high bit (no other bit set):
+/// one multiply sums the flags into the top byte (`count_ones` is a long
+/// bit-twiddling sequence on CPUs without `popcnt`).
+#[inline(always)]
+fn flagged_bytes(m: u64) -> usize {
+    ((m >> 7).wrapping_mul(swar::ONES) >> 56) as usize
 }
 
 /// A compact JWS split at its dots, its header scanned.
@@ -1317,6 +1325,7 @@ pub(crate) fn split<'t>(
     token: &'t str,
     max_header_len: usize,
     ignore_key_headers: bool,
+    known: &'t KnownHeaders,
     buf: &'t mut [MaybeUninit<u8>; HEADER_BUF],
 ) -> Option<FastJws<'t>> {
     // The payload and signature decoders reject any further `.`.
@@ -1328,8 +1337,13 @@ pub(crate) fn split<'t>(
     if d2 <= d1 || header_b64.is_empty() || header_b64.len() > max_header_len {
         return None;
     }
-    let text = std::str::from_utf8(decode(header_b64, buf)?).ok()?;
-    let header = scan_header(text, ignore_key_headers)?;
+    let header = match known.get(header_b64) {
+        Some(h) => h,
+        None => {
+            let text = std::str::from_utf8(decode(header_b64, buf)?).ok()?;
+            scan_header(text, ignore_key_headers)?
+        }
+    };
     Some(FastJws {
         header,
         signing_input: b.get(..d2)?,
@@ -1337,6 +1351,147 @@ pub(crate) fn split<'t>(
         signature_b64,
     })
 }
+
+/// Most entries of a [`KnownHeaders`] table (later headers are scanned).
+const MAX_KNOWN_HEADERS: usize = 4096;
+
+/// The hash of encoded headers: eight bytes per multiply-and-fold step.
+///
+/// Unkeyed on purpose: the table holds only headers built from the
+/// configuration, so a token's header can select a bucket but never
+/// lengthen one.
+#[derive(Default)]
+pub(crate) struct HeaderHasher(u64);
+
+impl std::hash::Hasher for HeaderHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h = self.0 ^ bytes.len() as u64;
+        swar::for_each_word(bytes, |w| h = swar::fold_mul(h ^ w, K));
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The scanned form of a known header, owning its strings.
+#[derive(Debug, Clone)]
+struct KnownHeader {
+    alg: Algorithm,
+    kid: Option<Box<str>>,
+    typ: Option<Box<str>>,
+}
+
+/// The encoded headers a registry's configuration makes likely (each
+/// allowed `alg` with each key's `kid`, with and without `typ`, members in
+/// any order, no whitespace), each with the [`scan_header`] result of its
+/// decoded text: a token whose header segment is byte for byte one of them
+/// skips decoding and scanning it, with the same result.
+#[derive(Clone, Default)]
+pub(crate) struct KnownHeaders {
+    map: std::collections::HashMap<
+        Box<[u8]>,
+        KnownHeader,
+        std::hash::BuildHasherDefault<HeaderHasher>,
+    >,
+}
+
+impl std::fmt::Debug for KnownHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownHeaders")
+            .field("len", &self.map.len())
+            .finish()
+    }
+}
+
+impl KnownHeaders {
+    /// The scanned header of the segment `b64`, when known.
+    #[inline(always)]
+    fn get(&self, b64: &[u8]) -> Option<FastHeader<'_>> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(b64).map(|h| FastHeader {
+            alg: h.alg,
+            kid: h.kid.as_deref(),
+            typ: h.typ.as_deref(),
+        })
+    }
+
+    /// [`KnownHeaders::get`], for tests.
+    #[cfg(test)]
+    pub(crate) fn get_for_test(&self, b64: &[u8]) -> Option<FastHeader<'_>> {
+        self.get(b64)
+    }
+
+    /// Add the headers of `algs` with each of `kids` (and without a `kid`),
+    /// without `typ` and with each of `typs`, until the table is full.
+    pub(crate) fn add<'k>(
+        &mut self,
+        algs: &[Algorithm],
+        kids: impl Iterator<Item = &'k str> + Clone,
+        typs: &[&str],
+        ignore_key_headers: bool,
+    ) {
+        use base64::Engine;
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        for &alg in algs {
+            let alg_member = format!("\"alg\":\"{}\"", alg.as_str());
+            for kid in std::iter::once(None).chain(kids.clone().map(Some)) {
+                for typ in std::iter::once(None).chain(typs.iter().copied().map(Some)) {
+                    let mut members = vec![alg_member.clone()];
+                    members.extend(kid.map(|k| format!("\"kid\":{}", quote(k))));
+                    members.extend(typ.map(|t| format!("\"typ\":{}", quote(t))));
+                    for order in ORDERS {
+                        let picked: Vec<&str> = order
+                            .iter()
+                            .filter_map(|&i| members.get(i).map(String::as_str))
+                            .collect();
+                        if picked.len() != members.len() {
+                            continue;
+                        }
+                        if self.map.len() >= MAX_KNOWN_HEADERS {
+                            return;
+                        }
+                        let text = format!("{{{}}}", picked.join(","));
+                        let key = super::jws::B64
+                            .encode(&text)
+                            .into_bytes()
+                            .into_boxed_slice();
+                        if self.map.contains_key(&key) {
+                            continue;
+                        }
+                        if let Some(h) = scan_header(&text, ignore_key_headers) {
+                            let known = KnownHeader {
+                                alg: h.alg,
+                                kid: h.kid.map(Box::from),
+                                typ: h.typ.map(Box::from),
+                            };
+                            self.map.insert(key, known);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Member orders for [`KnownHeaders::add`]: every order of up to three
+/// members (those naming an absent member are skipped; an order of fewer
+/// members is listed once, as the prefix of a longer one is not).
+const ORDERS: [&[usize]; 9] = [
+    &[0],
+    &[0, 1],
+    &[1, 0],
+    &[0, 1, 2],
+    &[0, 2, 1],
+    &[1, 0, 2],
+    &[1, 2, 0],
+    &[2, 0, 1],
+    &[2, 1, 0],
+];
 
 impl<'t> FastJws<'t> {
     /// Decode the payload (into `stack`, or `heap` when long) as text.
@@ -1455,6 +1610,56 @@ mod tests {
         ] {
             assert!(kept_claims(other).is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn spaces_are_counted() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "a b",
+            "  a  b  ",
+            "12345678 ",
+            "        ",
+            "a b c d e f g h i j",
+        ] {
+            let want = text.bytes().filter(|&c| c == b' ').count();
+            assert_eq!(count_spaces(text.as_bytes()), want, "{text:?}");
+        }
+        for m in [
+            0,
+            swar::HIGHS,
+            0x80,
+            0x8000_0000_0000_0000,
+            0x0080_0080_0000_8080,
+        ] {
+            assert_eq!(flagged_bytes(m), m.count_ones() as usize);
+        }
+    }
+
+    #[test]
+    fn known_headers_hold_the_scan_of_their_text() {
+        use base64::Engine;
+        let mut known = KnownHeaders::default();
+        let algs = [Algorithm::HS256, Algorithm::ES256];
+        let kids = ["k1", "k\"2", "k/3"];
+        known.add(&algs, kids.iter().copied(), &["JWT", "at+jwt"], false);
+        // Per alg: one header without kid or typ, two with one of them,
+        // six with both; the kid needing an escape is left to the scan.
+        let per_alg = 1 + 2 * 2 + 2 * (2 + 2 * 6);
+        assert_eq!(known.map.len(), algs.len() * per_alg);
+        for (key, h) in &known.map {
+            let text = super::super::jws::B64.decode(key).unwrap();
+            let text = std::str::from_utf8(&text).unwrap();
+            let scanned = scan_header(text, false).unwrap();
+            assert_eq!(known.get(key), Some(scanned), "{text}");
+            assert!(h.kid.as_deref() != Some("k\"2"));
+        }
+        // Full: nothing more is added.
+        let many: Vec<String> = (0..MAX_KNOWN_HEADERS).map(|i| format!("k{i}")).collect();
+        known.add(&algs, many.iter().map(String::as_str), &["JWT"], false);
+        assert_eq!(known.map.len(), MAX_KNOWN_HEADERS);
     }
 
     #[test]
