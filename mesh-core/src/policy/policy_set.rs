@@ -332,8 +332,30 @@ fn resolve(levels: [Option<Reach<'_, '_>>; 2]) -> Option<[Option<Via>; 2]> {
 }
 
 /// How a candidate policy was reached at each level (action, principal,
-/// resource): `None` through the level's open-scope slot.
-type Path = [Option<Via>; 3];
+/// resource), as one bit per level in the level's nibble: bit 0 through the
+/// level's open-scope slot, 1 as the entity, 2 as its type, 3 as an
+/// ancestor; 0 when a level was reached through an unchecked key. A scope
+/// holds when its [`Hot::accept`] has every bit of the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Path(u16);
+
+impl Path {
+    /// The path of the three levels' ways (`None`: the open-scope slot).
+    fn new(levels: [Option<Via>; 3]) -> Self {
+        let mut bits = 0u16;
+        for (n, v) in levels.into_iter().enumerate() {
+            let b = match v {
+                None => 0,
+                Some(Via::Uid) => 1,
+                Some(Via::Type) => 2,
+                Some(Via::Ancestor) => 3,
+                Some(Via::Unchecked) => return Path(0),
+            };
+            bits |= 1 << (4 * n + b);
+        }
+        Path(bits)
+    }
+}
 
 impl Tree<Vec<Cand>> {
     fn insert(&mut self, p: &Policy, cand: Cand, ids: &KeyMap<u64, u32>) {
@@ -443,8 +465,9 @@ impl Index {
                         let Some([va, vp]) = resolve([la, lp]) else {
                             return;
                         };
+                        let path = Path::new([va, vp, None]);
                         for c in any {
-                            f(c.idx, &c.hot, [va, vp, None]);
+                            f(c.idx, &c.hot, path);
                         }
                     }
                     if rnode.bloom & resource.bloom == 0 {
@@ -454,8 +477,9 @@ impl Index {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
                             return;
                         };
+                        let path = Path::new([va, vp, Some(vr)]);
                         for c in self.run(list) {
-                            f(c.idx, &c.hot, [va, vp, Some(vr)]);
+                            f(c.idx, &c.hot, path);
                         }
                     });
                 };
@@ -509,14 +533,16 @@ impl Kind {
         }
     }
 
-    /// Whether a scope of this kind holds for an entity that reached its
-    /// index slot `via` (checked).
-    fn reached(self, via: Option<Via>) -> bool {
+    /// The ways (as [`Path`] bits of one level) an entity can reach its
+    /// index slot for a scope of this kind to hold: any for an open scope,
+    /// as the entity for `==`, as it or an ancestor for `in`, as its type
+    /// for `is`.
+    fn accepts(self) -> u16 {
         match self {
-            Kind::Any => true,
-            Kind::Eq => via == Some(Via::Uid),
-            Kind::In | Kind::IsIn => matches!(via, Some(Via::Uid | Via::Ancestor)),
-            Kind::Is => via == Some(Via::Type),
+            Kind::Any => 0b1111,
+            Kind::Eq => 0b0010,
+            Kind::In | Kind::IsIn => 0b1010,
+            Kind::Is => 0b0100,
         }
     }
 }
@@ -526,9 +552,11 @@ impl Kind {
 /// memo reads neither the policy nor its annotations.
 #[derive(Clone, Copy, Debug)]
 struct Hot {
-    action: Kind,
-    principal: Kind,
-    resource: Kind,
+    /// The [`Path`] bits under which the scope holds (up to the type of an
+    /// `is T in E` scope): [`Kind::accepts`] of each level in its nibble.
+    accept: u16,
+    /// Whether the principal and the resource scope are `is T in E`.
+    is_in: [bool; 2],
     /// See [`Meta::multi`].
     multi: bool,
     /// See [`Meta::memo`].
@@ -558,10 +586,12 @@ impl Hot {
                 _ => u16::MAX,
             }
         };
+        let (principal, resource) = (Kind::of(&p.principal), Kind::of(&p.resource));
         Hot {
-            action: Kind::of_action(&p.action),
-            principal: Kind::of(&p.principal),
-            resource: Kind::of(&p.resource),
+            accept: Kind::of_action(&p.action).accepts()
+                | principal.accepts() << 4
+                | resource.accepts() << 8,
+            is_in: [principal == Kind::IsIn, resource == Kind::IsIn],
             multi: m.multi,
             memo: m.memo,
             obligation: m.obligation.is_some(),
@@ -573,23 +603,24 @@ impl Hot {
     /// checked key already proved the entity comparison the scope makes, so
     /// only the kind of match is left (and the type, for `is T in E`); an
     /// unchecked key (`None` here) needs the full check.
+    #[inline]
     fn reached(&self, types: &[EntityType], env: &Env<'_>, path: Path) -> Option<bool> {
-        let [va, vp, vr] = path;
-        if path.contains(&Some(Via::Unchecked)) {
+        if path.0 == 0 {
             return None;
+        }
+        if self.accept & path.0 != path.0 {
+            return Some(false);
+        }
+        if self.is_in == [false, false] {
+            return Some(true);
         }
         let typed = |i: u16, v: &Value| {
             let t = types.get(usize::from(i))?;
             Some(matches!(v, Value::Entity(u) if u.entity_type() == t))
         };
         let [tp, tr] = self.types;
-        Some(
-            self.action.reached(va)
-                && self.principal.reached(vp)
-                && self.resource.reached(vr)
-                && (self.principal != Kind::IsIn || typed(tp, env.principal)?)
-                && (self.resource != Kind::IsIn || typed(tr, env.resource)?),
-        )
+        let [ip, ir] = self.is_in;
+        Some((!ip || typed(tp, env.principal)?) && (!ir || typed(tr, env.resource)?))
     }
 }
 
