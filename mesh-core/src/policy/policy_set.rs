@@ -61,7 +61,8 @@ struct RNode<L> {
     by_key: Slots<L>,
     any: L,
     /// [`bloom_bit`] of every key of `by_key`, so that a request none of
-    /// whose resource keys can be there skips the map.
+    /// whose resource keys can be there skips the map, and a key that
+    /// cannot be there is not looked up.
     bloom: u64,
 }
 
@@ -257,9 +258,15 @@ impl<'a> Keys<'a> {
 
     /// Calls `f` with the value of every key of `map` that is one of these
     /// keys, and a [`Reach`] that tells (checked when first asked) how the
-    /// key reaches it: probes the map for each key, or, for a map smaller
+    /// key reaches it: probes the map for each key whose [`bloom_bit`] is
+    /// in `filter` (the map's filter, or all bits), or, for a map smaller
     /// than the key list, scans the map.
-    fn matches<'m, 's, V>(&'s self, map: &'m Slots<V>, mut f: impl FnMut(&'m V, Reach<'s, 'a>)) {
+    fn matches<'m, 's, V>(
+        &'s self,
+        map: &'m Slots<V>,
+        filter: u64,
+        mut f: impl FnMut(&'m V, Reach<'s, 'a>),
+    ) {
         if map.is_empty() {
             return;
         }
@@ -281,7 +288,11 @@ impl<'a> Keys<'a> {
             }
         } else {
             for i in 0..n {
-                if let Some(v) = self.key_at(i).and_then(|k| map.get(&k)) {
+                let Some(k) = self.key_at(i) else { continue };
+                if bloom_bit(k) & filter == 0 {
+                    continue;
+                }
+                if let Some(v) = map.get(&k) {
                     f(
                         &v.node,
                         Reach {
@@ -473,7 +484,7 @@ impl Index {
                     if rnode.bloom & resource.bloom == 0 {
                         return;
                     }
-                    resource.matches(&rnode.by_key, |&list, lr| {
+                    resource.matches(&rnode.by_key, rnode.bloom, |&list, lr| {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
                             return;
                         };
@@ -484,10 +495,10 @@ impl Index {
                     });
                 };
                 on_r(&pnode.any, None, f);
-                principal.matches(&pnode.by_key, |r, lp| on_r(r, Some(lp), f));
+                principal.matches(&pnode.by_key, u64::MAX, |r, lp| on_r(r, Some(lp), f));
             };
         on_p(&self.tree.any, None, f);
-        action.matches(&self.tree.by_action, |p, la| on_p(p, Some(la), f));
+        action.matches(&self.tree.by_action, u64::MAX, |p, la| on_p(p, Some(la), f));
     }
 }
 
