@@ -64,6 +64,9 @@ struct RNode<L> {
     /// whose resource keys can be there skips the map, and a key that
     /// cannot be there is not looked up.
     bloom: u64,
+    /// [`scope_kind_bit`] of every scope filed in `by_key` (all bits when
+    /// a key of `by_key` is shared by different scopes).
+    kinds: u64,
 }
 
 /// A key's bit in a 64-bit filter of a set of keys.
@@ -71,11 +74,32 @@ fn bloom_bit(k: u64) -> u64 {
     1 << (k >> 58)
 }
 
+/// The filter bit of a type key (an `is T` scope's), in a filter of what
+/// an index map's keys name ([`scope_kind_bit`]).
+const TYPE_KEY_BIT: u64 = 1;
+
+/// What the key a scope is filed under names, as a filter bit: the
+/// [`bloom_bit`] of the entity's type, or [`TYPE_KEY_BIT`] for a type. A
+/// request key of another kind (a role's key, in a map of groups) cannot
+/// reach any slot of the map, and is not looked up in it.
+fn scope_kind_bit(s: &EntityScope) -> u64 {
+    match s {
+        EntityScope::Any => 0,
+        EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
+            bloom_bit(e.entity_type().key())
+        }
+        EntityScope::Is(_) => TYPE_KEY_BIT,
+    }
+}
+
 /// The principal level of the index.
 #[derive(Default, Debug, Clone)]
 struct PNode<L> {
     by_key: Slots<RNode<L>>,
     any: RNode<L>,
+    /// [`scope_kind_bit`] of every scope filed in `by_key` (all bits when
+    /// a key of `by_key` is shared by different scopes).
+    kinds: u64,
 }
 
 /// The action level of the index: built with a list per leaf, then frozen
@@ -217,6 +241,18 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// What key `i` names, as a [`scope_kind_bit`].
+    fn kind_bit_at(&self, i: usize) -> u64 {
+        match i {
+            0 => bloom_bit(self.uid.entity_type().key()),
+            1 => TYPE_KEY_BIT,
+            _ => self
+                .ancestors
+                .get(i - 2)
+                .map_or(u64::MAX, |a| bloom_bit(a.entity_type().key())),
+        }
+    }
+
     /// How key `i`, found in an index slot with `anchor`, reaches it
     /// (`None`: it does not).
     fn reach(&self, i: usize, anchor: u32) -> Option<Via> {
@@ -259,12 +295,13 @@ impl<'a> Keys<'a> {
     /// Calls `f` with the value of every key of `map` that is one of these
     /// keys, and a [`Reach`] that tells (checked when first asked) how the
     /// key reaches it: probes the map for each key whose [`bloom_bit`] is
-    /// in `filter` (the map's filter, or all bits), or, for a map smaller
-    /// than the key list, scans the map.
+    /// in `filter` and whose [`Keys::kind_bit_at`] is in `kinds` (the
+    /// map's filters, or all bits), or, for a map smaller than the key
+    /// list, scans the map.
     fn matches<'m, 's, V>(
         &'s self,
         map: &'m Slots<V>,
-        filter: u64,
+        [filter, kinds]: [u64; 2],
         mut f: impl FnMut(&'m V, Reach<'s, 'a>),
     ) {
         if map.is_empty() {
@@ -289,7 +326,7 @@ impl<'a> Keys<'a> {
         } else {
             for i in 0..n {
                 let Some(k) = self.key_at(i) else { continue };
-                if bloom_bit(k) & filter == 0 {
+                if bloom_bit(k) & filter == 0 || self.kind_bit_at(i) & kinds == 0 {
                     continue;
                 }
                 if let Some(v) = map.get(&k) {
@@ -387,12 +424,16 @@ impl Tree<Vec<Cand>> {
             };
             let rnode = match scope_key(&p.principal) {
                 None => &mut pnode.any,
-                Some(k) => slot(&mut pnode.by_key, k, ids),
+                Some(k) => {
+                    pnode.kinds |= scope_kind_bit(&p.principal);
+                    slot(&mut pnode.by_key, k, ids)
+                }
             };
             let list = match scope_key(&p.resource) {
                 None => &mut rnode.any,
                 Some(k) => {
                     rnode.bloom |= bloom_bit(k);
+                    rnode.kinds |= scope_kind_bit(&p.resource);
                     slot(&mut rnode.by_key, k, ids)
                 }
             };
@@ -401,8 +442,10 @@ impl Tree<Vec<Cand>> {
     }
 
     /// The index with every leaf's candidates moved into one array, those
-    /// of one resource map next to each other. `None` past 2^32 entries.
-    fn freeze(self) -> Option<Index> {
+    /// of one resource map next to each other; a map with a key shared
+    /// by different scopes (per `anchors`) gets a kind filter of all bits.
+    /// `None` past 2^32 entries.
+    fn freeze(self, anchors: &[Anchor]) -> Option<Index> {
         fn run(cands: &mut Vec<Cand>, list: Vec<Cand>) -> Option<Run> {
             let start = u32::try_from(cands.len()).ok()?;
             let len = u32::try_from(list.len()).ok()?;
@@ -426,22 +469,38 @@ impl Tree<Vec<Cand>> {
             }
             Some(out)
         }
-        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>) -> Option<RNode<Run>> {
+        /// `kinds`, or all bits if a key of `map` is shared.
+        fn kinds<V>(map: &Slots<V>, kinds: u64, anchors: &[Anchor]) -> u64 {
+            let shared = map.values().any(|s| {
+                !matches!(
+                    anchors.get(s.anchor as usize),
+                    Some(Anchor::Uid(_) | Anchor::Type(_))
+                )
+            });
+            if shared {
+                u64::MAX
+            } else {
+                kinds
+            }
+        }
+        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>, a: &[Anchor]) -> Option<RNode<Run>> {
             Some(RNode {
+                kinds: kinds(&r.by_key, r.kinds, a),
                 by_key: slots(r.by_key, |list| run(cands, list))?,
                 any: run(cands, r.any)?,
                 bloom: r.bloom,
             })
         }
-        fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>) -> Option<PNode<Run>> {
+        fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>, a: &[Anchor]) -> Option<PNode<Run>> {
             Some(PNode {
-                by_key: slots(p.by_key, |r| rnode(cands, r))?,
-                any: rnode(cands, p.any)?,
+                kinds: kinds(&p.by_key, p.kinds, a),
+                by_key: slots(p.by_key, |r| rnode(cands, r, a))?,
+                any: rnode(cands, p.any, a)?,
             })
         }
         let mut cands = Vec::new();
-        let by_action = slots(self.by_action, |p| pnode(&mut cands, p))?;
-        let any = pnode(&mut cands, self.any)?;
+        let by_action = slots(self.by_action, |p| pnode(&mut cands, p, anchors))?;
+        let any = pnode(&mut cands, self.any, anchors)?;
         cands.shrink_to_fit();
         Some(Index {
             tree: Tree { by_action, any },
@@ -484,7 +543,7 @@ impl Index {
                     if rnode.bloom & resource.bloom == 0 {
                         return;
                     }
-                    resource.matches(&rnode.by_key, rnode.bloom, |&list, lr| {
+                    resource.matches(&rnode.by_key, [rnode.bloom, rnode.kinds], |&list, lr| {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
                             return;
                         };
@@ -495,10 +554,14 @@ impl Index {
                     });
                 };
                 on_r(&pnode.any, None, f);
-                principal.matches(&pnode.by_key, u64::MAX, |r, lp| on_r(r, Some(lp), f));
+                principal.matches(&pnode.by_key, [u64::MAX, pnode.kinds], |r, lp| {
+                    on_r(r, Some(lp), f)
+                });
             };
         on_p(&self.tree.any, None, f);
-        action.matches(&self.tree.by_action, u64::MAX, |p, la| on_p(p, Some(la), f));
+        action.matches(&self.tree.by_action, [u64::MAX; 2], |p, la| {
+            on_p(p, Some(la), f)
+        });
     }
 }
 
@@ -910,7 +973,8 @@ impl PolicySet {
                 Effect::Permit => permits.insert(p, cand, &anchor_ids),
             }
         }
-        let (Some(forbids), Some(permits)) = (forbids.freeze(), permits.freeze()) else {
+        let (Some(forbids), Some(permits)) = (forbids.freeze(&anchors), permits.freeze(&anchors))
+        else {
             return Err(PolicyError::Source(Box::new(
                 super::diagnostic::Diagnostic::new(
                     DiagnosticKind::Limit,
