@@ -1510,10 +1510,21 @@ fn fold(e: &mut Expr, p: &Policy) -> Result<(), PolicyError> {
 #[cfg(test)]
 impl PolicySet {
     /// Marks every index key as shared by several scopes (as on a 64-bit
-    /// key collision), so that every scope is checked in full.
+    /// key collision), so that every scope is checked in full, and has
+    /// every map take every key, as a map with a shared key does.
     pub(crate) fn uncheck_anchors(&mut self) {
         for a in &mut self.anchors {
             *a = Anchor::Mixed;
+        }
+        for index in [&mut self.forbids, &mut self.permits] {
+            let Tree { by_action, any } = &mut index.tree;
+            for pnode in by_action.values_mut().map(|s| &mut s.node).chain([any]) {
+                pnode.kinds = u64::MAX;
+                let PNode { by_key, any, .. } = pnode;
+                for rnode in by_key.values_mut().map(|s| &mut s.node).chain([any]) {
+                    rnode.kinds = u64::MAX;
+                }
+            }
         }
     }
 
