@@ -7,7 +7,10 @@
 //! scope names; open scopes go to an "any" slot at their level. A request
 //! walks only the slots for its action, principal and resource and their
 //! ancestors, so the cost grows with the policies that can apply, not with
-//! the size of the set. Deciding allocates nothing in the usual case.
+//! the size of the set. Each principal and resource map keeps two 64-bit
+//! filters, of its keys and of what they name (an entity type, or a type),
+//! so that a request key that cannot be in the map (a role's, in a map of
+//! groups) is not looked up. Deciding allocates nothing in the usual case.
 //!
 //! Index keys are 64-bit hashes, so a key found in the index is checked
 //! once per decision against the one entity (or type) the scopes filed
