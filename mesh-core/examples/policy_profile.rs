@@ -6,7 +6,8 @@
 //! `decide-split` decides like `decide`, but through `forbid_denied` for
 //! the requests a forbid denies and `others` for the rest, so that
 //! `--toggle-collect` on one of them counts that class alone, in the cache
-//! state the mixed sequence leaves.
+//! state the mixed sequence leaves. Requests are read as the policy
+//! benchmark reads them: their contexts conformed to the workload's schema.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,13 +20,26 @@ use std::path::Path;
 
 use mesh_core::policy::{parse_policies, validate, Decision, Entities, PolicySet, Request, Schema};
 
-/// The compiled policies, the entities and the requests of a workload.
-fn load(policies: &str, entities: &str, requests: &str) -> (PolicySet, Entities, Vec<Request>) {
+/// The compiled policies, the entities and the requests of a workload,
+/// each request's context conformed to the schema (`context.ip` read as an
+/// `ipaddr`), as the policy benchmark and a schema-aware service read them.
+fn load(
+    policies: &str,
+    entities: &str,
+    requests: &str,
+    schema: &str,
+) -> (PolicySet, Entities, Vec<Request>) {
     let set = PolicySet::parse(policies, "policies.cedar").unwrap();
     let ents = Entities::from_json_str(entities).unwrap();
+    let schema = Schema::from_cedarschema(schema, "schema.cedarschema").unwrap();
     let reqs = requests
         .lines()
-        .map(|l| Request::from_json(&serde_json::from_str(l).unwrap()).unwrap())
+        .map(|l| {
+            let mut r = Request::from_json(&serde_json::from_str(l).unwrap()).unwrap();
+            let ctx = schema.conform_context(r.action(), r.context()).unwrap();
+            r.set_context(ctx);
+            r
+        })
         .collect();
     (set, ents, reqs)
 }
@@ -66,7 +80,7 @@ fn main() {
             }
         }
         "decide" => {
-            let (set, ents, reqs) = load(&policies, &entities, &requests);
+            let (set, ents, reqs) = load(&policies, &entities, &requests, &schema);
             let mut d = Decision::new(&set);
             for _ in 0..rounds {
                 for r in &reqs {
@@ -77,7 +91,7 @@ fn main() {
             eprintln!("decided {} requests x {rounds}", reqs.len());
         }
         "decide-split" => {
-            let (set, ents, reqs) = load(&policies, &entities, &requests);
+            let (set, ents, reqs) = load(&policies, &entities, &requests, &schema);
             let mut d = Decision::new(&set);
             let class: Vec<bool> = reqs
                 .iter()
@@ -100,7 +114,7 @@ fn main() {
             );
         }
         "time" => {
-            let (set, ents, reqs) = load(&policies, &entities, &requests);
+            let (set, ents, reqs) = load(&policies, &entities, &requests, &schema);
             let mut all = Vec::new();
             let mut by = [Vec::new(), Vec::new()];
             for _ in 0..rounds {

@@ -7,7 +7,10 @@
 //! scope names; open scopes go to an "any" slot at their level. A request
 //! walks only the slots for its action, principal and resource and their
 //! ancestors, so the cost grows with the policies that can apply, not with
-//! the size of the set. Deciding allocates nothing in the usual case.
+//! the size of the set. Each principal and resource map keeps two 64-bit
+//! filters, of its keys and of what they name (an entity type, or a type),
+//! so that a request key that cannot be in the map (a role's, in a map of
+//! groups) is not looked up. Deciding allocates nothing in the usual case.
 //!
 //! Index keys are 64-bit hashes, so a key found in the index is checked
 //! once per decision against the one entity (or type) the scopes filed
@@ -61,8 +64,12 @@ struct RNode<L> {
     by_key: Slots<L>,
     any: L,
     /// [`bloom_bit`] of every key of `by_key`, so that a request none of
-    /// whose resource keys can be there skips the map.
+    /// whose resource keys can be there skips the map, and a key that
+    /// cannot be there is not looked up.
     bloom: u64,
+    /// [`scope_kind_bit`] of every scope filed in `by_key` (all bits when
+    /// a key of `by_key` is shared by different scopes).
+    kinds: u64,
 }
 
 /// A key's bit in a 64-bit filter of a set of keys.
@@ -70,11 +77,32 @@ fn bloom_bit(k: u64) -> u64 {
     1 << (k >> 58)
 }
 
+/// The filter bit of a type key (an `is T` scope's), in a filter of what
+/// an index map's keys name ([`scope_kind_bit`]).
+const TYPE_KEY_BIT: u64 = 1;
+
+/// What the key a scope is filed under names, as a filter bit: the
+/// [`bloom_bit`] of the entity's type, or [`TYPE_KEY_BIT`] for a type. A
+/// request key of another kind (a role's key, in a map of groups) cannot
+/// reach any slot of the map, and is not looked up in it.
+fn scope_kind_bit(s: &EntityScope) -> u64 {
+    match s {
+        EntityScope::Any => 0,
+        EntityScope::Eq(e) | EntityScope::In(e) | EntityScope::IsIn(_, e) => {
+            bloom_bit(e.entity_type().key())
+        }
+        EntityScope::Is(_) => TYPE_KEY_BIT,
+    }
+}
+
 /// The principal level of the index.
 #[derive(Default, Debug, Clone)]
 struct PNode<L> {
     by_key: Slots<RNode<L>>,
     any: RNode<L>,
+    /// [`scope_kind_bit`] of every scope filed in `by_key` (all bits when
+    /// a key of `by_key` is shared by different scopes).
+    kinds: u64,
 }
 
 /// The action level of the index: built with a list per leaf, then frozen
@@ -216,6 +244,18 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// What key `i` names, as a [`scope_kind_bit`].
+    fn kind_bit_at(&self, i: usize) -> u64 {
+        match i {
+            0 => bloom_bit(self.uid.entity_type().key()),
+            1 => TYPE_KEY_BIT,
+            _ => self
+                .ancestors
+                .get(i - 2)
+                .map_or(u64::MAX, |a| bloom_bit(a.entity_type().key())),
+        }
+    }
+
     /// How key `i`, found in an index slot with `anchor`, reaches it
     /// (`None`: it does not).
     fn reach(&self, i: usize, anchor: u32) -> Option<Via> {
@@ -257,9 +297,16 @@ impl<'a> Keys<'a> {
 
     /// Calls `f` with the value of every key of `map` that is one of these
     /// keys, and a [`Reach`] that tells (checked when first asked) how the
-    /// key reaches it: probes the map for each key, or, for a map smaller
-    /// than the key list, scans the map.
-    fn matches<'m, 's, V>(&'s self, map: &'m Slots<V>, mut f: impl FnMut(&'m V, Reach<'s, 'a>)) {
+    /// key reaches it: probes the map for each key whose [`bloom_bit`] is
+    /// in `filter` and whose [`Keys::kind_bit_at`] is in `kinds` (the
+    /// map's filters, or all bits), or, for a map smaller than the key
+    /// list, scans the map.
+    fn matches<'m, 's, V>(
+        &'s self,
+        map: &'m Slots<V>,
+        [filter, kinds]: [u64; 2],
+        mut f: impl FnMut(&'m V, Reach<'s, 'a>),
+    ) {
         if map.is_empty() {
             return;
         }
@@ -281,7 +328,11 @@ impl<'a> Keys<'a> {
             }
         } else {
             for i in 0..n {
-                if let Some(v) = self.key_at(i).and_then(|k| map.get(&k)) {
+                let Some(k) = self.key_at(i) else { continue };
+                if bloom_bit(k) & filter == 0 || self.kind_bit_at(i) & kinds == 0 {
+                    continue;
+                }
+                if let Some(v) = map.get(&k) {
                     f(
                         &v.node,
                         Reach {
@@ -332,8 +383,30 @@ fn resolve(levels: [Option<Reach<'_, '_>>; 2]) -> Option<[Option<Via>; 2]> {
 }
 
 /// How a candidate policy was reached at each level (action, principal,
-/// resource): `None` through the level's open-scope slot.
-type Path = [Option<Via>; 3];
+/// resource), as one bit per level in the level's nibble: bit 0 through the
+/// level's open-scope slot, 1 as the entity, 2 as its type, 3 as an
+/// ancestor; 0 when a level was reached through an unchecked key. A scope
+/// holds when its [`Hot::accept`] has every bit of the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Path(u16);
+
+impl Path {
+    /// The path of the three levels' ways (`None`: the open-scope slot).
+    fn new(levels: [Option<Via>; 3]) -> Self {
+        let mut bits = 0u16;
+        for (n, v) in levels.into_iter().enumerate() {
+            let b = match v {
+                None => 0,
+                Some(Via::Uid) => 1,
+                Some(Via::Type) => 2,
+                Some(Via::Ancestor) => 3,
+                Some(Via::Unchecked) => return Path(0),
+            };
+            bits |= 1 << (4 * n + b);
+        }
+        Path(bits)
+    }
+}
 
 impl Tree<Vec<Cand>> {
     fn insert(&mut self, p: &Policy, cand: Cand, ids: &KeyMap<u64, u32>) {
@@ -354,12 +427,16 @@ impl Tree<Vec<Cand>> {
             };
             let rnode = match scope_key(&p.principal) {
                 None => &mut pnode.any,
-                Some(k) => slot(&mut pnode.by_key, k, ids),
+                Some(k) => {
+                    pnode.kinds |= scope_kind_bit(&p.principal);
+                    slot(&mut pnode.by_key, k, ids)
+                }
             };
             let list = match scope_key(&p.resource) {
                 None => &mut rnode.any,
                 Some(k) => {
                     rnode.bloom |= bloom_bit(k);
+                    rnode.kinds |= scope_kind_bit(&p.resource);
                     slot(&mut rnode.by_key, k, ids)
                 }
             };
@@ -368,8 +445,10 @@ impl Tree<Vec<Cand>> {
     }
 
     /// The index with every leaf's candidates moved into one array, those
-    /// of one resource map next to each other. `None` past 2^32 entries.
-    fn freeze(self) -> Option<Index> {
+    /// of one resource map next to each other; a map with a key shared
+    /// by different scopes (per `anchors`) gets a kind filter of all bits.
+    /// `None` past 2^32 entries.
+    fn freeze(self, anchors: &[Anchor]) -> Option<Index> {
         fn run(cands: &mut Vec<Cand>, list: Vec<Cand>) -> Option<Run> {
             let start = u32::try_from(cands.len()).ok()?;
             let len = u32::try_from(list.len()).ok()?;
@@ -393,22 +472,38 @@ impl Tree<Vec<Cand>> {
             }
             Some(out)
         }
-        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>) -> Option<RNode<Run>> {
+        /// `kinds`, or all bits if a key of `map` is shared.
+        fn kinds<V>(map: &Slots<V>, kinds: u64, anchors: &[Anchor]) -> u64 {
+            let shared = map.values().any(|s| {
+                !matches!(
+                    anchors.get(s.anchor as usize),
+                    Some(Anchor::Uid(_) | Anchor::Type(_))
+                )
+            });
+            if shared {
+                u64::MAX
+            } else {
+                kinds
+            }
+        }
+        fn rnode(cands: &mut Vec<Cand>, r: RNode<Vec<Cand>>, a: &[Anchor]) -> Option<RNode<Run>> {
             Some(RNode {
+                kinds: kinds(&r.by_key, r.kinds, a),
                 by_key: slots(r.by_key, |list| run(cands, list))?,
                 any: run(cands, r.any)?,
                 bloom: r.bloom,
             })
         }
-        fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>) -> Option<PNode<Run>> {
+        fn pnode(cands: &mut Vec<Cand>, p: PNode<Vec<Cand>>, a: &[Anchor]) -> Option<PNode<Run>> {
             Some(PNode {
-                by_key: slots(p.by_key, |r| rnode(cands, r))?,
-                any: rnode(cands, p.any)?,
+                kinds: kinds(&p.by_key, p.kinds, a),
+                by_key: slots(p.by_key, |r| rnode(cands, r, a))?,
+                any: rnode(cands, p.any, a)?,
             })
         }
         let mut cands = Vec::new();
-        let by_action = slots(self.by_action, |p| pnode(&mut cands, p))?;
-        let any = pnode(&mut cands, self.any)?;
+        let by_action = slots(self.by_action, |p| pnode(&mut cands, p, anchors))?;
+        let any = pnode(&mut cands, self.any, anchors)?;
         cands.shrink_to_fit();
         Some(Index {
             tree: Tree { by_action, any },
@@ -443,27 +538,33 @@ impl Index {
                         let Some([va, vp]) = resolve([la, lp]) else {
                             return;
                         };
+                        let path = Path::new([va, vp, None]);
                         for c in any {
-                            f(c.idx, &c.hot, [va, vp, None]);
+                            f(c.idx, &c.hot, path);
                         }
                     }
                     if rnode.bloom & resource.bloom == 0 {
                         return;
                     }
-                    resource.matches(&rnode.by_key, |&list, lr| {
+                    resource.matches(&rnode.by_key, [rnode.bloom, rnode.kinds], |&list, lr| {
                         let (Some(vr), Some([va, vp])) = (lr.via(), resolve([la, lp])) else {
                             return;
                         };
+                        let path = Path::new([va, vp, Some(vr)]);
                         for c in self.run(list) {
-                            f(c.idx, &c.hot, [va, vp, Some(vr)]);
+                            f(c.idx, &c.hot, path);
                         }
                     });
                 };
                 on_r(&pnode.any, None, f);
-                principal.matches(&pnode.by_key, |r, lp| on_r(r, Some(lp), f));
+                principal.matches(&pnode.by_key, [u64::MAX, pnode.kinds], |r, lp| {
+                    on_r(r, Some(lp), f)
+                });
             };
         on_p(&self.tree.any, None, f);
-        action.matches(&self.tree.by_action, |p, la| on_p(p, Some(la), f));
+        action.matches(&self.tree.by_action, [u64::MAX; 2], |p, la| {
+            on_p(p, Some(la), f)
+        });
     }
 }
 
@@ -509,14 +610,16 @@ impl Kind {
         }
     }
 
-    /// Whether a scope of this kind holds for an entity that reached its
-    /// index slot `via` (checked).
-    fn reached(self, via: Option<Via>) -> bool {
+    /// The ways (as [`Path`] bits of one level) an entity can reach its
+    /// index slot for a scope of this kind to hold: any for an open scope,
+    /// as the entity for `==`, as it or an ancestor for `in`, as its type
+    /// for `is`.
+    fn accepts(self) -> u16 {
         match self {
-            Kind::Any => true,
-            Kind::Eq => via == Some(Via::Uid),
-            Kind::In | Kind::IsIn => matches!(via, Some(Via::Uid | Via::Ancestor)),
-            Kind::Is => via == Some(Via::Type),
+            Kind::Any => 0b1111,
+            Kind::Eq => 0b0010,
+            Kind::In | Kind::IsIn => 0b1010,
+            Kind::Is => 0b0100,
         }
     }
 }
@@ -526,9 +629,11 @@ impl Kind {
 /// memo reads neither the policy nor its annotations.
 #[derive(Clone, Copy, Debug)]
 struct Hot {
-    action: Kind,
-    principal: Kind,
-    resource: Kind,
+    /// The [`Path`] bits under which the scope holds (up to the type of an
+    /// `is T in E` scope): [`Kind::accepts`] of each level in its nibble.
+    accept: u16,
+    /// Whether the principal and the resource scope are `is T in E`.
+    is_in: [bool; 2],
     /// See [`Meta::multi`].
     multi: bool,
     /// See [`Meta::memo`].
@@ -558,10 +663,12 @@ impl Hot {
                 _ => u16::MAX,
             }
         };
+        let (principal, resource) = (Kind::of(&p.principal), Kind::of(&p.resource));
         Hot {
-            action: Kind::of_action(&p.action),
-            principal: Kind::of(&p.principal),
-            resource: Kind::of(&p.resource),
+            accept: Kind::of_action(&p.action).accepts()
+                | principal.accepts() << 4
+                | resource.accepts() << 8,
+            is_in: [principal == Kind::IsIn, resource == Kind::IsIn],
             multi: m.multi,
             memo: m.memo,
             obligation: m.obligation.is_some(),
@@ -573,23 +680,24 @@ impl Hot {
     /// checked key already proved the entity comparison the scope makes, so
     /// only the kind of match is left (and the type, for `is T in E`); an
     /// unchecked key (`None` here) needs the full check.
+    #[inline]
     fn reached(&self, types: &[EntityType], env: &Env<'_>, path: Path) -> Option<bool> {
-        let [va, vp, vr] = path;
-        if path.contains(&Some(Via::Unchecked)) {
+        if path.0 == 0 {
             return None;
+        }
+        if self.accept & path.0 != path.0 {
+            return Some(false);
+        }
+        if self.is_in == [false, false] {
+            return Some(true);
         }
         let typed = |i: u16, v: &Value| {
             let t = types.get(usize::from(i))?;
             Some(matches!(v, Value::Entity(u) if u.entity_type() == t))
         };
         let [tp, tr] = self.types;
-        Some(
-            self.action.reached(va)
-                && self.principal.reached(vp)
-                && self.resource.reached(vr)
-                && (self.principal != Kind::IsIn || typed(tp, env.principal)?)
-                && (self.resource != Kind::IsIn || typed(tr, env.resource)?),
-        )
+        let [ip, ir] = self.is_in;
+        Some((!ip || typed(tp, env.principal)?) && (!ir || typed(tr, env.resource)?))
     }
 }
 
@@ -868,7 +976,8 @@ impl PolicySet {
                 Effect::Permit => permits.insert(p, cand, &anchor_ids),
             }
         }
-        let (Some(forbids), Some(permits)) = (forbids.freeze(), permits.freeze()) else {
+        let (Some(forbids), Some(permits)) = (forbids.freeze(&anchors), permits.freeze(&anchors))
+        else {
             return Err(PolicyError::Source(Box::new(
                 super::diagnostic::Diagnostic::new(
                     DiagnosticKind::Limit,
@@ -1404,10 +1513,21 @@ fn fold(e: &mut Expr, p: &Policy) -> Result<(), PolicyError> {
 #[cfg(test)]
 impl PolicySet {
     /// Marks every index key as shared by several scopes (as on a 64-bit
-    /// key collision), so that every scope is checked in full.
+    /// key collision), so that every scope is checked in full, and has
+    /// every map take every key, as a map with a shared key does.
     pub(crate) fn uncheck_anchors(&mut self) {
         for a in &mut self.anchors {
             *a = Anchor::Mixed;
+        }
+        for index in [&mut self.forbids, &mut self.permits] {
+            let Tree { by_action, any } = &mut index.tree;
+            for pnode in by_action.values_mut().map(|s| &mut s.node).chain([any]) {
+                pnode.kinds = u64::MAX;
+                let PNode { by_key, any, .. } = pnode;
+                for rnode in by_key.values_mut().map(|s| &mut s.node).chain([any]) {
+                    rnode.kinds = u64::MAX;
+                }
+            }
         }
     }
 
