@@ -245,21 +245,43 @@ impl IssuerRegistry {
                 max: MAX_ISSUERS,
             });
         }
-        learn_headers(&mut self.known, &self.options, &config);
-        self.issuers.insert(config.issuer.clone(), config);
+        if self.issuers.contains_key(&config.issuer) {
+            // The replaced issuer's headers may no longer apply.
+            self.issuers.insert(config.issuer.clone(), config);
+            self.relearn_headers();
+        } else {
+            learn_headers(&mut self.known, &self.options, &config);
+            self.issuers.insert(config.issuer.clone(), config);
+        }
         Ok(())
     }
 
     /// Replace an issuer's keys (rotation, JWKS refresh).
+    ///
+    /// The encoded headers the registry recognizes without scanning are
+    /// rebuilt from the current issuers, so a rotated-out key's headers
+    /// leave the table: at most 4,096 entries, about 5 ms at that size,
+    /// microseconds for a few issuers.
     pub fn set_keys(&mut self, issuer: &str, keys: KeySet) -> Result<(), IdentityError> {
         match self.issuers.get_mut(issuer) {
             Some(c) => {
                 c.keys = keys;
-                learn_headers(&mut self.known, &self.options, c);
+                self.relearn_headers();
                 Ok(())
             }
             None => Err(IdentityError::UnknownIssuer { iss: clip(issuer) }),
         }
+    }
+
+    /// Rebuild the known headers from the current issuers, so that the
+    /// headers of rotated-out keys and replaced issuers leave the table
+    /// (it stays bounded by what the configuration names now).
+    fn relearn_headers(&mut self) {
+        let mut known = scan::KnownHeaders::default();
+        for c in self.issuers.values() {
+            learn_headers(&mut known, &self.options, c);
+        }
+        self.known = known;
     }
 
     /// The configuration of a trusted issuer.
@@ -381,9 +403,7 @@ impl IssuerRegistry {
     }
 }
 
-/// Add the headers `config`'s tokens most likely carry to `known`
-/// (entries are never wrong, only unused: a header stays known after its
-/// key is gone, and its tokens are then rejected by `kid`).
+/// Add the headers `config`'s tokens most likely carry to `known`.
 fn learn_headers(known: &mut scan::KnownHeaders, options: &JwsOptions, config: &IssuerConfig) {
     let kids = config.keys.keys().iter().filter_map(|k| k.kid());
     let mut typs = vec!["JWT"];
@@ -629,8 +649,9 @@ mod fast_path {
         assert!(reg.known.get_for_test(&b64(spaced)).is_none());
         let token = sign(spaced, &typical(), false);
         assert!(reg.verify_fast(&token, now).unwrap().is_ok());
-        // A header of a rotated-out key stays known, and its tokens are
-        // rejected by `kid` as the general path rejects them.
+        // After a rotation the new key's headers are known, the rotated-out
+        // key's are not, and its tokens are rejected by `kid` as the general
+        // path rejects them.
         let jwk = format!(
             r#"{{"keys":[{{"kty":"oct","kid":"k2","alg":"HS256","k":"{}"}}]}}"#,
             super::super::jws::B64.encode(SECRET)
@@ -641,9 +662,55 @@ mod fast_path {
         assert!(reg.known.get_for_test(&b64(new)).is_some());
         assert!(reg.verify(&sign(new, &typical(), false), now).is_ok());
         let old = sign(headers[0], &typical(), false);
-        assert!(reg.known.get_for_test(&b64(headers[0])).is_some());
+        assert!(reg.known.get_for_test(&b64(headers[0])).is_none());
+        // Headers without a `kid` stay known: the issuer still allows HS256.
+        assert!(reg.known.get_for_test(&b64(headers[3])).is_some());
         let e = reg.verify(&old, now).unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::UnknownKid);
         assert_eq!(Err(e), reg.verify_general(&old, now));
+    }
+
+    #[test]
+    fn known_headers_follow_rotations_and_replacements() {
+        let mut reg = registry();
+        let now = Timestamp::from_unix_seconds(NOW);
+        let b64 = |h: &str| super::super::jws::B64.encode(h).into_bytes();
+        let first = reg.known.len_for_test();
+        let jwks = |kid: &str| {
+            let jwk = format!(
+                r#"{{"keys":[{{"kty":"oct","kid":"{kid}","k":"{}"}}]}}"#,
+                super::super::jws::B64.encode(SECRET)
+            );
+            KeySet::from_jwks(jwk.as_bytes()).unwrap()
+        };
+        // Far more rotations than the table holds entries: it does not
+        // fill up, and the newest key's headers are always known.
+        for i in 0..600 {
+            let kid = format!("rot-{i}");
+            reg.set_keys("https://i", jwks(&kid)).unwrap();
+            let h = format!(r#"{{"kid":"{kid}","alg":"HS256"}}"#);
+            assert!(reg.known.get_for_test(&b64(&h)).is_some(), "{h}");
+            assert_eq!(reg.known.len_for_test(), first, "{h}");
+            assert!(reg.verify(&sign(&h, &typical(), false), now).is_ok());
+        }
+        // Replacing the issuer with one that allows another algorithm drops
+        // the old algorithm's headers.
+        let hs = r#"{"alg":"HS256"}"#;
+        assert!(reg.known.get_for_test(&b64(hs)).is_some());
+        reg.add(IssuerConfig::new("https://i", jwks("k9"), &[Algorithm::HS384]).audience("api"))
+            .unwrap();
+        assert!(reg.known.get_for_test(&b64(hs)).is_none());
+        assert!(reg.known.get_for_test(&b64(r#"{"alg":"HS384"}"#)).is_some());
+        let e = reg.verify(&sign(hs, &typical(), false), now).unwrap_err();
+        assert_eq!(e.kind(), crate::identity::IdentityErrorKind::AlgNotAllowed);
+        // A second issuer adds its own headers and keeps the first's.
+        reg.add(IssuerConfig::new("https://j", jwks("kj"), &[Algorithm::HS512]).audience("api"))
+            .unwrap();
+        assert!(reg.known.get_for_test(&b64(r#"{"alg":"HS384"}"#)).is_some());
+        assert!(reg
+            .known
+            .get_for_test(&b64(r#"{"alg":"HS512","kid":"kj"}"#))
+            .is_some());
     }
 
     #[test]

@@ -1426,6 +1426,12 @@ impl KnownHeaders {
         self.get(b64)
     }
 
+    /// The number of entries, for tests.
+    #[cfg(test)]
+    pub(crate) fn len_for_test(&self) -> usize {
+        self.map.len()
+    }
+
     /// Add the headers of `algs` with each of `kids` (and without a `kid`),
     /// without `typ` and with each of `typs`, until the table is full.
     pub(crate) fn add<'k>(
