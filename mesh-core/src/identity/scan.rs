@@ -1540,12 +1540,9 @@ impl<'t> FastJws<'t> {
 /// it rejects `=`, whitespace, a length of 4n+1 and non-zero unused bits of
 /// the final symbol, exactly as the general path.
 fn decode<'o>(input: &[u8], out: &'o mut [MaybeUninit<u8>]) -> Option<&'o [u8]> {
-    let n = match input.len() % 4 {
-        0 => input.len() / 4 * 3,
-        2 => input.len() / 4 * 3 + 1,
-        3 => input.len() / 4 * 3 + 2,
-        _ => return None,
-    };
+    // The decoded length (a length of 4n+1, which has none, is rejected by
+    // the decoder).
+    let n = input.len() / 4 * 3 + input.len() % 4 * 3 / 4;
     let out = out.get_mut(..n)?;
     base64_simd::URL_SAFE_NO_PAD
         .decode(input, base64_simd::Out::from_uninit_slice(out))
@@ -1582,6 +1579,128 @@ pub(crate) fn decode_for_test(input: &[u8], out: &mut [u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The fast decoder's answer for `text`, as the general path's would be.
+    fn fast_decode(text: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0; text.len()];
+        decode_for_test(text, &mut out).map(|n| out[..n].to_vec())
+    }
+
+    /// The general path's strict decoder.
+    fn strict_decode(text: &[u8]) -> Option<Vec<u8>> {
+        use base64::Engine;
+        super::super::jws::B64.decode(text).ok()
+    }
+
+    /// Deterministic bytes for the decoder tests.
+    fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Every text length from 0 to 100 characters and around the lengths
+    /// of real payloads and RSA signatures (so every count of characters
+    /// left after the vector steps), with every possible final byte: the
+    /// decoder accepts exactly what the strict engine accepts (canonical
+    /// final symbol, no `=`, `+`, `/`, whitespace or other bytes, no length
+    /// of 4n+1) and decodes it to the same bytes.
+    #[test]
+    fn decoder_matches_the_strict_engine_for_every_length_and_final_byte() {
+        use base64::Engine;
+        let lengths = (0..=100).chain(330..=372).chain(690..=740);
+        let (mut accepted, mut rejected) = (0, 0);
+        for len in lengths {
+            // A valid text of `len` characters, or for 4n+1 one character
+            // more than a valid text of 4n.
+            let data = test_bytes(len * 3 / 4, len as u64);
+            let mut text = super::super::jws::B64.encode(&data).into_bytes();
+            if len % 4 == 1 {
+                text.push(b'A');
+            }
+            assert_eq!(text.len(), len);
+            assert_eq!(fast_decode(&text), strict_decode(&text), "len {len}");
+            if len % 4 != 1 {
+                assert_eq!(fast_decode(&text), Some(data), "len {len}");
+            }
+            let Some(last) = len.checked_sub(1) else {
+                continue;
+            };
+            for byte in 0..=255u8 {
+                text[last] = byte;
+                let (fast, strict) = (fast_decode(&text), strict_decode(&text));
+                assert_eq!(fast, strict, "len {len}, final byte {byte:#04x}");
+                if strict.is_some() {
+                    accepted += 1;
+                } else {
+                    rejected += 1;
+                }
+            }
+        }
+        // Both outcomes occur for every length class.
+        assert!(
+            accepted > 1000 && rejected > 10_000,
+            "{accepted} {rejected}"
+        );
+    }
+
+    /// A forbidden byte anywhere (in a vector block or in the tail) is
+    /// rejected as the strict engine rejects it.
+    #[test]
+    fn decoder_rejects_a_foreign_byte_at_any_position() {
+        use base64::Engine;
+        for len in [2, 3, 4, 38, 43, 86, 342, 707] {
+            let data = test_bytes(len * 3 / 4, 7 + len as u64);
+            let valid = super::super::jws::B64.encode(&data).into_bytes();
+            assert_eq!(valid.len(), len);
+            for at in 0..len {
+                for byte in [b'=', b'+', b'/', b' ', b'\n', b'.', b'\\', 0, 0x80, 0xff] {
+                    let mut text = valid.clone();
+                    text[at] = byte;
+                    assert_eq!(fast_decode(&text), None, "len {len}, {byte:#04x} at {at}");
+                    assert_eq!(strict_decode(&text), None);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Valid texts of any length, with one byte replaced (often by a
+        /// near-miss: another base64 character, `=`, `+`, `/`, space), cut
+        /// short, or extended.
+        #[test]
+        fn decoder_agrees_with_the_strict_engine_on_mutated_text(
+            data in proptest::collection::vec(any::<u8>(), 0..600),
+            at in any::<proptest::sample::Index>(),
+            byte in prop_oneof![
+                any::<u8>(),
+                proptest::sample::select(b"AQgw_-+/= .9zZ".to_vec()),
+            ],
+            edit in 0..4u8,
+        ) {
+            use base64::Engine;
+            let mut text = super::super::jws::B64.encode(&data).into_bytes();
+            match edit {
+                0 if !text.is_empty() => {
+                    let i = at.index(text.len());
+                    text[i] = byte;
+                }
+                1 => text.truncate(at.index(text.len() + 1)),
+                2 => text.push(byte),
+                _ => {}
+            }
+            prop_assert_eq!(fast_decode(&text), strict_decode(&text));
+            if edit == 3 {
+                prop_assert_eq!(fast_decode(&text), Some(data));
+            }
+        }
+    }
 
     #[test]
     fn kept_claims_read_as_serde_json_reads_them() {
