@@ -692,19 +692,16 @@ enum Val {
     },
 }
 
-/// A claim that is not mapped (kept in the claims text): the first word of
-/// its name and its name's place, from its `"` to its end (for the
-/// duplicate check).
+/// A claim that is not mapped (kept in the claims text): its name's
+/// place, from its `"` to its end (for the duplicate check).
 #[derive(Clone, Copy)]
 struct Member {
-    word: u64,
     start: u32,
     key_end: u32,
 }
 
 impl Member {
     const EMPTY: Member = Member {
-        word: 0,
         start: 0,
         key_end: 0,
     };
@@ -713,6 +710,13 @@ impl Member {
         b.get(self.start as usize + 1..self.key_end as usize)
             .unwrap_or_default()
     }
+}
+
+/// A hash of a member name from its first word and its length (equal
+/// names hash equal); its top bits pick a bit of the scan's seen mask.
+#[inline(always)]
+fn name_hash(word: u64, len: usize) -> u64 {
+    (word ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Whether `c` may start JSON whitespace (bytes below `!`; the others
@@ -765,37 +769,39 @@ fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
 #[inline(always)]
 fn string_until<const BACKSLASH: bool>(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let start = at + 1;
-    let body = b.get(start..)?;
-    // Eight bytes at a time: stop at the first stop byte. The rest of the
-    // body shrinks by whole words (one length test a step).
-    let mut rest = body;
-    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-        let w = u64::from_le_bytes(*chunk);
-        let m = if BACKSLASH {
-            stop_mask(w) | backslash_mask(w)
-        } else {
-            stop_mask(w)
-        };
-        if m != 0 {
-            let n = m.trailing_zeros() / 8;
-            let end = start + (body.len() - rest.len()) + n as usize;
-            return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
+    // Eight bytes at a time while eight remain (one index, one bound):
+    // stop at the first stop byte.
+    let mut i = start;
+    if let Some(last) = b.len().checked_sub(8) {
+        while i <= last {
+            let w = swar::word(b.get(i..i + 8).unwrap_or_default());
+            let m = if BACKSLASH {
+                stop_mask(w) | backslash_mask(w)
+            } else {
+                stop_mask(w)
+            };
+            if m != 0 {
+                let n = m.trailing_zeros() / 8;
+                let end = i + n as usize;
+                return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
+            }
+            i += 8;
         }
-        rest = tail;
     }
+    let rest = b.get(i..)?;
     let n = rest
         .iter()
         .position(|&c| c == b'"' || (BACKSLASH && c == b'\\') || c < 0x20)?;
-    let end = start + (body.len() - rest.len()) + n;
-    (rest.get(n) == Some(&b'"')).then_some((start, end))
+    (rest.get(n) == Some(&b'"')).then_some((start, i + n))
 }
 
 /// The member name whose `"` is at `at`, in a text without backslashes:
 /// its body's start and end (as [`string_at`]), its [`key_word`], and
 /// whether a `:` follows the closing `"` at once (`false` may also mean
-/// not seen). A name shorter than eight bytes (most claim names) is read
-/// from the one word after the `"`: its end, its key word and (below seven
-/// bytes) the `:` all come from that load.
+/// not seen). A name shorter than sixteen bytes (claim names but the
+/// longest) is read from the one or two words after the `"`: its end, its
+/// key word and (but at the last byte of a word) the `:` all come from
+/// those loads.
 #[inline(always)]
 fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
     let start = at + 1;
@@ -812,6 +818,19 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
             let colon = n < 7 && (w >> (8 * (n + 1))) as u8 == b':';
             return Some((start, start + n as usize, word, colon));
         }
+        if let Some(chunk) = b.get(start + 8..start + 16) {
+            // Eight bytes or more: the key word is the whole first word.
+            let v = swar::word(chunk);
+            let m = stop_mask(v);
+            if m != 0 {
+                let n = m.trailing_zeros() / 8;
+                if (v >> (8 * n)) as u8 != b'"' {
+                    return None;
+                }
+                let colon = n < 7 && (v >> (8 * (n + 1))) as u8 == b':';
+                return Some((start, start + 8 + n as usize, w, colon));
+            }
+        }
     }
     let (s, e) = string_at(b, at)?;
     Some((s, e, key_word(b, s, b.get(s..e)?), false))
@@ -822,9 +841,11 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
 /// upwards), the ones above it may not be.
 #[inline(always)]
 fn stop_mask(w: u64) -> u64 {
-    const QUOTES: u64 = swar::ONES * b'"' as u64;
-    let q = w ^ QUOTES;
-    (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w) & swar::HIGHS
+    // Flipping bit 1 maps `"` (0x22) to 0x20 and a space to 0x22, and keeps
+    // control bytes below 0x20: the stop bytes are then exactly those
+    // below 0x21 (bytes from 0x80 keep their high bit and never match).
+    let x = w ^ (swar::ONES * 0x02);
+    x.wrapping_sub(swar::ONES * 0x21) & !x & swar::HIGHS
 }
 
 /// The literal `word` at `i` of `b`, and the position after it.
@@ -919,6 +940,9 @@ impl<'a> FastClaims<'a> {
         if c == b'}' {
             return (skip_ws(b, i + 1) == b.len()).then_some(());
         }
+        // One bit per hash of the names of the others seen: a name whose
+        // bit is clear is new, so the others are only searched on a hit.
+        let mut seen = 0u64;
         loop {
             // At the member's first byte (whitespace skipped).
             let member_start = i;
@@ -952,17 +976,12 @@ impl<'a> FastClaims<'a> {
                     *slot = Some(val);
                 }
                 name => {
-                    let len = key.len();
-                    let dup = out.others().iter().any(|m| {
-                        m.word == word
-                            && (m.key_end - m.start) as usize == len + 1
-                            && (len <= 8 || m.key(b) == key)
-                    });
-                    if dup {
+                    let bit = 1u64 << (name_hash(word, key.len()) >> 58);
+                    if seen & bit != 0 && out.others().iter().any(|m| m.key(b) == key) {
                         return None;
                     }
+                    seen |= bit;
                     *out.others.get_mut(out.n_others)? = Member {
-                        word,
                         start: member_start as u32,
                         key_end: ke as u32,
                     };
@@ -1050,9 +1069,7 @@ impl<'a> FastClaims<'a> {
             Name::Nbf => self.nbf.is_some(),
             Name::Other => {
                 let b = self.text.as_bytes();
-                self.others()
-                    .iter()
-                    .any(|m| m.word == word && m.key(b) == key)
+                self.others().iter().any(|m| m.key(b) == key)
             }
         }
     }
@@ -1844,11 +1861,34 @@ mod tests {
         assert_eq!(key_word(b"auth_time", 0, b"auth_time"), AUTH_TIM);
     }
 
+    #[test]
+    fn duplicate_names_are_found_among_many_others() {
+        // Thirty names (more than the seen mask tells apart without
+        // collisions), short and long ones sharing their first word.
+        let names: Vec<String> = (0..15)
+            .flat_map(|k| [format!("n{k}"), format!("a_long_name_{k}")])
+            .collect();
+        let members: Vec<String> = names.iter().map(|n| format!("\"{n}\":1")).collect();
+        let text = format!("{{\"iss\":\"x\",{}}}", members.join(","));
+        let mut claims = FastClaims::new();
+        assert!(claims.scan(&text).is_some());
+        assert_eq!(claims.others().len(), names.len());
+        assert!(names.iter().all(|n| claims.has(n)));
+        assert!(!claims.has("n15") && !claims.has("a_long_name_15"));
+        for n in &names {
+            let dup = format!("{},\"{n}\":[]}}", text.trim_end_matches('}'));
+            assert!(FastClaims::new().scan(&dup).is_none(), "{n}");
+        }
+    }
+
     proptest! {
         #[test]
         fn strings_end_at_their_first_quote_or_control_byte(
             bytes in proptest::collection::vec(
-                prop_oneof![Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), any::<u8>()], 0..40),
+                prop_oneof![
+                    Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), Just(b' '), Just(b'!'),
+                    Just(0xa2), any::<u8>(),
+                ], 0..40),
             lead in 0..9usize,
         ) {
             let mut text = vec![b' '; lead];
