@@ -251,11 +251,18 @@ fn int_at(b: &[u8], i: usize) -> Option<(i64, usize)> {
     let neg = *b.get(i)? == b'-';
     let start = i + usize::from(neg);
     let rest = b.get(start..)?;
-    // Eight digits in one step when there are (NumericDates have ten),
-    // then one at a time. At most 18 digits are read (a 19th rejects), so
-    // the value stays below 10^18 and wrapping arithmetic never wraps.
+    // Eight digits in one step when there are, and two more at once
+    // (NumericDates have ten), then one at a time. At most 18 digits are
+    // read (a 19th rejects), so the value stays below 10^18 and wrapping
+    // arithmetic never wraps.
     let (mut v, mut digits) = match rest.get(..8).and_then(eight_digits) {
-        Some(eight) => (eight, 8),
+        Some(eight) => match rest.get(8..10) {
+            Some(&[x, y]) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let two = u64::from(x - b'0') * 10 + u64::from(y - b'0');
+                (eight.wrapping_mul(100).wrapping_add(two), 10)
+            }
+            _ => (eight, 8),
+        },
         None => (0, 0),
     };
     while let Some(&c) = rest.get(digits) {
@@ -606,12 +613,20 @@ fn key_word(b: &[u8], start: usize, key: &[u8]) -> u64 {
     }
 }
 
-/// The name of claim `key` (`word` from [`key_word`]): a switch on the
-/// length and the first word, no `memcmp` calls.
+/// The name of claim `key` (`word` from [`key_word`]).
 #[inline(always)]
 fn name_of(key: &[u8], word: u64) -> Name {
+    let tail = key.get(8..).unwrap_or_default();
+    name_by_words(key.len(), word, key_word(tail, 0, tail))
+}
+
+/// The name of a claim of `len` bytes, from the [`key_word`]s of its first
+/// eight bytes (`word`) and of the next eight (`hi`, zero for a shorter
+/// name): a switch on the length and the first word, no `memcmp` calls.
+#[inline(always)]
+fn name_by_words(len: usize, word: u64, hi: u64) -> Name {
     use Slot as S;
-    let slot = match (key.len(), word) {
+    let slot = match (len, word) {
         (3, ISS) => S::Iss,
         (3, SUB) => S::Sub,
         (3, EXP) => S::Exp,
@@ -626,8 +641,8 @@ fn name_of(key: &[u8], word: u64) -> Name {
         (5, ROLES) => S::Roles,
         (5, SCOPE) => S::Scope,
         (6, GROUPS) => S::Groups,
-        (9, AUTH_TIM) if key.get(8) == Some(&b'e') => S::AuthTime,
-        (12, ENTITLEM) if key.get(8..) == Some(b"ents") => S::Entitlements,
+        (9, AUTH_TIM) if hi == word8(b"e") => S::AuthTime,
+        (12, ENTITLEM) if hi == word8(b"ents") => S::Entitlements,
         _ => return Name::Other,
     };
     Name::Slot(slot)
@@ -795,15 +810,19 @@ fn string_until<const BACKSLASH: bool>(b: &[u8], at: usize) -> Option<(usize, us
     (rest.get(n) == Some(&b'"')).then_some((start, i + n))
 }
 
+/// A name's closing `"` and a `:` at once, as the low half of a word.
+const NAME_END: u16 = u16::from_le_bytes(*b"\":");
+
 /// The member name whose `"` is at `at`, in a text without backslashes:
-/// its body's start and end (as [`string_at`]), its [`key_word`], and
-/// whether a `:` follows the closing `"` at once (`false` may also mean
-/// not seen). A name shorter than sixteen bytes (claim names but the
+/// its body's end (its start is `at + 1`), the [`key_word`]s of its first
+/// eight bytes and of the next eight (as [`name_by_words`] takes them),
+/// and whether a `:` follows the closing `"` at once (`false` may also
+/// mean not seen). A name shorter than sixteen bytes (claim names but the
 /// longest) is read from the one or two words after the `"`: its end, its
-/// key word and (but at the last byte of a word) the `:` all come from
-/// those loads.
+/// words and (but at the last byte of a word) the `:` all come from those
+/// loads.
 #[inline(always)]
-fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
+fn key_at(b: &[u8], at: usize) -> Option<(usize, u64, u64, bool)> {
     let start = at + 1;
     if let Some(chunk) = b.get(start..start + 8) {
         let w = swar::word(chunk);
@@ -811,12 +830,13 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
         if m != 0 {
             // The first `"` or control byte, at byte `n` of `w`.
             let n = m.trailing_zeros() / 8;
-            if (w >> (8 * n)) as u8 != b'"' {
-                return None;
-            }
             let word = w & ((1u64 << (8 * n)) - 1);
-            let colon = n < 7 && (w >> (8 * (n + 1))) as u8 == b':';
-            return Some((start, start + n as usize, word, colon));
+            let end = start + n as usize;
+            // `":` in one test (never true at the last byte of the word).
+            if (w >> (8 * n)) as u16 == NAME_END {
+                return Some((end, word, 0, true));
+            }
+            return ((w >> (8 * n)) as u8 == b'"').then_some((end, word, 0, false));
         }
         if let Some(chunk) = b.get(start + 8..start + 16) {
             // Eight bytes or more: the key word is the whole first word.
@@ -824,16 +844,19 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
             let m = stop_mask(v);
             if m != 0 {
                 let n = m.trailing_zeros() / 8;
-                if (v >> (8 * n)) as u8 != b'"' {
-                    return None;
+                let hi = v & ((1u64 << (8 * n)) - 1);
+                let end = start + 8 + n as usize;
+                if (v >> (8 * n)) as u16 == NAME_END {
+                    return Some((end, w, hi, true));
                 }
-                let colon = n < 7 && (v >> (8 * (n + 1))) as u8 == b':';
-                return Some((start, start + 8 + n as usize, w, colon));
+                return ((v >> (8 * n)) as u8 == b'"').then_some((end, w, hi, false));
             }
         }
     }
     let (s, e) = string_at(b, at)?;
-    Some((s, e, key_word(b, s, b.get(s..e)?), false))
+    let key = b.get(s..e)?;
+    let tail = key.get(8..).unwrap_or_default();
+    Some((e, key_word(b, s, key), key_word(tail, 0, tail), false))
 }
 
 /// The high bit of each byte of `w` that is a `"` or a control byte
@@ -943,31 +966,36 @@ impl<'a> FastClaims<'a> {
         // One bit per hash of the names of the others seen: a name whose
         // bit is clear is new, so the others are only searched on a hit.
         let mut seen = 0u64;
+        // Positions are below `u32::MAX` (checked above), so stepping past
+        // a byte of the text never overflows.
+        if c != b'"' {
+            return None;
+        }
         loop {
-            // At the member's first byte (whitespace skipped).
+            // At the member's `"` (whitespace skipped).
             let member_start = i;
-            if *b.get(i)? != b'"' {
-                return None;
-            }
-            let (ks, ke, word, colon) = key_at(b, i)?;
+            let (ke, word, hi, colon) = key_at(b, i)?;
+            let len = ke.wrapping_sub(i.wrapping_add(1));
             let j = if colon {
-                ke + 2
+                ke.wrapping_add(2)
             } else {
-                let (c, j) = next_byte(b, ke + 1)?;
+                let (c, j) = next_byte(b, ke.wrapping_add(1))?;
                 if c != b':' {
                     return None;
                 }
-                j + 1
+                j.wrapping_add(1)
             };
             let (c, j) = next_byte(b, j)?;
-            let (val, j) = if c == b'[' {
-                out.array(b, j + 1)?
+            let (val, j) = if c == b'"' {
+                let (s, e) = string_at(b, j)?;
+                (Val::Str(s as u32, e as u32), e.wrapping_add(1))
+            } else if c == b'[' {
+                out.array(b, j.wrapping_add(1))?
             } else {
                 scalar_at(b, j, c)?
             };
             i = j;
-            let key = b.get(ks..ke)?;
-            match name_of(key, word) {
+            match name_by_words(len, word, hi) {
                 Name::Slot(s) => {
                     let slot = out.mapped.get_mut(s as usize)?;
                     if slot.is_some() {
@@ -976,16 +1004,20 @@ impl<'a> FastClaims<'a> {
                     *slot = Some(val);
                 }
                 name => {
-                    let bit = 1u64 << (name_hash(word, key.len()) >> 58);
-                    if seen & bit != 0 && out.others().iter().any(|m| m.key(b) == key) {
-                        return None;
+                    let bit = 1u64 << (name_hash(word, len) >> 58);
+                    if seen & bit != 0 {
+                        let key = b.get(member_start.wrapping_add(1)..ke)?;
+                        if out.others().iter().any(|m| m.key(b) == key) {
+                            return None;
+                        }
                     }
                     seen |= bit;
                     *out.others.get_mut(out.n_others)? = Member {
                         start: member_start as u32,
                         key_end: ke as u32,
                     };
-                    out.n_others += 1;
+                    // At most `MAX_MEMBERS`.
+                    out.n_others = out.n_others.wrapping_add(1);
                     match name {
                         Name::Aud => out.aud = Some(val),
                         Name::Nbf => out.nbf = Some(val),
@@ -993,15 +1025,24 @@ impl<'a> FastClaims<'a> {
                     }
                 }
             }
+            // `,` and the next name's `"` at once (no whitespace between
+            // members), or one at a time.
+            if b.get(i..i.wrapping_add(2)) == Some(b",\"") {
+                i = i.wrapping_add(1);
+                continue;
+            }
             let (c, j) = next_byte(b, i)?;
             match c {
                 b',' => {
-                    i = j + 1;
+                    i = j.wrapping_add(1);
                     if maybe_ws(*b.get(i)?) {
                         i = skip_ws(b, i);
                     }
+                    if *b.get(i)? != b'"' {
+                        return None;
+                    }
                 }
-                b'}' => return (skip_ws(b, j + 1) == b.len()).then_some(()),
+                b'}' => return (skip_ws(b, j.wrapping_add(1)) == b.len()).then_some(()),
                 _ => return None,
             }
         }
@@ -1012,22 +1053,25 @@ impl<'a> FastClaims<'a> {
     #[inline(always)]
     fn array(&mut self, b: &[u8], i: usize) -> Option<(Val, usize)> {
         let start = self.n_items;
+        let mut n = start;
         let mut strs = true;
         let (mut c, mut i) = next_byte(b, i)?;
         if c != b']' {
             loop {
-                let (v, j) = scalar_at(b, i, c)?;
-                *self.items.get_mut(self.n_items)? = match v {
-                    Val::Str(s, e) => (s, e),
-                    _ => {
-                        strs = false;
-                        (0, 0)
-                    }
+                let (item, j) = if c == b'"' {
+                    let (s, e) = string_at(b, i)?;
+                    ((s as u32, e as u32), e.wrapping_add(1))
+                } else {
+                    let (_, j) = scalar_at(b, i, c)?;
+                    strs = false;
+                    ((0, 0), j)
                 };
-                self.n_items += 1;
+                *self.items.get_mut(n)? = item;
+                // At most `MAX_ITEMS`.
+                n = n.wrapping_add(1);
                 let (d, j) = next_byte(b, j)?;
                 match d {
-                    b',' => (c, i) = next_byte(b, j + 1)?,
+                    b',' => (c, i) = next_byte(b, j.wrapping_add(1))?,
                     b']' => {
                         i = j;
                         break;
@@ -1036,13 +1080,13 @@ impl<'a> FastClaims<'a> {
                 }
             }
         }
-        // At most `MAX_ITEMS` items.
+        self.n_items = n;
         let array = Val::Array {
             start: start as u32,
-            len: (self.n_items - start) as u32,
+            len: n.wrapping_sub(start) as u32,
             strs,
         };
-        Some((array, i + 1))
+        Some((array, i.wrapping_add(1)))
     }
 
     fn others(&self) -> &[Member] {
@@ -1862,6 +1906,26 @@ mod tests {
     }
 
     #[test]
+    fn names_of_any_length_are_read_in_any_spacing() {
+        for len in 1..24 {
+            let name = "k".repeat(len);
+            for (text, ok) in [
+                (format!(r#"{{"iss":"x","{name}":1}}"#), true),
+                (format!(r#"{{"{name}":[1],"iss":"x"}}"#), true),
+                (format!(r#"{{"{name}" :"v" , "iss":"x"}}"#), true),
+                (format!(r#"{{"iss":"x","{name}":1,"{name}":2}}"#), false),
+                (format!(r#"{{"iss":"x","{name}"1}}"#), false),
+                (format!(r#"{{"iss":"x","{name}":1,}}"#), false),
+                (format!(r#"{{"iss":"x","{name}":1,x}}"#), false),
+            ] {
+                let mut claims = FastClaims::new();
+                assert_eq!(claims.scan(&text).is_some(), ok, "{text}");
+                assert!(!ok || claims.has(&name), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn duplicate_names_are_found_among_many_others() {
         // Thirty names (more than the seen mask tells apart without
         // collisions), short and long ones sharing their first word.
@@ -1943,12 +2007,13 @@ mod tests {
             text.extend(&bytes);
             let want = string_at(&text, lead).map(|(s, e)| {
                 let key = &text[s..e];
-                (s, e, key_word(&text, s, key))
+                let tail = key.get(8..).unwrap_or_default();
+                (e, key_word(&text, s, key), key_word(tail, 0, tail))
             });
             let got = key_at(&text, lead);
-            prop_assert_eq!(got.map(|(s, e, w, _)| (s, e, w)), want);
+            prop_assert_eq!(got.map(|(e, w, hi, _)| (e, w, hi)), want);
             // A `:` said to follow the name does follow it.
-            if let Some((_, e, _, colon)) = got {
+            if let Some((e, _, _, colon)) = got {
                 prop_assert!(!colon || text.get(e + 1) == Some(&b':'), "{:?}", text);
             }
         }
