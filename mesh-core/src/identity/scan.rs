@@ -296,17 +296,20 @@ fn int_at(b: &[u8], i: usize) -> Option<(i64, usize)> {
 fn eight_digits(chunk: &[u8]) -> Option<u64> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let w = swar::word(chunk);
-    // Every high nibble is 3, and adding 6 to the low nibble does not
-    // carry into it (no byte carries into the next: each is at most 0x3f).
+    // A byte is a digit exactly when its high nibble is 3 both before and
+    // after adding 6 (a low nibble above 9 carries into it, and no `h` has
+    // its low two bits set in both `h` and `h + 1`). A byte that carries
+    // into the next fails itself.
     let high = ONES * 0xf0;
-    if w & high != ONES * 0x30 || (w + ONES * 0x06) & high != ONES * 0x30 {
+    if w & w.wrapping_add(ONES * 0x06) & high != ONES * 0x30 {
         return None;
     }
     // Bytes 0..=9, the first digit lowest: combine pairs, quads, halves.
-    let x = w - ONES * 0x30;
-    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
-    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
-    let x = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
+    // (No step wraps: every byte holds a digit.)
+    let x = w.wrapping_sub(ONES * 0x30);
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8) & 0x00ff_00ff_00ff_00ff;
+    let x = x.wrapping_mul(100).wrapping_add(x >> 16) & 0x0000_ffff_0000_ffff;
+    let x = x.wrapping_mul(10_000).wrapping_add(x >> 32) & 0xffff_ffff;
     Some(x)
 }
 
@@ -784,17 +787,20 @@ fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
 #[inline(always)]
 fn string_until<const BACKSLASH: bool>(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let start = at + 1;
+    let mask = |w: u64| {
+        if BACKSLASH {
+            stop_mask(w) | backslash_mask(w)
+        } else {
+            stop_mask(w)
+        }
+    };
     // Eight bytes at a time while eight remain (one index, one bound):
     // stop at the first stop byte.
     let mut i = start;
     if let Some(last) = b.len().checked_sub(8) {
         while i <= last {
             let w = swar::word(b.get(i..i + 8).unwrap_or_default());
-            let m = if BACKSLASH {
-                stop_mask(w) | backslash_mask(w)
-            } else {
-                stop_mask(w)
-            };
+            let m = mask(w);
             if m != 0 {
                 let n = m.trailing_zeros() / 8;
                 let end = i + n as usize;
@@ -1069,6 +1075,11 @@ impl<'a> FastClaims<'a> {
                 *self.items.get_mut(n)? = item;
                 // At most `MAX_ITEMS`.
                 n = n.wrapping_add(1);
+                // `,` and the next item's `"` at once, or one at a time.
+                if b.get(j..j.wrapping_add(2)) == Some(b",\"") {
+                    (c, i) = (b'"', j.wrapping_add(1));
+                    continue;
+                }
                 let (d, j) = next_byte(b, j)?;
                 match d {
                     b',' => (c, i) = next_byte(b, j.wrapping_add(1))?,
@@ -2020,9 +2031,18 @@ mod tests {
 
         #[test]
         fn eight_digits_reads_exactly_eight_ascii_digits(
-            bytes in proptest::collection::vec(
-                prop_oneof![b'0'..=b'9', Just(b'/'), Just(b':'), any::<u8>()], 8),
+            digits in proptest::collection::vec(b'0'..=b'9', 8),
+            at in 0..10usize,
+            byte in prop_oneof![
+                b'0'..=b'9', Just(b'/'), Just(b':'), Just(b'*'), Just(b'?'), Just(0x29),
+                Just(0xb5), Just(0xfa), any::<u8>(),
+            ],
         ) {
+            // Eight digits, one of them (or none, `at` of 8 or 9) replaced.
+            let mut bytes = digits;
+            if let Some(b) = bytes.get_mut(at) {
+                *b = byte;
+            }
             let naive = bytes.iter().all(u8::is_ascii_digit).then(|| {
                 bytes.iter().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'))
             });
