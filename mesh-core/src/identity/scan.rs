@@ -251,11 +251,18 @@ fn int_at(b: &[u8], i: usize) -> Option<(i64, usize)> {
     let neg = *b.get(i)? == b'-';
     let start = i + usize::from(neg);
     let rest = b.get(start..)?;
-    // Eight digits in one step when there are (NumericDates have ten),
-    // then one at a time. At most 18 digits are read (a 19th rejects), so
-    // the value stays below 10^18 and wrapping arithmetic never wraps.
+    // Eight digits in one step when there are, and two more at once
+    // (NumericDates have ten), then one at a time. At most 18 digits are
+    // read (a 19th rejects), so the value stays below 10^18 and wrapping
+    // arithmetic never wraps.
     let (mut v, mut digits) = match rest.get(..8).and_then(eight_digits) {
-        Some(eight) => (eight, 8),
+        Some(eight) => match rest.get(8..10) {
+            Some(&[x, y]) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let two = u64::from(x - b'0') * 10 + u64::from(y - b'0');
+                (eight.wrapping_mul(100).wrapping_add(two), 10)
+            }
+            _ => (eight, 8),
+        },
         None => (0, 0),
     };
     while let Some(&c) = rest.get(digits) {
@@ -289,17 +296,20 @@ fn int_at(b: &[u8], i: usize) -> Option<(i64, usize)> {
 fn eight_digits(chunk: &[u8]) -> Option<u64> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let w = swar::word(chunk);
-    // Every high nibble is 3, and adding 6 to the low nibble does not
-    // carry into it (no byte carries into the next: each is at most 0x3f).
+    // A byte is a digit exactly when its high nibble is 3 both before and
+    // after adding 6 (a low nibble above 9 carries into it, and no `h` has
+    // its low two bits set in both `h` and `h + 1`). A byte that carries
+    // into the next fails itself.
     let high = ONES * 0xf0;
-    if w & high != ONES * 0x30 || (w + ONES * 0x06) & high != ONES * 0x30 {
+    if w & w.wrapping_add(ONES * 0x06) & high != ONES * 0x30 {
         return None;
     }
     // Bytes 0..=9, the first digit lowest: combine pairs, quads, halves.
-    let x = w - ONES * 0x30;
-    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
-    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
-    let x = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
+    // (No step wraps: every byte holds a digit.)
+    let x = w.wrapping_sub(ONES * 0x30);
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8) & 0x00ff_00ff_00ff_00ff;
+    let x = x.wrapping_mul(100).wrapping_add(x >> 16) & 0x0000_ffff_0000_ffff;
+    let x = x.wrapping_mul(10_000).wrapping_add(x >> 32) & 0xffff_ffff;
     Some(x)
 }
 
@@ -606,12 +616,20 @@ fn key_word(b: &[u8], start: usize, key: &[u8]) -> u64 {
     }
 }
 
-/// The name of claim `key` (`word` from [`key_word`]): a switch on the
-/// length and the first word, no `memcmp` calls.
+/// The name of claim `key` (`word` from [`key_word`]).
 #[inline(always)]
 fn name_of(key: &[u8], word: u64) -> Name {
+    let tail = key.get(8..).unwrap_or_default();
+    name_by_words(key.len(), word, key_word(tail, 0, tail))
+}
+
+/// The name of a claim of `len` bytes, from the [`key_word`]s of its first
+/// eight bytes (`word`) and of the next eight (`hi`, zero for a shorter
+/// name): a switch on the length and the first word, no `memcmp` calls.
+#[inline(always)]
+fn name_by_words(len: usize, word: u64, hi: u64) -> Name {
     use Slot as S;
-    let slot = match (key.len(), word) {
+    let slot = match (len, word) {
         (3, ISS) => S::Iss,
         (3, SUB) => S::Sub,
         (3, EXP) => S::Exp,
@@ -626,8 +644,8 @@ fn name_of(key: &[u8], word: u64) -> Name {
         (5, ROLES) => S::Roles,
         (5, SCOPE) => S::Scope,
         (6, GROUPS) => S::Groups,
-        (9, AUTH_TIM) if key.get(8) == Some(&b'e') => S::AuthTime,
-        (12, ENTITLEM) if key.get(8..) == Some(b"ents") => S::Entitlements,
+        (9, AUTH_TIM) if hi == word8(b"e") => S::AuthTime,
+        (12, ENTITLEM) if hi == word8(b"ents") => S::Entitlements,
         _ => return Name::Other,
     };
     Name::Slot(slot)
@@ -692,19 +710,16 @@ enum Val {
     },
 }
 
-/// A claim that is not mapped (kept in the claims text): the first word of
-/// its name and its name's place, from its `"` to its end (for the
-/// duplicate check).
+/// A claim that is not mapped (kept in the claims text): its name's
+/// place, from its `"` to its end (for the duplicate check).
 #[derive(Clone, Copy)]
 struct Member {
-    word: u64,
     start: u32,
     key_end: u32,
 }
 
 impl Member {
     const EMPTY: Member = Member {
-        word: 0,
         start: 0,
         key_end: 0,
     };
@@ -713,6 +728,13 @@ impl Member {
         b.get(self.start as usize + 1..self.key_end as usize)
             .unwrap_or_default()
     }
+}
+
+/// A hash of a member name from its first word and its length (equal
+/// names hash equal); its top bits pick a bit of the scan's seen mask.
+#[inline(always)]
+fn name_hash(word: u64, len: usize) -> u64 {
+    (word ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Whether `c` may start JSON whitespace (bytes below `!`; the others
@@ -765,39 +787,48 @@ fn plain_string_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
 #[inline(always)]
 fn string_until<const BACKSLASH: bool>(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let start = at + 1;
-    let body = b.get(start..)?;
-    // Eight bytes at a time: stop at the first stop byte. The rest of the
-    // body shrinks by whole words (one length test a step).
-    let mut rest = body;
-    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-        let w = u64::from_le_bytes(*chunk);
-        let m = if BACKSLASH {
+    let mask = |w: u64| {
+        if BACKSLASH {
             stop_mask(w) | backslash_mask(w)
         } else {
             stop_mask(w)
-        };
-        if m != 0 {
-            let n = m.trailing_zeros() / 8;
-            let end = start + (body.len() - rest.len()) + n as usize;
-            return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
         }
-        rest = tail;
+    };
+    // Eight bytes at a time while eight remain (one index, one bound):
+    // stop at the first stop byte.
+    let mut i = start;
+    if let Some(last) = b.len().checked_sub(8) {
+        while i <= last {
+            let w = swar::word(b.get(i..i + 8).unwrap_or_default());
+            let m = mask(w);
+            if m != 0 {
+                let n = m.trailing_zeros() / 8;
+                let end = i + n as usize;
+                return ((w >> (8 * n)) as u8 == b'"').then_some((start, end));
+            }
+            i += 8;
+        }
     }
+    let rest = b.get(i..)?;
     let n = rest
         .iter()
         .position(|&c| c == b'"' || (BACKSLASH && c == b'\\') || c < 0x20)?;
-    let end = start + (body.len() - rest.len()) + n;
-    (rest.get(n) == Some(&b'"')).then_some((start, end))
+    (rest.get(n) == Some(&b'"')).then_some((start, i + n))
 }
 
+/// A name's closing `"` and a `:` at once, as the low half of a word.
+const NAME_END: u16 = u16::from_le_bytes(*b"\":");
+
 /// The member name whose `"` is at `at`, in a text without backslashes:
-/// its body's start and end (as [`string_at`]), its [`key_word`], and
-/// whether a `:` follows the closing `"` at once (`false` may also mean
-/// not seen). A name shorter than eight bytes (most claim names) is read
-/// from the one word after the `"`: its end, its key word and (below seven
-/// bytes) the `:` all come from that load.
+/// its body's end (its start is `at + 1`), the [`key_word`]s of its first
+/// eight bytes and of the next eight (as [`name_by_words`] takes them),
+/// and whether a `:` follows the closing `"` at once (`false` may also
+/// mean not seen). A name shorter than sixteen bytes (claim names but the
+/// longest) is read from the one or two words after the `"`: its end, its
+/// words and (but at the last byte of a word) the `:` all come from those
+/// loads.
 #[inline(always)]
-fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
+fn key_at(b: &[u8], at: usize) -> Option<(usize, u64, u64, bool)> {
     let start = at + 1;
     if let Some(chunk) = b.get(start..start + 8) {
         let w = swar::word(chunk);
@@ -805,16 +836,33 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
         if m != 0 {
             // The first `"` or control byte, at byte `n` of `w`.
             let n = m.trailing_zeros() / 8;
-            if (w >> (8 * n)) as u8 != b'"' {
-                return None;
-            }
             let word = w & ((1u64 << (8 * n)) - 1);
-            let colon = n < 7 && (w >> (8 * (n + 1))) as u8 == b':';
-            return Some((start, start + n as usize, word, colon));
+            let end = start + n as usize;
+            // `":` in one test (never true at the last byte of the word).
+            if (w >> (8 * n)) as u16 == NAME_END {
+                return Some((end, word, 0, true));
+            }
+            return ((w >> (8 * n)) as u8 == b'"').then_some((end, word, 0, false));
+        }
+        if let Some(chunk) = b.get(start + 8..start + 16) {
+            // Eight bytes or more: the key word is the whole first word.
+            let v = swar::word(chunk);
+            let m = stop_mask(v);
+            if m != 0 {
+                let n = m.trailing_zeros() / 8;
+                let hi = v & ((1u64 << (8 * n)) - 1);
+                let end = start + 8 + n as usize;
+                if (v >> (8 * n)) as u16 == NAME_END {
+                    return Some((end, w, hi, true));
+                }
+                return ((v >> (8 * n)) as u8 == b'"').then_some((end, w, hi, false));
+            }
         }
     }
     let (s, e) = string_at(b, at)?;
-    Some((s, e, key_word(b, s, b.get(s..e)?), false))
+    let key = b.get(s..e)?;
+    let tail = key.get(8..).unwrap_or_default();
+    Some((e, key_word(b, s, key), key_word(tail, 0, tail), false))
 }
 
 /// The high bit of each byte of `w` that is a `"` or a control byte
@@ -822,9 +870,11 @@ fn key_at(b: &[u8], at: usize) -> Option<(usize, usize, u64, bool)> {
 /// upwards), the ones above it may not be.
 #[inline(always)]
 fn stop_mask(w: u64) -> u64 {
-    const QUOTES: u64 = swar::ONES * b'"' as u64;
-    let q = w ^ QUOTES;
-    (q.wrapping_sub(swar::ONES) & !q | w.wrapping_sub(swar::ONES * 0x20) & !w) & swar::HIGHS
+    // Flipping bit 1 maps `"` (0x22) to 0x20 and a space to 0x22, and keeps
+    // control bytes below 0x20: the stop bytes are then exactly those
+    // below 0x21 (bytes from 0x80 keep their high bit and never match).
+    let x = w ^ (swar::ONES * 0x02);
+    x.wrapping_sub(swar::ONES * 0x21) & !x & swar::HIGHS
 }
 
 /// The literal `word` at `i` of `b`, and the position after it.
@@ -919,31 +969,39 @@ impl<'a> FastClaims<'a> {
         if c == b'}' {
             return (skip_ws(b, i + 1) == b.len()).then_some(());
         }
+        // One bit per hash of the names of the others seen: a name whose
+        // bit is clear is new, so the others are only searched on a hit.
+        let mut seen = 0u64;
+        // Positions are below `u32::MAX` (checked above), so stepping past
+        // a byte of the text never overflows.
+        if c != b'"' {
+            return None;
+        }
         loop {
-            // At the member's first byte (whitespace skipped).
+            // At the member's `"` (whitespace skipped).
             let member_start = i;
-            if *b.get(i)? != b'"' {
-                return None;
-            }
-            let (ks, ke, word, colon) = key_at(b, i)?;
+            let (ke, word, hi, colon) = key_at(b, i)?;
+            let len = ke.wrapping_sub(i.wrapping_add(1));
             let j = if colon {
-                ke + 2
+                ke.wrapping_add(2)
             } else {
-                let (c, j) = next_byte(b, ke + 1)?;
+                let (c, j) = next_byte(b, ke.wrapping_add(1))?;
                 if c != b':' {
                     return None;
                 }
-                j + 1
+                j.wrapping_add(1)
             };
             let (c, j) = next_byte(b, j)?;
-            let (val, j) = if c == b'[' {
-                out.array(b, j + 1)?
+            let (val, j) = if c == b'"' {
+                let (s, e) = string_at(b, j)?;
+                (Val::Str(s as u32, e as u32), e.wrapping_add(1))
+            } else if c == b'[' {
+                out.array(b, j.wrapping_add(1))?
             } else {
                 scalar_at(b, j, c)?
             };
             i = j;
-            let key = b.get(ks..ke)?;
-            match name_of(key, word) {
+            match name_by_words(len, word, hi) {
                 Name::Slot(s) => {
                     let slot = out.mapped.get_mut(s as usize)?;
                     if slot.is_some() {
@@ -952,21 +1010,20 @@ impl<'a> FastClaims<'a> {
                     *slot = Some(val);
                 }
                 name => {
-                    let len = key.len();
-                    let dup = out.others().iter().any(|m| {
-                        m.word == word
-                            && (m.key_end - m.start) as usize == len + 1
-                            && (len <= 8 || m.key(b) == key)
-                    });
-                    if dup {
-                        return None;
+                    let bit = 1u64 << (name_hash(word, len) >> 58);
+                    if seen & bit != 0 {
+                        let key = b.get(member_start.wrapping_add(1)..ke)?;
+                        if out.others().iter().any(|m| m.key(b) == key) {
+                            return None;
+                        }
                     }
+                    seen |= bit;
                     *out.others.get_mut(out.n_others)? = Member {
-                        word,
                         start: member_start as u32,
                         key_end: ke as u32,
                     };
-                    out.n_others += 1;
+                    // At most `MAX_MEMBERS`.
+                    out.n_others = out.n_others.wrapping_add(1);
                     match name {
                         Name::Aud => out.aud = Some(val),
                         Name::Nbf => out.nbf = Some(val),
@@ -974,15 +1031,24 @@ impl<'a> FastClaims<'a> {
                     }
                 }
             }
+            // `,` and the next name's `"` at once (no whitespace between
+            // members), or one at a time.
+            if b.get(i..i.wrapping_add(2)) == Some(b",\"") {
+                i = i.wrapping_add(1);
+                continue;
+            }
             let (c, j) = next_byte(b, i)?;
             match c {
                 b',' => {
-                    i = j + 1;
+                    i = j.wrapping_add(1);
                     if maybe_ws(*b.get(i)?) {
                         i = skip_ws(b, i);
                     }
+                    if *b.get(i)? != b'"' {
+                        return None;
+                    }
                 }
-                b'}' => return (skip_ws(b, j + 1) == b.len()).then_some(()),
+                b'}' => return (skip_ws(b, j.wrapping_add(1)) == b.len()).then_some(()),
                 _ => return None,
             }
         }
@@ -993,22 +1059,30 @@ impl<'a> FastClaims<'a> {
     #[inline(always)]
     fn array(&mut self, b: &[u8], i: usize) -> Option<(Val, usize)> {
         let start = self.n_items;
+        let mut n = start;
         let mut strs = true;
         let (mut c, mut i) = next_byte(b, i)?;
         if c != b']' {
             loop {
-                let (v, j) = scalar_at(b, i, c)?;
-                *self.items.get_mut(self.n_items)? = match v {
-                    Val::Str(s, e) => (s, e),
-                    _ => {
-                        strs = false;
-                        (0, 0)
-                    }
+                let (item, j) = if c == b'"' {
+                    let (s, e) = string_at(b, i)?;
+                    ((s as u32, e as u32), e.wrapping_add(1))
+                } else {
+                    let (_, j) = scalar_at(b, i, c)?;
+                    strs = false;
+                    ((0, 0), j)
                 };
-                self.n_items += 1;
+                *self.items.get_mut(n)? = item;
+                // At most `MAX_ITEMS`.
+                n = n.wrapping_add(1);
+                // `,` and the next item's `"` at once, or one at a time.
+                if b.get(j..j.wrapping_add(2)) == Some(b",\"") {
+                    (c, i) = (b'"', j.wrapping_add(1));
+                    continue;
+                }
                 let (d, j) = next_byte(b, j)?;
                 match d {
-                    b',' => (c, i) = next_byte(b, j + 1)?,
+                    b',' => (c, i) = next_byte(b, j.wrapping_add(1))?,
                     b']' => {
                         i = j;
                         break;
@@ -1017,13 +1091,13 @@ impl<'a> FastClaims<'a> {
                 }
             }
         }
-        // At most `MAX_ITEMS` items.
+        self.n_items = n;
         let array = Val::Array {
             start: start as u32,
-            len: (self.n_items - start) as u32,
+            len: n.wrapping_sub(start) as u32,
             strs,
         };
-        Some((array, i + 1))
+        Some((array, i.wrapping_add(1)))
     }
 
     fn others(&self) -> &[Member] {
@@ -1050,9 +1124,7 @@ impl<'a> FastClaims<'a> {
             Name::Nbf => self.nbf.is_some(),
             Name::Other => {
                 let b = self.text.as_bytes();
-                self.others()
-                    .iter()
-                    .any(|m| m.word == word && m.key(b) == key)
+                self.others().iter().any(|m| m.key(b) == key)
             }
         }
     }
@@ -1969,11 +2041,54 @@ mod tests {
         assert_eq!(key_word(b"auth_time", 0, b"auth_time"), AUTH_TIM);
     }
 
+    #[test]
+    fn names_of_any_length_are_read_in_any_spacing() {
+        for len in 1..24 {
+            let name = "k".repeat(len);
+            for (text, ok) in [
+                (format!(r#"{{"iss":"x","{name}":1}}"#), true),
+                (format!(r#"{{"{name}":[1],"iss":"x"}}"#), true),
+                (format!(r#"{{"{name}" :"v" , "iss":"x"}}"#), true),
+                (format!(r#"{{"iss":"x","{name}":1,"{name}":2}}"#), false),
+                (format!(r#"{{"iss":"x","{name}"1}}"#), false),
+                (format!(r#"{{"iss":"x","{name}":1,}}"#), false),
+                (format!(r#"{{"iss":"x","{name}":1,x}}"#), false),
+            ] {
+                let mut claims = FastClaims::new();
+                assert_eq!(claims.scan(&text).is_some(), ok, "{text}");
+                assert!(!ok || claims.has(&name), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_found_among_many_others() {
+        // Thirty names (more than the seen mask tells apart without
+        // collisions), short and long ones sharing their first word.
+        let names: Vec<String> = (0..15)
+            .flat_map(|k| [format!("n{k}"), format!("a_long_name_{k}")])
+            .collect();
+        let members: Vec<String> = names.iter().map(|n| format!("\"{n}\":1")).collect();
+        let text = format!("{{\"iss\":\"x\",{}}}", members.join(","));
+        let mut claims = FastClaims::new();
+        assert!(claims.scan(&text).is_some());
+        assert_eq!(claims.others().len(), names.len());
+        assert!(names.iter().all(|n| claims.has(n)));
+        assert!(!claims.has("n15") && !claims.has("a_long_name_15"));
+        for n in &names {
+            let dup = format!("{},\"{n}\":[]}}", text.trim_end_matches('}'));
+            assert!(FastClaims::new().scan(&dup).is_none(), "{n}");
+        }
+    }
+
     proptest! {
         #[test]
         fn strings_end_at_their_first_quote_or_control_byte(
             bytes in proptest::collection::vec(
-                prop_oneof![Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), any::<u8>()], 0..40),
+                prop_oneof![
+                    Just(b'"'), Just(b'a'), Just(0x1f), Just(0xc3), Just(b' '), Just(b'!'),
+                    Just(0xa2), any::<u8>(),
+                ], 0..40),
             lead in 0..9usize,
         ) {
             let mut text = vec![b' '; lead];
@@ -2028,21 +2143,31 @@ mod tests {
             text.extend(&bytes);
             let want = string_at(&text, lead).map(|(s, e)| {
                 let key = &text[s..e];
-                (s, e, key_word(&text, s, key))
+                let tail = key.get(8..).unwrap_or_default();
+                (e, key_word(&text, s, key), key_word(tail, 0, tail))
             });
             let got = key_at(&text, lead);
-            prop_assert_eq!(got.map(|(s, e, w, _)| (s, e, w)), want);
+            prop_assert_eq!(got.map(|(e, w, hi, _)| (e, w, hi)), want);
             // A `:` said to follow the name does follow it.
-            if let Some((_, e, _, colon)) = got {
+            if let Some((e, _, _, colon)) = got {
                 prop_assert!(!colon || text.get(e + 1) == Some(&b':'), "{:?}", text);
             }
         }
 
         #[test]
         fn eight_digits_reads_exactly_eight_ascii_digits(
-            bytes in proptest::collection::vec(
-                prop_oneof![b'0'..=b'9', Just(b'/'), Just(b':'), any::<u8>()], 8),
+            digits in proptest::collection::vec(b'0'..=b'9', 8),
+            at in 0..10usize,
+            byte in prop_oneof![
+                b'0'..=b'9', Just(b'/'), Just(b':'), Just(b'*'), Just(b'?'), Just(0x29),
+                Just(0xb5), Just(0xfa), any::<u8>(),
+            ],
         ) {
+            // Eight digits, one of them (or none, `at` of 8 or 9) replaced.
+            let mut bytes = digits;
+            if let Some(b) = bytes.get_mut(at) {
+                *b = byte;
+            }
             let naive = bytes.iter().all(u8::is_ascii_digit).then(|| {
                 bytes.iter().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'))
             });
