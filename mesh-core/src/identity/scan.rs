@@ -12,7 +12,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::claims::check_rules;
+use super::claims::{check_rules, Limits};
 use super::jws::Algorithm;
 use super::swar;
 use super::{ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
@@ -1141,22 +1141,46 @@ impl<'a> FastClaims<'a> {
         true
     }
 
+    /// Whether an `aud` claim, if any, names an audience of `rules`.
+    fn aud_accepted(&self, rules: &ClaimRules) -> bool {
+        let accepted = |s: u32, e: u32| {
+            let a = self.str(s, e);
+            rules.audiences.iter().any(|r| r == a)
+        };
+        match self.aud {
+            None => true,
+            Some(Val::Str(s, e)) => accepted(s, e),
+            Some(Val::Array { start, len, .. }) => {
+                self.items(start, len).iter().any(|&(s, e)| accepted(s, e))
+            }
+            Some(_) => false,
+        }
+    }
+
     /// Presence, audience and time rules; `required` is the scan's form of
-    /// `rules.required` when it has one ([`Required::of`]).
+    /// `rules.required` when it has one ([`Required::of`]) and `limits`
+    /// the time limits of `rules`.
     pub(crate) fn check(
         &self,
         reg: &FastRegistered<'a>,
         rules: &ClaimRules,
         required: Option<Required>,
+        limits: Limits,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
         // All present: no name is looked up. Otherwise the names are, in
         // order, for the error naming the first one missing.
         let all_present = required.is_some_and(|r| self.has_all(r));
+        let times = [reg.exp, reg.nbf, reg.iat];
+        // Passing every rule needs no error: `check_rules` only runs to
+        // name the first rule broken.
+        if all_present && self.aud_accepted(rules) && limits.times_pass(times, now) {
+            return Ok(());
+        }
         check_rules(
             |name| all_present || self.has(name),
             self.aud(),
-            [reg.exp, reg.nbf, reg.iat],
+            times,
             rules,
             now,
         )
