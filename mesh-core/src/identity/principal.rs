@@ -712,6 +712,7 @@ impl Packer {
         p
     }
 
+    #[inline(always)]
     fn empty(text: String, items: usize) -> Packer {
         Packer {
             text,
@@ -727,6 +728,7 @@ impl Packer {
     /// the parts of it at `subject`, `issuer`, and the token id, session id
     /// and `acr` when present (start and end offsets; parts out of range
     /// read as empty).
+    #[inline(always)]
     pub(crate) fn over(
         source: &str,
         extra: usize,
@@ -754,6 +756,7 @@ impl Packer {
         p
     }
 
+    #[inline(always)]
     fn push(&mut self, s: &str) {
         let start = self.text.len();
         self.text.push_str(s);
@@ -761,6 +764,7 @@ impl Packer {
     }
 
     /// Closes the claims text if it was not written.
+    #[inline(always)]
     fn claims_done(&mut self) {
         if self.spans.len() == CLAIMS {
             self.spans.push((0, 0));
@@ -770,6 +774,7 @@ impl Packer {
     /// Take the part `start..end` of the source text ([`Packer::over`]),
     /// a verified claims object, as the claims (before any list item); the
     /// identity reads its members other than [`super::MAPPED_CLAIMS`].
+    #[inline(always)]
     pub(crate) fn claims_part(&mut self, start: usize, end: usize) {
         if self.spans.len() == CLAIMS {
             self.spans.push((start, end));
@@ -778,6 +783,7 @@ impl Packer {
 
     /// Add the part `start..end` of the source text ([`Packer::over`]) as
     /// an item of the current list.
+    #[inline(always)]
     pub(crate) fn part(&mut self, start: usize, end: usize) {
         self.claims_done();
         self.spans.push((start, end));
@@ -785,6 +791,7 @@ impl Packer {
 
     /// Add the parts `spans` of the source text ([`Packer::over`]) as items
     /// of the current list, in one go.
+    #[inline(always)]
     pub(crate) fn parts(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
         self.claims_done();
         self.spans.extend(spans);
@@ -797,6 +804,7 @@ impl Packer {
     }
 
     /// Close the current list (groups, roles, entitlements, methods).
+    #[inline(always)]
     pub(crate) fn end_list(&mut self) {
         self.claims_done();
         if let Some(l) = self.lists.get_mut(self.closed) {
@@ -806,6 +814,7 @@ impl Packer {
     }
 
     /// The identity (lists not closed are closed empty).
+    #[inline(always)]
     pub(crate) fn finish(
         mut self,
         kind: IdentityKind,
