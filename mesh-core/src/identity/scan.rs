@@ -15,7 +15,9 @@ use std::mem::MaybeUninit;
 use super::claims::{check_rules, Limits};
 use super::jws::Algorithm;
 use super::swar;
-use super::{ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
+use super::{
+    ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Narrow, Packer, SpanSink, Times,
+};
 use crate::Timestamp;
 
 /// Most top-level claims the scanner handles.
@@ -1204,25 +1206,39 @@ impl<'a> FastClaims<'a> {
 
     /// Add the strings of `slot` to the current list of `out` (a packer
     /// over the claims text: by their place).
-    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Packer) {
+    #[inline(always)]
+    fn push_list<S: SpanSink>(&self, slot: Slot, split_spaces: bool, out: &mut S) {
         match self.get(slot) {
             Some(Val::Str(s, e)) if split_spaces => {
                 push_words(self.str(s, e), s as usize, out);
             }
             Some(Val::Str(s, e)) => out.part(s as usize, e as usize),
-            Some(Val::Array { start, len, .. }) => out.parts(
-                self.items(start, len)
-                    .iter()
-                    .map(|&(s, e)| (s as usize, e as usize)),
-            ),
+            Some(Val::Array { start, len, .. }) => out.parts(self.items(start, len)),
             _ => {}
         }
+    }
+
+    /// Add the lists (groups, roles, entitlements, methods) to `out`.
+    #[inline(always)]
+    fn push_lists<S: SpanSink>(&self, out: &mut S) {
+        self.push_list(Slot::Groups, false, out);
+        out.end_list();
+        self.push_list(Slot::Roles, false, out);
+        out.end_list();
+        self.push_list(Slot::Scope, true, out);
+        self.push_list(Slot::Scp, true, out);
+        self.push_list(Slot::Entitlements, false, out);
+        out.end_list();
+        self.push_list(Slot::Amr, false, out);
+        out.end_list();
     }
 
     /// The identity of checked claims (as `identity_from_set` builds it):
     /// its text is a copy of the claims text, its strings are parts of it,
     /// and the claims it does not map are kept as their verified JSON text
-    /// (their members as they appear in the token).
+    /// (their members as they appear in the token). Few strings in a short
+    /// text are placed by an inline table ([`Narrow`]), others by a
+    /// [`Packer`].
     pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
         let span = |v: Option<Val>| match v {
             Some(Val::Str(s, e)) => Some((s as usize, e as usize)),
@@ -1234,38 +1250,35 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        let mut p = Packer::over(
-            self.text,
-            0,
-            items,
-            span(self.get(Slot::Sub)).unwrap_or_default(),
-            span(self.get(Slot::Iss)).unwrap_or_default(),
-            [
-                span(self.get(Slot::Jti)),
-                span(self.get(Slot::Sid)),
-                span(self.get(Slot::Acr)),
-            ],
-        );
-        if self.n_others > 0 {
-            // The claims text itself: read back, its mapped claims are
-            // skipped, leaving exactly the others.
-            p.claims_part(0, self.text.len());
-        }
-        self.push_list(Slot::Groups, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Roles, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Scope, true, &mut p);
-        self.push_list(Slot::Scp, true, &mut p);
-        self.push_list(Slot::Entitlements, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Amr, false, &mut p);
-        p.end_list();
+        let subject = span(self.get(Slot::Sub)).unwrap_or_default();
+        let issuer = span(self.get(Slot::Iss)).unwrap_or_default();
+        let singles = [
+            span(self.get(Slot::Jti)),
+            span(self.get(Slot::Sid)),
+            span(self.get(Slot::Acr)),
+        ];
         let times = Times {
             auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
             issued_at: reg.iat,
             expires_at: reg.exp,
         };
+        // The claims text itself (when it has others): read back, its
+        // mapped claims are skipped, leaving exactly the others.
+        let claims = if self.n_others > 0 {
+            (0, self.text.len())
+        } else {
+            (0, 0)
+        };
+        if Narrow::fits(self.text.len(), items) {
+            let mut n = Narrow::new(subject, issuer, singles, claims);
+            self.push_lists(&mut n);
+            if let Some(id) = n.finish(self.text, kind, times) {
+                return id;
+            }
+        }
+        let mut p = Packer::over(self.text, 0, items, subject, issuer, singles);
+        p.claims_part(claims.0, claims.1);
+        self.push_lists(&mut p);
         p.finish(kind, times, None, ClaimsInit::Text)
     }
 }
@@ -1276,7 +1289,7 @@ const MAX_GUESSED_WORDS: usize = 16;
 /// Add the words of `s` (split at each space, empty words dropped, as
 /// `split(' ')` and a filter) to `out` as parts of its source, `s` being
 /// at `offset` in it; the spaces are found eight bytes at a time.
-fn push_words(s: &str, offset: usize, out: &mut Packer) {
+fn push_words<S: SpanSink>(s: &str, offset: usize, out: &mut S) {
     let b = s.as_bytes();
     let mut word_start = 0;
     let mut base = 0;
@@ -1305,12 +1318,12 @@ fn space_mask(w: u64) -> u64 {
 /// The words that end at the spaces flagged in `spaces` (the word of `s`
 /// at `base`), as [`push_words`] adds them.
 #[inline(always)]
-fn push_words_of(
+fn push_words_of<S: SpanSink>(
     mut spaces: u64,
     base: usize,
     offset: usize,
     word_start: &mut usize,
-    out: &mut Packer,
+    out: &mut S,
 ) {
     while spaces != 0 {
         let at = base + (spaces.trailing_zeros() / 8) as usize;
