@@ -417,7 +417,7 @@ pub struct Identity {
     expires_at: Option<Timestamp>,
     device: Option<DevicePosture>,
     /// The remaining claims, parsed from their JSON text on first use.
-    claims: OnceLock<Map<String, Value>>,
+    claims: OnceLock<Box<Map<String, Value>>>,
 }
 
 impl AsRef<Identity> for Identity {
@@ -527,13 +527,16 @@ impl Identity {
     /// The remaining claims, as verified (read from the token's verified
     /// claims text on first use, the mapped claims skipped).
     pub fn claims(&self) -> &Map<String, Value> {
-        self.claims.get_or_init(|| match self.single(CLAIMS) {
-            "" => Map::new(),
-            text => super::scan::kept_claims(text).unwrap_or_else(|| {
-                let mut map: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
-                map.retain(|name, _| !super::MAPPED_CLAIMS.contains(&name.as_str()));
-                map
-            }),
+        self.claims.get_or_init(|| {
+            Box::new(match self.single(CLAIMS) {
+                "" => Map::new(),
+                text => super::scan::kept_claims(text).unwrap_or_else(|| {
+                    let mut map: Map<String, Value> =
+                        serde_json::from_str(text).unwrap_or_default();
+                    map.retain(|name, _| !super::MAPPED_CLAIMS.contains(&name.as_str()));
+                    map
+                }),
+            })
         })
     }
 
@@ -953,7 +956,7 @@ impl Packer {
         let lock = OnceLock::new();
         if let ClaimsInit::Map(map) = claims {
             if !map.is_empty() {
-                let _ = lock.set(map);
+                let _ = lock.set(Box::new(map));
             }
         }
         Identity {
