@@ -233,6 +233,7 @@ pub(crate) fn check_rules<'a>(
     now: Timestamp,
 ) -> Result<(), IdentityError> {
     let [exp, nbf, iat] = times;
+    let limits = Limits::of(rules);
     for name in &rules.required {
         if !has(name) {
             return Err(IdentityError::MissingClaim { claim: clip(name) });
@@ -245,7 +246,7 @@ pub(crate) fn check_rules<'a>(
             found: shown.join(", "),
         });
     }
-    let leeway_ms = i64::try_from(rules.leeway.as_millis()).unwrap_or(i64::MAX);
+    let leeway_ms = limits.leeway_ms;
     let leeway_secs = rules.leeway.as_secs();
     let now_ms = now.unix_millis();
     if let Some(exp) = exp {
@@ -280,10 +281,10 @@ pub(crate) fn check_rules<'a>(
             return Err(IdentityError::invalid_claim("exp", "is before `iat`"));
         }
     }
-    if let (Some(max), Some(exp)) = (rules.max_lifetime, exp) {
+    if let (Some(max), Some(max_ms), Some(exp)) = (rules.max_lifetime, limits.max_lifetime_ms, exp)
+    {
         let start = iat.unwrap_or(now);
         let lifetime_ms = exp.unix_millis().saturating_sub(start.unix_millis());
-        let max_ms = i64::try_from(max.as_millis()).unwrap_or(i64::MAX);
         if lifetime_ms > max_ms {
             return Err(IdentityError::LifetimeTooLong {
                 lifetime_secs: lifetime_ms / 1000,
@@ -292,6 +293,50 @@ pub(crate) fn check_rules<'a>(
         }
     }
     Ok(())
+}
+
+/// The time limits of a [`ClaimRules`] in milliseconds, as
+/// [`check_rules`] compares them (computed once per issuer by the fast
+/// path).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    leeway_ms: i64,
+    max_lifetime_ms: Option<i64>,
+}
+
+impl Limits {
+    /// The limits of `rules`.
+    pub(crate) fn of(rules: &ClaimRules) -> Limits {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Limits {
+            leeway_ms: ms(rules.leeway),
+            max_lifetime_ms: rules.max_lifetime.map(ms),
+        }
+    }
+
+    /// Whether `exp`, `nbf` and `iat` (`times`) pass every time rule of
+    /// [`check_rules`] at `now` (the same comparisons, without building
+    /// an error).
+    #[inline]
+    pub(crate) fn times_pass(self, times: [Option<Timestamp>; 3], now: Timestamp) -> bool {
+        let [exp, nbf, iat] = times;
+        let now_ms = now.unix_millis();
+        let late_ms = now_ms.saturating_add(self.leeway_ms);
+        exp.is_none_or(|e| now_ms < e.unix_millis().saturating_add(self.leeway_ms))
+            && nbf.is_none_or(|n| late_ms >= n.unix_millis())
+            && iat.is_none_or(|i| i.unix_millis() <= late_ms)
+            && match (exp, iat) {
+                (Some(e), Some(i)) => e >= i,
+                _ => true,
+            }
+            && match (self.max_lifetime_ms, exp) {
+                (Some(max_ms), Some(e)) => {
+                    let start = iat.unwrap_or(now);
+                    e.unix_millis().saturating_sub(start.unix_millis()) <= max_ms
+                }
+                _ => true,
+            }
+    }
 }
 
 /// Claims consumed by the mapping to [`Identity`] fields; every other claim

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
-use super::claims::{identity_from_set, ClaimRules, RegisteredClaims};
+use super::claims::{identity_from_set, ClaimRules, Limits, RegisteredClaims};
 use super::error::clip;
 use super::json;
 use super::jwk::KeySet;
@@ -30,6 +30,8 @@ pub struct IssuerConfig {
     /// `rules.required` as the fast path checks it (set when added to a
     /// registry; `None` there looks the names up one by one).
     required: Option<scan::Required>,
+    /// The time limits of `rules` (set when added to a registry).
+    limits: Limits,
 }
 
 impl IssuerConfig {
@@ -48,6 +50,7 @@ impl IssuerConfig {
             typ: None,
             kind: IdentityKind::Human,
             required: None,
+            limits: Limits::default(),
         }
     }
 
@@ -238,6 +241,7 @@ impl IssuerRegistry {
     pub fn add(&mut self, mut config: IssuerConfig) -> Result<(), IdentityError> {
         config.validate()?;
         config.required = scan::Required::of(&config.rules.required);
+        config.limits = Limits::of(&config.rules);
         if self.issuers.len() >= MAX_ISSUERS && !self.issuers.contains_key(&config.issuer) {
             return Err(IdentityError::TooLarge {
                 part: "issuer registry",
@@ -340,7 +344,7 @@ impl IssuerRegistry {
         let sig = jws.signature(&mut sig_buf)?;
         Some(
             key.verify_checked(alg, jws.signing_input, sig)
-                .and_then(|()| claims.check(&reg, &cfg.rules, cfg.required, now))
+                .and_then(|()| claims.check(&reg, &cfg.rules, cfg.required, cfg.limits, now))
                 .map(|()| claims.identity(&reg, cfg.kind)),
         )
     }

@@ -50,7 +50,7 @@ pub use jws::{
 pub use principal::{
     AuthContext, AuthRef, DevicePosture, Identity, IdentityBuilder, IdentityKind, StrIter, StrList,
 };
-pub(crate) use principal::{ClaimsInit, Packer, Times};
+pub(crate) use principal::{ClaimsInit, Narrow, Packer, SpanSink, Times};
 pub use refresh::{JwksRefresh, RefreshPolicy};
 pub(crate) use revocation::FastState;
 pub use revocation::{RevocationEntry, RevocationReason, RevocationSet, MAX_REVOCATION_KEY_LEN};

@@ -3,7 +3,9 @@
 //! An identity is built once per verified credential, so it is laid out to
 //! be cheap to build and drop: every string (subject, issuer, ids, list
 //! items, and the remaining claims as verified JSON text) lives in one
-//! buffer, read through accessors. Hosts that make identities by hand fill
+//! buffer, read through accessors, and a verified token's identity with
+//! few strings keeps their places inline, so that buffer is its only
+//! allocation. Hosts that make identities by hand fill
 //! an [`IdentityBuilder`] (plain owned fields) and call
 //! [`IdentityBuilder::build`].
 
@@ -63,7 +65,7 @@ pub struct DevicePosture {
 pub struct StrList<'a> {
     text: &'a str,
     /// Start and end offset in `text` of each item.
-    spans: &'a [(usize, usize)],
+    spans: SpanSlice<'a>,
 }
 
 impl<'a> StrList<'a> {
@@ -74,7 +76,7 @@ impl<'a> StrList<'a> {
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.spans.len() == 0
     }
 
     /// The items in order.
@@ -87,7 +89,7 @@ impl<'a> StrList<'a> {
 
     /// The item at `index`.
     pub fn get(&self, index: usize) -> Option<&'a str> {
-        let &(start, end) = self.spans.get(index)?;
+        let (start, end) = self.spans.get(index)?;
         self.text.get(start..end)
     }
 
@@ -164,27 +166,26 @@ impl<'a> IntoIterator for StrList<'a> {
 #[derive(Clone, Debug)]
 pub struct StrIter<'a> {
     text: &'a str,
-    spans: &'a [(usize, usize)],
+    spans: SpanSlice<'a>,
 }
 
 impl<'a> Iterator for StrIter<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let (&(start, end), rest) = self.spans.split_first()?;
-        self.spans = rest;
+        let (start, end) = self.spans.pop_front()?;
         Some(self.text.get(start..end).unwrap_or_default())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.spans.len(), Some(self.spans.len()))
+        let n = self.spans.len();
+        (n, Some(n))
     }
 }
 
 impl DoubleEndedIterator for StrIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let (&(start, end), rest) = self.spans.split_last()?;
-        self.spans = rest;
+        let (start, end) = self.spans.pop_back()?;
         Some(self.text.get(start..end).unwrap_or_default())
     }
 }
@@ -242,6 +243,131 @@ impl Serialize for AuthRef<'_> {
     }
 }
 
+/// How many strings an [`Identity`] keeps the places of inline: the six
+/// singles and up to 16 list items (the table takes 96 bytes).
+const INLINE: usize = 22;
+
+/// The start and end offset of each string of an [`Identity`], in table
+/// order, and the end index of each list: inline (no allocation) for a
+/// token's identity with few strings in a claims text of at most
+/// `u16::MAX` bytes ([`Narrow`]), on the heap otherwise ([`Packer`]).
+#[derive(Clone)]
+enum Spans {
+    /// The first `len` entries of `spans`.
+    Inline {
+        len: u8,
+        lists: [u8; 4],
+        spans: [(u16, u16); INLINE],
+    },
+    /// Any number, any offsets.
+    Heap {
+        spans: Vec<(usize, usize)>,
+        lists: [usize; 4],
+    },
+}
+
+impl Spans {
+    /// The entry at `index`.
+    #[inline]
+    fn get(&self, index: usize) -> Option<(usize, usize)> {
+        match self {
+            Spans::Inline { len, spans, .. } => spans
+                .get(..usize::from(*len))?
+                .get(index)
+                .map(|&(s, e)| (usize::from(s), usize::from(e))),
+            Spans::Heap { spans, .. } => spans.get(index).copied(),
+        }
+    }
+
+    /// The entries of list `index` (empty when out of range).
+    #[inline]
+    fn list(&self, index: usize) -> SpanSlice<'_> {
+        match self {
+            Spans::Inline { len, lists, spans } => {
+                let (from, to) = list_range(lists, index, FIXED as u8);
+                SpanSlice::Narrow(
+                    spans
+                        .get(..usize::from(*len))
+                        .and_then(|s| s.get(usize::from(from)..usize::from(to)))
+                        .unwrap_or_default(),
+                )
+            }
+            Spans::Heap { spans, lists } => {
+                let (from, to) = list_range(lists, index, FIXED);
+                SpanSlice::Wide(spans.get(from..to).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// The start and end index of list `index` whose ends are `lists`, the
+/// first starting at `first`.
+#[inline(always)]
+fn list_range<T: Copy>(lists: &[T; 4], index: usize, first: T) -> (T, T) {
+    let from = match index.checked_sub(1) {
+        None => first,
+        Some(i) => lists.get(i).copied().unwrap_or(first),
+    };
+    (from, lists.get(index).copied().unwrap_or(from))
+}
+
+/// A run of a [`Spans`] table.
+#[derive(Clone, Copy, Debug)]
+enum SpanSlice<'a> {
+    Narrow(&'a [(u16, u16)]),
+    Wide(&'a [(usize, usize)]),
+}
+
+impl SpanSlice<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            SpanSlice::Narrow(s) => s.len(),
+            SpanSlice::Wide(s) => s.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, index: usize) -> Option<(usize, usize)> {
+        match self {
+            SpanSlice::Narrow(s) => s.get(index).map(|&(a, b)| (usize::from(a), usize::from(b))),
+            SpanSlice::Wide(s) => s.get(index).copied(),
+        }
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<(usize, usize)> {
+        match self {
+            SpanSlice::Narrow(s) => {
+                let (&(a, b), rest) = s.split_first()?;
+                *s = rest;
+                Some((usize::from(a), usize::from(b)))
+            }
+            SpanSlice::Wide(s) => {
+                let (&p, rest) = s.split_first()?;
+                *s = rest;
+                Some(p)
+            }
+        }
+    }
+
+    #[inline]
+    fn pop_back(&mut self) -> Option<(usize, usize)> {
+        match self {
+            SpanSlice::Narrow(s) => {
+                let (&(a, b), rest) = s.split_last()?;
+                *s = rest;
+                Some((usize::from(a), usize::from(b)))
+            }
+            SpanSlice::Wide(s) => {
+                let (&p, rest) = s.split_last()?;
+                *s = rest;
+                Some(p)
+            }
+        }
+    }
+}
+
 /// Index in [`Identity`]'s string table of each single string.
 const SUBJECT: usize = 0;
 const ISSUER: usize = 1;
@@ -258,6 +384,8 @@ const GROUPS: usize = 0;
 const ROLES: usize = 1;
 const ENTITLEMENTS: usize = 2;
 const METHODS: usize = 3;
+/// The number of lists.
+const LISTS: usize = 4;
 /// Presence bits of the optional strings.
 const HAS_TOKEN_ID: u8 = 1;
 const HAS_SESSION_ID: u8 = 2;
@@ -278,10 +406,9 @@ pub struct Identity {
     /// then the list items), or parts of a verified claims text copied in
     /// whole.
     text: String,
-    /// Start and end offset in `text` of each string, in table order.
-    spans: Vec<(usize, usize)>,
-    /// End index in `spans` of each list.
-    lists: [usize; 4],
+    /// Start and end offset in `text` of each string, in table order,
+    /// and the end index of each list.
+    spans: Spans,
     /// Which optional strings are present.
     present: u8,
     kind: IdentityKind,
@@ -290,7 +417,7 @@ pub struct Identity {
     expires_at: Option<Timestamp>,
     device: Option<DevicePosture>,
     /// The remaining claims, parsed from their JSON text on first use.
-    claims: OnceLock<Map<String, Value>>,
+    claims: OnceLock<Box<Map<String, Value>>>,
 }
 
 impl AsRef<Identity> for Identity {
@@ -318,7 +445,7 @@ impl Identity {
     }
 
     fn single(&self, index: usize) -> &str {
-        let (start, end) = self.spans.get(index).copied().unwrap_or_default();
+        let (start, end) = self.spans.get(index).unwrap_or_default();
         self.text.get(start..end).unwrap_or_default()
     }
 
@@ -327,14 +454,9 @@ impl Identity {
     }
 
     fn list(&self, list: usize) -> StrList<'_> {
-        let from = match list.checked_sub(1) {
-            None => FIXED,
-            Some(i) => self.lists.get(i).copied().unwrap_or(FIXED),
-        };
-        let to = self.lists.get(list).copied().unwrap_or(from);
         StrList {
             text: &self.text,
-            spans: self.spans.get(from..to).unwrap_or_default(),
+            spans: self.spans.list(list),
         }
     }
 
@@ -405,13 +527,16 @@ impl Identity {
     /// The remaining claims, as verified (read from the token's verified
     /// claims text on first use, the mapped claims skipped).
     pub fn claims(&self) -> &Map<String, Value> {
-        self.claims.get_or_init(|| match self.single(CLAIMS) {
-            "" => Map::new(),
-            text => super::scan::kept_claims(text).unwrap_or_else(|| {
-                let mut map: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
-                map.retain(|name, _| !super::MAPPED_CLAIMS.contains(&name.as_str()));
-                map
-            }),
+        self.claims.get_or_init(|| {
+            Box::new(match self.single(CLAIMS) {
+                "" => Map::new(),
+                text => super::scan::kept_claims(text).unwrap_or_else(|| {
+                    let mut map: Map<String, Value> =
+                        serde_json::from_str(text).unwrap_or_default();
+                    map.retain(|name, _| !super::MAPPED_CLAIMS.contains(&name.as_str()));
+                    map
+                }),
+            })
         })
     }
 
@@ -712,6 +837,7 @@ impl Packer {
         p
     }
 
+    #[inline(always)]
     fn empty(text: String, items: usize) -> Packer {
         Packer {
             text,
@@ -727,6 +853,7 @@ impl Packer {
     /// the parts of it at `subject`, `issuer`, and the token id, session id
     /// and `acr` when present (start and end offsets; parts out of range
     /// read as empty).
+    #[inline(always)]
     pub(crate) fn over(
         source: &str,
         extra: usize,
@@ -754,6 +881,7 @@ impl Packer {
         p
     }
 
+    #[inline(always)]
     fn push(&mut self, s: &str) {
         let start = self.text.len();
         self.text.push_str(s);
@@ -761,6 +889,7 @@ impl Packer {
     }
 
     /// Closes the claims text if it was not written.
+    #[inline(always)]
     fn claims_done(&mut self) {
         if self.spans.len() == CLAIMS {
             self.spans.push((0, 0));
@@ -770,6 +899,7 @@ impl Packer {
     /// Take the part `start..end` of the source text ([`Packer::over`]),
     /// a verified claims object, as the claims (before any list item); the
     /// identity reads its members other than [`super::MAPPED_CLAIMS`].
+    #[inline(always)]
     pub(crate) fn claims_part(&mut self, start: usize, end: usize) {
         if self.spans.len() == CLAIMS {
             self.spans.push((start, end));
@@ -778,6 +908,7 @@ impl Packer {
 
     /// Add the part `start..end` of the source text ([`Packer::over`]) as
     /// an item of the current list.
+    #[inline(always)]
     pub(crate) fn part(&mut self, start: usize, end: usize) {
         self.claims_done();
         self.spans.push((start, end));
@@ -785,6 +916,7 @@ impl Packer {
 
     /// Add the parts `spans` of the source text ([`Packer::over`]) as items
     /// of the current list, in one go.
+    #[inline(always)]
     pub(crate) fn parts(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
         self.claims_done();
         self.spans.extend(spans);
@@ -797,6 +929,7 @@ impl Packer {
     }
 
     /// Close the current list (groups, roles, entitlements, methods).
+    #[inline(always)]
     pub(crate) fn end_list(&mut self) {
         self.claims_done();
         if let Some(l) = self.lists.get_mut(self.closed) {
@@ -806,6 +939,7 @@ impl Packer {
     }
 
     /// The identity (lists not closed are closed empty).
+    #[inline(always)]
     pub(crate) fn finish(
         mut self,
         kind: IdentityKind,
@@ -822,13 +956,15 @@ impl Packer {
         let lock = OnceLock::new();
         if let ClaimsInit::Map(map) = claims {
             if !map.is_empty() {
-                let _ = lock.set(map);
+                let _ = lock.set(Box::new(map));
             }
         }
         Identity {
             text: self.text,
-            spans: self.spans,
-            lists: self.lists,
+            spans: Spans::Heap {
+                spans: self.spans,
+                lists: self.lists,
+            },
             present: self.present,
             kind,
             auth_time: times.auth_time,
@@ -836,6 +972,163 @@ impl Packer {
             expires_at: times.expires_at,
             device,
             claims: lock,
+        }
+    }
+}
+
+/// Takes the list items of an identity as parts of its source text, list
+/// by list ([`Packer`], [`Narrow`]).
+pub(crate) trait SpanSink {
+    /// Add the part `start..end` of the source text as an item of the
+    /// current list.
+    fn part(&mut self, start: usize, end: usize);
+    /// Add the parts `spans` of the source text as items of the current
+    /// list.
+    fn parts(&mut self, spans: &[(u32, u32)]);
+    /// Close the current list (groups, roles, entitlements, methods).
+    fn end_list(&mut self);
+}
+
+impl SpanSink for Packer {
+    #[inline(always)]
+    fn part(&mut self, start: usize, end: usize) {
+        Packer::part(self, start, end);
+    }
+
+    #[inline(always)]
+    fn parts(&mut self, spans: &[(u32, u32)]) {
+        Packer::parts(self, spans.iter().map(|&(s, e)| (s as usize, e as usize)));
+    }
+
+    #[inline(always)]
+    fn end_list(&mut self) {
+        Packer::end_list(self);
+    }
+}
+
+/// Builds an identity whose strings are parts of a verified claims text
+/// with its span table inline: no allocation but the text's copy. Made
+/// for a text of at most `u16::MAX` bytes and few strings
+/// ([`Narrow::fits`]); a part beyond the table's room or range makes
+/// [`Narrow::finish`] decline.
+pub(crate) struct Narrow {
+    spans: [(u16, u16); INLINE],
+    len: usize,
+    lists: [u8; LISTS],
+    closed: usize,
+    present: u8,
+    /// A part did not fit.
+    over: bool,
+}
+
+impl Narrow {
+    /// Whether an identity over a `text_len`-byte text with `items` list
+    /// items fits.
+    #[inline(always)]
+    pub(crate) fn fits(text_len: usize, items: usize) -> bool {
+        text_len <= usize::from(u16::MAX) && FIXED + items <= INLINE
+    }
+
+    /// A table holding the subject, issuer, the token id, session id and
+    /// `acr` when present, and the claims text (start and end offsets in
+    /// the source text, as [`Packer::over`]).
+    #[inline(always)]
+    pub(crate) fn new(
+        subject: (usize, usize),
+        issuer: (usize, usize),
+        singles: [Option<(usize, usize)>; 3],
+        claims: (usize, usize),
+    ) -> Narrow {
+        let mut n = Narrow {
+            spans: [(0, 0); INLINE],
+            len: 0,
+            lists: [FIXED as u8; LISTS],
+            closed: 0,
+            present: 0,
+            over: false,
+        };
+        n.push(subject.0, subject.1);
+        n.push(issuer.0, issuer.1);
+        for (bit, s) in [HAS_TOKEN_ID, HAS_SESSION_ID, HAS_ACR]
+            .into_iter()
+            .zip(singles)
+        {
+            if let Some((start, end)) = s {
+                n.present |= bit;
+                n.push(start, end);
+            } else {
+                n.push(0, 0);
+            }
+        }
+        n.push(claims.0, claims.1);
+        n
+    }
+
+    #[inline(always)]
+    fn push(&mut self, start: usize, end: usize) {
+        const MAX: usize = u16::MAX as usize;
+        match self.spans.get_mut(self.len) {
+            // Both offsets fit in `u16` (one test for the two).
+            Some(slot) if start | end <= MAX => {
+                *slot = (start as u16, end as u16);
+                self.len += 1;
+            }
+            _ => self.over = true,
+        }
+    }
+
+    /// The identity over a copy of `source` (lists not closed are closed
+    /// empty), or `None` when a part did not fit.
+    #[inline(always)]
+    pub(crate) fn finish(
+        mut self,
+        source: &str,
+        kind: IdentityKind,
+        times: Times,
+    ) -> Option<Identity> {
+        while self.closed < LISTS {
+            self.end_list();
+        }
+        if self.over {
+            return None;
+        }
+        Some(Identity {
+            text: source.to_owned(),
+            spans: Spans::Inline {
+                len: u8::try_from(self.len).ok()?,
+                lists: self.lists,
+                spans: self.spans,
+            },
+            present: self.present,
+            kind,
+            auth_time: times.auth_time,
+            issued_at: times.issued_at,
+            expires_at: times.expires_at,
+            device: None,
+            claims: OnceLock::new(),
+        })
+    }
+}
+
+impl SpanSink for Narrow {
+    #[inline(always)]
+    fn part(&mut self, start: usize, end: usize) {
+        self.push(start, end);
+    }
+
+    #[inline(always)]
+    fn parts(&mut self, spans: &[(u32, u32)]) {
+        for &(s, e) in spans {
+            self.push(s as usize, e as usize);
+        }
+    }
+
+    #[inline(always)]
+    fn end_list(&mut self) {
+        if let Some(l) = self.lists.get_mut(self.closed) {
+            // At most `INLINE` entries are kept.
+            *l = u8::try_from(self.len).unwrap_or(u8::MAX);
+            self.closed += 1;
         }
     }
 }
@@ -929,6 +1222,88 @@ mod tests {
         let back: Identity = serde_json::from_str(&text).unwrap();
         assert_eq!(back, id);
         assert_eq!(format!("{id:?}"), format!("{:?}", back));
+    }
+
+    #[test]
+    fn inline_table_reads_as_the_packers() {
+        let text = r#"{"sub":"s","iss":"i","sid":"x","groups":["g1","g2"],"amr":["pwd"],"n":1}"#;
+        let at = |s: &str| {
+            let start = text.find(&format!(r#""{s}""#)).unwrap() + 1;
+            (start, start + s.len())
+        };
+        let singles = [None, Some(at("x")), None];
+        let mut n = Narrow::new(at("s"), at("i"), singles, (0, text.len()));
+        let mut p = Packer::over(text, 0, 3, at("s"), at("i"), singles);
+        p.claims_part(0, text.len());
+        for sink in [&mut n as &mut dyn SpanSink, &mut p] {
+            sink.part(at("g1").0, at("g1").1);
+            sink.part(at("g2").0, at("g2").1);
+            sink.end_list();
+            sink.end_list();
+            sink.end_list();
+            sink.parts(&[(at("pwd").0 as u32, at("pwd").1 as u32)]);
+        }
+        let inline = n
+            .finish(text, IdentityKind::Human, Times::default())
+            .unwrap();
+        let packed = p.finish(
+            IdentityKind::Human,
+            Times::default(),
+            None,
+            ClaimsInit::Text,
+        );
+        assert!(matches!(inline.spans, Spans::Inline { .. }));
+        assert!(matches!(packed.spans, Spans::Heap { .. }));
+        assert_eq!(inline, packed);
+        assert_eq!(inline.subject(), "s");
+        assert_eq!(inline.issuer(), "i");
+        assert_eq!(inline.session_id(), Some("x"));
+        assert_eq!(inline.token_id(), None);
+        assert_eq!(inline.groups(), ["g1", "g2"]);
+        assert_eq!(inline.groups().get(1), Some("g2"));
+        assert_eq!(
+            inline.groups().iter().rev().collect::<Vec<_>>(),
+            ["g2", "g1"]
+        );
+        assert!(inline.roles().is_empty() && inline.entitlements().is_empty());
+        assert_eq!(inline.auth().methods(), ["pwd"]);
+        assert_eq!(inline.claim("n"), Some(&json!(1)));
+        assert_eq!(format!("{inline:?}"), format!("{packed:?}"));
+        assert_eq!(inline.clone().to_builder(), packed.to_builder());
+    }
+
+    #[test]
+    fn the_inline_table_is_no_larger_than_96_bytes() {
+        // Its room (`INLINE`) is sized to this: an identity is moved by
+        // value several times on the way out of a verification.
+        assert!(std::mem::size_of::<Spans>() <= 96);
+    }
+
+    #[test]
+    fn inline_table_declines_what_it_cannot_hold() {
+        let text = "x".repeat(usize::from(u16::MAX) + 2);
+        let room = INLINE - FIXED;
+        let max = usize::from(u16::MAX);
+        assert!(Narrow::fits(max, room));
+        assert!(!Narrow::fits(max, room + 1));
+        assert!(!Narrow::fits(max + 1, room));
+        for (items, end, fits) in [
+            (room, 1, true),
+            (room + 1, 1, false),
+            (1, usize::from(u16::MAX), true),
+            (1, usize::from(u16::MAX) + 1, false),
+        ] {
+            let mut n = Narrow::new((0, 1), (0, 1), [None; 3], (0, 0));
+            for _ in 0..items {
+                n.part(0, end);
+            }
+            let id = n.finish(&text, IdentityKind::Service, Times::default());
+            assert_eq!(id.is_some(), fits, "{items} {end}");
+            if let Some(id) = id {
+                assert_eq!(id.groups().len(), items);
+                assert_eq!(id.groups().get(0).map(str::len), Some(end));
+            }
+        }
     }
 
     #[test]

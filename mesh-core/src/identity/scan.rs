@@ -12,10 +12,12 @@
 
 use std::mem::MaybeUninit;
 
-use super::claims::check_rules;
+use super::claims::{check_rules, Limits};
 use super::jws::Algorithm;
 use super::swar;
-use super::{ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Packer, Times};
+use super::{
+    ClaimRules, ClaimsInit, Identity, IdentityError, IdentityKind, Narrow, Packer, SpanSink, Times,
+};
 use crate::Timestamp;
 
 /// Most top-level claims the scanner handles.
@@ -1213,32 +1215,61 @@ impl<'a> FastClaims<'a> {
         true
     }
 
+    /// Whether an `aud` claim, if any, names an audience of `rules`.
+    fn aud_accepted(&self, rules: &ClaimRules) -> bool {
+        let accepted = |s: u32, e: u32| {
+            let a = self.str(s, e);
+            rules.audiences.iter().any(|r| r == a)
+        };
+        match self.aud {
+            None => true,
+            Some(Val::Str(s, e)) => accepted(s, e),
+            Some(Val::Array { start, len, .. }) => {
+                self.items(start, len).iter().any(|&(s, e)| accepted(s, e))
+            }
+            Some(_) => false,
+        }
+    }
+
     /// Presence, audience and time rules; `required` is the scan's form of
-    /// `rules.required` when it has one ([`Required::of`]).
+    /// `rules.required` when it has one ([`Required::of`]) and `limits`
+    /// the time limits of `rules`.
     pub(crate) fn check(
         &self,
         reg: &FastRegistered<'a>,
         rules: &ClaimRules,
         required: Option<Required>,
+        limits: Limits,
         now: Timestamp,
     ) -> Result<(), IdentityError> {
         // All present: no name is looked up. Otherwise the names are, in
         // order, for the error naming the first one missing.
         let all_present = required.is_some_and(|r| self.has_all(r));
+        let times = [reg.exp, reg.nbf, reg.iat];
+        // Passing every rule needs no error: `check_rules` only runs to
+        // name the first rule broken.
+        if all_present && self.aud_accepted(rules) && limits.times_pass(times, now) {
+            return Ok(());
+        }
         check_rules(
             |name| all_present || self.has(name),
             self.aud(),
-            [reg.exp, reg.nbf, reg.iat],
+            times,
             rules,
             now,
         )
     }
 
-    /// Most strings [`FastClaims::push_list`] adds for `slot`.
+    /// The strings [`FastClaims::push_list`] likely adds for `slot`: exact
+    /// but for a space-separated string, whose words are guessed from its
+    /// length (one per eight bytes, at most [`MAX_GUESSED_WORDS`]); a
+    /// longer list grows the table once instead of being counted first.
     #[inline(always)]
     fn list_len(&self, slot: Slot, split_spaces: bool) -> usize {
         match self.get(slot) {
-            Some(Val::Str(s, e)) if split_spaces => count_spaces(self.str(s, e).as_bytes()) + 1,
+            Some(Val::Str(s, e)) if split_spaces => {
+                (1 + (e - s) as usize / 8).min(MAX_GUESSED_WORDS)
+            }
             Some(Val::Str(..)) => 1,
             Some(Val::Array { len, .. }) => len as usize,
             _ => 0,
@@ -1247,25 +1278,39 @@ impl<'a> FastClaims<'a> {
 
     /// Add the strings of `slot` to the current list of `out` (a packer
     /// over the claims text: by their place).
-    fn push_list(&self, slot: Slot, split_spaces: bool, out: &mut Packer) {
+    #[inline(always)]
+    fn push_list<S: SpanSink>(&self, slot: Slot, split_spaces: bool, out: &mut S) {
         match self.get(slot) {
             Some(Val::Str(s, e)) if split_spaces => {
                 push_words(self.str(s, e), s as usize, out);
             }
             Some(Val::Str(s, e)) => out.part(s as usize, e as usize),
-            Some(Val::Array { start, len, .. }) => out.parts(
-                self.items(start, len)
-                    .iter()
-                    .map(|&(s, e)| (s as usize, e as usize)),
-            ),
+            Some(Val::Array { start, len, .. }) => out.parts(self.items(start, len)),
             _ => {}
         }
+    }
+
+    /// Add the lists (groups, roles, entitlements, methods) to `out`.
+    #[inline(always)]
+    fn push_lists<S: SpanSink>(&self, out: &mut S) {
+        self.push_list(Slot::Groups, false, out);
+        out.end_list();
+        self.push_list(Slot::Roles, false, out);
+        out.end_list();
+        self.push_list(Slot::Scope, true, out);
+        self.push_list(Slot::Scp, true, out);
+        self.push_list(Slot::Entitlements, false, out);
+        out.end_list();
+        self.push_list(Slot::Amr, false, out);
+        out.end_list();
     }
 
     /// The identity of checked claims (as `identity_from_set` builds it):
     /// its text is a copy of the claims text, its strings are parts of it,
     /// and the claims it does not map are kept as their verified JSON text
-    /// (their members as they appear in the token).
+    /// (their members as they appear in the token). Few strings in a short
+    /// text are placed by an inline table ([`Narrow`]), others by a
+    /// [`Packer`].
     pub(crate) fn identity(&self, reg: &FastRegistered<'a>, kind: IdentityKind) -> Identity {
         let span = |v: Option<Val>| match v {
             Some(Val::Str(s, e)) => Some((s as usize, e as usize)),
@@ -1277,46 +1322,46 @@ impl<'a> FastClaims<'a> {
             + self.list_len(Slot::Scp, true)
             + self.list_len(Slot::Entitlements, false)
             + self.list_len(Slot::Amr, false);
-        let mut p = Packer::over(
-            self.text,
-            0,
-            items,
-            span(self.get(Slot::Sub)).unwrap_or_default(),
-            span(self.get(Slot::Iss)).unwrap_or_default(),
-            [
-                span(self.get(Slot::Jti)),
-                span(self.get(Slot::Sid)),
-                span(self.get(Slot::Acr)),
-            ],
-        );
-        if self.n_others > 0 {
-            // The claims text itself: read back, its mapped claims are
-            // skipped, leaving exactly the others.
-            p.claims_part(0, self.text.len());
-        }
-        self.push_list(Slot::Groups, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Roles, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Scope, true, &mut p);
-        self.push_list(Slot::Scp, true, &mut p);
-        self.push_list(Slot::Entitlements, false, &mut p);
-        p.end_list();
-        self.push_list(Slot::Amr, false, &mut p);
-        p.end_list();
+        let subject = span(self.get(Slot::Sub)).unwrap_or_default();
+        let issuer = span(self.get(Slot::Iss)).unwrap_or_default();
+        let singles = [
+            span(self.get(Slot::Jti)),
+            span(self.get(Slot::Sid)),
+            span(self.get(Slot::Acr)),
+        ];
         let times = Times {
             auth_time: opt_date(self.get(Slot::AuthTime)).flatten(),
             issued_at: reg.iat,
             expires_at: reg.exp,
         };
+        // The claims text itself (when it has others): read back, its
+        // mapped claims are skipped, leaving exactly the others.
+        let claims = if self.n_others > 0 {
+            (0, self.text.len())
+        } else {
+            (0, 0)
+        };
+        if Narrow::fits(self.text.len(), items) {
+            let mut n = Narrow::new(subject, issuer, singles, claims);
+            self.push_lists(&mut n);
+            if let Some(id) = n.finish(self.text, kind, times) {
+                return id;
+            }
+        }
+        let mut p = Packer::over(self.text, 0, items, subject, issuer, singles);
+        p.claims_part(claims.0, claims.1);
+        self.push_lists(&mut p);
         p.finish(kind, times, None, ClaimsInit::Text)
     }
 }
 
+/// Most words a space-separated claim reserves room for up front.
+const MAX_GUESSED_WORDS: usize = 16;
+
 /// Add the words of `s` (split at each space, empty words dropped, as
 /// `split(' ')` and a filter) to `out` as parts of its source, `s` being
 /// at `offset` in it; the spaces are found eight bytes at a time.
-fn push_words(s: &str, offset: usize, out: &mut Packer) {
+fn push_words<S: SpanSink>(s: &str, offset: usize, out: &mut S) {
     let b = s.as_bytes();
     let mut word_start = 0;
     let mut base = 0;
@@ -1345,12 +1390,12 @@ fn space_mask(w: u64) -> u64 {
 /// The words that end at the spaces flagged in `spaces` (the word of `s`
 /// at `base`), as [`push_words`] adds them.
 #[inline(always)]
-fn push_words_of(
+fn push_words_of<S: SpanSink>(
     mut spaces: u64,
     base: usize,
     offset: usize,
     word_start: &mut usize,
-    out: &mut Packer,
+    out: &mut S,
 ) {
     while spaces != 0 {
         let at = base + (spaces.trailing_zeros() / 8) as usize;
@@ -1360,27 +1405,6 @@ fn push_words_of(
         *word_start = at + 1;
         spaces &= spaces - 1;
     }
-}
-
-/// The number of spaces in `b`, eight bytes at a time.
-fn count_spaces(b: &[u8]) -> usize {
-    let mut n = 0;
-    let mut chunks = b.chunks_exact(8);
-    for chunk in &mut chunks {
-        n += flagged_bytes(space_mask(swar::word(chunk)));
-    }
-    if !chunks.remainder().is_empty() {
-        n += flagged_bytes(space_mask(swar::tail_word(b)));
-    }
-    n
-}
-
-/// The number of bytes of `m` flagged by their high bit (no other bit set):
-/// one multiply sums the flags into the top byte (`count_ones` is a long
-/// bit-twiddling sequence on CPUs without `popcnt`).
-#[inline(always)]
-fn flagged_bytes(m: u64) -> usize {
-    ((m >> 7).wrapping_mul(swar::ONES) >> 56) as usize
 }
 
 /// A compact JWS split at its dots, its header scanned.
@@ -1810,28 +1834,20 @@ mod tests {
     }
 
     #[test]
-    fn spaces_are_counted() {
-        for text in [
-            "",
-            " ",
-            "a",
-            "a b",
-            "  a  b  ",
-            "12345678 ",
-            "        ",
-            "a b c d e f g h i j",
-        ] {
-            let want = text.bytes().filter(|&c| c == b' ').count();
-            assert_eq!(count_spaces(text.as_bytes()), want, "{text:?}");
-        }
-        for m in [
-            0,
-            swar::HIGHS,
-            0x80,
-            0x8000_0000_0000_0000,
-            0x0080_0080_0000_8080,
-        ] {
-            assert_eq!(flagged_bytes(m), m.count_ones() as usize);
+    fn scope_words_beyond_the_guess_are_all_kept() {
+        for n in [0, 1, 5, 16, 17, 60] {
+            let scope: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+            let text = serde_json::json!({
+                "iss": "i", "sub": "s", "scope": scope.join(" "), "groups": ["g"],
+            })
+            .to_string();
+            let mut claims = FastClaims::new();
+            claims.scan(&text).unwrap();
+            let reg = claims.registered().unwrap();
+            let id = claims.identity(&reg, IdentityKind::Human);
+            assert_eq!(id.entitlements(), scope, "{n}");
+            assert_eq!(id.groups(), ["g"]);
+            assert_eq!(id.subject(), "s");
         }
     }
 
@@ -2121,7 +2137,6 @@ mod tests {
         fn words_split_as_split_does(s in "[a b\u{e9}\u{2713}]{0,40}") {
             let want: Vec<String> = s.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
             prop_assert_eq!(words(&s), want);
-            prop_assert_eq!(count_spaces(s.as_bytes()), s.matches(' ').count());
         }
 
         #[test]
