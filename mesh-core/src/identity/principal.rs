@@ -271,10 +271,9 @@ impl Spans {
     #[inline]
     fn get(&self, index: usize) -> Option<(usize, usize)> {
         match self {
-            Spans::Inline { len, spans, .. } => spans
-                .get(..usize::from(*len))?
-                .get(index)
-                .map(|&(s, e)| (usize::from(s), usize::from(e))),
+            Spans::Inline { len, spans, .. } => {
+                spans.get(..usize::from(*len))?.get(index).map(widen)
+            }
             Spans::Heap { spans, .. } => spans.get(index).copied(),
         }
     }
@@ -330,7 +329,7 @@ impl SpanSlice<'_> {
     #[inline]
     fn get(&self, index: usize) -> Option<(usize, usize)> {
         match self {
-            SpanSlice::Narrow(s) => s.get(index).map(|&(a, b)| (usize::from(a), usize::from(b))),
+            SpanSlice::Narrow(s) => s.get(index).map(widen),
             SpanSlice::Wide(s) => s.get(index).copied(),
         }
     }
@@ -338,34 +337,24 @@ impl SpanSlice<'_> {
     #[inline]
     fn pop_front(&mut self) -> Option<(usize, usize)> {
         match self {
-            SpanSlice::Narrow(s) => {
-                let (&(a, b), rest) = s.split_first()?;
-                *s = rest;
-                Some((usize::from(a), usize::from(b)))
-            }
-            SpanSlice::Wide(s) => {
-                let (&p, rest) = s.split_first()?;
-                *s = rest;
-                Some(p)
-            }
+            SpanSlice::Narrow(s) => s.split_off_first().map(widen),
+            SpanSlice::Wide(s) => s.split_off_first().copied(),
         }
     }
 
     #[inline]
     fn pop_back(&mut self) -> Option<(usize, usize)> {
         match self {
-            SpanSlice::Narrow(s) => {
-                let (&(a, b), rest) = s.split_last()?;
-                *s = rest;
-                Some((usize::from(a), usize::from(b)))
-            }
-            SpanSlice::Wide(s) => {
-                let (&p, rest) = s.split_last()?;
-                *s = rest;
-                Some(p)
-            }
+            SpanSlice::Narrow(s) => s.split_off_last().map(widen),
+            SpanSlice::Wide(s) => s.split_off_last().copied(),
         }
     }
+}
+
+/// A narrow span as offsets.
+#[inline(always)]
+fn widen(&(start, end): &(u16, u16)) -> (usize, usize) {
+    (usize::from(start), usize::from(end))
 }
 
 /// Index in [`Identity`]'s string table of each single string.
