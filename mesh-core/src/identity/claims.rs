@@ -506,6 +506,43 @@ mod tests {
         assert_eq!(check(long, 10).unwrap_err().kind(), K::LifetimeTooLong);
     }
 
+    proptest::proptest! {
+        // Enough cases that each boundary (a lifetime equal to the maximum
+        // among them) is hit many times.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The fast path's all-pass test of the time rules accepts exactly
+        /// what `check_rules` accepts, at any leeway and maximum lifetime
+        /// (small values, so every boundary is hit often; scaled ones, for
+        /// saturation).
+        #[test]
+        fn time_pass_agrees_with_check_rules(
+            exp in proptest::option::of(-20i64..20),
+            nbf in proptest::option::of(-20i64..20),
+            iat in proptest::option::of(-20i64..20),
+            now in -20i64..20,
+            leeway in 0u64..10,
+            max in proptest::option::of(0u64..40),
+            extreme in 0..4u8,
+        ) {
+            let ms = |v: i64| Timestamp::from_unix_millis(match extreme {
+                1 => v.saturating_mul(i64::MAX / 20),
+                _ => v,
+            });
+            let rules = ClaimRules {
+                leeway: Duration::from_millis(leeway),
+                max_lifetime: max.map(|m| match extreme {
+                    2 => Duration::MAX,
+                    _ => Duration::from_millis(m),
+                }),
+                ..ClaimRules::default()
+            };
+            let times = [exp.map(ms), nbf.map(ms), iat.map(ms)];
+            let now = ms(now);
+            let full = check_rules(|_| true, std::iter::empty(), times, &rules, now);
+            proptest::prop_assert_eq!(Limits::of(&rules).times_pass(times, now), full.is_ok());
+        }
+    }
+
     #[test]
     fn types_and_presence() {
         let e = check(json!({"iss":"i","sub":"s","aud":"api","exp":"2000"}), 1).unwrap_err();
